@@ -1,0 +1,91 @@
+"""Images: upload, list, edit, delete, and the files themselves."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request, send_file
+
+from backend.api.common import db, json_body, store
+from backend.api.errors import error_response
+from backend.imaging import MIME_TYPES
+from backend.serializers import image_dict
+from backend.usecases import images, retrieval
+
+bp = Blueprint("images", __name__)
+
+FILE_CACHE = "private, max-age=86400"
+
+
+@bp.get("/api/patients/<patient_id>/teeth/<tooth>/images")
+def list_tooth_images(patient_id: str, tooth: str):
+    found = images.list_tooth_images(db(), patient_id, tooth, request.args.get("type"))
+    return jsonify({"images": [image_dict(i) for i in found]})
+
+
+@bp.post("/api/patients/<patient_id>/teeth/<tooth>/images")
+def upload_images(patient_id: str, tooth: str):
+    uploads = [
+        images.Upload(name=f.filename or "", data=f.read()) for f in request.files.getlist("files")
+    ]
+    form = request.form
+    results = images.add_images(
+        db(),
+        store(),
+        patient_id,
+        tooth,
+        form.get("image_type"),
+        uploads,
+        treatment_id=form.get("treatment_id"),
+        description=form.get("description"),
+        taken_date=form.get("taken_date"),
+    )
+    listed = [
+        {"name": r.name, "image": image_dict(r.image)}
+        if r.image is not None
+        else {"name": r.name, "error": r.error.to_dict() if r.error else None}
+        for r in results
+    ]
+    stored = sum(1 for r in results if r.image is not None)
+    if stored == 0:
+        first = next(r for r in results if r.error is not None)
+        assert first.error is not None
+        body = first.error.to_dict()
+        body["message"] = f"No file was stored. {first.name}: {first.error.message}"
+        return error_response(400, body, results=listed)
+    return jsonify({"results": listed, "stored": stored}), 201 if stored == len(results) else 207
+
+
+@bp.get("/api/images/<image_id>")
+def get_image(image_id: str):
+    return jsonify(image_dict(images.get_image(db(), image_id)))
+
+
+@bp.patch("/api/images/<image_id>")
+def update_image(image_id: str):
+    return jsonify(image_dict(images.update_image(db(), store(), image_id, json_body())))
+
+
+@bp.delete("/api/images/<image_id>")
+def delete_image(image_id: str):
+    images.delete_image(db(), store(), image_id)
+    return jsonify({"deleted": image_id})
+
+
+def _send(path, mimetype: str, etag: str) -> Response:
+    response = send_file(path, mimetype=mimetype, etag=etag, conditional=True, max_age=86400)
+    response.headers["Cache-Control"] = FILE_CACHE
+    return response
+
+
+@bp.get("/images/<image_id>/file")
+def image_file(image_id: str):
+    image = images.get_image(db(), image_id)
+    path = retrieval.locate_image(db(), store(), image)
+    extension = image.file_name.rsplit(".", 1)[-1].lower()
+    return _send(path, MIME_TYPES.get(extension, "application/octet-stream"), image.sha256)
+
+
+@bp.get("/images/<image_id>/thumbnail")
+def image_thumbnail(image_id: str):
+    image = images.get_image(db(), image_id)
+    path = retrieval.thumbnail_file(db(), store(), image)
+    return _send(path, "image/jpeg", f"t-{image.sha256}")

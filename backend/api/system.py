@@ -1,0 +1,39 @@
+"""The program itself: health, version, tooth numbering facts for the UI, the main page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request
+
+from backend import __version__, teeth
+from backend.errors import ValidationError
+
+bp = Blueprint("system", __name__)
+
+
+@bp.get("/api/health")
+def health():
+    return jsonify({"status": "ok", "version": __version__})
+
+
+@bp.get("/api/teeth")
+def teeth_facts():
+    notation = request.args.get("notation", teeth.Notation.UNIVERSAL)
+    try:
+        labels = {code: teeth.label(code, notation) for code in teeth.ALL_TEETH}
+    except ValueError as exc:
+        raise ValidationError(str(exc), field="notation") from exc
+    return jsonify(
+        {
+            "notation": str(notation),
+            "rows": teeth.chart_rows(),
+            "teeth": {
+                code: {"label": labels[code], "name": teeth.tooth_name(code)}
+                for code in teeth.ALL_TEETH
+            },
+        }
+    )
+
+
+@bp.get("/")
+def index():
+    return render_template("index.html", version=__version__)

@@ -1,0 +1,77 @@
+"""The desktop shell: the local server behind a pywebview window, or headless when there is no
+screen to open a window on."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from backend import __version__
+from backend.runtime import Runtime
+from backend.server import LocalServer, bind_server
+
+log = logging.getLogger(__name__)
+
+WINDOW_TITLE = f"Dental Images {__version__}"
+
+
+def display_available() -> bool:
+    """False on a Linux machine with no X11/Wayland screen (and no offscreen Qt platform)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(
+        os.environ.get("DISPLAY")
+        or os.environ.get("WAYLAND_DISPLAY")
+        or os.environ.get("QT_QPA_PLATFORM") == "offscreen"
+    )
+
+
+def serve_headless(runtime: Runtime, port: int = 0) -> int:
+    """Serve until interrupted, printing the address that opens the program in a browser."""
+    server = bind_server(runtime, port)
+    print(f"Dental Images {__version__} is running. Open this address in a browser:")
+    print(f"  {server.launch_url}", flush=True)
+    log.info("serving headless on %s", server.base_url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+def run_window(runtime: Runtime) -> int:
+    """Open the program's window; fall back to headless serving where no window can open."""
+    if not display_available():
+        print("No display found: starting without a window.", flush=True)
+        return serve_headless(runtime)
+    try:
+        import webview
+    except ImportError:
+        print("The window component (pywebview) is not installed: starting without a window.")
+        return serve_headless(runtime)
+    from backend.bridge import Bridge
+
+    server: LocalServer = bind_server(runtime)
+    server.start_in_thread()
+    log.info("window opening on %s", server.base_url)
+    window = webview.create_window(
+        WINDOW_TITLE,
+        server.launch_url,
+        js_api=Bridge(runtime),
+        width=1280,
+        height=800,
+        min_size=(1024, 700),
+    )
+    try:
+        webview.start(private_mode=True)
+    except Exception as exc:  # no GUI toolkit usable: keep the program usable
+        log.warning("window could not open (%s): serving headless instead", exc)
+        server.close()
+        return serve_headless(runtime)
+    finally:
+        del window
+    server.close()
+    return 0

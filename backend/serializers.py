@@ -1,0 +1,80 @@
+"""Rows to JSON-ready dictionaries: the one shape each kind of record has in the API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from backend import teeth
+from backend.models import Image, Patient, Treatment
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def patient_dict(patient: Patient, *, image_count: int | None = None) -> dict[str, Any]:
+    data = {
+        "id": patient.id,
+        "serial_number": patient.serial_number,
+        "full_name": patient.full_name,
+        "gender": patient.gender,
+        "age": patient.age,
+        "phone": patient.phone,
+        "email": patient.email,
+        "address": patient.address,
+        "allergies": patient.allergies,
+        "medical_conditions": patient.medical_conditions,
+        "patient_condition": patient.patient_condition,
+        "notes": patient.notes,
+        "date_added": _iso(patient.date_added),
+        "created_at": _iso(patient.created_at),
+        "updated_at": _iso(patient.updated_at),
+    }
+    if image_count is not None:
+        data["image_count"] = image_count
+    return data
+
+
+def treatment_dict(treatment: Treatment) -> dict[str, Any]:
+    return {
+        "id": treatment.id,
+        "patient_id": treatment.patient_id,
+        "tooth": treatment.tooth,
+        "tooth_name": teeth.tooth_name(treatment.tooth),
+        "treatment_type": treatment.treatment_type,
+        "category": treatment.category,
+        "status": treatment.status,
+        "color": treatment.color,
+        "start_date": _iso(treatment.start_date),
+        "completion_date": _iso(treatment.completion_date),
+        "cost": str(treatment.cost) if treatment.cost is not None else None,
+        "priority": treatment.priority,
+        "notes": treatment.notes,
+        "created_at": _iso(treatment.created_at),
+        "updated_at": _iso(treatment.updated_at),
+    }
+
+
+def image_dict(image: Image) -> dict[str, Any]:
+    return {
+        "id": image.id,
+        "patient_id": image.patient_id,
+        "tooth": image.tooth,
+        "image_type": image.image_type,
+        "folder_path": image.folder_path,
+        "file_name": image.file_name,
+        "path": image.relative_path,
+        "treatment_id": image.treatment_id,
+        "description": image.description,
+        "taken_date": _iso(image.taken_date),
+        "created_at": _iso(image.created_at),
+        "size_bytes": image.size_bytes,
+        "sha256": image.sha256,
+        "width": image.width,
+        "height": image.height,
+        "format": image.format,
+        "original_name": image.original_name,
+        "url": f"/images/{image.id}/file",
+        "thumbnail_url": f"/images/{image.id}/thumbnail",
+    }

@@ -1,0 +1,55 @@
+"""Serving the app on 127.0.0.1 with waitress: headless, or behind the desktop window."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from waitress.server import create_server
+
+from backend.runtime import Runtime
+from backend.security import new_token
+from backend.webapp import create_app, set_port
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class LocalServer:
+    """A bound, not yet running server and the tokenised address that opens the UI."""
+
+    port: int
+    token: str
+    _server: object
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def launch_url(self) -> str:
+        return f"{self.base_url}/?token={self.token}"
+
+    def serve_forever(self) -> None:
+        self._server.run()  # type: ignore[attr-defined]
+
+    def start_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self._server.close()  # type: ignore[attr-defined]
+
+
+def bind_server(runtime: Runtime, port: int = 0) -> LocalServer:
+    """Bind 127.0.0.1:`port` (0 = a free port chosen by the OS) with a fresh launch token."""
+    token = new_token()
+    app = create_app(runtime, token=token, port=port)
+    server = create_server(app, host=HOST, port=port, threads=8, clear_untrusted_proxy_headers=True)
+    actual_port = server.effective_port  # type: ignore[union-attr]
+    set_port(app, actual_port)
+    return LocalServer(port=actual_port, token=token, _server=server)

@@ -1,0 +1,314 @@
+"""The image store: files on disk under the data folder, and nothing else (no database here).
+
+Layout: `dental_images/<patient uuid>/<tooth>/<type>/<file>`. A new file is written to a temporary
+name in its target folder, flushed to disk and then published under a name that has never been
+used; an existing file is never overwritten. Every path is checked to stay under its root.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from backend.config import IMAGES_DIRNAME
+
+log = logging.getLogger(__name__)
+
+_TOOTH_PART = re.compile(r"^(?:[1-9]|[12][0-9]|3[0-2]|[A-T])$")
+_IMAGE_TYPES = frozenset({"before", "after", "xray", "clinical", "other"})
+_MAX_STEM = 80
+_LEGACY_NAME_DROP = re.compile(r"[^A-Za-z0-9\u0600-\u06FF\s\-_]")
+
+
+class UnsafePath(ValueError):
+    """A path that would leave its root, or a part that is not allowed in a path."""
+
+
+def clean_stem(original_name: str | None) -> str:
+    """A file-name stem safe on every OS: letters of any script, digits, `-` and `_`; spaces
+    become `_`; everything else is dropped. Empty results become `image`."""
+    stem = Path(original_name or "").stem if original_name else ""
+    stem = unicodedata.normalize("NFC", stem)
+    kept = []
+    for char in stem:
+        if char.isalnum() or char in "-_":
+            kept.append(char)
+        elif char.isspace():
+            kept.append("_")
+    cleaned = re.sub(r"_+", "_", "".join(kept)).strip("_-")
+    return cleaned[:_MAX_STEM] or "image"
+
+
+def legacy_patient_folder(full_name: str | None, patient_id: str) -> str:
+    """The folder name the earlier app derived from a patient's name (see legacy-formats.md)."""
+    cleaned = _LEGACY_NAME_DROP.sub("", full_name or "")
+    cleaned = re.sub(r"\s+", "_", cleaned.strip())
+    return cleaned or f"Patient_{patient_id}"
+
+
+def image_folder(patient_id: str, tooth: str, image_type: str) -> str:
+    """The relative folder of a patient's tooth and type, as stored in the database:
+    `dental_images/<uuid>/<tooth>/<type>/` with forward slashes and a trailing slash."""
+    try:
+        canonical_id = str(uuid.UUID(patient_id))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise UnsafePath(f"not a patient id: {patient_id!r}") from exc
+    if canonical_id != patient_id.lower() or not _TOOTH_PART.match(str(tooth)):
+        raise UnsafePath(f"not a valid folder part: {patient_id!r}/{tooth!r}")
+    if image_type not in _IMAGE_TYPES:
+        raise UnsafePath(f"not an image type: {image_type!r}")
+    return f"{IMAGES_DIRNAME}/{canonical_id}/{tooth}/{image_type}/"
+
+
+def resolve_under(root: Path, relative: str) -> Path:
+    """`root / relative`, refusing absolute paths, drive letters, `..` and anything whose real
+    location falls outside `root`."""
+    parts = relative.replace("\\", "/").split("/")
+    if relative.startswith(("/", "\\")) or (parts and ":" in parts[0]):
+        raise UnsafePath(f"absolute path refused: {relative!r}")
+    if any(part in ("..",) or "\x00" in part for part in parts):
+        raise UnsafePath(f"path escapes its folder: {relative!r}")
+    candidate = root.joinpath(*[p for p in parts if p not in ("", ".")])
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(candidate)
+    if os.path.commonpath([real_root, real]) != real_root:
+        raise UnsafePath(f"path escapes its folder: {relative!r}")
+    return candidate
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish(temp: Path, final: Path) -> bool:
+    """Give `temp` the name `final` unless that name exists. False when the name is taken."""
+    try:
+        os.link(temp, final)
+    except FileExistsError:
+        return False
+    except OSError:
+        # File systems without hard links: rename, after checking the name is free.
+        if final.exists():
+            return False
+        os.rename(temp, final)
+        return True
+    temp.unlink()
+    return True
+
+
+class ImageStore:
+    """Files of the image tree and the thumbnails, addressed by paths relative to the data
+    folder (`dental_images/...`)."""
+
+    def __init__(
+        self, data_dir: Path, thumbnails_dir: Path, extra_roots: Sequence[Path] = ()
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.images_dir = self.data_dir / IMAGES_DIRNAME
+        self.thumbnails_dir = Path(thumbnails_dir)
+        self.extra_roots = tuple(Path(r) for r in extra_roots)
+        self._name_index = FileNameIndex(self.search_roots())
+
+    # ----- paths
+    def path_of(self, relative: str) -> Path:
+        return resolve_under(self.data_dir, relative)
+
+    def search_roots(self) -> list[Path]:
+        """Folders that may hold image files, ours first, then those of the earlier app."""
+        roots = [self.images_dir]
+        for root in self.extra_roots:
+            roots.append(root / IMAGES_DIRNAME if (root / IMAGES_DIRNAME).is_dir() else root)
+        return roots
+
+    # ----- writing
+    def write_new(self, folder: str, original_name: str | None, extension: str, data: bytes) -> str:
+        """Write `data` as a new file in `folder` and return its file name
+        (`<clean stem>-<unix ms>.<ext>`, with `-2`, `-3`... if that name is taken)."""
+        target_dir = self.path_of(folder)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        temp = target_dir / f".{secrets.token_hex(8)}.part"
+        try:
+            with open(temp, "xb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            base = f"{clean_stem(original_name)}-{time.time_ns() // 1_000_000}"
+            name = self._publish_unique(temp, target_dir, base, extension)
+        finally:
+            temp.unlink(missing_ok=True)
+        _fsync_dir(target_dir)
+        self._name_index.add(target_dir / name)
+        return name
+
+    def copy_in(self, source: Path, folder: str, file_name: str) -> str:
+        """Place a copy (a hard link where possible) of `source` in `folder` under a fresh name
+        derived from `file_name`. The source is left untouched."""
+        target_dir = self.path_of(folder)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        temp = target_dir / f".{secrets.token_hex(8)}.part"
+        try:
+            try:
+                os.link(source, temp)
+            except OSError:
+                shutil.copyfile(source, temp)
+                with open(temp, "rb+") as handle:
+                    os.fsync(handle.fileno())
+            stem, _, ext = file_name.rpartition(".")
+            name = self._publish_unique(temp, target_dir, clean_stem(stem or file_name), ext)
+        finally:
+            temp.unlink(missing_ok=True)
+        _fsync_dir(target_dir)
+        self._name_index.add(target_dir / name)
+        return name
+
+    def _publish_unique(self, temp: Path, target_dir: Path, base: str, extension: str) -> str:
+        """Publish `temp` as `<base>.<ext>`, or `<base>-2.<ext>`, `-3`... if that is taken."""
+        for attempt in range(1, 10_000):
+            name = f"{base}.{extension}" if attempt == 1 else f"{base}-{attempt}.{extension}"
+            if _publish(temp, target_dir / name):
+                return name
+        raise FileExistsError(f"no free file name for {base} in {target_dir}")
+
+    # ----- removing
+    def remove(self, relative: str) -> bool:
+        """Delete one file of the tree; False when it was already gone."""
+        path = self.path_of(relative)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        self._name_index.discard(path)
+        self._prune_empty_parents(path.parent)
+        return True
+
+    def remove_patient_tree(self, patient_id: str) -> int:
+        """Delete a patient's whole folder (including files no row knew). Returns files removed."""
+        folder = self.path_of(f"{IMAGES_DIRNAME}/{uuid.UUID(patient_id)}")
+        if not folder.is_dir():
+            return 0
+        removed = sum(1 for p in folder.rglob("*") if p.is_file())
+        shutil.rmtree(folder)
+        self._name_index.invalidate()
+        return removed
+
+    def _prune_empty_parents(self, folder: Path) -> None:
+        while folder != self.images_dir and self.images_dir in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                return
+            folder = folder.parent
+
+    # ----- thumbnails
+    def thumbnail_path(self, image_id: str) -> Path:
+        canonical = str(uuid.UUID(image_id))
+        return self.thumbnails_dir / canonical[:2] / f"{canonical}.jpg"
+
+    def write_thumbnail(self, image_id: str, data: bytes) -> Path:
+        path = self.thumbnail_path(image_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{secrets.token_hex(8)}.part")
+        try:
+            temp.write_bytes(data)
+            os.replace(temp, path)  # a thumbnail is derived data: replacing it is safe
+        finally:
+            temp.unlink(missing_ok=True)
+        return path
+
+    def remove_thumbnail(self, image_id: str) -> None:
+        self.thumbnail_path(image_id).unlink(missing_ok=True)
+
+    # ----- searching
+    def find_by_name(self, file_name: str) -> list[Path]:
+        """Every file called `file_name` under the search roots (served from a warm index)."""
+        return self._name_index.lookup(file_name)
+
+    def legacy_candidates(self, legacy_folder: str, image_type: str, file_name: str) -> list[Path]:
+        """Where the earlier app's name-based layout would have put this file, in every root."""
+        found = []
+        for root in self.search_roots():
+            try:
+                path = resolve_under(root, f"{legacy_folder}/{image_type}/{file_name}")
+            except UnsafePath:
+                continue
+            if path.is_file():
+                found.append(path)
+        return found
+
+    def tree_usage(self) -> tuple[int, int]:
+        """(files, bytes) of the image tree."""
+        files = total = 0
+        for dirpath, _dirs, names in os.walk(self.images_dir):
+            for name in names:
+                try:
+                    total += os.stat(os.path.join(dirpath, name)).st_size
+                except OSError:
+                    continue
+                files += 1
+        return files, total
+
+
+class FileNameIndex:
+    """file name -> paths under some roots. Built by one walk on first use, kept up to date by
+    the store's own writes, and rebuilt at most every `stale_after` seconds on a miss."""
+
+    def __init__(self, roots: Iterable[Path], stale_after: float = 60.0) -> None:
+        self._roots = list(roots)
+        self._stale_after = stale_after
+        self._lock = threading.Lock()
+        self._index: dict[str, set[Path]] | None = None
+        self._built_at = 0.0
+
+    def lookup(self, file_name: str) -> list[Path]:
+        with self._lock:
+            if self._index is None:
+                self._build()
+            hits = self._existing(file_name)
+            if not hits and time.monotonic() - self._built_at > self._stale_after:
+                self._build()
+                hits = self._existing(file_name)
+            return sorted(hits)
+
+    def _existing(self, file_name: str) -> list[Path]:
+        assert self._index is not None
+        return [p for p in self._index.get(file_name, ()) if p.is_file()]
+
+    def _build(self) -> None:
+        index: dict[str, set[Path]] = {}
+        for root in self._roots:
+            for dirpath, _dirs, names in os.walk(root):
+                for name in names:
+                    if not name.endswith(".part"):
+                        index.setdefault(name, set()).add(Path(dirpath) / name)
+        self._index = index
+        self._built_at = time.monotonic()
+        log.debug("file-name index built: %d names", len(index))
+
+    def add(self, path: Path) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.setdefault(path.name, set()).add(path)
+
+    def discard(self, path: Path) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.get(path.name, set()).discard(path)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._index = None

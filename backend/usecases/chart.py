@@ -1,0 +1,58 @@
+"""A patient's chart: per tooth, image counts per type and treatments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend import teeth
+from backend.models import IMAGE_TYPES, Image, Treatment
+from backend.usecases.patients import get_patient
+
+
+def patient_chart(session: Session, patient_id: str) -> dict[str, Any]:
+    """{"patient_id", "teeth": {code: {"counts": {type: n}, "total": n, "treatments": [..]}}}
+    for every tooth that has images or treatments (absent teeth have none)."""
+    patient = get_patient(session, patient_id)
+    chart: dict[str, dict[str, Any]] = {}
+
+    def entry(code: str) -> dict[str, Any]:
+        if code not in chart:
+            chart[code] = {"counts": dict.fromkeys(IMAGE_TYPES, 0), "total": 0, "treatments": []}
+        return chart[code]
+
+    counts = session.execute(
+        select(Image.tooth, Image.image_type, func.count())
+        .where(Image.patient_id == patient.id)
+        .group_by(Image.tooth, Image.image_type)
+    )
+    for tooth, image_type, count in counts:
+        item = entry(tooth)
+        item["counts"][image_type] = count
+        item["total"] += count
+    treatments = session.execute(
+        select(
+            Treatment.id,
+            Treatment.tooth,
+            Treatment.treatment_type,
+            Treatment.status,
+            Treatment.color,
+            Treatment.priority,
+        )
+        .where(Treatment.patient_id == patient.id)
+        .order_by(Treatment.priority, Treatment.created_at)
+    )
+    for row in treatments:
+        entry(row.tooth)["treatments"].append(
+            {
+                "id": row.id,
+                "treatment_type": row.treatment_type,
+                "status": row.status,
+                "color": row.color,
+                "priority": row.priority,
+            }
+        )
+    ordered = dict(sorted(chart.items(), key=lambda kv: teeth.sort_key(kv[0])))
+    return {"patient_id": patient.id, "teeth": ordered}

@@ -1,0 +1,231 @@
+"""Images of a tooth: add (several at once), list, change, move, delete."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend import imaging
+from backend import validation as check
+from backend.errors import AppError, NotFound, ValidationError
+from backend.models import Image
+from backend.storage import ImageStore, image_folder
+from backend.usecases.patients import get_patient
+from backend.usecases.retrieval import locate_image
+from backend.usecases.treatments import get_treatment
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMITS = imaging.ImageLimits()
+EDITABLE_FIELDS = {"description", "taken_date", "treatment_id", "tooth", "image_type"}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file as received: the name the user's computer gave it and its bytes."""
+
+    name: str
+    data: bytes
+
+
+@dataclass
+class UploadResult:
+    name: str
+    image: Image | None = None
+    error: AppError | None = None
+
+
+def get_image(session: Session, image_id: str) -> Image:
+    image = session.get(Image, str(image_id)) if image_id else None
+    if image is None:
+        raise NotFound(f"No image with id '{image_id}'.", field="image_id")
+    return image
+
+
+def _linked_treatment_id(
+    session: Session, treatment_id: Any, patient_id: str, tooth: str
+) -> str | None:
+    if treatment_id in (None, ""):
+        return None
+    treatment = get_treatment(session, str(treatment_id))
+    if treatment.patient_id != patient_id or treatment.tooth != tooth:
+        raise ValidationError(
+            "That treatment belongs to another tooth or patient.", field="treatment_id"
+        )
+    return treatment.id
+
+
+def add_images(
+    session: Session,
+    store: ImageStore,
+    patient_id: str,
+    tooth: Any,
+    image_type: Any,
+    uploads: Sequence[Upload],
+    *,
+    treatment_id: Any = None,
+    description: Any = None,
+    taken_date: Any = None,
+    limits: imaging.ImageLimits = DEFAULT_LIMITS,
+) -> list[UploadResult]:
+    """Store each upload under the patient's tooth and type. The shared fields are checked
+    first (any error there stores nothing); then each file on its own: a bad file gets its
+    error in the result and leaves no trace, the good ones are stored."""
+    patient = get_patient(session, patient_id)
+    tooth_code = check.tooth(tooth)
+    kind = check.image_type(image_type)
+    link = _linked_treatment_id(session, treatment_id, patient.id, tooth_code)
+    note = check.text(description, "description", max_length=2000)
+    taken = check.optional_date(taken_date, "taken_date")
+    if not uploads:
+        raise ValidationError("Choose at least one image file.", field="files")
+    folder = image_folder(patient.id, tooth_code, kind)
+    results = []
+    for upload in uploads:
+        try:
+            image = _store_one(
+                session,
+                store,
+                upload,
+                limits,
+                folder=folder,
+                fields={
+                    "patient_id": patient.id,
+                    "tooth": tooth_code,
+                    "image_type": kind,
+                    "treatment_id": link,
+                    "description": note,
+                    "taken_date": taken,
+                },
+            )
+            results.append(UploadResult(upload.name, image=image))
+        except imaging.InvalidImage as exc:
+            log.warning("upload refused: %s: %s", upload.name, exc)
+            results.append(UploadResult(upload.name, error=ValidationError(str(exc), field="file")))
+    return results
+
+
+def _store_one(
+    session: Session,
+    store: ImageStore,
+    upload: Upload,
+    limits: imaging.ImageLimits,
+    *,
+    folder: str,
+    fields: dict[str, Any],
+) -> Image:
+    decoded = imaging.inspect_image(upload.data, limits)
+    thumbnail = imaging.make_thumbnail(decoded.image)
+    info = decoded.info
+    file_name = store.write_new(folder, upload.name, info.extension, upload.data)
+    image = Image(
+        folder_path=folder,
+        file_name=file_name,
+        size_bytes=len(upload.data),
+        sha256=hashlib.sha256(upload.data).hexdigest(),
+        width=info.width,
+        height=info.height,
+        format=info.format,
+        original_name=(upload.name or "")[:255] or None,
+        **fields,
+    )
+    try:
+        session.add(image)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        store.remove(folder + file_name)
+        raise
+    store.write_thumbnail(image.id, thumbnail)
+    log.info(
+        "image stored: %s%s (%d bytes, %dx%d %s) for patient %s",
+        folder,
+        file_name,
+        image.size_bytes,
+        info.width,
+        info.height,
+        info.format,
+        image.patient_id,
+    )
+    return image
+
+
+def list_tooth_images(
+    session: Session, patient_id: str, tooth: Any, image_type: Any = None
+) -> list[Image]:
+    """A tooth's images, oldest first by taken date (or upload time)."""
+    patient = get_patient(session, patient_id)
+    statement = select(Image).where(
+        Image.patient_id == patient.id, Image.tooth == check.tooth(tooth)
+    )
+    if image_type not in (None, ""):
+        statement = statement.where(Image.image_type == check.image_type(image_type))
+    images = list(session.scalars(statement))
+    images.sort(key=lambda i: (i.taken_date or i.created_at.date(), i.created_at))
+    return images
+
+
+def update_image(
+    session: Session, store: ImageStore, image_id: str, changes: Mapping[str, Any]
+) -> Image:
+    """Change description, taken date, treatment link, and/or move the image to another tooth
+    or type (its file moves with it: new place written and verified before the old is removed)."""
+    image = get_image(session, image_id)
+    check.only_known_fields(changes, EDITABLE_FIELDS)
+    new_tooth = check.tooth(changes["tooth"]) if "tooth" in changes else image.tooth
+    new_type = (
+        check.image_type(changes["image_type"]) if "image_type" in changes else image.image_type
+    )
+    if "treatment_id" in changes:
+        link = _linked_treatment_id(session, changes["treatment_id"], image.patient_id, new_tooth)
+    elif new_tooth != image.tooth:
+        link = None  # a treatment belongs to one tooth: the link cannot follow a move
+    else:
+        link = image.treatment_id
+    description = (
+        check.text(changes["description"], "description", max_length=2000)
+        if "description" in changes
+        else image.description
+    )
+    taken = (
+        check.optional_date(changes["taken_date"], "taken_date")
+        if "taken_date" in changes
+        else image.taken_date
+    )
+    old_path = image.relative_path
+    moving = (new_tooth, new_type) != (image.tooth, image.image_type)
+    if moving:
+        source = locate_image(session, store, image)
+        new_folder = image_folder(image.patient_id, new_tooth, new_type)
+        new_name = store.copy_in(source, new_folder, image.file_name)
+        image.folder_path, image.file_name = new_folder, new_name
+        image.tooth, image.image_type = new_tooth, new_type
+    image.treatment_id, image.description, image.taken_date = link, description, taken
+    try:
+        session.commit()
+    except BaseException:
+        session.rollback()
+        if moving:
+            store.remove(new_folder + new_name)
+        raise
+    if moving:
+        store.remove(old_path)
+        log.info("image moved: %s -> %s", old_path, image.relative_path)
+    return image
+
+
+def delete_image(session: Session, store: ImageStore, image_id: str) -> None:
+    """Delete the row, then its one file and its thumbnail."""
+    image = get_image(session, image_id)
+    path = image.relative_path
+    session.delete(image)
+    session.commit()
+    removed = store.remove(path)
+    store.remove_thumbnail(image.id)
+    log.info("image deleted: %s (file %s)", path, "removed" if removed else "was already missing")

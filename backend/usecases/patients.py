@@ -1,0 +1,158 @@
+"""Patients: create, update, find, delete (with their files)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend import validation as check
+from backend.errors import Conflict, NotFound
+from backend.models import Image, Patient, Treatment
+from backend.storage import ImageStore
+
+log = logging.getLogger(__name__)
+
+PATIENT_FIELDS = {
+    "serial_number",
+    "full_name",
+    "gender",
+    "age",
+    "phone",
+    "email",
+    "address",
+    "allergies",
+    "medical_conditions",
+    "patient_condition",
+    "notes",
+}
+GENDERS = ("male", "female", "other")
+
+
+def get_patient(session: Session, patient_id: str) -> Patient:
+    patient = session.get(Patient, str(patient_id)) if patient_id else None
+    if patient is None:
+        raise NotFound(f"No patient with id '{patient_id}'.", field="patient_id")
+    return patient
+
+
+def _clean_fields(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    check.only_known_fields(data, PATIENT_FIELDS)
+    cleaned: dict[str, Any] = {}
+    if creating or "full_name" in data:
+        cleaned["full_name"] = check.required_text(data.get("full_name"), "full_name")
+    if "serial_number" in data:
+        cleaned["serial_number"] = check.text(data["serial_number"], "serial_number", max_length=40)
+    if "gender" in data:
+        cleaned["gender"] = (
+            check.choice(data["gender"], "gender", GENDERS) if data["gender"] else None
+        )
+    if "age" in data:
+        cleaned["age"] = check.optional_int(data["age"], "age", minimum=0, maximum=150)
+    if "phone" in data:
+        cleaned["phone"] = check.text(data["phone"], "phone", max_length=40)
+    if "email" in data:
+        cleaned["email"] = check.email(data["email"])
+    for field in ("address", "allergies", "medical_conditions", "patient_condition", "notes"):
+        if field in data:
+            cleaned[field] = check.text(data[field], field)
+    return cleaned
+
+
+def next_serial_number(session: Session) -> str:
+    """One more than the highest all-digit serial number in use."""
+    serials = session.scalars(select(Patient.serial_number)).all()
+    numbers = [int(s) for s in serials if s and s.isdigit()]
+    return str(max(numbers, default=0) + 1)
+
+
+def create_patient(session: Session, data: Mapping[str, Any]) -> Patient:
+    fields = _clean_fields(data, creating=True)
+    if not fields.get("serial_number"):
+        fields["serial_number"] = next_serial_number(session)
+    patient = Patient(**fields)
+    session.add(patient)
+    _commit_unique_serial(session, fields["serial_number"])
+    log.info("patient created: %s (serial %s)", patient.id, patient.serial_number)
+    return patient
+
+
+def update_patient(session: Session, patient_id: str, data: Mapping[str, Any]) -> Patient:
+    patient = get_patient(session, patient_id)
+    fields = _clean_fields(data, creating=False)
+    if "serial_number" in fields and not fields["serial_number"]:
+        del fields["serial_number"]
+    for key, value in fields.items():
+        setattr(patient, key, value)
+    _commit_unique_serial(session, patient.serial_number)
+    return patient
+
+
+def _commit_unique_serial(session: Session, serial: str) -> None:
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(
+            f"Serial number '{serial}' belongs to another patient.", field="serial_number"
+        ) from exc
+
+
+def search_patients(
+    session: Session, query: str = "", *, limit: int = 50, offset: int = 0
+) -> list[Patient]:
+    """Patients whose name, serial number or phone contains `query`, by name."""
+    statement = select(Patient).order_by(Patient.full_name, Patient.serial_number)
+    words = (query or "").strip()
+    if words:
+        pattern = f"%{_escape_like(words)}%"
+        statement = statement.where(
+            or_(
+                Patient.full_name.ilike(pattern, escape="\\"),
+                Patient.serial_number.ilike(pattern, escape="\\"),
+                Patient.phone.ilike(pattern, escape="\\"),
+            )
+        )
+    return list(session.scalars(statement.limit(max(1, min(limit, 500))).offset(max(0, offset))))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def image_counts_by_patient(session: Session, patient_ids: list[str]) -> dict[str, int]:
+    if not patient_ids:
+        return {}
+    rows = session.execute(
+        select(Image.patient_id, func.count())
+        .where(Image.patient_id.in_(patient_ids))
+        .group_by(Image.patient_id)
+    )
+    return {patient_id: count for patient_id, count in rows}
+
+
+def delete_patient(session: Session, store: ImageStore, patient_id: str) -> dict[str, int]:
+    """Delete the patient, their treatments and image rows, then their whole image folder
+    (files no row knew included) and thumbnails. Returns what was removed."""
+    patient = get_patient(session, patient_id)
+    image_ids = list(session.scalars(select(Image.id).where(Image.patient_id == patient.id)))
+    treatments = session.scalar(
+        select(func.count()).select_from(Treatment).where(Treatment.patient_id == patient.id)
+    )
+    session.delete(patient)
+    session.commit()
+    files = store.remove_patient_tree(patient.id)
+    for image_id in image_ids:
+        store.remove_thumbnail(image_id)
+    log.info(
+        "patient deleted: %s with %d image rows, %d files, %d treatments",
+        patient.id,
+        len(image_ids),
+        files,
+        treatments or 0,
+    )
+    return {"images": len(image_ids), "files": files, "treatments": treatments or 0}

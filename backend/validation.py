@@ -1,0 +1,139 @@
+"""Turning untrusted input into checked values. Every failure is a ValidationError that names
+the field and says what is accepted."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from backend import teeth
+from backend.errors import ValidationError
+from backend.models import IMAGE_TYPES, TREATMENT_STATUSES
+
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MISSING = object()
+
+
+def tooth(value: Any, notation: str = "universal") -> str:
+    try:
+        return teeth.parse(value, notation)
+    except ValueError as exc:
+        raise ValidationError(str(exc), field="tooth") from exc
+
+
+def image_type(value: Any) -> str:
+    text = str(value or "").strip().lower()
+    if text not in IMAGE_TYPES:
+        raise ValidationError(
+            f"Image type '{value}' is not one of: {', '.join(IMAGE_TYPES)}.", field="image_type"
+        )
+    return text
+
+
+def text(value: Any, field: str, *, max_length: int = 10_000, required: bool = False) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValidationError(f"{_label(field)} is required.", field=field)
+        return None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValidationError(f"{_label(field)} must be text.", field=field)
+    cleaned = str(value).strip()
+    if len(cleaned) > max_length:
+        raise ValidationError(
+            f"{_label(field)} is {len(cleaned)} characters long; at most {max_length} fit.",
+            field=field,
+        )
+    return cleaned
+
+
+def required_text(value: Any, field: str, *, max_length: int = 200) -> str:
+    result = text(value, field, max_length=max_length, required=True)
+    assert result is not None
+    return result
+
+
+def optional_date(value: Any, field: str) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise ValidationError(
+            f"{_label(field)} '{value}' is not a date (use YYYY-MM-DD).", field=field
+        ) from exc
+
+
+def optional_int(value: Any, field: str, *, minimum: int, maximum: int) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        raise ValidationError(f"{_label(field)} must be a whole number.", field=field)
+    try:
+        number = int(str(value).strip())
+    except ValueError as exc:
+        raise ValidationError(f"{_label(field)} must be a whole number.", field=field) from exc
+    if not minimum <= number <= maximum:
+        raise ValidationError(
+            f"{_label(field)} must be between {minimum} and {maximum}.", field=field
+        )
+    return number
+
+
+def optional_money(value: Any, field: str) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise ValidationError(
+            f"{_label(field)} must be an amount such as 120.50.", field=field
+        ) from exc
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
+        raise ValidationError(f"{_label(field)} must be an amount from 0 upwards.", field=field)
+    return amount.quantize(Decimal("0.01"))
+
+
+def choice(value: Any, field: str, options: tuple[str, ...], *, default: str | None = None) -> str:
+    if value in (None, "") and default is not None:
+        return default
+    text_value = str(value or "").strip().lower()
+    if text_value not in options:
+        raise ValidationError(
+            f"{_label(field)} '{value}' is not one of: {', '.join(options)}.", field=field
+        )
+    return text_value
+
+
+def color(value: Any, field: str = "color") -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not _COLOR.match(value.strip()):
+        raise ValidationError(f"Colour '{value}' is not a colour such as #3b82f6.", field=field)
+    return value.strip().lower()
+
+
+def email(value: Any) -> str | None:
+    result = text(value, "email", max_length=200)
+    if result is not None and not _EMAIL.match(result):
+        raise ValidationError(f"E-mail '{result}' is not an e-mail address.", field="email")
+    return result
+
+
+def treatment_status(value: Any) -> str:
+    return choice(value, "status", TREATMENT_STATUSES, default="planned")
+
+
+def only_known_fields(data: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValidationError(f"Unknown field '{unknown[0]}'.", field=unknown[0])
+
+
+def _label(field: str) -> str:
+    return field.replace("_", " ").capitalize()

@@ -1,0 +1,44 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from backend import security
+from backend.api import common, errors, images, patients, system
+from backend.paths import web_dir
+from backend.runtime import Runtime
+
+MAX_REQUEST_BYTES = 512 * 1024 * 1024
+
+
+def create_app(
+    runtime: Runtime, *, token: str, port: int, overrides: dict[str, Any] | None = None
+) -> Flask:
+    """An app serving `runtime` to requests that carry `token` and address 127.0.0.1:`port`."""
+    app = Flask(
+        __name__,
+        template_folder=str(web_dir() / "templates"),
+        static_folder=str(web_dir() / "static"),
+    )
+    app.config.update(
+        LAUNCH_TOKEN=token,
+        ALLOWED_HOSTS=security.allowed_hosts(port),
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(overrides or {})
+    common.init_app(app, runtime)
+    errors.init_app(app)
+    security.init_app(app)
+    for blueprint in (system.bp, patients.bp, images.bp):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def set_port(app: Flask, port: int) -> None:
+    """Accept requests for `port` (known only once the server has bound its socket)."""
+    app.config["ALLOWED_HOSTS"] = security.allowed_hosts(port)

@@ -1,0 +1,76 @@
+"""Fresh installation per test: a real data folder on disk with a real SQLite database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from backend.config import DB_URL_ENV, HOME_ENV, LEGACY_ROOTS_ENV, Settings, load_settings
+from backend.runtime import Runtime, open_runtime
+from backend.security import TOKEN_HEADER
+from backend.usecases import patients
+from backend.webapp import create_app
+
+TOKEN = "test-launch-token"
+PORT = 5000
+BASE_URL = f"http://127.0.0.1:{PORT}"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (HOME_ENV, DB_URL_ENV, LEGACY_ROOTS_ENV):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return load_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = open_runtime(settings)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def session(runtime: Runtime) -> Iterator[Session]:
+    with runtime.sessions() as s:
+        yield s
+
+
+@pytest.fixture
+def store(runtime: Runtime):
+    return runtime.store
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Flask:
+    return create_app(runtime, token=TOKEN, port=PORT)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A client that, like the window, addresses 127.0.0.1:PORT and sends the token."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_HOST"] = f"127.0.0.1:{PORT}"
+    test_client.environ_base["HTTP_" + TOKEN_HEADER.upper().replace("-", "_")] = TOKEN
+    return test_client
+
+
+@pytest.fixture
+def anonymous_client(app: Flask) -> FlaskClient:
+    """A client with the right Host but no token."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_HOST"] = f"127.0.0.1:{PORT}"
+    return test_client
+
+
+@pytest.fixture
+def patient(session: Session):
+    return patients.create_patient(session, {"full_name": "Layla Haddad", "phone": "555-0101"})
