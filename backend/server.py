@@ -50,6 +50,6 @@ def bind_server(runtime: Runtime, port: int = 0) -> LocalServer:
     token = new_token()
     app = create_app(runtime, token=token, port=port)
     server = create_server(app, host=HOST, port=port, threads=8, clear_untrusted_proxy_headers=True)
-    actual_port = server.effective_port  # type: ignore[union-attr]
+    actual_port = int(server.effective_port)  # type: ignore[union-attr]
     set_port(app, actual_port)
     return LocalServer(port=actual_port, token=token, _server=server)

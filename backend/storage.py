@@ -250,6 +250,15 @@ class ImageStore:
                 found.append(path)
         return found
 
+    def is_in_new_layout(self, path: Path) -> bool:
+        """True for a file inside a patient-id folder of our own image tree."""
+        try:
+            first = path.relative_to(self.images_dir).parts[0]
+            uuid.UUID(first)
+        except (ValueError, IndexError):
+            return False
+        return True
+
     def tree_usage(self) -> tuple[int, int]:
         """(files, bytes) of the image tree."""
         files = total = 0

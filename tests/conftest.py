@@ -49,16 +49,25 @@ def store(runtime: Runtime):
     return runtime.store
 
 
+class LocalClient(FlaskClient):
+    """Addresses 127.0.0.1:PORT, as the window does."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("base_url", BASE_URL)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(runtime: Runtime) -> Flask:
-    return create_app(runtime, token=TOKEN, port=PORT)
+    application = create_app(runtime, token=TOKEN, port=PORT)
+    application.test_client_class = LocalClient
+    return application
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    """A client that, like the window, addresses 127.0.0.1:PORT and sends the token."""
+    """A client that, like the window, sends the launch token."""
     test_client = app.test_client()
-    test_client.environ_base["HTTP_HOST"] = f"127.0.0.1:{PORT}"
     test_client.environ_base["HTTP_" + TOKEN_HEADER.upper().replace("-", "_")] = TOKEN
     return test_client
 
@@ -66,9 +75,7 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def anonymous_client(app: Flask) -> FlaskClient:
     """A client with the right Host but no token."""
-    test_client = app.test_client()
-    test_client.environ_base["HTTP_HOST"] = f"127.0.0.1:{PORT}"
-    return test_client
+    return app.test_client()
 
 
 @pytest.fixture

@@ -72,8 +72,8 @@ def _restore(session: Session, store: ImageStore, image: Image, found: Path, how
     image.file_name, image.sha256 = new_name, checksum
     image.size_bytes = placed.stat().st_size
     session.commit()
-    if store.images_dir in found.parents:
-        found.unlink(missing_ok=True)
+    if store.is_in_new_layout(found):
+        found.unlink(missing_ok=True)  # a misplaced copy of ours; legacy files stay for migration
     log.warning(
         "image %s found by %s at %s; put back at %s", image.id, how, found, image.relative_path
     )

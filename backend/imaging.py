@@ -1,0 +1,249 @@
+"""Image bytes: validating uploads, decoding them once, thumbnails. No Flask, database or disk."""
+
+import io
+import os
+import re
+from dataclasses import dataclass
+from itertools import accumulate
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+ALLOWED_FORMATS: dict[str, str] = {
+    "PNG": "png",
+    "JPEG": "jpg",
+    "WEBP": "webp",
+    "BMP": "bmp",
+    "GIF": "gif",
+    "TIFF": "tif",
+}
+# image/<format>, for our extensions and for the legacy spellings "jpeg" and "tiff".
+MIME_TYPES: dict[str, str] = {
+    ext: f"image/{fmt.lower()}"
+    for fmt, ext in [*ALLOWED_FORMATS.items(), ("JPEG", "jpeg"), ("TIFF", "tiff")]
+}
+
+_FORMAT_OF_EXTENSION = {ext: fmt for fmt, ext in ALLOWED_FORMATS.items()}
+_MAGIC = re.compile(  # each group is named after the extension it identifies
+    rb"(?P<png>\x89PNG\r\n\x1a\n)|(?P<jpg>\xff\xd8\xff)|(?P<gif>GIF8[79]a)|(?P<bmp>BM)"
+    rb"|(?P<tif>II[*+]\x00|MM\x00[*+])|(?P<webp>RIFF....WEBP)",  # [*+]: classic and BigTIFF
+    re.DOTALL,
+)
+# A delimiter must follow the tag name, as browsers and PHP require; without it the 4-byte "<svg"
+# would match by chance in a few percent of large compressed photos.
+_MARKUP = re.compile(rb"<(?:script|html|\?php|svg|!doctype)[\s>/]", re.IGNORECASE)
+_PAYLOADS = (b"PK\x03\x04", b"PK\x05\x06", b"%PDF")
+_EXECUTABLE_STARTS = (b"MZ", b"\x7fELF", b"<", b"#!", b"Rar!", b"7z\xbc\xaf")
+_PADDING = b"\x00 \t\r\n"
+_TEXT_BYTES = b"\t\n\r" + bytes(range(0x20, 0x7F))
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # ends entropy-coded data
+_HIGH_DEPTH_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
+
+MSG_DAMAGED = "The image is damaged or incomplete and cannot be read."
+MSG_HIDDEN = (
+    "The file carries hidden content after or inside the image "
+    "(HTML, script, archive or program) and was refused."
+)
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Upper bounds an upload must respect before its pixels are decoded."""
+
+    max_bytes: int = 64 * 1024 * 1024
+    max_pixels: int = 120_000_000
+    max_side: int = 30_000
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the upload really is: Pillow format name, canonical extension, MIME type, size."""
+
+    format: str
+    extension: str
+    mime: str
+    width: int
+    height: int
+
+
+class InvalidImage(ValueError):
+    """The bytes are not an acceptable image; the message is written for the user."""
+
+
+@dataclass
+class DecodedImage:
+    """A validated image and its fully loaded pixels (first frame), kept for reuse."""
+
+    info: ImageInfo
+    image: Image.Image
+
+
+def sniff_extension(data: bytes) -> str | None:
+    """Return the extension matching the magic number at the start of `data`, without decoding."""
+    match = _MAGIC.match(data)
+    return match.lastgroup if match else None
+
+
+def inspect_image(data: bytes, limits: ImageLimits = ImageLimits()) -> DecodedImage:
+    """Check that `data` is a real, complete, harmless image within `limits`; decode it once."""
+    if not data:
+        raise InvalidImage("The file is empty.")
+    if len(data) > limits.max_bytes:
+        raise InvalidImage(f"The file is {_mb(len(data))}; the limit is {_mb(limits.max_bytes)}.")
+    extension = sniff_extension(data)
+    if extension is None:
+        raise InvalidImage("The file is not a PNG, JPEG, WebP, BMP, GIF or TIFF image.")
+    if _MARKUP.search(data):
+        raise InvalidImage(MSG_HIDDEN)
+    pillow_format = _FORMAT_OF_EXTENSION[extension]
+    image = _decode(data, pillow_format, limits)
+    _check_trailer(data, extension)
+    info = ImageInfo(pillow_format, extension, MIME_TYPES[extension], image.width, image.height)
+    return DecodedImage(info=info, image=image)
+
+
+def make_thumbnail(image: Image.Image, max_side: int = 320) -> bytes:
+    """Return JPEG bytes of `image` upright (EXIF orientation), in RGB, at most `max_side` long."""
+    small = ImageOps.exif_transpose(image)  # a new image: the caller's one stays as decoded
+    if small.mode in _HIGH_DEPTH_MODES:
+        small = _stretch_to_8bit(small)  # Pillow cannot reduce 16-bit and float images
+    elif small.mode not in ("RGB", "RGBA", "L", "LA"):
+        small = _to_rgb(small)  # palette and bilevel images resample badly
+    small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    _to_rgb(small).save(out, format="JPEG", quality=82)
+    return out.getvalue()
+
+
+def thumbnail_from_file(
+    path: str | os.PathLike[str],
+    max_side: int = 320,
+    limits: ImageLimits = ImageLimits(),
+) -> bytes:
+    """Validate the stored image at `path` and return its thumbnail; InvalidImage if unreadable."""
+    try:
+        size = Path(path).stat().st_size
+        if size > limits.max_bytes:
+            raise InvalidImage(f"The file is {_mb(size)}; the limit is {_mb(limits.max_bytes)}.")
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise InvalidImage("The image file cannot be read.") from error
+    return make_thumbnail(inspect_image(data, limits).image, max_side)
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _decode(data: bytes, pillow_format: str, limits: ImageLimits) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data), formats=[pillow_format])
+        _check_dimensions(image.width, image.height, limits)
+        image.load()
+    except InvalidImage:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # Pillow's own global limit tripped while reading the header; size is not known here.
+        raise InvalidImage(
+            f"The image is too large; the limit is {limits.max_pixels / 1e6:g} million pixels."
+        ) from error
+    except Exception as error:  # the magic number matched but the decoder failed: damaged
+        raise InvalidImage(MSG_DAMAGED) from error
+    return image
+
+
+def _check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
+    if width * height > limits.max_pixels:
+        limit = f"{limits.max_pixels / 1e6:g} million pixels"
+    elif max(width, height) > limits.max_side:
+        limit = f"{limits.max_side} pixels per side"
+    else:
+        return
+    raise InvalidImage(f"The image is {width} × {height} pixels; the limit is {limit}.")
+
+
+def _check_trailer(data: bytes, extension: str) -> None:
+    trailer = data[_END_FINDERS.get(extension, len)(data) :].strip(_PADDING)
+    sample = trailer[:1024]
+    looks_like_text = bool(sample) and len(sample.translate(None, _TEXT_BYTES)) <= len(sample) / 10
+    payload = trailer.startswith(_EXECUTABLE_STARTS) or any(p in trailer for p in _PAYLOADS)
+    if payload or looks_like_text:  # text: a script appended to the image, as in GIF/JS polyglots
+        raise InvalidImage(MSG_HIDDEN)
+
+
+def _png_end(data: bytes) -> int:
+    pos = 8
+    while pos + 8 <= len(data):
+        chunk_type = data[pos + 4 : pos + 8]
+        pos += 12 + int.from_bytes(data[pos : pos + 4], "big")
+        if chunk_type == b"IEND" and pos <= len(data):
+            return pos
+    raise InvalidImage(MSG_DAMAGED)  # IEND is mandatory, but Pillow alone does not insist on it
+
+
+def _jpeg_end(data: bytes) -> int:
+    # Walk the segments rather than trusting the last FFD9: an appended payload may contain one.
+    pos = 2
+    while pos + 2 <= len(data):
+        if data[pos] != 0xFF:
+            return pos  # not a marker: whatever follows is not part of the image
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            return pos + 2
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            pos += 2
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xDA:
+            match = _JPEG_MARKER.search(data, pos)
+            pos = match.start() if match else len(data)
+    return len(data)
+
+
+def _gif_end(data: bytes) -> int:
+    pos, size = 13 + _color_table_size(data, 10), len(data)
+    while pos < size and data[pos] in b"!,":  # an extension or an image
+        pos += 2 if data[pos] == 0x21 else 11 + _color_table_size(data, pos + 9)
+        while pos < size and data[pos]:  # data sub-blocks, up to the empty one
+            pos += 1 + data[pos]
+        pos += 1
+    return pos + 1 if pos < size and data[pos] == 0x3B else pos
+
+
+def _color_table_size(data: bytes, flags_at: int) -> int:
+    flags = data[flags_at] if flags_at < len(data) else 0
+    return 3 * (2 << (flags & 7)) if flags & 0x80 else 0
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if {"A", "a"} & set(image.getbands()) or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, "white")
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _stretch_to_8bit(image: Image.Image) -> Image.Image:
+    # X-rays often hold 10-14 bits in 16, sometimes with bright burned-in labels: stretch the
+    # 0.5-99.5 percentile range to 0-255 instead of dividing by 256 or by the maximum.
+    image = image.convert("F" if image.mode == "F" else "I")
+    low, high = image.getextrema()
+    if high <= low:
+        return Image.new("L", image.size, 0)
+    cumulative = list(accumulate(image.histogram(extrema=(low, high))))  # 256 bins
+    low_bin = next(i for i, count in enumerate(cumulative) if count > cumulative[-1] * 0.005)
+    high_bin = next(i for i, count in enumerate(cumulative) if count >= cumulative[-1] * 0.995) + 1
+    step = (high - low) / len(cumulative)
+    black, scale = low + low_bin * step, 255 / ((high_bin - low_bin) * step)
+    return image.point(lambda value: (value - black) * scale).convert("L")
+
+
+def _webp_end(data: bytes) -> int:
+    return 8 + int.from_bytes(data[4:8], "little")
+
+
+# Where each image's own bytes end (len: BMP and TIFF have no end marker).
+_END_FINDERS = {"png": _png_end, "jpg": _jpeg_end, "gif": _gif_end, "webp": _webp_end}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Debian/Ubuntu packages the window and the tests need: a virtual screen, Chromium, Qt's X libraries.
+set -euo pipefail
+packages=(
+    xvfb xauth xdotool chromium
+    libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-image0 libxcb-render-util0
+    libxcb-shape0 libxcb-xinerama0 libxkbcommon-x11-0 libegl1 libgl1 libnss3 libasound2
+    fonts-dejavu-core fonts-noto-core
+)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+as_root apt-get update -qq
+as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up everything the tests need on a fresh Debian/Ubuntu machine, then lint and run the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/system-packages.sh
+scripts/setup-venv.sh window,test
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+export QTWEBENGINE_CHROMIUM_FLAGS="${QTWEBENGINE_CHROMIUM_FLAGS:---no-sandbox}"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

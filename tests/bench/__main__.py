@@ -1,0 +1,3 @@
+from tests.bench import bench_storage_core
+
+bench_storage_core.main()
