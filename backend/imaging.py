@@ -109,7 +109,7 @@ def make_thumbnail(image: Image.Image, max_side: int = 320) -> bytes:
         small = _stretch_to_8bit(small)  # Pillow cannot reduce 16-bit and float images
     elif small.mode not in ("RGB", "RGBA", "L", "LA"):
         small = _to_rgb(small)  # palette and bilevel images resample badly
-    small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    small.thumbnail((max_side, max_side))
     out = io.BytesIO()
     _to_rgb(small).save(out, format="JPEG", quality=82)
     return out.getvalue()
@@ -165,7 +165,7 @@ def _check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
 def _check_trailer(data: bytes, extension: str) -> None:
     trailer = data[_END_FINDERS.get(extension, len)(data) :].strip(_PADDING)
     sample = trailer[:1024]
-    looks_like_text = bool(sample) and len(sample.translate(None, _TEXT_BYTES)) <= len(sample) / 10
+    looks_like_text = bool(sample) and len(sample.translate(None, _TEXT_BYTES)) <= len(sample) / 50
     payload = trailer.startswith(_EXECUTABLE_STARTS) or any(p in trailer for p in _PAYLOADS)
     if payload or looks_like_text:  # text: a script appended to the image, as in GIF/JS polyglots
         raise InvalidImage(MSG_HIDDEN)

@@ -140,6 +140,37 @@ def test_jpeg_with_trailing_zero_and_whitespace_padding_is_accepted() -> None:
     assert inspect_image(data).info.format == "JPEG"
 
 
+JPEG_VARIANTS = {
+    "baseline": {},
+    "progressive": {"progressive": True},
+    "restart-markers": {"restart_marker_blocks": 1},
+    "cmyk": {"mode": "CMYK"},
+    "exif": {"exif": Image.Exif()},
+}
+
+
+def jpeg_variant(name: str) -> bytes:
+    params = dict(JPEG_VARIANTS[name])
+    return encode(noise((300, 200), str(params.pop("mode", "RGB"))), "JPEG", **params)
+
+
+@pytest.mark.parametrize("name", JPEG_VARIANTS)
+def test_jpeg_variants_are_accepted_and_their_end_is_found(name: str) -> None:
+    data = jpeg_variant(name)
+
+    assert inspect_image(data).info.format == "JPEG"
+    assert refusal(data + b"\n/* */ alert(document.cookie);\n") == HIDDEN
+
+
+def test_multi_picture_jpeg_from_a_phone_is_accepted_as_jpeg() -> None:
+    out = io.BytesIO()
+    noise((300, 200)).save(out, "MPO", save_all=True, append_images=[noise((300, 200))])
+
+    decoded = inspect_image(out.getvalue())
+
+    assert decoded.info == ImageInfo("JPEG", "jpg", "image/jpeg", 300, 200)
+
+
 def test_jpeg_whose_metadata_holds_an_end_marker_is_accepted() -> None:
     # An embedded EXIF thumbnail carries its own FFD9 long before the real end of the image.
     exif = b"Exif\x00\x00" + b"\xff\xd8\xff\xdb" + os.urandom(200) + b"\xff\xd9"
