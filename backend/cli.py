@@ -9,8 +9,10 @@ from collections.abc import Sequence
 
 from backend import __version__
 from backend.config import load_settings
+from backend.db import session_scope
+from backend.errors import Conflict
 from backend.logging_setup import setup_logging
-from backend.runtime import open_runtime
+from backend.runtime import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="folder holding the database, images, thumbnails, backups and logs "
         "(default: $DENTAL_IMAGES_HOME, else the per-user app-data folder)",
+    )
+    common.add_argument(
+        "--demo",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="add sample patients, treatments and images first if the installation is empty",
     )
     parser = argparse.ArgumentParser(
         prog="dental-images",
@@ -38,6 +46,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_demo_data(runtime: Runtime) -> dict[str, int] | None:
+    """Create the demo data and say what was made; on an installation that already has
+    patients, say so and change nothing. Returns the counts, or None when nothing was added."""
+    from backend.demo import create_demo_data
+
+    try:
+        with session_scope(runtime.sessions) as session:
+            counts = create_demo_data(session, runtime.store)
+    except Conflict:
+        print("Demo data not added: this installation already has patients.", flush=True)
+        return None
+    print(
+        f"Demo data added: {counts['patients']} patients, {counts['treatments']} treatments, "
+        f"{counts['images']} images.",
+        flush=True,
+    )
+    return counts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings(getattr(args, "data_dir", None))
@@ -46,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("dental-images %s starting; data folder %s", __version__, settings.data_dir)
     runtime = open_runtime(settings)
     try:
+        if getattr(args, "demo", False):
+            add_demo_data(runtime)
         if args.command == "serve":
             from backend.desktop import serve_headless
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 
 from backend import __version__, teeth
 from backend.errors import ValidationError
@@ -36,4 +36,6 @@ def teeth_facts():
 
 @bp.get("/")
 def index():
-    return render_template("index.html", version=__version__)
+    return render_template(
+        "index.html", version=__version__, token=current_app.config["LAUNCH_TOKEN"]
+    )

@@ -1,0 +1,51 @@
+"""Settings and upkeep: app settings, the storage report, the log view, demo data."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from backend.api.common import db, json_body, runtime, store
+from backend.demo import create_demo_data
+from backend.usecases import logs, settings, storage_report
+
+bp = Blueprint("settings", __name__, url_prefix="/api")
+
+
+def _settings_response():
+    """The settings, then the read-only facts about the installation, in one object."""
+    return jsonify(
+        {**settings.get_settings(db()), **settings.installation_facts(runtime().settings)}
+    )
+
+
+@bp.get("/settings")
+def get_settings():
+    return _settings_response()
+
+
+@bp.patch("/settings")
+def update_settings():
+    settings.update_settings(db(), json_body())
+    return _settings_response()
+
+
+@bp.get("/storage")
+def storage():
+    return jsonify(storage_report.storage_report(db(), store()))
+
+
+@bp.get("/logs")
+def log_entries():
+    log_file = logs.log_file_path(runtime().settings)
+    entries = logs.recent_entries(
+        log_file,
+        level=request.args.get("level"),
+        limit=request.args.get("limit"),
+        query=request.args.get("q"),
+    )
+    return jsonify({"entries": entries, "log_file": str(log_file)})
+
+
+@bp.post("/demo")
+def demo():
+    return jsonify(create_demo_data(db(), store())), 201

@@ -1,0 +1,94 @@
+"""App settings kept in the database (so every PC of a clinic sees the same), and the read-only
+facts about the installation shown next to them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session
+
+from backend import __version__, teeth
+from backend import validation as check
+from backend.config import Settings
+from backend.errors import ValidationError
+from backend.models import AppState
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "setting."
+DEFAULTS: dict[str, str] = {"numbering": teeth.Notation.UNIVERSAL.value}
+_CHECKS: dict[str, Callable[[Any], str]] = {
+    "numbering": lambda value: check.choice(
+        value, "numbering", tuple(n.value for n in teeth.Notation)
+    ),
+}
+READ_ONLY_FACTS = ("data_dir", "images_dir", "db_url", "version")
+
+
+def get_settings(session: Session) -> dict[str, str]:
+    """Every setting: the stored value, or its default when none (or an unusable one) is
+    stored."""
+    keys = [KEY_PREFIX + name for name in DEFAULTS]
+    rows = session.execute(select(AppState.key, AppState.value).where(AppState.key.in_(keys)))
+    stored = {key: value for key, value in rows}
+    values = dict(DEFAULTS)
+    for name in DEFAULTS:
+        raw = stored.get(KEY_PREFIX + name)
+        if raw is None:
+            continue
+        try:
+            values[name] = _CHECKS[name](raw)
+        except ValidationError:
+            log.warning("stored setting %s=%r is not valid; using %r", name, raw, DEFAULTS[name])
+    return values
+
+
+def update_settings(session: Session, changes: Mapping[str, Any]) -> dict[str, str]:
+    """Check every change first (one bad value changes nothing), store them, and return all
+    settings."""
+    for name in changes:
+        if name in READ_ONLY_FACTS:
+            raise ValidationError(
+                f"'{name}' is a fact about this installation and cannot be changed here.",
+                field=name,
+            )
+    check.only_known_fields(changes, set(DEFAULTS))
+    cleaned = {name: _CHECKS[name](value) for name, value in changes.items()}
+    for name, value in cleaned.items():
+        row = session.get(AppState, KEY_PREFIX + name)
+        if row is None:
+            session.add(AppState(key=KEY_PREFIX + name, value=value))
+        else:
+            row.value = value
+    session.commit()
+    if cleaned:
+        log.info("settings changed: %s", ", ".join(f"{k}={v}" for k, v in cleaned.items()))
+    return get_settings(session)
+
+
+def mask_db_url(url: str) -> str:
+    """`url` with any password replaced by `***`."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        # Not a URL SQLAlchemy can read: hide whatever sits between "user:" and "@".
+        scheme, sep, rest = url.partition("://")
+        credentials, at, host = rest.rpartition("@")
+        if not sep or not at or ":" not in credentials:
+            return url
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+
+
+def installation_facts(settings: Settings) -> dict[str, str]:
+    """Where this installation keeps its data, and the program's version."""
+    return {
+        "data_dir": str(settings.data_dir),
+        "images_dir": str(settings.images_dir),
+        "db_url": mask_db_url(settings.db_url),
+        "version": __version__,
+    }

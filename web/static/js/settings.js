@@ -1,0 +1,64 @@
+// The settings page: numbering, data folder, storage use, the log.
+import { api, openLogFolder, revealDataFolder } from "./bridge.js";
+import { $, escapeHtml, formatBytes, toast } from "./ui.js";
+
+export class SettingsPage {
+  constructor({ onNotation }) {
+    this.onNotation = onNotation;
+    $("#settings-notation").addEventListener("change", (e) => this.onNotation(e.target.value));
+    $("#reveal-data").addEventListener("click", async () => {
+      if (!(await revealDataFolder())) toast("Open this folder in your file manager: " + $("#data-dir").textContent);
+    });
+    $("#open-log-folder").addEventListener("click", async () => {
+      if (!(await openLogFolder())) toast("The log file is " + (this.logFile || "in the logs folder of the data folder"));
+    });
+    $("#refresh-log").addEventListener("click", () => this.loadLog());
+    $("#log-level").addEventListener("change", () => this.loadLog());
+    let timer = null;
+    $("#log-filter").addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this.loadLog(), 200);
+    });
+  }
+
+  async show(settings) {
+    $("#settings-notation").value = settings.numbering;
+    $("#data-dir").textContent = settings.data_dir;
+    await Promise.all([this.loadStorage(), this.loadLog()]);
+  }
+
+  async loadStorage() {
+    const box = $("#storage-report");
+    try {
+      const s = await api("GET", "/api/storage");
+      box.innerHTML = `
+        <dl>
+          <dt>Images</dt><dd>${s.image_rows.toLocaleString()} records · ${s.image_files.toLocaleString()} files · ${formatBytes(s.image_bytes)}</dd>
+          <dt>Thumbnails</dt><dd>${formatBytes(s.thumbnail_bytes)}</dd>
+          <dt>Free space</dt><dd>${formatBytes(s.free_bytes)} of ${formatBytes(s.total_bytes)}</dd>
+        </dl>
+        ${s.low_space ? `<p class="warning" role="alert">⚠ ${escapeHtml(s.warning)}</p>` : ""}`;
+    } catch (error) {
+      box.innerHTML = `<p class="warning">${escapeHtml(error.message)}</p>`;
+    }
+  }
+
+  async loadLog() {
+    const level = $("#log-level").value;
+    const q = encodeURIComponent($("#log-filter").value.trim());
+    const body = $("#log-entries");
+    try {
+      const result = await api("GET", `/api/logs?level=${level}&limit=300&q=${q}`);
+      this.logFile = result.log_file;
+      body.replaceChildren(...result.entries.map((entry) => {
+        const row = document.createElement("tr");
+        row.className = `level-${entry.level.toLowerCase()}`;
+        row.innerHTML = `<td class="time">${escapeHtml(entry.time)}</td><td>${escapeHtml(entry.level)}</td><td><pre>${escapeHtml(entry.message)}</pre></td>`;
+        return row;
+      }));
+      if (!result.entries.length) body.innerHTML = '<tr><td colspan="3" class="muted">No log entries match.</td></tr>';
+    } catch (error) {
+      body.innerHTML = `<tr><td colspan="3" class="warning">${escapeHtml(error.message)}</td></tr>`;
+    }
+  }
+}

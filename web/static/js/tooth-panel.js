@@ -1,0 +1,380 @@
+// The panel of one tooth: images by type, uploads, the timeline, and the tooth's treatments.
+import { api, chooseImageFiles, uploadFile } from "./bridge.js";
+import { STATUS_COLORS, STATUS_LABELS } from "./chart.js";
+import {
+  $, IMAGE_TYPES, TYPE_LABELS, confirmAction, escapeHtml, formatBytes, formatDate, runFormDialog, toast,
+} from "./ui.js";
+
+const UPLOAD_CONCURRENCY = 2;
+
+export class ToothPanel {
+  constructor({ onChanged, openViewer, openCompare, teethFacts }) {
+    this.onChanged = onChanged;
+    this.openViewer = openViewer;
+    this.openCompare = openCompare;
+    this.teethFacts = teethFacts;
+    this.patient = null;
+    this.tooth = null;
+    this.tab = "all";
+    this.images = [];
+    this.treatments = [];
+    this.bindEvents();
+  }
+
+  bindEvents() {
+    const zone = $("#drop-zone");
+    $("#choose-files").addEventListener("click", (e) => {
+      e.stopPropagation();
+      this.chooseFiles();
+    });
+    zone.addEventListener("keydown", (e) => {
+      if (e.target === zone && (e.key === "Enter" || e.key === " ")) {
+        e.preventDefault();
+        this.chooseFiles();
+      }
+    });
+    zone.addEventListener("dragover", (e) => {
+      e.preventDefault();
+      zone.classList.add("dragging");
+    });
+    zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      zone.classList.remove("dragging");
+      const files = Array.from(e.dataTransfer.files || []);
+      if (files.length) this.upload(files);
+    });
+    document.addEventListener("paste", (e) => {
+      if (!this.tooth || $("#tooth-panel").hidden || document.querySelector("dialog[open]")) return;
+      const files = Array.from(e.clipboardData?.files || []).filter((f) => f.type.startsWith("image/"));
+      if (files.length) {
+        e.preventDefault();
+        this.upload(files.map((f, i) => new File([f], f.name && f.name !== "image.png" ? f.name : `pasted-${Date.now()}-${i}.png`, { type: f.type })));
+      }
+    });
+    $("#add-treatment").addEventListener("click", () => this.editTreatment(null));
+    $("#open-compare").addEventListener("click", () => this.openCompare(this.images));
+  }
+
+  async show(patient, tooth) {
+    const changed = !this.patient || this.patient.id !== patient.id || this.tooth !== tooth;
+    this.patient = patient;
+    this.tooth = tooth;
+    if (changed) $("#upload-list").replaceChildren();
+    $("#tooth-panel").hidden = false;
+    await this.refresh();
+  }
+
+  hide() {
+    this.tooth = null;
+    $("#tooth-panel").hidden = true;
+  }
+
+  setTeethFacts(facts) {
+    this.teethFacts = facts;
+    if (this.tooth) this.renderTitle();
+  }
+
+  async refresh() {
+    const base = `/api/patients/${this.patient.id}`;
+    const [images, treatments] = await Promise.all([
+      api("GET", `${base}/teeth/${this.tooth}/images`),
+      api("GET", `${base}/treatments?tooth=${encodeURIComponent(this.tooth)}`),
+    ]);
+    this.images = images.images;
+    this.treatments = treatments.treatments;
+    this.renderTitle();
+    this.renderTabs();
+    this.renderImages();
+    this.renderTreatments();
+  }
+
+  renderTitle() {
+    const facts = this.teethFacts[this.tooth];
+    $("#tooth-title").textContent = `Tooth ${facts.label} · ${facts.name}`;
+  }
+
+  renderTabs() {
+    const counts = Object.fromEntries(IMAGE_TYPES.map((t) => [t, 0]));
+    for (const image of this.images) counts[image.image_type] += 1;
+    const tabs = [["all", "All", this.images.length], ...IMAGE_TYPES.map((t) => [t, TYPE_LABELS[t], counts[t]]), ["timeline", "Timeline", null]];
+    const bar = $("#type-tabs");
+    bar.replaceChildren(...tabs.map(([key, label, count]) => {
+      const tab = document.createElement("button");
+      tab.type = "button";
+      tab.setAttribute("role", "tab");
+      tab.dataset.tab = key;
+      tab.setAttribute("aria-selected", String(this.tab === key));
+      tab.tabIndex = this.tab === key ? 0 : -1;
+      tab.innerHTML = `${label}${count === null ? "" : ` <span class="count">${count}</span>`}`;
+      tab.addEventListener("click", () => this.selectTab(key));
+      return tab;
+    }));
+    bar.onkeydown = (e) => {
+      const keys = tabs.map((t) => t[0]);
+      const index = keys.indexOf(this.tab);
+      if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
+        e.preventDefault();
+        const next = keys[(index + (e.key === "ArrowRight" ? 1 : keys.length - 1)) % keys.length];
+        this.selectTab(next);
+        bar.querySelector(`[data-tab="${next}"]`).focus();
+      }
+    };
+    $("#compare-dialog").dataset.ready = String(counts.before > 0 && counts.after > 0);
+    $("#open-compare").disabled = !(counts.before > 0 && counts.after > 0);
+    $("#open-compare").title = $("#open-compare").disabled ? "Needs a before and an after image of this tooth" : "";
+  }
+
+  selectTab(key) {
+    this.tab = key;
+    if (IMAGE_TYPES.includes(key)) $("#upload-type").value = key;
+    this.renderTabs();
+    this.renderImages();
+  }
+
+  visibleImages() {
+    return this.tab === "all" || this.tab === "timeline" ? this.images : this.images.filter((i) => i.image_type === this.tab);
+  }
+
+  renderImages() {
+    const grid = $("#image-grid");
+    const timeline = $("#timeline");
+    const showTimeline = this.tab === "timeline";
+    grid.hidden = showTimeline;
+    timeline.hidden = !showTimeline;
+    if (showTimeline) return this.renderTimeline();
+    const images = this.visibleImages();
+    if (!images.length) {
+      grid.innerHTML = `<p class="muted empty">No ${this.tab === "all" ? "" : TYPE_LABELS[this.tab] + " "}images of this tooth yet.</p>`;
+      return;
+    }
+    grid.replaceChildren(...images.map((image, index) => this.card(image, images, index)));
+  }
+
+  card(image, list, index) {
+    const card = document.createElement("figure");
+    card.className = "image-card";
+    card.dataset.imageId = image.id;
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "thumb";
+    open.setAttribute("aria-label", `View ${TYPE_LABELS[image.image_type]} image ${image.original_name || image.file_name}`);
+    open.append(thumbnail(image));
+    open.addEventListener("click", () => this.openViewer(list, index));
+    const caption = document.createElement("figcaption");
+    caption.innerHTML = `
+      <span class="chip type-${image.image_type}">${TYPE_LABELS[image.image_type]}</span>
+      <span class="date">${escapeHtml(formatDate(image.taken_date || image.created_at))}</span>
+      <span class="desc">${escapeHtml(image.description || image.original_name || "")}</span>`;
+    const actions = document.createElement("div");
+    actions.className = "card-actions";
+    actions.append(
+      button("Edit", () => this.editImage(image), `Edit details of ${image.file_name}`),
+      button("Delete", () => this.deleteImage(image), `Delete ${image.file_name}`, "danger"),
+    );
+    caption.append(actions);
+    card.append(open, caption);
+    return card;
+  }
+
+  renderTimeline() {
+    const timeline = $("#timeline");
+    const ordered = [...this.images].sort((a, b) => (a.taken_date || a.created_at).localeCompare(b.taken_date || b.created_at));
+    if (!ordered.length) {
+      timeline.innerHTML = '<p class="muted empty">No images of this tooth yet.</p>';
+      return;
+    }
+    const groups = new Map();
+    for (const image of ordered) {
+      const when = image.taken_date || image.created_at;
+      const month = new Date(when.length === 10 ? `${when}T00:00:00` : when).toLocaleDateString(undefined, { year: "numeric", month: "long" });
+      if (!groups.has(month)) groups.set(month, []);
+      groups.get(month).push(image);
+    }
+    timeline.replaceChildren(...[...groups].map(([month, images]) => {
+      const section = document.createElement("section");
+      section.className = "timeline-month";
+      section.innerHTML = `<h4>${escapeHtml(month)}</h4>`;
+      const row = document.createElement("div");
+      row.className = "timeline-row";
+      for (const image of images) row.append(this.card(image, ordered, ordered.indexOf(image)));
+      section.append(row);
+      return section;
+    }));
+  }
+
+  renderTreatments() {
+    const list = $("#treatment-list");
+    if (!this.treatments.length) {
+      list.innerHTML = '<li class="muted">No treatments recorded for this tooth.</li>';
+    } else {
+      list.replaceChildren(...this.treatments.map((t) => {
+        const item = document.createElement("li");
+        item.innerHTML = `
+          <span class="dot" style="background:${STATUS_COLORS[t.status]}"></span>
+          <span class="swatch" style="background:${escapeHtml(t.color || "transparent")}" title="Colour"></span>
+          <strong>${escapeHtml(t.treatment_type)}</strong>
+          <span class="status">${STATUS_LABELS[t.status]}</span>
+          <span class="muted">${escapeHtml([formatDate(t.start_date), formatDate(t.completion_date)].filter(Boolean).join(" → "))}</span>
+          <span class="muted notes">${escapeHtml(t.notes || "")}</span>`;
+        item.append(button("Edit", () => this.editTreatment(t), `Edit treatment ${t.treatment_type}`));
+        return item;
+      }));
+    }
+    const select = $("#upload-treatment");
+    const current = select.value;
+    select.replaceChildren(new Option("— none —", ""), ...this.treatments.map((t) => new Option(`${t.treatment_type} (${STATUS_LABELS[t.status]})`, t.id)));
+    if (this.treatments.some((t) => t.id === current)) select.value = current;
+  }
+
+  async chooseFiles() {
+    try {
+      const { files, errors } = await chooseImageFiles();
+      for (const error of errors) this.addUploadRow(error.name).fail(error.message);
+      if (files.length) await this.upload(files);
+    } catch (error) {
+      toast(error.message, "error");
+    }
+  }
+
+  addUploadRow(name) {
+    const item = document.createElement("li");
+    item.innerHTML = `<span class="name">${escapeHtml(name)}</span><progress max="1" value="0"></progress><span class="state">Waiting…</span>`;
+    $("#upload-list").append(item);
+    const state = item.querySelector(".state");
+    const bar = item.querySelector("progress");
+    return {
+      progress: (fraction) => {
+        bar.value = fraction;
+        state.textContent = fraction < 1 ? `${Math.round(fraction * 100)}%` : "Checking…";
+      },
+      done: () => {
+        item.className = "ok";
+        bar.value = 1;
+        state.textContent = "Stored";
+      },
+      fail: (message) => {
+        item.className = "failed";
+        state.textContent = message;
+      },
+    };
+  }
+
+  async upload(files) {
+    const path = `/api/patients/${this.patient.id}/teeth/${this.tooth}/images`;
+    const fields = { image_type: $("#upload-type").value, treatment_id: $("#upload-treatment").value };
+    const queue = files.map((file) => ({ file, row: this.addUploadRow(file.name || "pasted image") }));
+    let stored = 0;
+    let failed = 0;
+    const worker = async () => {
+      while (queue.length) {
+        const { file, row } = queue.shift();
+        try {
+          await uploadFile(path, file, fields, row.progress);
+          row.done();
+          stored += 1;
+        } catch (error) {
+          row.fail(error.message);
+          failed += 1;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: UPLOAD_CONCURRENCY }, worker));
+    if (stored) {
+      this.tab = this.tab === "timeline" ? "timeline" : (fields.image_type === this.tab ? this.tab : "all");
+      await this.refresh();
+      await this.onChanged();
+    }
+    toast(failed ? `${stored} stored, ${failed} refused — see the list for reasons.` : `${stored} image${stored === 1 ? "" : "s"} stored.`, failed ? "error" : "ok");
+  }
+
+  async editImage(image) {
+    const dialog = $("#image-dialog");
+    const form = dialog.querySelector("form");
+    form.elements.treatment_id.replaceChildren(new Option("— none —", ""), ...this.treatments.map((t) => new Option(t.treatment_type, t.id)));
+    form.elements.tooth.replaceChildren(...Object.entries(this.teethFacts).map(([code, f]) => new Option(`${f.label} · ${f.name}`, code)));
+    $("#image-file-facts").textContent = `${image.path} · ${image.width}×${image.height} ${image.format} · ${formatBytes(image.size_bytes)}`;
+    const result = await runFormDialog(dialog, {
+      description: image.description, taken_date: image.taken_date, treatment_id: image.treatment_id || "",
+      tooth: image.tooth, image_type: image.image_type,
+    }, (values) => {
+      const changes = { description: values.description, taken_date: values.taken_date || null };
+      if (values.tooth !== image.tooth) changes.tooth = values.tooth;
+      if (values.image_type !== image.image_type) changes.image_type = values.image_type;
+      if (values.tooth === image.tooth) changes.treatment_id = values.treatment_id || null;
+      return api("PATCH", `/api/images/${image.id}`, changes);
+    });
+    if (!result) return;
+    if (result.tooth !== image.tooth || result.image_type !== image.image_type) {
+      toast(`Moved to tooth ${this.teethFacts[result.tooth].label}, ${TYPE_LABELS[result.image_type]}.`, "ok");
+    } else {
+      toast("Image details saved.", "ok");
+    }
+    await this.refresh();
+    await this.onChanged();
+  }
+
+  async deleteImage(image) {
+    const ok = await confirmAction("Delete this image?", `${image.original_name || image.file_name} (${TYPE_LABELS[image.image_type]}) will be removed from the patient's record and from the disk.`);
+    if (!ok) return;
+    try {
+      await api("DELETE", `/api/images/${image.id}`);
+      toast("Image deleted.", "ok");
+    } catch (error) {
+      toast(error.message, "error");
+    }
+    await this.refresh();
+    await this.onChanged();
+  }
+
+  async editTreatment(treatment) {
+    $("#treatment-dialog-title").textContent = treatment ? "Edit treatment" : `New treatment · tooth ${this.teethFacts[this.tooth].label}`;
+    $("#delete-treatment").hidden = !treatment;
+    const values = treatment ? { ...treatment, cost: treatment.cost || "" } : { status: "planned", color: "#3b82f6" };
+    const result = await runFormDialog($("#treatment-dialog"), values, (v) => {
+      const body = { ...v, tooth: this.tooth, cost: v.cost || null, start_date: v.start_date || null, completion_date: v.completion_date || null };
+      return treatment
+        ? api("PATCH", `/api/treatments/${treatment.id}`, body)
+        : api("POST", `/api/patients/${this.patient.id}/treatments`, body);
+    }, treatment ? async () => {
+      $("#treatment-dialog").close();
+      const ok = await confirmAction("Delete this treatment?", `${treatment.treatment_type} will be removed. Its images stay with the tooth.`);
+      if (ok) await api("DELETE", `/api/treatments/${treatment.id}`);
+      return ok;
+    } : null);
+    if (!result) return;
+    await this.refresh();
+    await this.onChanged();
+  }
+}
+
+function button(label, action, ariaLabel, kind = "") {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  if (kind) b.className = kind;
+  b.setAttribute("aria-label", ariaLabel);
+  b.addEventListener("click", (e) => {
+    e.stopPropagation();
+    action();
+  });
+  return b;
+}
+
+/** A lazy thumbnail; if the file is missing, a placeholder naming where it was expected. */
+export function thumbnail(image) {
+  const img = document.createElement("img");
+  img.loading = "lazy";
+  img.decoding = "async";
+  img.alt = image.description || image.original_name || image.file_name;
+  img.src = image.thumbnail_url;
+  img.addEventListener("error", () => img.replaceWith(missingPlaceholder(image)), { once: true });
+  return img;
+}
+
+export function missingPlaceholder(image, big = false) {
+  const box = document.createElement("div");
+  box.className = big ? "missing big" : "missing";
+  box.innerHTML = `<strong>File missing</strong><span>Expected at</span><code>${escapeHtml(image.path)}</code>`;
+  return box;
+}

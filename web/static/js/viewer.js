@@ -1,0 +1,225 @@
+// The full-size viewer (zoom, pan, rotate, flip, brightness/contrast — view only, the file is
+// never changed) and the before/after comparison.
+import { openInViewer } from "./bridge.js";
+import { missingPlaceholder } from "./tooth-panel.js";
+import { $, TYPE_LABELS, formatDate, toast } from "./ui.js";
+
+const ZOOM_STEP = 1.25;
+const MIN_ZOOM = 0.05;
+const MAX_ZOOM = 16;
+
+export class Viewer {
+  constructor() {
+    this.dialog = $("#viewer-dialog");
+    this.image = $("#viewer-image");
+    this.stage = $("#viewer-stage");
+    this.list = [];
+    this.index = 0;
+    this.bind();
+  }
+
+  bind() {
+    this.dialog.querySelectorAll("[data-act]").forEach((b) => b.addEventListener("click", () => this.act(b.dataset.act)));
+    $("#viewer-brightness").addEventListener("input", () => this.apply());
+    $("#viewer-contrast").addEventListener("input", () => this.apply());
+    this.dialog.addEventListener("keydown", (e) => this.key(e));
+    this.stage.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      this.zoomAt(e.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP, e.clientX, e.clientY);
+    }, { passive: false });
+    this.stage.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0) return;
+      this.drag = { x: e.clientX - this.view.x, y: e.clientY - this.view.y };
+      this.stage.setPointerCapture(e.pointerId);
+      this.stage.classList.add("panning");
+    });
+    this.stage.addEventListener("pointermove", (e) => {
+      if (!this.drag) return;
+      this.view.x = e.clientX - this.drag.x;
+      this.view.y = e.clientY - this.drag.y;
+      this.apply();
+    });
+    const end = () => {
+      this.drag = null;
+      this.stage.classList.remove("panning");
+    };
+    this.stage.addEventListener("pointerup", end);
+    this.stage.addEventListener("pointercancel", end);
+    this.image.addEventListener("load", () => this.fit());
+    this.image.addEventListener("error", () => this.showMissing());
+  }
+
+  open(list, index) {
+    this.list = list;
+    this.show(index);
+    if (!this.dialog.open) this.dialog.showModal();
+    this.stage.focus();
+  }
+
+  show(index) {
+    this.index = (index + this.list.length) % this.list.length;
+    const image = this.list[this.index];
+    this.resetView();
+    $("#viewer-missing").hidden = true;
+    this.image.hidden = false;
+    this.image.alt = image.description || image.original_name || image.file_name;
+    this.image.src = image.url;
+    const when = formatDate(image.taken_date || image.created_at);
+    $("#viewer-title").textContent = `${TYPE_LABELS[image.image_type]} · ${when} · ${image.description || image.original_name || image.file_name}  (${this.index + 1}/${this.list.length})`;
+    const isXray = image.image_type === "xray";
+    this.dialog.classList.toggle("xray", isXray);
+  }
+
+  showMissing() {
+    this.image.hidden = true;
+    const box = $("#viewer-missing");
+    box.replaceChildren(...missingPlaceholder(this.list[this.index], true).childNodes);
+    box.hidden = false;
+  }
+
+  resetView() {
+    this.view = { zoom: 1, x: 0, y: 0, rotate: 0, flipH: false, flipV: false, invert: false };
+    $("#viewer-brightness").value = 100;
+    $("#viewer-contrast").value = 100;
+  }
+
+  fit() {
+    const box = this.stage.getBoundingClientRect();
+    const turned = this.view.rotate % 180 !== 0;
+    const w = turned ? this.image.naturalHeight : this.image.naturalWidth;
+    const h = turned ? this.image.naturalWidth : this.image.naturalHeight;
+    this.view.zoom = Math.min(1, (box.width - 24) / w, (box.height - 24) / h) || 1;
+    this.view.x = 0;
+    this.view.y = 0;
+    this.apply();
+  }
+
+  zoomAt(factor, clientX = null, clientY = null) {
+    const next = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, this.view.zoom * factor));
+    if (clientX !== null) {
+      const box = this.stage.getBoundingClientRect();
+      const cx = clientX - (box.left + box.width / 2);
+      const cy = clientY - (box.top + box.height / 2);
+      const ratio = next / this.view.zoom;
+      this.view.x = cx - (cx - this.view.x) * ratio;
+      this.view.y = cy - (cy - this.view.y) * ratio;
+    }
+    this.view.zoom = next;
+    this.apply();
+  }
+
+  apply() {
+    const v = this.view;
+    this.image.style.transform = `translate(-50%, -50%) translate(${v.x}px, ${v.y}px) rotate(${v.rotate}deg) scale(${v.zoom * (v.flipH ? -1 : 1)}, ${v.zoom * (v.flipV ? -1 : 1)})`;
+    const brightness = $("#viewer-brightness").value;
+    const contrast = $("#viewer-contrast").value;
+    this.image.style.filter = `brightness(${brightness}%) contrast(${contrast}%)${v.invert ? " invert(1)" : ""}`;
+    $("#viewer-zoom").textContent = `${Math.round(v.zoom * 100)}%`;
+    this.image.dataset.zoom = v.zoom.toFixed(3);
+  }
+
+  act(action) {
+    const v = this.view;
+    switch (action) {
+      case "prev": return this.show(this.index - 1);
+      case "next": return this.show(this.index + 1);
+      case "zoom-in": return this.zoomAt(ZOOM_STEP);
+      case "zoom-out": return this.zoomAt(1 / ZOOM_STEP);
+      case "fit": return this.fit();
+      case "rotate-left": v.rotate = (v.rotate + 270) % 360; return this.fit();
+      case "rotate-right": v.rotate = (v.rotate + 90) % 360; return this.fit();
+      case "flip-h": v.flipH = !v.flipH; return this.apply();
+      case "flip-v": v.flipV = !v.flipV; return this.apply();
+      case "invert": v.invert = !v.invert; return this.apply();
+      case "reset": this.resetView(); return this.fit();
+      case "open-os": return openInViewer(this.list[this.index]).catch((e) => toast(e.message, "error"));
+      case "close": return this.dialog.close();
+      default: return undefined;
+    }
+  }
+
+  key(event) {
+    if (event.target.tagName === "INPUT" || event.target.tagName === "SELECT") return;
+    const map = {
+      ArrowLeft: "prev", ArrowRight: "next", "+": "zoom-in", "=": "zoom-in", "-": "zoom-out",
+      "0": "fit", r: "rotate-right", R: "rotate-left", h: "flip-h", v: "flip-v", i: "invert",
+    };
+    const action = map[event.key];
+    if (action) {
+      event.preventDefault();
+      this.act(action);
+    }
+  }
+}
+
+export class Compare {
+  constructor() {
+    this.dialog = $("#compare-dialog");
+    this.stage = $("#compare-stage");
+    this.range = $("#compare-range");
+    $("#compare-close").addEventListener("click", () => this.dialog.close());
+    $("#compare-before").addEventListener("change", () => this.load());
+    $("#compare-after").addEventListener("change", () => this.load());
+    this.range.addEventListener("input", () => this.position(Number(this.range.value)));
+    this.dialog.querySelectorAll('input[name="compare-mode"]').forEach((r) => r.addEventListener("change", () => this.mode(r.value)));
+    const frame = this.stage.querySelector(".compare-frame");
+    const drag = (e) => {
+      const box = frame.getBoundingClientRect();
+      this.position(((e.clientX - box.left) / box.width) * 100);
+    };
+    frame.addEventListener("pointerdown", (e) => {
+      if (!this.stage.classList.contains("slider-mode")) return;
+      frame.setPointerCapture(e.pointerId);
+      this.dragging = true;
+      drag(e);
+    });
+    frame.addEventListener("pointermove", (e) => this.dragging && drag(e));
+    frame.addEventListener("pointerup", () => (this.dragging = false));
+    $("#compare-before-img").addEventListener("load", (e) => {
+      const img = e.target;
+      this.stage.style.setProperty("--ratio", String(img.naturalWidth / img.naturalHeight));
+    });
+    for (const img of this.stage.querySelectorAll("img")) {
+      img.addEventListener("error", () => {
+        const image = this.byId.get(img.dataset.imageId);
+        if (image) toast(`File missing: expected at ${image.path}`, "error");
+      });
+    }
+  }
+
+  open(images) {
+    const before = images.filter((i) => i.image_type === "before");
+    const after = images.filter((i) => i.image_type === "after");
+    this.byId = new Map(images.map((i) => [i.id, i]));
+    const option = (i) => new Option(`${formatDate(i.taken_date || i.created_at)} · ${i.description || i.original_name || i.file_name}`, i.id);
+    $("#compare-before").replaceChildren(...before.map(option));
+    $("#compare-after").replaceChildren(...after.map(option));
+    if (after.length) $("#compare-after").value = after[after.length - 1].id;
+    const ready = before.length > 0 && after.length > 0;
+    $("#compare-empty").hidden = ready;
+    this.stage.querySelector(".compare-box").hidden = !ready;
+    this.dialog.showModal();
+    if (ready) this.load();
+    this.position(50);
+  }
+
+  load() {
+    for (const [select, img] of [["#compare-before", "#compare-before-img"], ["#compare-after", "#compare-after-img"]]) {
+      const image = this.byId.get($(select).value);
+      $(img).src = image.url;
+      $(img).dataset.imageId = image.id;
+    }
+  }
+
+  position(percent) {
+    const p = Math.max(0, Math.min(100, percent));
+    this.range.value = String(p);
+    $("#compare-after-clip").style.clipPath = `inset(0 0 0 ${p}%)`;
+    $("#compare-handle").style.left = `${p}%`;
+  }
+
+  mode(value) {
+    this.stage.classList.toggle("slider-mode", value === "slider");
+    this.stage.classList.toggle("side-mode", value === "side");
+  }
+}
