@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from backend import __version__
 from backend.runtime import Runtime
@@ -42,8 +44,15 @@ def serve_headless(runtime: Runtime, port: int = 0) -> int:
     return 0
 
 
-def run_window(runtime: Runtime) -> int:
-    """Open the program's window; fall back to headless serving where no window can open."""
+def run_window(
+    runtime: Runtime,
+    *,
+    bridge: object | None = None,
+    on_shown: Callable[[Any], None] | None = None,
+) -> int:
+    """Open the program's window; fall back to headless serving where no window can open.
+    `bridge` replaces the default js_api object and `on_shown(window)` runs in a thread once the
+    window is up (both for tests that drive a real window)."""
     if not display_available():
         print("No display found: starting without a window.", flush=True)
         return serve_headless(runtime)
@@ -60,18 +69,19 @@ def run_window(runtime: Runtime) -> int:
     window = webview.create_window(
         WINDOW_TITLE,
         server.launch_url,
-        js_api=Bridge(runtime),
+        js_api=bridge if bridge is not None else Bridge(runtime),
         width=1280,
         height=800,
         min_size=(1024, 700),
     )
     try:
-        webview.start(private_mode=True)
+        if on_shown is None:
+            webview.start(private_mode=True)
+        else:
+            webview.start(on_shown, window, private_mode=True)
     except Exception as exc:  # no GUI toolkit usable: keep the program usable
         log.warning("window could not open (%s): serving headless instead", exc)
         server.close()
         return serve_headless(runtime)
-    finally:
-        del window
     server.close()
     return 0

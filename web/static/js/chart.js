@@ -86,6 +86,7 @@ export class ToothChart {
     this.rows.push(lower);
     const height = showPrimary ? 590 : 350;
     this.svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    this.svg.classList.toggle("with-primary", Boolean(showPrimary));
     this.svg.replaceChildren();
     this.nodes.clear();
     el("line", { x1: width / 2, y1: 10, x2: width / 2, y2: height - 10, class: "midline" }, this.svg);
@@ -130,7 +131,7 @@ export class ToothChart {
     group.addEventListener("click", () => this.choose(code));
     group.addEventListener("mouseenter", () => this.showTooltip(code));
     group.addEventListener("mouseleave", () => this.hideTooltip());
-    group.addEventListener("focus", () => this.showTooltip(code));
+    group.addEventListener("focus", () => group.matches(":focus-visible") && this.showTooltip(code));
     group.addEventListener("blur", () => this.hideTooltip());
     this.nodes.set(code, { group, slot });
   }

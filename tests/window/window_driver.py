@@ -1,0 +1,93 @@
+"""Runs the real program window (pywebview, Qt) in this process and drives it like a person:
+open a patient, click a tooth, choose a file through the bridge's native-dialog path (the dialog
+itself replaced by one that answers with a prepared file), wait for the upload to show up.
+Writes what it saw to a JSON file. Usage: window_driver.py DATA_DIR IMAGE_PATH RESULT_JSON"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from backend.bridge import Bridge
+from backend.config import load_settings
+from backend.desktop import run_window
+from backend.logging_setup import setup_logging
+from backend.runtime import open_runtime
+from backend.usecases import patients
+
+
+def wait_for(window, expression: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = window.evaluate_js(expression)
+        if value:
+            return value
+        time.sleep(0.2)
+    raise TimeoutError(expression)
+
+
+def main() -> None:
+    data_dir, image_path, result_path = (Path(a) for a in sys.argv[1:4])
+    settings = load_settings(data_dir)
+    settings.ensure_folders()
+    setup_logging(settings.logs_dir, console=False)
+    runtime = open_runtime(settings)
+    with runtime.sessions() as session:
+        patients.create_patient(session, {"full_name": "Window Test"})
+    asked: list[str] = []
+
+    def fake_dialog(kind, *, allow_multiple=False, file_types=()):
+        asked.append(kind)
+        return [str(image_path)]
+
+    result: dict[str, object] = {}
+
+    def drive(window) -> None:
+        try:
+            wait_for(window, "document.body && document.body.dataset.ready === 'true'")
+            result["title"] = window.title
+            result["bridge"] = wait_for(
+                window,
+                "window.pywebview && window.pywebview.api && "
+                "typeof window.pywebview.api.choose_image_files === 'function'",
+            )
+            window.evaluate_js(
+                "document.querySelector('#patient-list li[data-patient-id]').click()"
+            )
+            wait_for(window, "!document.querySelector('#patient-view').hidden")
+            result["teeth"] = window.evaluate_js(
+                "document.querySelectorAll('#tooth-chart .tooth').length"
+            )
+            window.evaluate_js(
+                "document.querySelector(\"#tooth-chart [data-tooth='19']\")"
+                ".dispatchEvent(new MouseEvent('click', {bubbles: true}))"
+            )
+            wait_for(window, "!document.querySelector('#tooth-panel').hidden")
+            window.evaluate_js("document.querySelector('#choose-files').click()")
+            wait_for(window, "document.querySelectorAll('#image-grid .image-card').length === 1")
+            result["badge"] = wait_for(
+                window,
+                "document.querySelector(\"#tooth-chart [data-tooth='19'] .badge text\")"
+                "?.textContent",
+            )
+            result["dialog_kinds"] = asked
+            time.sleep(0.5)
+            from PIL import ImageGrab
+
+            shot = result_path.with_suffix(".png")
+            ImageGrab.grab().save(shot)
+            result["screenshot"] = str(shot)
+        except Exception as exc:  # report what failed to the test instead of hanging
+            result["error"] = repr(exc)
+        finally:
+            result_path.write_text(json.dumps(result))
+            window.destroy()
+
+    run_window(runtime, bridge=Bridge(runtime, dialog=fake_dialog), on_shown=drive)
+    runtime.close()
+
+
+if __name__ == "__main__":
+    main()
