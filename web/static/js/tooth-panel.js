@@ -62,12 +62,14 @@ export class ToothPanel {
     this.tooth = tooth;
     if (changed) $("#upload-list").replaceChildren();
     $("#tooth-panel").hidden = false;
+    $("#tooth-hint").hidden = true;
     await this.refresh();
   }
 
   hide() {
     this.tooth = null;
     $("#tooth-panel").hidden = true;
+    $("#tooth-hint").hidden = false;
   }
 
   setTeethFacts(facts) {
