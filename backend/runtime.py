@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
 from backend.db import create_db_engine, make_session_factory, upgrade_schema
+from backend.jobs import JobRunner
 from backend.storage import ImageStore
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     store: ImageStore
+    jobs: JobRunner = field(default_factory=JobRunner)
 
     def close(self) -> None:
         self.engine.dispose()

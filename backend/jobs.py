@@ -1,0 +1,159 @@
+"""Long operations (backup, restore, migration, import) run as jobs: one thread each, progress
+that the UI polls, a cancel flag, and at most one whole-store job at a time."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.errors import AppError, Conflict, NotFound
+
+log = logging.getLogger(__name__)
+
+RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
+
+
+class Cancelled(Exception):
+    """Raised inside a job when the person pressed Cancel."""
+
+
+@dataclass
+class Progress:
+    """What a job reports while it works: items and bytes done of a total, and a sentence."""
+
+    current: int = 0
+    total: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    message: str = ""
+    started: float = field(default_factory=time.monotonic)
+    _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def update(self, **changes: Any) -> None:
+        """Set any of current/total/bytes_done/bytes_total/message; raises Cancelled if the
+        job was cancelled, so every progress report is also a cancellation point."""
+        for key, value in changes.items():
+            setattr(self, key, value)
+        if self._cancel.is_set():
+            raise Cancelled()
+
+    def advance(self, items: int = 1, nbytes: int = 0) -> None:
+        self.update(current=self.current + items, bytes_done=self.bytes_done + nbytes)
+
+    def as_dict(self) -> dict[str, Any]:
+        elapsed = time.monotonic() - self.started
+        remaining = None
+        if self.bytes_total and self.bytes_done:
+            remaining = elapsed * (self.bytes_total - self.bytes_done) / self.bytes_done
+        elif self.total and self.current:
+            remaining = elapsed * (self.total - self.current) / self.current
+        return {
+            "current": self.current,
+            "total": self.total,
+            "bytes_done": self.bytes_done,
+            "bytes_total": self.bytes_total,
+            "message": self.message,
+            "elapsed_s": round(elapsed, 1),
+            "remaining_s": None if remaining is None else round(remaining, 1),
+        }
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str
+    progress: Progress
+    state: str = RUNNING
+    result: Any = None
+    error: dict[str, Any] | None = None
+    finished_at: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state,
+            "progress": self.progress.as_dict(),
+            "result": self.result,
+            "error": self.error,
+        }
+
+
+JobFunction = Callable[[Progress], Any]
+
+
+class JobRunner:
+    """Starts jobs and remembers them for polling. Whole-store jobs exclude each other."""
+
+    def __init__(self, keep: int = 50) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._exclusive: Job | None = None
+        self._keep = keep
+
+    def start(self, kind: str, work: JobFunction, *, exclusive: bool = True) -> Job:
+        with self._lock:
+            if exclusive and self._exclusive is not None and self._exclusive.state == RUNNING:
+                raise Conflict(
+                    f"A {self._exclusive.kind} is running; wait until it has finished.",
+                    field="job",
+                )
+            job = Job(id=str(uuid.uuid4()), kind=kind, progress=Progress())
+            self._jobs[job.id] = job
+            if exclusive:
+                self._exclusive = job
+            self._forget_old()
+        threading.Thread(
+            target=self._run, args=(job, work), name=f"job-{kind}", daemon=True
+        ).start()
+        return job
+
+    def _run(self, job: Job, work: JobFunction) -> None:
+        log.info("%s started (job %s)", job.kind, job.id)
+        try:
+            job.result = work(job.progress)
+            job.state = DONE
+            log.info("%s finished (job %s)", job.kind, job.id)
+        except Cancelled:
+            job.state = CANCELLED
+            log.warning("%s cancelled (job %s)", job.kind, job.id)
+        except AppError as exc:
+            job.state, job.error = FAILED, {"status": exc.status, **exc.to_dict()}
+            log.error("%s failed (job %s): %s", job.kind, job.id, exc.message)
+        except Exception as exc:
+            job.state = FAILED
+            job.error = {"status": 500, "code": "internal_error", "message": str(exc)}
+            log.exception("%s failed (job %s)", job.kind, job.id)
+        finally:
+            job.finished_at = time.monotonic()
+
+    def get(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"No job with id '{job_id}'.", field="job_id")
+        return job
+
+    def cancel(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        job.progress._cancel.set()
+        return job
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """Block until the job ends (for the CLI and tests)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        job = self.get(job_id)
+        while job.state == RUNNING:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(job_id)
+            time.sleep(0.05)
+        return job
+
+    def _forget_old(self) -> None:
+        finished = [j for j in self._jobs.values() if j.state != RUNNING]
+        for job in finished[: max(0, len(self._jobs) - self._keep)]:
+            del self._jobs[job.id]
