@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from backend.errors import AppError, Conflict, NotFound
 
@@ -87,13 +87,20 @@ class Job:
 JobFunction = Callable[[Progress], Any]
 
 
-class JobRunner:
-    """Starts jobs and remembers them for polling. Whole-store jobs exclude each other."""
+class Releasable(Protocol):
+    def release(self) -> None: ...
 
-    def __init__(self, keep: int = 50) -> None:
+
+class JobRunner:
+    """Starts jobs and remembers them for polling. Whole-store jobs exclude each other, here
+    and, through `guard` (which takes a lease named after the job and raises Conflict when
+    another holder has it), on every other PC using the same database."""
+
+    def __init__(self, guard: Callable[[str], Releasable] | None = None, keep: int = 50) -> None:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._exclusive: Job | None = None
+        self._guard = guard
         self._keep = keep
 
     def start(self, kind: str, work: JobFunction, *, exclusive: bool = True) -> Job:
@@ -103,17 +110,18 @@ class JobRunner:
                     f"A {self._exclusive.kind} is running; wait until it has finished.",
                     field="job",
                 )
+            lease = self._guard(kind) if exclusive and self._guard else None
             job = Job(id=str(uuid.uuid4()), kind=kind, progress=Progress())
             self._jobs[job.id] = job
             if exclusive:
                 self._exclusive = job
             self._forget_old()
         threading.Thread(
-            target=self._run, args=(job, work), name=f"job-{kind}", daemon=True
+            target=self._run, args=(job, work, lease), name=f"job-{kind}", daemon=True
         ).start()
         return job
 
-    def _run(self, job: Job, work: JobFunction) -> None:
+    def _run(self, job: Job, work: JobFunction, lease: Releasable | None) -> None:
         log.info("%s started (job %s)", job.kind, job.id)
         try:
             job.result = work(job.progress)
@@ -130,6 +138,8 @@ class JobRunner:
             job.error = {"status": 500, "code": "internal_error", "message": str(exc)}
             log.exception("%s failed (job %s)", job.kind, job.id)
         finally:
+            if lease is not None:
+                lease.release()
             job.finished_at = time.monotonic()
 
     def get(self, job_id: str) -> Job:

@@ -157,3 +157,16 @@ class AppState(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class StoreLock(Base):
+    """A lease on a whole-store operation (backup, restore, migration), shared by every PC
+    that uses the same database; an expired lease may be taken over."""
+
+    __tablename__ = "store_locks"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    operation: Mapped[str] = mapped_column(String(50))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

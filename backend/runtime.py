@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.config import Settings
 from backend.db import create_db_engine, make_session_factory, upgrade_schema
 from backend.jobs import JobRunner
+from backend.locks import Lease
 from backend.storage import ImageStore
 
 log = logging.getLogger(__name__)
@@ -37,4 +38,6 @@ def open_runtime(settings: Settings) -> Runtime:
     if upgrade_schema(engine):
         log.info("database schema upgraded to the newest version")
     store = ImageStore(settings.data_dir, settings.thumbnails_dir, settings.legacy_roots)
-    return Runtime(settings, engine, make_session_factory(engine), store)
+    sessions = make_session_factory(engine)
+    jobs = JobRunner(guard=lambda operation: Lease(sessions, operation))
+    return Runtime(settings, engine, sessions, store, jobs)
