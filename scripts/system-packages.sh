@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Debian/Ubuntu packages the window and the tests need: a virtual screen, Chromium, Qt's X libraries.
+# Debian/Ubuntu packages the window and the tests need: a virtual screen, Chromium, Qt's X
+# libraries, and a PostgreSQL server for the tests that run on both database engines.
 set -euo pipefail
 packages=(
     xvfb xauth xdotool chromium
     libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-image0 libxcb-render-util0
     libxcb-shape0 libxcb-xinerama0 libxkbcommon-x11-0 libegl1 libgl1 libnss3 libasound2
-    fonts-dejavu-core fonts-noto-core
+    fonts-dejavu-core fonts-noto-core postgresql
 )
 missing=()
 for package in "${packages[@]}"; do

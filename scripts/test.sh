@@ -7,4 +7,6 @@ scripts/setup-venv.sh window,test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 export QTWEBENGINE_CHROMIUM_FLAGS="${QTWEBENGINE_CHROMIUM_FLAGS:---no-sandbox}"
+DENTAL_IMAGES_TEST_PG_URL="$(scripts/postgres-test-server.sh)"
+export DENTAL_IMAGES_TEST_PG_URL
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

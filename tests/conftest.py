@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from flask import Flask
@@ -27,8 +28,16 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    return load_settings(tmp_path / "data")
+def db_url(tmp_path) -> str | None:
+    """The database of the test installation; None means the default SQLite file. The data
+    layer and API tests override this to run on PostgreSQL too (tests/backend/conftest.py)."""
+    return None
+
+
+@pytest.fixture
+def settings(tmp_path, db_url) -> Settings:
+    loaded = load_settings(tmp_path / "data")
+    return replace(loaded, db_url=db_url) if db_url else loaded
 
 
 @pytest.fixture

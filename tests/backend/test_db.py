@@ -11,7 +11,9 @@ def test_start_creates_every_table_through_migrations(runtime):
     assert schema_is_current(runtime.engine)
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys(runtime):
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(runtime, settings):
+    if not settings.is_sqlite:
+        pytest.skip("SQLite pragmas only")
     with runtime.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
