@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "store"
 DEFAULT_LEASE = timedelta(seconds=90)
+_held_here: set[str] = set()
 
 
 def holder_name() -> str:
@@ -60,6 +61,7 @@ class Lease:
         self._lease = lease
         self._stop = threading.Event()
         self._acquire()
+        _held_here.add(self.holder)
         self._renewer = threading.Thread(target=self._renew_loop, name="lease", daemon=True)
         self._renewer.start()
 
@@ -112,6 +114,7 @@ class Lease:
 
     def release(self) -> None:
         self._stop.set()
+        _held_here.discard(self.holder)
         with self._sessions() as session:
             session.execute(
                 delete(StoreLock).where(
@@ -119,3 +122,9 @@ class Lease:
                 )
             )
             session.commit()
+
+
+def held_elsewhere(sessions: sessionmaker[Session]) -> StoreLock | None:
+    """The live lease when another process (another PC) holds it."""
+    lock = current_lock(sessions)
+    return lock if lock is not None and lock.holder not in _held_here else None

@@ -37,7 +37,7 @@ def open_runtime(settings: Settings) -> Runtime:
     engine = create_db_engine(settings.db_url)
     if upgrade_schema(engine):
         log.info("database schema upgraded to the newest version")
-    store = ImageStore(settings.data_dir, settings.thumbnails_dir, settings.legacy_roots)
+    store = ImageStore(settings.image_store_root, settings.thumbnails_dir, settings.legacy_roots)
     sessions = make_session_factory(engine)
     jobs = JobRunner(guard=lambda operation: Lease(sessions, operation))
     return Runtime(settings, engine, sessions, store, jobs)

@@ -96,24 +96,35 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _publish(temp: Path, final: Path) -> bool:
-    """Give `temp` the name `final` unless that name exists. False when the name is taken."""
+    """Give `temp` the name `final` unless that name exists. False when the name is taken.
+
+    The file system itself decides who gets a name (a hard link, or an exclusive create, fails
+    when the name exists), so two writers never clash, even on different PCs sharing a folder."""
     try:
         os.link(temp, final)
     except FileExistsError:
         return False
     except OSError:
-        # File systems without hard links: rename, after checking the name is free.
-        if final.exists():
-            return False
-        os.rename(temp, final)
-        return True
+        return _publish_without_links(temp, final)
     temp.unlink()
     return True
 
 
+def _publish_without_links(temp: Path, final: Path) -> bool:
+    # File systems without hard links (some network shares): reserve the name with an exclusive
+    # create, then replace our own empty reservation with the finished file.
+    try:
+        with open(final, "xb"):
+            pass
+    except FileExistsError:
+        return False
+    os.replace(temp, final)
+    return True
+
+
 class ImageStore:
-    """Files of the image tree and the thumbnails, addressed by paths relative to the data
-    folder (`dental_images/...`)."""
+    """Files of the image tree and the thumbnails, addressed by paths relative to `data_dir`,
+    the folder holding `dental_images/` (the data folder, or a shared folder)."""
 
     def __init__(
         self, data_dir: Path, thumbnails_dir: Path, extra_roots: Sequence[Path] = ()

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from backend import security
-from backend.api import common, errors, images, jobs, patients, settings, system
+from backend.api import common, errors, images, jobs, patients, settings, status, system
 from backend.paths import web_dir
 from backend.runtime import Runtime
 
@@ -34,7 +34,8 @@ def create_app(
     common.init_app(app, runtime)
     errors.init_app(app)
     security.init_app(app)
-    for blueprint in (system.bp, patients.bp, images.bp, settings.bp, jobs.bp):
+    status.init_app(app)
+    for blueprint in (system.bp, patients.bp, images.bp, settings.bp, jobs.bp, status.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -10,7 +10,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from backend.config import DB_URL_ENV, HOME_ENV, LEGACY_ROOTS_ENV, Settings, load_settings
+from backend.config import (
+    DB_URL_ENV,
+    HOME_ENV,
+    IMAGES_ROOT_ENV,
+    LEGACY_ROOTS_ENV,
+    Settings,
+    load_settings,
+)
 from backend.runtime import Runtime, open_runtime
 from backend.security import TOKEN_HEADER
 from backend.usecases import patients
@@ -23,7 +30,7 @@ BASE_URL = f"http://127.0.0.1:{PORT}"
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (HOME_ENV, DB_URL_ENV, LEGACY_ROOTS_ENV):
+    for name in (HOME_ENV, DB_URL_ENV, LEGACY_ROOTS_ENV, IMAGES_ROOT_ENV):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -1,6 +1,15 @@
 from pathlib import Path
 
-from backend.config import DB_URL_ENV, HOME_ENV, default_data_dir, load_settings
+import pytest
+
+from backend.config import (
+    DB_URL_ENV,
+    HOME_ENV,
+    IMAGES_ROOT_ENV,
+    default_data_dir,
+    load_settings,
+    write_machine_config,
+)
 
 
 def test_explicit_data_dir_wins_over_environment(tmp_path, monkeypatch):
@@ -39,3 +48,28 @@ def test_ensure_folders_creates_the_fixed_layout(tmp_path):
     settings.ensure_folders()
     for name in ("dental_images", "thumbnails", "backups", "logs"):
         assert (tmp_path / "new" / name).is_dir()
+
+
+def test_this_pcs_config_file_points_at_a_server_and_a_shared_folder(tmp_path):
+    share = tmp_path / "share"
+    write_machine_config(
+        tmp_path / "pc", db_url="postgresql+psycopg://clinic@server/dental", images_root=str(share)
+    )
+    settings = load_settings(tmp_path / "pc")
+    assert settings.db_url == "postgresql+psycopg://clinic@server/dental"
+    assert settings.images_dir == share.resolve() / "dental_images"
+    assert settings.thumbnails_dir == (tmp_path / "pc").resolve() / "thumbnails"
+
+
+def test_environment_wins_over_the_config_file(tmp_path, monkeypatch):
+    write_machine_config(tmp_path, images_root=str(tmp_path / "a"))
+    monkeypatch.setenv(IMAGES_ROOT_ENV, str(tmp_path / "b"))
+    assert load_settings(tmp_path).image_store_root == (tmp_path / "b").resolve()
+
+
+def test_config_keys_can_be_removed_and_bad_files_are_reported(tmp_path):
+    write_machine_config(tmp_path, images_root="/x")
+    assert write_machine_config(tmp_path, images_root=None) == {}
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"config\.json cannot be read"):
+        load_settings(tmp_path)

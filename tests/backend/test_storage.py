@@ -204,3 +204,18 @@ def test_file_name_index_rewalks_on_a_miss_once_stale(tmp_path):
     assert index.lookup("x.png") == []
     (root / "x.png").write_bytes(b"1")
     assert index.lookup("x.png") == [root / "x.png"]
+
+
+def test_without_hard_links_names_are_reserved_exclusively(image_store, monkeypatch):
+    def no_links(_src, _dst):
+        raise OSError("hard links not supported on this share")
+
+    monkeypatch.setattr(storage.os, "link", no_links)
+    monkeypatch.setattr(storage.time, "time_ns", lambda: 1_700_000_000_000_000_000)
+    folder = image_folder(PATIENT, "4", "before")
+    first = image_store.write_new(folder, "a.png", "png", b"first")
+    second = image_store.write_new(folder, "a.png", "png", b"second")
+    assert first != second
+    assert (image_store.data_dir / folder / first).read_bytes() == b"first"
+    assert (image_store.data_dir / folder / second).read_bytes() == b"second"
+    assert [p.name for p in (image_store.data_dir / folder).iterdir() if p.suffix == ".part"] == []

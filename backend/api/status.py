@@ -1,0 +1,51 @@
+"""Whether another PC is running a whole-store job; during a restore elsewhere, this PC only
+reads (changes would be lost when the restored data is swapped in)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, jsonify, request
+
+from backend.api.common import runtime
+from backend.errors import Conflict
+from backend.locks import current_lock, held_elsewhere
+
+bp = Blueprint("status", __name__, url_prefix="/api")
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Restoring(Conflict):
+    code = "restoring"
+
+
+def refuse_changes_during_a_restore_elsewhere() -> None:
+    if request.method in READ_METHODS or not request.path.startswith("/api/"):
+        return
+    lock = held_elsewhere(runtime().sessions)
+    if lock is not None and lock.operation == "restore":
+        raise Restoring(
+            f"The clinic's data is being restored on {lock.holder}. Changes are paused until "
+            "the restore has finished; nothing was changed."
+        )
+
+
+@bp.get("/status")
+def store_status():
+    lock = current_lock(runtime().sessions)
+    return jsonify(
+        {
+            "lock": None
+            if lock is None
+            else {
+                "operation": lock.operation,
+                "holder": lock.holder,
+                "since": lock.acquired_at.isoformat(),
+                "here": held_elsewhere(runtime().sessions) is None,
+            },
+            "restoring": lock is not None and lock.operation == "restore",
+        }
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(refuse_changes_during_a_restore_elsewhere)

@@ -1,0 +1,40 @@
+from datetime import timedelta
+
+from sqlalchemy import insert
+
+from backend.models import StoreLock, utcnow
+
+
+def _restore_running_elsewhere(runtime):
+    now = utcnow()
+    with runtime.sessions() as session:
+        session.execute(
+            insert(StoreLock).values(
+                name="store",
+                holder="RECEPTION-2 (process 77, abc123)",
+                operation="restore",
+                acquired_at=now,
+                expires_at=now + timedelta(minutes=5),
+            )
+        )
+        session.commit()
+
+
+def test_status_reports_no_lock_when_idle(client):
+    assert client.get("/api/status").get_json() == {"lock": None, "restoring": False}
+
+
+def test_a_restore_on_another_pc_pauses_changes_here(client, runtime):
+    patient = client.post("/api/patients", json={"full_name": "Before"}).get_json()
+    _restore_running_elsewhere(runtime)
+    status = client.get("/api/status").get_json()
+    assert status["restoring"] is True and status["lock"]["holder"].startswith("RECEPTION-2")
+    assert status["lock"]["here"] is False
+    refused = client.post("/api/patients", json={"full_name": "During"})
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "restoring"
+    assert "RECEPTION-2" in refused.get_json()["error"]["message"]
+    assert client.patch(f"/api/patients/{patient['id']}", json={"age": 3}).status_code == 409
+    assert [p["full_name"] for p in client.get("/api/patients").get_json()["patients"]] == [
+        "Before"
+    ]
