@@ -216,4 +216,31 @@ async function start() {
   document.body.dataset.ready = "true";
 }
 
+/** Another PC may change the open patient or run a whole-store job: look every few seconds. */
+async function poll() {
+  if (document.hidden || document.querySelector("dialog[open]")) return;
+  try {
+    const status = await api("GET", "/api/status");
+    const banner = $("#lock-banner");
+    const lock = status.lock;
+    banner.hidden = !lock;
+    if (lock) {
+      banner.className = status.restoring ? "banner restoring" : "banner";
+      banner.textContent = status.restoring
+        ? `The clinic's data is being restored on ${lock.holder}. Changes are paused until it has finished.`
+        : `A ${lock.operation} is running${lock.here ? "" : ` on ${lock.holder}`}.`;
+    }
+    if (state.patient && !$("#patient-view").hidden) {
+      const chartData = await api("GET", `/api/patients/${state.patient.id}/chart`);
+      if (JSON.stringify(chartData) !== JSON.stringify(state.chart)) {
+        await refreshPatient();
+        if (state.tooth) await panel.refresh();
+      }
+    }
+  } catch {
+    // the next round tries again; errors of user actions are shown where they happen
+  }
+}
+
 start();
+setInterval(poll, 5000);

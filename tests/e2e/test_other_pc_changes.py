@@ -1,0 +1,46 @@
+"""Changes made by another reception PC show up on this one without a click."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import insert
+
+from backend.models import StoreLock, utcnow
+from backend.usecases import patients
+from backend.usecases.images import Upload, add_images
+from tests.helpers import image_bytes
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_open_chart_refreshes_when_another_pc_adds_an_image(page, session, store):
+    patient = patients.create_patient(session, {"full_name": "Shared Patient"})
+    page.reload()
+    page.click("#patient-list li[data-patient-id]")
+    badge = page.locator("#tooth-chart [data-tooth='12'] .badge text")
+    expect(badge).to_have_count(0)
+    add_images(
+        session, store, patient.id, "12", "xray", [Upload("other-pc.png", image_bytes("PNG"))]
+    )
+    expect(badge).to_have_text("1", timeout=15_000)
+
+
+def test_a_restore_on_another_pc_shows_a_banner(page, runtime):
+    now = utcnow()
+    with runtime.sessions() as session:
+        session.execute(
+            insert(StoreLock).values(
+                name="store",
+                holder="RECEPTION-2",
+                operation="restore",
+                acquired_at=now,
+                expires_at=now + timedelta(minutes=5),
+            )
+        )
+        session.commit()
+    banner = page.locator("#lock-banner")
+    expect(banner).to_contain_text("being restored on RECEPTION-2", timeout=15_000)
+    expect(banner).to_have_class("banner restoring")
