@@ -6,11 +6,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from backend import __version__
 from backend.config import load_settings
 from backend.db import session_scope
-from backend.errors import Conflict
+from backend.errors import AppError, Conflict
 from backend.logging_setup import setup_logging
 from backend.runtime import Runtime, open_runtime
 
@@ -43,7 +44,43 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", parents=[common], help="run without a window and print the address to open"
     )
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
+    move = commands.add_parser(
+        "move-to-server",
+        parents=[common],
+        help="copy this installation's records onto a PostgreSQL server and point this PC at it",
+    )
+    move.add_argument("url", help="e.g. postgresql+psycopg://clinic:secret@server:5432/dental")
+    move.add_argument(
+        "--images-root",
+        help="also copy the images (verified) to this shared folder and use it from now on",
+    )
     return parser
+
+
+def move_to_server_command(runtime: Runtime, url: str, images_root: str | None) -> int:
+    """Exit 0 when every record (and image) is on the server and this PC points at it;
+    2 when nothing was switched (the message says why)."""
+    from backend.jobs import Progress
+    from backend.usecases.server_move import move_to_server
+
+    try:
+        report = move_to_server(
+            runtime.settings,
+            runtime.engine,
+            url,
+            Progress(),
+            images_root=Path(images_root).expanduser().resolve() if images_root else None,
+        )
+    except AppError as exc:
+        print(f"Not moved: {exc.message}", file=sys.stderr)
+        return 2
+    rows = ", ".join(f"{count} {table}" for table, count in report["rows"].items())
+    print(f"Moved to the server and verified: {rows}.")
+    if "images" in report:
+        images = report["images"]
+        print(f"Images: {images['copied']} copied, {images['already_there']} already there.")
+    print("This PC now uses the server. Point the other PCs at it in Settings.")
+    return 0
 
 
 def add_demo_data(runtime: Runtime) -> dict[str, int] | None:
@@ -75,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "demo", False):
             add_demo_data(runtime)
+        if args.command == "move-to-server":
+            return move_to_server_command(runtime, args.url, args.images_root)
         if args.command == "serve":
             from backend.desktop import serve_headless
 

@@ -7,6 +7,7 @@ used; an existing file is never overwritten. Every path is checked to stay under
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -83,6 +84,15 @@ def resolve_under(root: Path, relative: str) -> Path:
     if os.path.commonpath([real_root, real]) != real_root:
         raise UnsafePath(f"path escapes its folder: {relative!r}")
     return candidate
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MB blocks (memory stays flat for any size)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _fsync_dir(folder: Path) -> None:

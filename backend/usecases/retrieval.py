@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -11,23 +10,15 @@ from sqlalchemy.orm import Session
 from backend import imaging
 from backend.errors import ImageMissing
 from backend.models import Image
-from backend.storage import ImageStore, legacy_patient_folder
+from backend.storage import ImageStore, file_sha256, legacy_patient_folder
 
 log = logging.getLogger(__name__)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _pick(candidates: list[Path], image: Image) -> Path | None:
     """The one candidate with the row's checksum (or the only candidate if the row has none)."""
     if image.sha256:
-        matching = [p for p in candidates if _sha256(p) == image.sha256]
+        matching = [p for p in candidates if file_sha256(p) == image.sha256]
         return matching[0] if matching else None
     return candidates[0] if len(candidates) == 1 else None
 
@@ -62,7 +53,7 @@ def locate_image(session: Session, store: ImageStore, image: Image) -> Path:
 def _restore(session: Session, store: ImageStore, image: Image, found: Path, how: str) -> Path:
     new_name = store.copy_in(found, image.folder_path, image.file_name)
     placed = store.path_of(image.folder_path + new_name)
-    checksum = _sha256(placed)
+    checksum = file_sha256(placed)
     if image.sha256 and checksum != image.sha256:
         store.remove(image.folder_path + new_name)
         raise ImageMissing(
