@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from backend.api.common import db, json_body, runtime, store
 from backend.demo import create_demo_data
-from backend.usecases import logs, settings, storage_report
+from backend.usecases import logs, server_move, settings, storage_report
 
 bp = Blueprint("settings", __name__, url_prefix="/api")
 
@@ -27,6 +27,23 @@ def get_settings():
 def update_settings():
     settings.update_settings(db(), json_body())
     return _settings_response()
+
+
+@bp.post("/settings/server/test")
+def test_server():
+    return jsonify(server_move.check_server(str(json_body().get("db_url") or "")))
+
+
+@bp.put("/settings/server")
+def save_server():
+    body = json_body()
+    return jsonify(
+        server_move.save_server_settings(
+            runtime().settings,
+            str(body.get("db_url") or "").strip(),
+            str(body.get("images_root") or "").strip(),
+        )
+    )
 
 
 @bp.get("/storage")

@@ -135,3 +135,37 @@ def move_to_server(
     )
     log.info("moved to server %s: %s", check["server"], report)
     return report
+
+
+def save_server_settings(settings: Settings, db_url: str, images_root: str) -> dict[str, Any]:
+    """Point this PC at a database server and/or a shared images folder (empty = this PC's own),
+    after checking that both can be used. Takes effect at the next start."""
+    if db_url:
+        answer = check_server(db_url)
+        if not answer["ok"]:
+            raise ValidationError(answer["message"], field="db_url")
+    if images_root:
+        folder = Path(images_root).expanduser()
+        if not folder.is_dir():
+            raise ValidationError(
+                f"The folder {images_root} does not exist or cannot be reached from this PC.",
+                field="images_root",
+            )
+        probe = folder / f".dental-images-write-test-{os.getpid()}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ValidationError(
+                f"This PC cannot write to {images_root}: {exc.strerror}. Check the share's "
+                "permissions.",
+                field="images_root",
+            ) from exc
+    config = write_machine_config(
+        settings.data_dir, db_url=db_url or None, images_root=images_root or None
+    )
+    log.info("server settings saved for this PC: %s", sorted(config))
+    return {
+        "saved": True,
+        "message": "Saved. Restart the program on this PC to use these settings.",
+    }

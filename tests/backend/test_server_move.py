@@ -150,3 +150,28 @@ def test_move_to_server_command(settings, clinic, server_url):
         timeout=120,
     )
     assert again.returncode == 2 and "already holds" in again.stderr
+
+
+def test_settings_api_tests_and_saves_the_server_for_this_pc(
+    client, settings, server_url, tmp_path
+):
+    tested = client.post("/api/settings/server/test", json={"db_url": server_url}).get_json()
+    assert tested["ok"] is True
+    bad = client.post("/api/settings/server/test", json={"db_url": "mysql://x"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "db_url"
+    missing = client.put(
+        "/api/settings/server", json={"db_url": "", "images_root": str(tmp_path / "nowhere")}
+    )
+    assert missing.status_code == 400 and missing.get_json()["error"]["field"] == "images_root"
+    share = tmp_path / "share"
+    share.mkdir()
+    saved = client.put(
+        "/api/settings/server", json={"db_url": server_url, "images_root": str(share)}
+    )
+    assert saved.status_code == 200 and "Restart" in saved.get_json()["message"]
+    reloaded = load_settings(settings.data_dir)
+    assert (
+        reloaded.db_url == server_url and reloaded.images_dir == share.resolve() / "dental_images"
+    )
+    client.put("/api/settings/server", json={"db_url": "", "images_root": ""})
+    assert load_settings(settings.data_dir).is_sqlite

@@ -13,6 +13,8 @@ export class SettingsPage {
       if (!(await openLogFolder())) toast("The log file is " + (this.logFile || "in the logs folder of the data folder"));
     });
     $("#refresh-log").addEventListener("click", () => this.loadLog());
+    $("#test-server").addEventListener("click", () => this.testServer());
+    $("#save-server").addEventListener("click", () => this.saveServer());
     $("#log-level").addEventListener("change", () => this.loadLog());
     let timer = null;
     $("#log-filter").addEventListener("input", () => {
@@ -24,7 +26,43 @@ export class SettingsPage {
   async show(settings) {
     $("#settings-notation").value = settings.numbering;
     $("#data-dir").textContent = settings.data_dir;
-    await Promise.all([this.loadStorage(), this.loadLog()]);
+    await Promise.all([this.loadStorage(), this.loadLog(), this.loadAbout(settings)]);
+  }
+
+  async loadAbout(settings) {
+    $("#about-data-dir").textContent = settings.data_dir;
+    const health = await api("GET", "/api/health").catch(() => ({ version: document.body.dataset.version }));
+    $("#about-version").textContent = health.version;
+  }
+
+  serverForm() {
+    const form = $("#server-form");
+    return { db_url: form.elements.db_url.value.trim(), images_root: form.elements.images_root.value.trim() };
+  }
+
+  async testServer() {
+    const result = $("#server-result");
+    result.textContent = "Connecting…";
+    try {
+      const answer = await api("POST", "/api/settings/server/test", { db_url: this.serverForm().db_url });
+      result.textContent = answer.ok ? `✔ ${answer.message} ${answer.server} (schema: ${answer.schema})` : `✖ ${answer.message}`;
+      result.className = answer.ok ? "ok-text" : "warning";
+    } catch (error) {
+      result.textContent = `✖ ${error.message}`;
+      result.className = "warning";
+    }
+  }
+
+  async saveServer() {
+    const result = $("#server-result");
+    try {
+      const answer = await api("PUT", "/api/settings/server", this.serverForm());
+      result.textContent = answer.message;
+      result.className = "ok-text";
+    } catch (error) {
+      result.textContent = `✖ ${error.message}`;
+      result.className = "warning";
+    }
   }
 
   async loadStorage() {
