@@ -13,7 +13,8 @@ from sqlalchemy.engine import make_url
 from backend.db import create_db_engine, upgrade_schema
 
 ADMIN_URL_ENV = "DENTAL_IMAGES_TEST_PG_URL"
-TEMPLATE = "dental_images_template"
+# One template per test process: test runs of several checkouts may share the server.
+TEMPLATE = f"dental_images_template_{os.getpid()}"
 
 
 def admin_url() -> str:
