@@ -143,7 +143,7 @@ async function editPatient(patient) {
 }
 
 async function deletePatient() {
-  const p = state.patient;
+  const p = await api("GET", `/api/patients/${state.patient.id}`); // counts as of now, not as shown
   const images = p.image_count;
   const ok = await confirmAction(
     `Delete ${p.full_name}?`,
