@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
 
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from backend.models import Image as ImageRow
+from backend.models import StoreLock, utcnow
 
 
 def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), color=(200, 120, 40)) -> bytes:
@@ -32,3 +34,19 @@ def disk_snapshot(root: Path) -> dict[str, bytes]:
 
 def image_row_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(ImageRow)) or 0
+
+
+def hold_store_lock_elsewhere(runtime, operation: str, holder: str) -> None:
+    """Record a live store lock as another PC would hold it."""
+    now = utcnow()
+    with runtime.sessions() as session:
+        session.execute(
+            insert(StoreLock).values(
+                name="store",
+                holder=holder,
+                operation=operation,
+                acquired_at=now,
+                expires_at=now + timedelta(minutes=5),
+            )
+        )
+        session.commit()

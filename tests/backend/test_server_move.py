@@ -116,8 +116,8 @@ def test_move_with_a_shared_folder_copies_the_images_verified(
     assert load_settings(settings.data_dir).images_dir == share.resolve() / "dental_images"
 
 
-def test_move_to_server_command(settings, clinic, server_url):
-    done = subprocess.run(
+def run_move_command(settings, server_url) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -132,23 +132,13 @@ def test_move_to_server_command(settings, clinic, server_url):
         text=True,
         timeout=120,
     )
+
+
+def test_move_to_server_command(settings, clinic, server_url):
+    done = run_move_command(settings, server_url)
     assert done.returncode == 0, done.stderr
     assert "Moved to the server and verified: 1 patients, 1 treatments, 2 images" in done.stdout
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "backend",
-            "move-to-server",
-            server_url,
-            "--data-dir",
-            str(settings.data_dir),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = run_move_command(settings, server_url)
     assert again.returncode == 2 and "already holds" in again.stderr
 
 

@@ -1,23 +1,4 @@
-from datetime import timedelta
-
-from sqlalchemy import insert
-
-from backend.models import StoreLock, utcnow
-
-
-def _restore_running_elsewhere(runtime):
-    now = utcnow()
-    with runtime.sessions() as session:
-        session.execute(
-            insert(StoreLock).values(
-                name="store",
-                holder="RECEPTION-2 (process 77, abc123)",
-                operation="restore",
-                acquired_at=now,
-                expires_at=now + timedelta(minutes=5),
-            )
-        )
-        session.commit()
+from tests.helpers import hold_store_lock_elsewhere
 
 
 def test_status_reports_no_lock_when_idle(client):
@@ -26,7 +7,7 @@ def test_status_reports_no_lock_when_idle(client):
 
 def test_a_restore_on_another_pc_pauses_changes_here(client, runtime):
     patient = client.post("/api/patients", json={"full_name": "Before"}).get_json()
-    _restore_running_elsewhere(runtime)
+    hold_store_lock_elsewhere(runtime, "restore", "RECEPTION-2 (process 77, abc123)")
     status = client.get("/api/status").get_json()
     assert status["restoring"] is True and status["lock"]["holder"].startswith("RECEPTION-2")
     assert status["lock"]["here"] is False

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import insert
 
-from backend.models import StoreLock, utcnow
 from backend.usecases import patients
 from backend.usecases.images import Upload, add_images
-from tests.helpers import image_bytes
+from tests.helpers import hold_store_lock_elsewhere, image_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -29,18 +25,7 @@ def test_the_open_chart_refreshes_when_another_pc_adds_an_image(page, session, s
 
 
 def test_a_restore_on_another_pc_shows_a_banner(page, runtime):
-    now = utcnow()
-    with runtime.sessions() as session:
-        session.execute(
-            insert(StoreLock).values(
-                name="store",
-                holder="RECEPTION-2",
-                operation="restore",
-                acquired_at=now,
-                expires_at=now + timedelta(minutes=5),
-            )
-        )
-        session.commit()
+    hold_store_lock_elsewhere(runtime, "restore", "RECEPTION-2")
     banner = page.locator("#lock-banner")
     expect(banner).to_contain_text("being restored on RECEPTION-2", timeout=15_000)
     expect(banner).to_have_class("banner restoring")
