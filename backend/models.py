@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -170,3 +171,44 @@ class StoreLock(Base):
     operation: Mapped[str] = mapped_column(String(50))
     acquired_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class MigrationJournal(Base):
+    """One file on its way into the layout (import or migration): written before the file is
+    touched, removed once the file is in place, its row updated and the original retired. A
+    start after a crash finishes or undoes every row left here."""
+
+    __tablename__ = "migration_journal"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    operation: Mapped[str] = mapped_column(String(20))
+    source_path: Mapped[str] = mapped_column(Text)
+    folder_path: Mapped[str] = mapped_column(String(300))
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    image_id: Mapped[str] = mapped_column(String(36))
+    legacy_key: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[str | None] = mapped_column(Text)
+    retire_source: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(10), default="planned")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("state IN ('planned', 'placed')", name="state"),
+        UniqueConstraint("folder_path", "file_name", name="uq_migration_journal_file"),
+    )
+
+
+class LegacyLink(Base):
+    """Which of our records came from which record of the earlier app, so that importing the
+    same data again creates nothing twice (kept when our record is later deleted, so a second
+    import does not bring back what the clinic removed)."""
+
+    __tablename__ = "legacy_links"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[str] = mapped_column(String(36))
+    source_file: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,92 @@
+"""Migration and import of the earlier app's data: status, preview, start, live progress and
+the report download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, jsonify, request
+
+from backend.api.common import json_body, runtime
+from backend.errors import NotFound, ValidationError
+from backend.legacy.importer import open_source, preview
+from backend.legacy.notation import chosen_notation
+from backend.migration import live, runner
+from backend.migration.report import csv_of
+
+bp = Blueprint("migration", __name__, url_prefix="/api/migration")
+
+
+def _source_path(body: dict) -> Path:
+    text = str(body.get("source") or "").strip()
+    if not text:
+        raise ValidationError("Choose the earlier app's data folder.", field="source")
+    return Path(text)
+
+
+def _notation(body: dict) -> str | None:
+    value = body.get("notation")
+    return chosen_notation(value) if value not in (None, "") else None
+
+
+@bp.get("")
+def status():
+    return jsonify(runner.migration_status(runtime()))
+
+
+@bp.post("/preview")
+def preview_source():
+    body = json_body()
+    source = open_source(_source_path(body))
+    return jsonify(preview(source, runtime(), notation=_notation(body)).as_dict())
+
+
+@bp.post("/import")
+def start_import():
+    body = json_body()
+    notation = _notation(body)
+    if notation is None:
+        raise ValidationError("Choose how the earlier app numbered teeth.", field="notation")
+    source = open_source(_source_path(body))
+    job = runner.start_import(
+        runtime(), source, notation=notation, dry_run=bool(body.get("dry_run"))
+    )
+    return jsonify(job.as_dict()), 202
+
+
+@bp.post("/run")
+def start_migration():
+    body = request.get_json(silent=True) or {}
+    job = runner.start_migration(
+        runtime(), dry_run=bool(body.get("dry_run")), notation=_notation(body)
+    )
+    return jsonify(job.as_dict()), 202
+
+
+@bp.get("/jobs/<job_id>")
+def job_progress(job_id: str):
+    """The job as GET /api/jobs/<id> shows it, with the live counts while it runs."""
+    job = runtime().jobs.get(job_id)
+    report = live.report_of(job.progress)
+    counts = report.counts() if report is not None else None
+    if counts is None and isinstance(job.result, dict):
+        counts = {k: job.result[k] for k in ("imported", "skipped", "missing", "failed")}
+    return jsonify({**job.as_dict(), "counts": counts})
+
+
+@bp.get("/report")
+def download_report():
+    report = runner.last_report(runtime())
+    if report is None:
+        raise NotFound("No import or migration has run yet.", field="report")
+    if request.args.get("format", "json") == "csv":
+        body, mimetype, extension = csv_of(report), "text/csv", "csv"
+    else:
+        response = jsonify(report)
+        body, mimetype, extension = response.get_data(as_text=True), "application/json", "json"
+    name = f"{report.get('operation', 'import')}-report.{extension}"
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,0 +1,56 @@
+"""What a legacy image file is: checksum, size, and what Pillow makes of it. The earlier app's
+files are accepted as Pillow reads them (they are the clinic's existing records, damaged or
+not); a file Pillow cannot identify as one of our formats is not an image and is reported."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from backend.imaging import ALLOWED_FORMATS
+
+
+class NotAnImage(ValueError):
+    """The file cannot be read, or is not an image in a format the program keeps."""
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    size: int
+    sha256: str
+    format: str
+    extension: str
+    width: int
+    height: int
+
+
+def inspect_file(path: Path) -> FileFacts:
+    """Read `path` once: its checksum and its image header. Raises NotAnImage."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise NotAnImage(f"cannot be read ({exc.strerror or exc})") from exc
+    if not data:
+        raise NotAnImage("the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as picture:
+                fmt, width, height = picture.format, picture.width, picture.height
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+        raise NotAnImage("not an image the program can read") from exc
+    if fmt not in ALLOWED_FORMATS:
+        raise NotAnImage(f"a {fmt} file, not a PNG, JPEG, WebP, BMP, GIF or TIFF image")
+    return FileFacts(
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        format=fmt,
+        extension=ALLOWED_FORMATS[fmt],
+        width=width,
+        height=height,
+    )

@@ -1,0 +1,323 @@
+"""Importing the earlier app's data: its patients, treatments (both table generations) and
+images (both image tables, every path form) into our database and layout, teeth converted to
+our canonical numbering.
+
+The contract other parts rely on (restore calls it with a legacy backup unpacked):
+`open_source(path)`, `preview(source)` and `import_legacy(runtime, source, notation=...)`.
+A second import of the same data creates nothing twice. Files are hard-linked or copied in
+and the source is left as it was, except files that already lie inside our own data folder
+(or when `move_files` is set, as the migration does): those are moved, after a verified
+backup of them and of the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from backend.jobs import Progress
+from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, TREATMENT_TABLES, read_database
+from backend.legacy.files import NotAnImage, inspect_file
+from backend.legacy.notation import NotationEvidence, chosen_notation, detect_notation
+from backend.legacy.plan import ImportPlan, build_plan
+from backend.legacy.source import LegacySource, open_source
+from backend.migration import cleanup, live
+from backend.migration.journal import Mover, Placement, recover
+from backend.migration.report import ImportReport
+from backend.migration.safety import (
+    SafetyItem,
+    bytes_to_copy,
+    check_free_space,
+    make_safety_backup,
+)
+from backend.models import Base, Image, LegacyLink, Patient, Treatment, utcnow
+from backend.runtime import Runtime
+from backend.storage import image_folder
+
+__all__ = ["ImportPreview", "ImportReport", "LegacySource", "import_legacy", "open_source"]
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+@dataclass
+class ImportPreview:
+    """What an import would bring, before anything is written."""
+
+    source: LegacySource
+    notation: NotationEvidence
+    patients: int = 0
+    patients_new: int = 0
+    treatments: dict[str, int] = field(default_factory=dict)
+    image_rows: int = 0
+    images_found: int = 0
+    images_missing: int = 0
+    images_already_imported: int = 0
+    images_not_placeable: int = 0
+    patient_images: int = 0
+    unreferenced_files: int = 0
+    missing_examples: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.source.as_dict(),
+            "notation": self.notation.as_dict(),
+            "patients": self.patients,
+            "patients_new": self.patients_new,
+            "treatments": dict(self.treatments),
+            "image_rows": self.image_rows,
+            "images_found": self.images_found,
+            "images_missing": self.images_missing,
+            "images_already_imported": self.images_already_imported,
+            "images_not_placeable": self.images_not_placeable,
+            "patient_images": self.patient_images,
+            "unreferenced_files": self.unreferenced_files,
+            "missing_examples": list(self.missing_examples),
+        }
+
+
+def preview(
+    source: LegacySource, runtime: Runtime | None = None, *, notation: str | None = None
+) -> ImportPreview:
+    """Counts of what `source` holds and what would come across (against `runtime`'s
+    database when given, so that what was imported before shows as such), and the tooth
+    notation detected with its evidence. With `notation`, counts use it instead."""
+    database = read_database(source.database)
+    evidence = detect_notation(database)
+    used = chosen_notation(notation or evidence.detected or "universal")
+    report = ImportReport("preview", str(source.folder), used, dry_run=True)
+    if runtime is None:
+        engine = create_engine("sqlite://")
+        Base.metadata.create_all(engine)
+        with Session(engine) as session:
+            plan = build_plan(session, source, database, used, report)
+        engine.dispose()
+    else:
+        with runtime.sessions() as session:
+            plan = build_plan(session, source, database, used, report, _own_files(runtime))
+    result = ImportPreview(
+        source=source,
+        notation=evidence,
+        patients=len(database.rows("patients")),
+        patients_new=report.patients.imported,
+        treatments={t: len(database.rows(t)) for t in TREATMENT_TABLES if database.has(t)},
+        image_rows=sum(len(database.rows(t)) for t in IMAGE_TABLES),
+        images_found=len(plan.images),
+        images_missing=report.missing,
+        images_already_imported=report.skipped,
+        images_not_placeable=report.failed,
+        patient_images=len(database.rows(PATIENT_IMAGES)),
+        unreferenced_files=len(report.unreferenced_files),
+        missing_examples=[f"{e.what}: {e.path}" for e in report.missing_files[:10]],
+    )
+    return result
+
+
+def import_legacy(
+    runtime: Runtime,
+    source: LegacySource,
+    *,
+    notation: str,
+    progress: Progress | None = None,
+    dry_run: bool = False,
+    move_files: bool = False,
+    operation: str = "import",
+) -> ImportReport:
+    """Import `source` with its tooth numbers read in `notation` ("universal" or "fdi").
+    Does not take the store lease itself: run it inside a whole-store job."""
+    chosen = chosen_notation(notation)
+    progress = progress or Progress()
+    report = ImportReport(operation, str(source.folder), chosen, dry_run)
+    live.track(progress, report)
+    started = time.monotonic()
+    try:
+        log.info(
+            "%s of %s started (notation %s%s)",
+            operation,
+            source.folder,
+            chosen,
+            ", dry run" if dry_run else "",
+        )
+        if not dry_run:
+            recover(runtime.sessions, runtime.store)
+        progress.update(message=f"Reading {source.database.name}")
+        database = read_database(source.database)
+        with runtime.sessions() as session:
+            plan = build_plan(session, source, database, chosen, report, _own_files(runtime))
+        placements = _inspect(runtime, plan, report, progress, move_files)
+        if dry_run:
+            report.imported += len(placements)
+        else:
+            _carry_out(runtime, source, plan, placements, report, progress)
+    finally:
+        live.untrack(progress)
+    report.finish()
+    log.info(
+        "%s of %s finished in %.1f s: %s",
+        operation,
+        source.folder,
+        time.monotonic() - started,
+        report.summary(),
+    )
+    return report
+
+
+def _own_files(runtime: Runtime) -> set[str]:
+    """Real paths of the files our own rows name (never mistaken for the earlier app's)."""
+    root = os.path.realpath(runtime.settings.image_store_root)
+    with runtime.sessions() as session:
+        rows = session.execute(select(Image.folder_path, Image.file_name))
+        return {os.path.join(root, folder + name) for folder, name in rows}
+
+
+def _inspect(
+    runtime: Runtime,
+    plan: ImportPlan,
+    report: ImportReport,
+    progress: Progress,
+    move_files: bool,
+) -> list[Placement]:
+    """Read every found file once (checksum, image header) and turn it into a placement;
+    a file that is not an image is reported."""
+    images_dir = os.path.realpath(runtime.settings.images_dir)
+    placements = []
+    progress.update(current=0, total=len(plan.images), message="Checking the files")
+    for n, item in enumerate(plan.images, start=1):
+        assert item.source is not None
+        try:
+            facts = inspect_file(item.source)
+        except NotAnImage as exc:
+            report.add_failure(item.ref, str(item.source), str(exc))
+            continue
+        inside = os.path.realpath(item.source).startswith(images_dir + os.sep)
+        row = {
+            "id": item.image_id,
+            **item.fields,
+            "created_at": item.fields["created_at"] or utcnow(),
+            "updated_at": item.fields["updated_at"] or utcnow(),
+            "size_bytes": facts.size,
+            "sha256": facts.sha256,
+            "width": facts.width,
+            "height": facts.height,
+            "format": facts.format,
+        }
+        placements.append(
+            Placement(
+                source=item.source,
+                folder=image_folder(item.patient_id, item.tooth, item.image_type),
+                name=Path(item.source.name).stem,
+                extension=facts.extension,
+                sha256=facts.sha256,
+                size=facts.size,
+                image_id=item.image_id,
+                ref=item.ref,
+                row=row,
+                legacy_key=item.key,
+                retire_source=move_files or inside,
+            )
+        )
+        if n % 50 == 0:
+            progress.update(current=n)
+    return placements
+
+
+def _carry_out(
+    runtime: Runtime,
+    source: LegacySource,
+    plan: ImportPlan,
+    placements: list[Placement],
+    report: ImportReport,
+    progress: Progress,
+) -> None:
+    retiring = [p for p in placements if p.retire_source]
+    if retiring:
+        items = [
+            SafetyItem(p.source, _root_of(p.source, source), p.sha256, p.size) for p in retiring
+        ]
+        progress.update(message="Backing up the database and the files to move")
+        backup = make_safety_backup(runtime.settings, runtime.engine, items, [source.database])
+        report.backup = str(backup)
+    copying = [(p.source, p.size) for p in placements]
+    check_free_space(
+        runtime.settings.images_dir,
+        bytes_to_copy(copying, runtime.settings.images_dir),
+        "the imported images",
+    )
+    _write_records(runtime, plan)
+    emptied = _place_files(runtime, placements, report, progress)
+    if retiring:
+        stops = [runtime.settings.images_dir, *source.roots]
+        removed = cleanup.remove_emptied(emptied, stops)
+        if removed:
+            log.info("%d emptied legacy folders removed", removed)
+
+
+def _root_of(path: Path, source: LegacySource) -> Path:
+    for root in source.roots:
+        if path.is_relative_to(root):
+            return root
+    return path.parent
+
+
+def _write_records(runtime: Runtime, plan: ImportPlan) -> None:
+    """Patients and their treatments, one transaction per patient (with the links that make
+    a second import skip them)."""
+    treatments = defaultdict(list)
+    for treatment in plan.treatments:
+        treatments[treatment.patient_id].append(treatment)
+    patients = {p.patient_id: p for p in plan.patients}
+    for patient_id in [*patients, *(pid for pid in treatments if pid not in patients)]:
+        with runtime.sessions() as session:
+            planned = patients.get(patient_id)
+            if planned is not None:
+                if planned.create:
+                    session.add(Patient(id=patient_id, **planned.fields))
+                session.add(LegacyLink(key=planned.key, kind="patient", target_id=patient_id))
+            for t in treatments.get(patient_id, ()):
+                session.add(
+                    Treatment(id=t.treatment_id, patient_id=patient_id, tooth=t.tooth, **t.fields)
+                )
+                session.add(LegacyLink(key=t.key, kind="treatment", target_id=t.treatment_id))
+            session.commit()
+
+
+def _place_files(
+    runtime: Runtime, placements: list[Placement], report: ImportReport, progress: Progress
+) -> set[Path]:
+    """Move or copy the files in batches; returns the folders originals were retired from."""
+    mover = Mover(runtime.sessions, runtime.store, report.operation)
+    total_bytes = sum(p.size for p in placements)
+    progress.update(
+        current=0,
+        total=len(placements),
+        bytes_done=0,
+        bytes_total=total_bytes,
+        message="Bringing the images in",
+    )
+    for start in range(0, len(placements), BATCH):
+        for outcome in mover.place(placements[start : start + BATCH]):
+            item = outcome.placement
+            if outcome.error:
+                report.add_failure(item.ref, str(item.source), outcome.error, retryable=True)
+                log.warning(
+                    "%s: %s not brought in: %s", report.operation, item.source, outcome.error
+                )
+            else:
+                report.imported += 1
+        done = min(start + BATCH, len(placements))
+        log.info("%s: %d of %d files done", report.operation, done, len(placements))
+        progress.update(
+            current=done,
+            bytes_done=sum(p.size for p in placements[:done]),
+            message=f"Bringing the images in: {done} of {len(placements)}",
+        )
+    return mover.emptied

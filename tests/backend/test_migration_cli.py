@@ -1,0 +1,79 @@
+"""`dental-images import-legacy` and `dental-images migrate` as scripts run them: real
+processes, exit codes 0 / 3 / 4 / 1."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.legacy_data import build_legacy
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "backend", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _clean(folder: Path) -> None:
+    """Drop the rows the generator makes unimportable, so that everything else can pass."""
+    with sqlite3.connect(folder / "dental_clinic.db") as db:
+        for table in ("tooth_treatment_images", "dental_treatment_images"):
+            db.execute(
+                f"DELETE FROM {table} WHERE image_path LIKE '%gone_1%'"
+                " OR image_path LIKE '%notes_%' OR image_path LIKE '%/after/'"
+            )
+
+
+def test_exit_codes_tell_scripts_what_happened(tmp_path):
+    data = build_legacy(tmp_path / "old", notation="fdi")
+    home = str(tmp_path / "home")
+    refused = run("import-legacy", str(tmp_path / "old"), "--data-dir", home)
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+    failed = run(
+        "import-legacy",
+        str(tmp_path / "old"),
+        "--data-dir",
+        home,
+        "--yes",
+        "--report",
+        str(tmp_path / "r.json"),
+    )
+    assert failed.returncode == 4, failed.stderr
+    assert "tooth notation detected: fdi" in failed.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["imported"] == len(data.expected)
+
+    build_legacy(tmp_path / "partial", notation="universal")
+    with sqlite3.connect(tmp_path / "partial" / "dental_clinic.db") as db:
+        db.execute("DELETE FROM tooth_treatment_images WHERE image_path LIKE '%notes_%'")
+    partial = run("import-legacy", str(tmp_path / "partial"), "--data-dir", home, "--yes")
+    assert partial.returncode == 3, partial.stdout + partial.stderr
+
+    build_legacy(tmp_path / "clean", notation="universal")
+    _clean(tmp_path / "clean")
+    dry = run(
+        "import-legacy",
+        str(tmp_path / "clean"),
+        "--data-dir",
+        str(tmp_path / "h2"),
+        "--dry-run",
+        "--notation",
+        "universal",
+    )
+    assert dry.returncode == 0 and "to import" in dry.stdout
+    done = run(
+        "import-legacy", str(tmp_path / "clean"), "--data-dir", str(tmp_path / "h2"), "--yes"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert run("migrate", "--data-dir", str(tmp_path / "h2")).returncode == 0
+    assert run("import-legacy", str(tmp_path / "none"), "--data-dir", home, "--yes").returncode == 1

@@ -1,0 +1,198 @@
+"""The migration of legacy data found at this installation's own places: once, after a verified
+backup, journaled, with emptied legacy folders removed and the outcome recorded."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import namedtuple
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from backend.config import load_settings
+from backend.migration import journal, safety, state
+from backend.migration.journal import Mover, Placement, recover
+from backend.migration.runner import run_migration
+from backend.models import Image, MigrationJournal
+from backend.runtime import open_runtime
+from backend.storage import image_folder, legacy_patient_folder
+from backend.usecases.images import Upload, add_images
+from tests.helpers import image_bytes
+from tests.legacy_data import build_legacy, check_imported
+
+
+@pytest.fixture
+def legacy_home(tmp_path):
+    """A data folder that still holds the earlier app's database and image trees."""
+    data = build_legacy(tmp_path / "data", notation="fdi")
+    runtime = open_runtime(load_settings(tmp_path / "data"))
+    yield runtime, data
+    runtime.close()
+
+
+def test_the_start_up_check_finds_legacy_data(legacy_home):
+    runtime, _data = legacy_home
+    check = runtime.migration_check
+    assert check.needed and any("dental_clinic.db" in r for r in check.reasons)
+    assert any("name-based" in r for r in check.reasons)
+
+
+def test_migration_moves_everything_into_the_layout_after_a_backup(legacy_home):
+    runtime, data = legacy_home
+    report = run_migration(runtime)
+    with runtime.sessions() as session:
+        check_imported(session, runtime.settings.image_store_root, data)
+    moved = [p for p in data.legacy_files if p not in data.unreferenced]
+    backup = Path(report.backup)
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert backup.name.startswith("pre-migration-") and (backup / "database" / "dental.db").exists()
+    kept = {Path(f["original"]) for f in manifest["files"]}
+    assert kept == {p for p in moved if not p.exists()}  # every retired original is kept
+    for entry in manifest["files"]:
+        assert entry["linked"] and (backup / entry["kept_as"]).stat().st_size == entry["size"]
+    # emptied legacy folders are gone; a folder still holding a stray file stays
+    images = runtime.settings.images_dir
+    layla = next(p for p, n in data.patients.items() if n == "Layla Haddad")
+    assert (images / legacy_patient_folder("Layla Haddad", layla) / "xray").is_dir()
+    assert not (images / legacy_patient_folder("ليلى حداد", "x") / "clinical").exists()
+    assert not (runtime.settings.data_dir / "public" / "upload" / "dental_images" / layla).exists()
+    assert all(p.exists() for p in data.unreferenced)
+
+
+def test_once_complete_the_next_start_does_nothing(legacy_home, tmp_path):
+    runtime, data = legacy_home
+    # the row that is no image is a lasting failure: reported, and not retried at every start
+    report = run_migration(runtime)
+    assert report.failed == len(data.failing) and report.retryable == 0
+    runtime.close()
+    again = open_runtime(load_settings(tmp_path / "data"))
+    try:
+        assert not again.migration_check.needed
+        assert again.migration_check.state == state.COMPLETE
+        assert again.migration_check.elapsed_ms < 50
+    finally:
+        again.close()
+
+
+def test_an_empty_installation_records_that_nothing_waits(runtime):
+    assert not runtime.migration_check.needed
+    with runtime.sessions() as session:
+        recorded = state.read_value(session, state.STATE_KEY)
+    assert recorded["state"] == state.COMPLETE and recorded["found"] == "nothing to migrate"
+
+
+def test_a_database_of_uncertain_notation_waits_for_the_person(tmp_path):
+    build_legacy(tmp_path / "data", notation="universal", tables="new")
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "data" / "dental_clinic.db") as db:
+        db.execute("UPDATE tooth_treatments SET tooth_number = 21")
+        db.execute("UPDATE tooth_treatment_images SET tooth_number = 12")
+    runtime = open_runtime(load_settings(tmp_path / "data"))
+    try:
+        report = run_migration(runtime)
+        assert report.imported == 0 and "not certain" in report.notes[0]
+        with runtime.sessions() as session:
+            assert state.read_value(session, state.STATE_KEY)["state"] == state.NEEDS_NOTATION
+        assert run_migration(runtime, notation="universal").imported > 0
+    finally:
+        runtime.close()
+
+
+def test_a_dry_run_changes_nothing(legacy_home):
+    runtime, data = legacy_home
+    report = run_migration(runtime, dry_run=True)
+    assert report.imported == len(data.expected)
+    assert all(p.exists() for p in data.legacy_files)
+    with runtime.sessions() as session:
+        assert session.scalars(select(Image)).first() is None
+
+
+def test_not_enough_space_is_refused_with_a_clear_message(legacy_home, monkeypatch):
+    runtime, data = legacy_home
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(safety.shutil, "disk_usage", lambda _p: usage(10**9, 10**9, 1000))
+    with pytest.raises(safety.NotEnoughSpace, match="Not enough free space"):
+        run_migration(runtime)
+    assert all(p.exists() for p in data.legacy_files)
+    assert not any(runtime.settings.backups_dir.iterdir())
+
+
+def test_backup_names_are_never_reused(runtime, tmp_path):
+    (tmp_path / "f.png").write_bytes(b"x")
+    item = safety.SafetyItem(tmp_path / "f.png", tmp_path, journal.sha256_of(tmp_path / "f.png"), 1)
+    first = safety.make_safety_backup(runtime.settings, runtime.engine, [item])
+    second = safety.make_safety_backup(runtime.settings, runtime.engine, [item])
+    assert first != second and first.exists() and second.exists()
+
+
+def _placement(runtime, patient, tmp_path, data: bytes) -> Placement:
+    source = tmp_path / "legacy.png"
+    source.write_bytes(data)
+    row = {
+        "id": "6f1f3c1e-0000-4000-8000-000000000001",
+        "patient_id": patient.id,
+        "tooth": "8",
+        "image_type": "xray",
+        "size_bytes": len(data),
+        "sha256": journal.sha256_of(source),
+        "width": 64,
+        "height": 48,
+        "format": "PNG",
+    }
+    return Placement(
+        source,
+        image_folder(patient.id, "8", "xray"),
+        "legacy",
+        "png",
+        row["sha256"],
+        len(data),
+        row["id"],
+        "test",
+        row=row,
+        retire_source=True,
+    )
+
+
+def test_recovery_finishes_a_move_whose_file_was_placed(runtime, patient, tmp_path, monkeypatch):
+    item = _placement(runtime, patient, tmp_path, image_bytes("PNG"))
+    mover = Mover(runtime.sessions, runtime.store, "migration")
+    monkeypatch.setattr(Mover, "_commit_rows", lambda *a: (_ for _ in ()).throw(SystemExit()))
+    with pytest.raises(SystemExit):
+        mover.place([item])
+    monkeypatch.undo()
+    assert item.source.exists()
+    result = recover(runtime.sessions, runtime.store)
+    assert result.finished == 1 and not item.source.exists()
+    with runtime.sessions() as session:
+        image = session.get(Image, item.image_id)
+        assert runtime.store.path_of(image.relative_path).read_bytes() == image_bytes("PNG")
+        assert session.scalars(select(MigrationJournal)).first() is None
+
+
+def test_recovery_undoes_a_move_that_never_published(runtime, patient, tmp_path, monkeypatch):
+    item = _placement(runtime, patient, tmp_path, image_bytes("PNG"))
+    mover = Mover(runtime.sessions, runtime.store, "migration")
+    monkeypatch.setattr(Mover, "_materialize", lambda *a: (_ for _ in ()).throw(SystemExit()))
+    with pytest.raises(SystemExit):
+        mover.place([item])
+    monkeypatch.undo()
+    result = recover(runtime.sessions, runtime.store)
+    assert result.undone == 1 and item.source.exists()
+    with runtime.sessions() as session:
+        assert session.get(Image, item.image_id) is None
+
+
+def test_our_images_found_in_a_name_based_folder_are_put_back(runtime, session, patient):
+    [stored] = add_images(
+        session, runtime.store, patient.id, "14", "xray", [Upload("a.png", image_bytes("PNG"))]
+    )
+    place = runtime.store.path_of(stored.image.relative_path)
+    legacy = runtime.settings.images_dir / legacy_patient_folder(patient.full_name, patient.id)
+    (legacy / "xray").mkdir(parents=True)
+    shutil.move(place, legacy / "xray" / place.name)
+    report = run_migration(runtime)
+    assert report.imported == 1 and place.read_bytes() == image_bytes("PNG")
+    assert not legacy.exists()
