@@ -1,0 +1,146 @@
+"""Backup and restore over HTTP: start jobs (polled at /api/jobs/<id>), the schedule, the list
+of backup files and their download, uploads of a backup file to restore from a browser. While a
+restore swaps the data in, every other request is refused with a clear message."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, g, jsonify, request, send_file
+
+from backend.api.common import db, json_body, runtime
+from backend.backup import archives, restore, service, state
+from backend.backup.check import check_store
+from backend.backup.verify import verify_archive
+from backend.db import session_scope
+from backend.errors import ValidationError
+from backend.jobs import Job, Progress
+
+bp = Blueprint("backup", __name__, url_prefix="/api")
+
+MAX_UPLOAD_BYTES = 256 * 1024**3
+OPEN_DURING_RESTORE = ("/static/", "/api/jobs/")
+OPEN_PATHS = frozenset({"/", "/api/health", "/api/ready"})
+
+
+def _started(job: Job):
+    return jsonify(job.as_dict()), 202
+
+
+def _folders() -> list:
+    return archives.backup_folders(runtime().settings, state.read_backup_settings(db()).folder)
+
+
+@bp.get("/backup")
+def backup_status():
+    return jsonify(service.backup_status(db(), runtime().settings))
+
+
+@bp.patch("/backup/settings")
+def update_backup_settings():
+    state.update_backup_settings(db(), json_body())
+    return jsonify(service.backup_status(db(), runtime().settings))
+
+
+@bp.get("/backups")
+def list_backups():
+    return jsonify({"backups": archives.list_archives(_folders())})
+
+
+@bp.post("/backups")
+def start_backup():
+    body = json_body()
+    folder = body.get("folder")
+    if folder is not None and not isinstance(folder, str):
+        raise ValidationError("The folder must be a path.", field="folder")
+    job = service.start_backup_job(
+        runtime(),
+        folder=folder or None,
+        include_images=body.get("include_images", True) is not False,
+    )
+    return _started(job)
+
+
+@bp.get("/backups/<name>/download")
+def download_backup(name: str):
+    path = archives.find_archive(_folders(), name)
+    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=path.name)
+
+
+@bp.post("/backups/upload")
+def upload_backup():
+    request.max_content_length = MAX_UPLOAD_BYTES
+    uploaded = request.files.get("file")
+    if uploaded is None or not uploaded.filename:
+        raise ValidationError("Choose a backup file to upload.", field="file")
+    target = archives.incoming_path(runtime().settings, uploaded.filename)
+    uploaded.save(target)
+    return jsonify({"path": str(target), "name": uploaded.filename}), 201
+
+
+@bp.post("/backups/verify")
+def start_verify():
+    path = restore.archive_path(json_body().get("path"))
+    work_dir = runtime().settings.backups_dir
+    job = runtime().jobs.start(
+        "verify",
+        lambda p: verify_archive(path, progress=p, work_dir=work_dir).as_dict(),
+        exclusive=False,
+    )
+    return _started(job)
+
+
+@bp.post("/store/check")
+def start_check():
+    repair = json_body().get("repair") is True
+    rt = runtime()
+
+    def work(progress: Progress) -> dict:
+        with session_scope(rt.sessions) as session:
+            return check_store(session, rt.store, repair=repair, progress=progress).as_dict()
+
+    return _started(rt.jobs.start("check", work))
+
+
+@bp.post("/restore/preview")
+def start_restore_preview():
+    path = restore.archive_path(json_body().get("path"))
+    rt = runtime()
+    job = rt.jobs.start(
+        "restore-check", lambda p: restore.preview_restore(rt, path, p), exclusive=False
+    )
+    return _started(job)
+
+
+@bp.post("/restore")
+def start_restore():
+    body = json_body()
+    path = restore.archive_path(body.get("path"))
+    if body.get("confirm") is not True:
+        raise ValidationError(
+            "A restore replaces the current data: confirm it (confirm: true).", field="confirm"
+        )
+    notation = body.get("notation") or None
+    rt = runtime()
+    job = rt.jobs.start(
+        "restore",
+        lambda p: restore.restore_backup(rt, path, progress=p, notation=notation),
+    )
+    return _started(job)
+
+
+def _enter_gate() -> None:
+    if request.path in OPEN_PATHS or request.path.startswith(OPEN_DURING_RESTORE):
+        return
+    runtime().gate.enter()
+    g.backup_gate_entered = True
+
+
+def _leave_gate(_exc: BaseException | None) -> None:
+    if g.pop("backup_gate_entered", False):
+        runtime().gate.leave()
+
+
+def init_app(app: Flask) -> None:
+    """Refuse requests while a restore swaps the data in (register before other hooks that
+    read the database)."""
+    app.before_request(_enter_gate)
+    app.teardown_request(_leave_gate)

@@ -1,0 +1,84 @@
+"""The backup files the program knows: those in backups/ of the data folder and in the
+remembered backup folder (listed, downloaded), and uploads staged for a restore from a
+browser."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from backend.backup.create import SAFETY_PREFIX
+from backend.backup.fsutil import remove_stale
+from backend.config import Settings
+from backend.errors import NotFound
+from backend.storage import clean_stem
+
+INCOMING = "incoming"
+LISTED = 50
+DAY_S = 86_400
+
+
+def backup_folders(settings: Settings, remembered: str | None) -> list[Path]:
+    folders = [settings.backups_dir]
+    if remembered and Path(remembered) != settings.backups_dir:
+        folders.append(Path(remembered))
+    return folders
+
+
+def list_archives(folders: list[Path]) -> list[dict[str, Any]]:
+    """The newest backup files in `folders`, newest first."""
+    found = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in folder.glob("*.zip"):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            stat = path.stat()
+            found.append(
+                {
+                    "name": path.name,
+                    "path": str(path),
+                    "folder": str(folder),
+                    "size_bytes": stat.st_size,
+                    "modified": datetime.fromtimestamp(stat.st_mtime).isoformat(timespec="seconds"),
+                    "safety": path.name.startswith(SAFETY_PREFIX),
+                    "download_url": f"/api/backups/{path.name}/download",
+                }
+            )
+    found.sort(key=lambda item: item["modified"], reverse=True)
+    return found[:LISTED]
+
+
+def find_archive(folders: list[Path], name: str) -> Path:
+    """The backup file called `name` in one of `folders`; nothing else can be named."""
+    plain = (
+        name
+        and name == Path(name).name
+        and "\\" not in name
+        and not name.startswith(".")
+        and name.lower().endswith(".zip")
+    )
+    if plain:
+        for folder in folders:
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate
+    raise NotFound(f"No backup called '{name}' in the backup folders.", field="name")
+
+
+def incoming_path(settings: Settings, original_name: str | None) -> Path:
+    """A fresh path under backups/incoming/ for an uploaded backup file, keeping its name
+    (cleaned); uploads older than a day are cleared."""
+    folder = settings.backups_dir / INCOMING
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale(folder, "*", DAY_S)
+    original = Path(original_name or "backup.zip")
+    extension = original.suffix.lower()
+    if extension not in (".zip", ".db", ".json"):
+        extension = ".zip"
+    own = folder / secrets.token_hex(6)
+    own.mkdir()
+    return own / f"{clean_stem(original.name)}{extension}"

@@ -1,0 +1,178 @@
+"""Checking the live store: image rows whose file is missing, files no row knows, files whose
+checksum differs from their row's, and damage inside the database. With repair, rows whose file
+is found elsewhere by name (the usage guide's fallback) are re-linked; the rest is reported."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from backend.backup.progress import Reporter
+from backend.config import IMAGES_DIRNAME
+from backend.errors import ImageMissing
+from backend.jobs import Progress
+from backend.models import Image
+from backend.storage import ImageStore, UnsafePath, file_sha256
+from backend.usecases.retrieval import locate_image
+
+log = logging.getLogger(__name__)
+
+LISTED = 200
+BATCH = 500
+
+
+@dataclass
+class CheckReport:
+    rows: int = 0
+    files: int = 0
+    missing: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    legacy_files: int = 0
+    mismatched: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+    database_problems: list[str] = field(default_factory=list)
+    repair: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.orphans or self.mismatched or self.database_problems)
+
+    def problems(self) -> list[str]:
+        """What is wrong, one sentence each, for the person at the desk."""
+        said = list(self.database_problems)
+        if self.missing:
+            said.append(
+                f"{len(self.missing)} images have no file (first: {', '.join(self.missing[:3])})."
+            )
+        if self.mismatched:
+            said.append(
+                f"{len(self.mismatched)} image files differ from the checksum recorded when "
+                f"they were added: damaged (first: {', '.join(self.mismatched[:3])})."
+            )
+        if self.orphans:
+            said.append(
+                f"{len(self.orphans)} files in the image folder belong to no image record "
+                f"(first: {', '.join(self.orphans[:3])}). They were left in place."
+            )
+        return said
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "repair": self.repair,
+            "rows": self.rows,
+            "files": self.files,
+            "missing": self.missing[:LISTED],
+            "missing_count": len(self.missing),
+            "orphans": self.orphans[:LISTED],
+            "orphan_count": len(self.orphans),
+            "legacy_files": self.legacy_files,
+            "mismatched": self.mismatched[:LISTED],
+            "mismatched_count": len(self.mismatched),
+            "repaired": self.repaired[:LISTED],
+            "repaired_count": len(self.repaired),
+            "database_problems": self.database_problems,
+            "problems": self.problems(),
+        }
+
+
+def check_store(
+    session: Session,
+    store: ImageStore,
+    *,
+    repair: bool = False,
+    progress: Reporter | None = None,
+) -> CheckReport:
+    """Check every image row against its file (existence, size, checksum) and the image folder
+    for files no row knows; with `repair`, re-link rows whose file is found elsewhere."""
+    progress = progress or Progress()
+    report = CheckReport(repair=repair)
+    report.database_problems = _database_problems(session)
+    total = session.scalar(select(func.count()).select_from(Image)) or 0
+    progress.update(total=total, current=0, message="Checking every image against its file")
+    known: set[str] = set()
+    missing_ids: list[str] = []
+    for image in session.scalars(
+        select(Image).order_by(Image.id).execution_options(yield_per=BATCH)
+    ):
+        report.rows += 1
+        known.add(image.relative_path)
+        state = _file_state(store, image)
+        if state == "missing":
+            missing_ids.append(image.id)
+        elif state == "mismatched":
+            report.mismatched.append(image.relative_path)
+        progress.advance(1, image.size_bytes)
+    for image_id in missing_ids:
+        image = session.get(Image, image_id)
+        assert image is not None
+        if repair and _relink(session, store, image):
+            report.repaired.append(image.relative_path)
+            known.add(image.relative_path)
+        else:
+            report.missing.append(image.relative_path)
+    progress.update(message="Looking for files no image record knows")
+    _walk(store, known, report)
+    log.info(
+        "store check%s: %d rows, %d files, %d missing, %d orphans, %d mismatched, %d repaired",
+        " and repair" if repair else "",
+        report.rows,
+        report.files,
+        len(report.missing),
+        len(report.orphans),
+        len(report.mismatched),
+        len(report.repaired),
+    )
+    return report
+
+
+def _database_problems(session: Session) -> list[str]:
+    if session.get_bind().dialect.name != "sqlite":
+        return []
+    result = [row[0] for row in session.execute(text("PRAGMA integrity_check"))]
+    problems = [] if result == ["ok"] else [f"The database is damaged: {'; '.join(result[:3])}."]
+    broken = session.execute(text("PRAGMA foreign_key_check")).fetchall()
+    if broken:
+        problems.append(f"The database has {len(broken)} rows pointing at missing rows.")
+    return problems
+
+
+def _file_state(store: ImageStore, image: Image) -> str:
+    try:
+        path = store.path_of(image.relative_path)
+        size = path.stat().st_size
+    except (OSError, UnsafePath):
+        return "missing"
+    if size != image.size_bytes or (image.sha256 and file_sha256(path) != image.sha256):
+        return "mismatched"
+    return "ok"
+
+
+def _relink(session: Session, store: ImageStore, image: Image) -> bool:
+    try:
+        locate_image(session, store, image)
+    except ImageMissing:
+        return False
+    return True
+
+
+def _walk(store: ImageStore, known: set[str], report: CheckReport) -> None:
+    for dirpath, _dirs, names in os.walk(store.images_dir):
+        for name in names:
+            if name.startswith("."):
+                continue  # files being written right now
+            path = Path(dirpath) / name
+            relative = (Path(IMAGES_DIRNAME) / path.relative_to(store.images_dir)).as_posix()
+            report.files += 1
+            if relative in known:
+                continue
+            if store.is_in_new_layout(path):
+                report.orphans.append(relative)
+            else:
+                report.legacy_files += 1  # the earlier app's layout: the migration's business

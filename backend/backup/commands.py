@@ -1,0 +1,247 @@
+"""The backup commands of `dental-images`: backup, verify, check and restore. Exit codes:
+0 done (archive or store in order), 1 failed (the message says why; nothing was changed),
+3 problems found (verify, check), 4 another whole-store job is running, 5 cancelled or not
+confirmed. Usage errors exit with 2 (argparse)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from backend.backup import restore
+from backend.backup.check import check_store
+from backend.backup.service import run_backup
+from backend.backup.verify import verify_archive
+from backend.db import session_scope
+from backend.errors import AppError, Conflict
+from backend.jobs import CANCELLED, FAILED, Job, Progress
+from backend.runtime import Runtime
+from backend.usecases.storage_report import human_size
+
+NAMES = ("backup", "verify", "check", "restore")
+OK, FAILED_EXIT, PROBLEMS, BUSY, CANCELLED_EXIT = 0, 1, 3, 4, 5
+REPORT_EVERY_S = 2.0
+
+
+def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add the backup sub-commands to the `dental-images` parser."""
+    backup = commands.add_parser(
+        "backup", parents=[common], help="make a verified backup (database and images) in one zip"
+    )
+    backup.add_argument(
+        "--dest",
+        help="folder to write it to (default: the remembered folder, else backups/ in the "
+        "data folder)",
+    )
+    backup.add_argument("--no-images", action="store_true", help="the database only")
+    verify = commands.add_parser(
+        "verify", parents=[common], help="check a backup file completely and say what is wrong"
+    )
+    verify.add_argument("file")
+    check = commands.add_parser(
+        "check",
+        parents=[common],
+        help="check every image against its file and the image folder for unknown files",
+    )
+    check.add_argument(
+        "--repair", action="store_true", help="re-link images whose file is found by name"
+    )
+    restore_parser = commands.add_parser(
+        "restore",
+        parents=[common],
+        help="replace the data with a backup's (a safety backup of the current data first)",
+    )
+    restore_parser.add_argument("file")
+    restore_parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    restore_parser.add_argument(
+        "--notation",
+        choices=("universal", "fdi"),
+        help="tooth numbering of a backup of the earlier app, when it cannot be told",
+    )
+
+
+def run(runtime: Runtime, args: argparse.Namespace) -> int:
+    """Run the backup command named in `args`; returns the exit code."""
+    commands: dict[str, Callable[[Runtime, argparse.Namespace], int]] = {
+        "backup": _backup,
+        "verify": _verify,
+        "check": _check,
+        "restore": _restore,
+    }
+    return commands[args.command](runtime, args)
+
+
+def _backup(runtime: Runtime, args: argparse.Namespace) -> int:
+    folder = str(Path(args.dest).expanduser().resolve()) if args.dest else None
+    code, job = _run_job(
+        runtime,
+        "backup",
+        lambda p: run_backup(runtime, p, folder=folder, include_images=not args.no_images),
+    )
+    if job is not None:
+        result = job.result
+        counts = result["backup"]["counts"]
+        print(
+            f"Backup written and verified: {result['path']} ({human_size(result['size_bytes'])}; "
+            f"{counts['patients']} patients, {counts['images']} images, {counts['files']} files)."
+        )
+        for warning in result["warnings"]:
+            print(f"Note: {warning}")
+    return code
+
+
+def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
+    path = Path(args.file).expanduser()
+    code, job = _run_job(
+        runtime,
+        "verify",
+        lambda p: verify_archive(path, progress=p, work_dir=runtime.settings.backups_dir),
+        exclusive=False,
+    )
+    if job is None:
+        return code
+    report = job.result
+    if report.ok:
+        _describe(report.as_dict())
+        print(f"OK: {path} is complete and every entry matches its checksum.")
+    else:
+        print(f"PROBLEMS in {path}:")
+        for problem in report.problems:
+            print(f"  - {problem}")
+    for warning in report.warnings:
+        print(f"Note: {warning}")
+    return OK if report.ok else PROBLEMS
+
+
+def _check(runtime: Runtime, args: argparse.Namespace) -> int:
+    def work(progress: Progress) -> Any:
+        with session_scope(runtime.sessions) as session:
+            return check_store(session, runtime.store, repair=args.repair, progress=progress)
+
+    code, job = _run_job(runtime, "check", work)
+    if job is None:
+        return code
+    report = job.result
+    print(f"Checked {report.rows} image records and {report.files} files.")
+    if report.repaired:
+        print(f"Repaired: {len(report.repaired)} images re-linked to a file found by name.")
+    if report.legacy_files:
+        print(f"{report.legacy_files} files lie in the earlier app's layout (left for migration).")
+    for problem in report.problems():
+        print(f"  - {problem}")
+    print("OK: the store is in order." if report.ok else "PROBLEMS found (see above).")
+    return OK if report.ok else PROBLEMS
+
+
+def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
+    try:
+        path = restore.archive_path(args.file)
+    except AppError as exc:
+        print(f"Not restored: {exc.message}", file=sys.stderr)
+        return FAILED_EXIT
+    code, job = _run_job(
+        runtime, "restore-check", lambda p: restore.preview_restore(runtime, path, p), False
+    )
+    if job is None:
+        return code
+    _describe(job.result)
+    for line in job.result["replaces"]:
+        print(f"  * {line}")
+    if not args.yes and not _confirmed():
+        print("Not restored: not confirmed. Nothing was changed.", file=sys.stderr)
+        return CANCELLED_EXIT
+    code, job = _run_job(
+        runtime,
+        "restore",
+        lambda p: restore.restore_backup(runtime, path, progress=p, notation=args.notation),
+    )
+    if job is not None:
+        print(f"Restored. The previous data is in the safety backup {job.result['safety_backup']}.")
+        for warning in job.result["warnings"]:
+            print(f"Note: {warning}")
+    return code
+
+
+def _confirmed() -> bool:
+    if not sys.stdin.isatty():
+        print("Add --yes to restore without a question.", file=sys.stderr)
+        return False
+    return input("Replace the current data with this backup? Type yes: ").strip().lower() == "yes"
+
+
+def _describe(summary: dict[str, Any]) -> None:
+    backup = summary.get("backup")
+    if backup:
+        counts = backup["counts"]
+        print(
+            f"Backup of {backup['created_at']} from {backup['source_machine']} (version "
+            f"{backup['app_version']}): {counts['patients']} patients, {counts['treatments']} "
+            f"treatments, {counts['images']} images, {counts['files']} files"
+            + ("" if backup["includes_images"] else " (database only)")
+            + "."
+        )
+    elif summary.get("legacy"):
+        legacy = summary["legacy"]
+        print(
+            f"Backup of the earlier app: {legacy['patients']} patients, "
+            f"{legacy['image_rows']} image records; tooth numbering "
+            f"{legacy['notation']['detected'] or 'undecided'}."
+        )
+
+
+def _run_job(
+    runtime: Runtime, kind: str, work: Callable[[Progress], Any], exclusive: bool = True
+) -> tuple[int, Job | None]:
+    """Run `work` as a job, reporting progress on stderr; Ctrl+C cancels it. Returns the exit
+    code and the job when it finished."""
+    try:
+        job = runtime.jobs.start(kind, work, exclusive=exclusive)
+    except Conflict as exc:
+        print(f"Not started: {exc.message}", file=sys.stderr)
+        return BUSY, None
+    try:
+        _follow(runtime, job)
+    except KeyboardInterrupt:
+        runtime.jobs.cancel(job.id)
+        runtime.jobs.wait(job.id)
+    if job.state == CANCELLED:
+        print("Cancelled. Nothing was changed.", file=sys.stderr)
+        return CANCELLED_EXIT, None
+    if job.state == FAILED:
+        assert job.error is not None
+        print(f"Failed: {job.error['message']}", file=sys.stderr)
+        for problem in job.error.get("problems", [])[1:]:
+            print(f"  - {problem}", file=sys.stderr)
+        return FAILED_EXIT, None
+    return OK, job
+
+
+def _follow(runtime: Runtime, job: Job) -> None:
+    last = ""
+    while True:
+        try:
+            runtime.jobs.wait(job.id, timeout=REPORT_EVERY_S)
+            return
+        except TimeoutError:
+            line = _progress_line(job.progress.as_dict())
+            if line != last:
+                print(line, file=sys.stderr, flush=True)
+                last = line
+
+
+def _progress_line(progress: dict[str, Any]) -> str:
+    parts = []
+    if progress["total"]:
+        parts.append(f"{progress['current']} of {progress['total']} files")
+    if progress["bytes_total"]:
+        parts.append(
+            f"{human_size(progress['bytes_done'])} of {human_size(progress['bytes_total'])}"
+        )
+    if progress["remaining_s"] is not None:
+        left = time.strftime("%H:%M:%S", time.gmtime(progress["remaining_s"]))
+        parts.append(f"about {left} left")
+    return " · ".join([progress["message"], *parts])

@@ -1,0 +1,129 @@
+"""Checks of a database snapshot (a SQLite file from an archive or being staged): not damaged,
+made by a schema this program knows, rows that agree with the manifest."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+
+from backend.backup.manifest import Manifest
+from backend.paths import migrations_dir
+
+REQUIRED_TABLES = ("patients", "treatments", "images", "app_state")
+SHOWN = 5
+
+
+def known_revision(revision: str | None) -> bool:
+    """Whether this program's migrations know `revision` (a backup from a newer program's
+    schema cannot be restored here)."""
+    if not revision:
+        return False
+    try:
+        return ScriptDirectory(str(migrations_dir())).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def sqlite_problems(path: Path) -> list[str]:
+    """Damage inside a SQLite file, and rows pointing at rows that do not exist."""
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            result = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+            if result != ["ok"]:
+                return [f"The database in the backup is damaged ({'; '.join(result[:3])})."]
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+            missing = [t for t in REQUIRED_TABLES if t not in tables]
+            if missing:
+                return [f"The database in the backup has no {', '.join(missing)} table."]
+            broken = connection.execute("PRAGMA foreign_key_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return [f"The database in the backup cannot be read ({exc})."]
+    if broken:
+        return [f"The database in the backup has {len(broken)} rows pointing at missing rows."]
+    return []
+
+
+def snapshot_problems(
+    path: Path, manifest: Manifest, schema_version: str | None
+) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of the archive's database against its manifest: counts, schema,
+    and, when the archive holds the images, a file for every image row."""
+    problems = sqlite_problems(path)
+    if problems:
+        return problems, []
+    warnings: list[str] = []
+    if not known_revision(schema_version):
+        problems.append(
+            f"The backup's database has schema {schema_version or 'unknown'}, which this "
+            f"version of the program does not know (the backup was made by version "
+            f"{manifest.app_version}). Update the program, then restore it."
+        )
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        for table in ("patients", "treatments", "images"):
+            held = connection.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
+            if held != manifest.counts[table]:
+                problems.append(
+                    f"The manifest counts {manifest.counts[table]} {table}, the database in "
+                    f"the backup holds {held}."
+                )
+        rows = connection.execute("SELECT folder_path, file_name, sha256 FROM images")
+        if manifest.includes_images:
+            problems_, warnings_ = _image_rows(rows, manifest)
+            problems += problems_
+            warnings += warnings_
+    return problems, warnings
+
+
+def _image_rows(rows, manifest: Manifest) -> tuple[list[str], list[str]]:
+    """Every image row needs its file in the archive: at its path (separators and trailing
+    slash normalised), or elsewhere under the same name with the same checksum (a restore puts
+    it in place)."""
+    missing_listed = set(manifest.missing_files)
+    by_name: set[tuple[str, str]] | None = None
+    absent, known_absent, differing, elsewhere = [], 0, 0, 0
+    for folder, file_name, sha256 in rows:
+        name = normalized_folder(folder) + file_name
+        entry = manifest.entries.get(name)
+        if entry is None and (folder + file_name) in missing_listed:
+            known_absent += 1
+        elif entry is None:
+            if by_name is None:
+                by_name = {(n.rsplit("/", 1)[-1], e.sha256) for n, e in manifest.entries.items()}
+            if (file_name, sha256) in by_name:
+                elsewhere += 1
+            else:
+                absent.append(folder + file_name)
+        elif sha256 and entry.sha256 != sha256:
+            differing += 1
+    problems, warnings = [], []
+    if absent:
+        problems.append(
+            f"{len(absent)} image records have no file in the archive (first: "
+            f"{', '.join(absent[:SHOWN])})."
+        )
+    if elsewhere:
+        warnings.append(
+            f"{elsewhere} images are filed under another folder in the archive; a restore "
+            "puts them in their place."
+        )
+    if known_absent:
+        warnings.append(
+            f"{known_absent} image files were already missing from the store when this backup "
+            "was made; those images will show as missing."
+        )
+    if differing:
+        warnings.append(
+            f"{differing} image files differ from the checksum recorded when they were added "
+            "(they were already damaged in the store when the backup was made)."
+        )
+    return problems, warnings
+
+
+def normalized_folder(folder: str) -> str:
+    """An image row's folder with forward slashes and a trailing slash."""
+    cleaned = folder.replace("\\", "/")
+    return cleaned if cleaned.endswith("/") else cleaned + "/"

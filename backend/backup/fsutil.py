@@ -1,0 +1,151 @@
+"""File-system steps that backup and restore share: atomic JSON, publishing a finished file
+under a new name, and refusing early (with what to do) when a folder is full or read-only."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from backend.backup.errors import FolderNotUsable, NotEnoughSpace
+from backend.usecases.storage_report import human_size
+
+MARGIN_BYTES = 64 * 1024 * 1024
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new name in `folder` survive a power loss (no-op on Windows)."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def sync_all(paths: list[Path]) -> None:
+    """Flush freshly written files to disk: one system-wide sync where the OS has it, else one
+    fsync per file."""
+    if hasattr(os, "sync"):
+        os.sync()
+        return
+    for path in paths:
+        fsync_file(path)
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write `data` to `path` so that a crash leaves either the old or the new content."""
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    try:
+        with open(temp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def publish_new(temp: Path, folder: Path, name: str) -> Path:
+    """Give the finished file `temp` the name `name` in `folder` (or `<stem>-2.zip`, ... when
+    that name is taken). An existing file is never overwritten."""
+    stem, dot, ext = name.rpartition(".")
+    for attempt in range(1, 1000):
+        candidate = folder / (name if attempt == 1 else f"{stem}-{attempt}{dot}{ext}")
+        if _link_or_claim(temp, candidate):
+            fsync_dir(folder)
+            return candidate
+    raise FileExistsError(f"no free name for {name} in {folder}")
+
+
+def _link_or_claim(temp: Path, final: Path) -> bool:
+    try:
+        os.link(temp, final)
+    except FileExistsError:
+        return False
+    except OSError:
+        # No hard links here (FAT, some shares): claim the name, then replace our own claim.
+        try:
+            with open(final, "xb"):
+                pass
+        except FileExistsError:
+            return False
+        os.replace(temp, final)
+        return True
+    temp.unlink()
+    return True
+
+
+def ensure_writable_folder(folder: Path) -> None:
+    """Refuse a folder that is missing or cannot be written, saying what to do."""
+    if not folder.is_dir():
+        raise FolderNotUsable(
+            f"The folder {folder} does not exist or cannot be reached. Connect the disk or "
+            "choose another folder.",
+            field="folder",
+        )
+    probe = folder / f".dental-images-write-test-{secrets.token_hex(4)}"
+    try:
+        probe.write_bytes(b"")
+    except OSError as exc:
+        raise FolderNotUsable(
+            f"The program cannot write to {folder} ({exc.strerror or exc}). Choose another "
+            "folder, or ask whoever manages this computer for permission to write there.",
+            field="folder",
+        ) from exc
+    probe.unlink(missing_ok=True)
+
+
+def free_bytes(folder: Path) -> int:
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    return shutil.disk_usage(existing).free
+
+
+def require_free_space(folder: Path, needed: int, what: str, *, field: str = "folder") -> None:
+    """Refuse when `folder`'s disk has less than `needed` bytes (plus a margin) free."""
+    free = free_bytes(folder)
+    if free < needed + MARGIN_BYTES:
+        raise NotEnoughSpace(
+            f"Not enough free space for {what}: it needs about {human_size(needed)} on the disk "
+            f"holding {folder}, and {human_size(free)} is free. Free up space there or choose "
+            "another folder (for example an external disk).",
+            field=field,
+        )
+
+
+def remove_path(path: Path) -> None:
+    """Delete a file or a whole folder if it is there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=False)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def remove_stale(folder: Path, pattern: str, older_than_s: float) -> int:
+    """Delete leftovers of crashed runs (`pattern` in `folder`) not touched for a while; a live
+    run keeps its files fresh. Returns how many were removed."""
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - older_than_s
+    for path in folder.glob(pattern):
+        try:
+            if path.stat().st_mtime < cutoff:
+                remove_path(path)
+                removed += 1
+        except OSError:
+            continue
+    return removed

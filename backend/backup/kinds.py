@@ -1,0 +1,44 @@
+"""What kind of backup file this is: ours (a zip with a manifest), or one of the earlier app's
+(a zip with `dental_clinic.db` at its root, a bare SQLite file, a JSON export)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from backend.backup.manifest import MANIFEST_NAME
+
+BACKUP = "backup"
+LEGACY_ZIP = "legacy-zip"
+LEGACY_DB = "legacy-db"
+LEGACY_JSON = "legacy-json"
+BROKEN_ZIP = "broken-zip"
+UNKNOWN = "unknown"
+LEGACY_KINDS = (LEGACY_ZIP, LEGACY_DB, LEGACY_JSON)
+LEGACY_DB_NAME = "dental_clinic.db"
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def detect_kind(path: Path) -> str:
+    """One of BACKUP, LEGACY_ZIP, LEGACY_DB, LEGACY_JSON, BROKEN_ZIP (starts like a zip but
+    cannot be opened as one: cut short or damaged) or UNKNOWN. Reads only a few bytes and the
+    zip's central directory."""
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    if head.startswith(_SQLITE_MAGIC):
+        return LEGACY_DB
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = {name.replace("\\", "/") for name in archive.namelist()}
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return BROKEN_ZIP
+        if MANIFEST_NAME in names:
+            return BACKUP
+        if LEGACY_DB_NAME in names:
+            return LEGACY_ZIP
+        return UNKNOWN
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+        return LEGACY_JSON
+    return UNKNOWN

@@ -1,0 +1,162 @@
+"""Backups of the earlier app: a .zip holding dental_clinic.db and dental_images/, or a bare
+.db. Each is staged into a temporary folder (a zip with the same checks as ours: no absolute
+paths, no '..', no links, no bombs) and brought in by the legacy importer, after a safety backup
+of the current data; any failure puts the current data back. The .json export is not supported
+yet."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from backend.backup import kinds
+from backend.backup.archive_safety import UnsafeArchive, archive_problems, extract_member
+from backend.backup.create import SAFETY_PREFIX, create_backup
+from backend.backup.errors import BackupInvalid
+from backend.backup.fsutil import remove_path
+from backend.backup.progress import Reporter, Step
+from backend.backup.verify import verify_archive
+from backend.errors import ValidationError
+from backend.jobs import Progress
+from backend.runtime import Runtime
+
+JSON_NOT_SUPPORTED = (
+    "Backups in the earlier app's .json format cannot be restored yet. Restore its .zip backup "
+    "(made with images) or its .db file instead. Nothing was changed."
+)
+NO_IMPORTER = (
+    "This is a backup of the earlier app; this version of the program cannot import those yet. "
+    "Nothing was changed."
+)
+
+
+def _importer() -> Any:
+    try:
+        from backend.legacy import importer
+    except ImportError as exc:
+        raise ValidationError(NO_IMPORTER, field="path") from exc
+    return importer
+
+
+def _refuse_json(kind: str) -> None:
+    if kind == kinds.LEGACY_JSON:
+        raise ValidationError(JSON_NOT_SUPPORTED, field="path")
+
+
+def _checked(archive: Path, progress: Reporter, work_dir: Path) -> list[str]:
+    report = verify_archive(archive, progress=progress, work_dir=work_dir)
+    if not report.ok:
+        raise BackupInvalid(report.problems)
+    return report.warnings
+
+
+@contextlib.contextmanager
+def staged_source(runtime: Runtime, archive: Path, kind: str) -> Iterator[Path]:
+    """A temporary folder holding the backup as the earlier app kept it: `dental_clinic.db`
+    and `dental_images/` beside it. Removed afterwards."""
+    work = runtime.settings.backups_dir / ".work" / f"legacy-{secrets.token_hex(6)}"
+    folder = work / "source"
+    folder.mkdir(parents=True)
+    try:
+        if kind == kinds.LEGACY_DB:
+            shutil.copyfile(archive, folder / kinds.LEGACY_DB_NAME)
+        else:
+            _extract_legacy_zip(archive, folder)
+        yield folder
+    finally:
+        remove_path(work)
+
+
+def _extract_legacy_zip(archive: Path, folder: Path) -> None:
+    with zipfile.ZipFile(archive) as opened:
+        problems = archive_problems(opened, archive.stat().st_size)
+        if problems:
+            raise BackupInvalid(problems)
+        for info in opened.infolist():
+            if info.is_dir():
+                continue
+            try:
+                extract_member(opened, info, folder, info.filename.replace("\\", "/"))
+            except UnsafeArchive as exc:
+                raise BackupInvalid([str(exc)]) from exc
+
+
+def preview(runtime: Runtime, archive: Path, kind: str, progress: Reporter) -> dict[str, Any]:
+    """Check the earlier app's backup and say what importing it would bring, with the tooth
+    numbering detected and the evidence for it."""
+    _refuse_json(kind)
+    importer = _importer()
+    warnings = _checked(archive, progress, runtime.settings.backups_dir)
+    with staged_source(runtime, archive, kind) as folder:
+        found = importer.preview(importer.open_source(folder), runtime)
+    return {
+        "path": str(archive),
+        "name": archive.name,
+        "kind": kind,
+        "size_bytes": archive.stat().st_size,
+        "legacy": found.as_dict(),
+        "notation": found.notation.as_dict(),
+        "replaces": [
+            "The earlier app's patients, treatments and images are added to the data here; "
+            "what was imported before is not added twice.",
+            f"A safety backup of the current data is made first, in "
+            f"{runtime.settings.backups_dir}; if anything fails it is put back by itself.",
+        ],
+        "warnings": warnings,
+    }
+
+
+def restore(
+    runtime: Runtime,
+    archive: Path,
+    kind: str,
+    progress: Progress,
+    *,
+    notation: str | None,
+    put_back: Callable[[Path], None],
+) -> dict[str, Any]:
+    """Import the earlier app's backup into the current data: checked, staged, safety backup,
+    import; on any failure `put_back(safety backup)` restores the data as it was."""
+    _refuse_json(kind)
+    importer = _importer()
+    settings = runtime.settings
+    warnings = _checked(archive, Step(progress, 1, 3, "checking the backup"), settings.backups_dir)
+    with staged_source(runtime, archive, kind) as folder:
+        source = importer.open_source(folder)
+        chosen = notation or _detected_notation(importer, source, runtime)
+        safety = create_backup(
+            runtime,
+            settings.backups_dir,
+            progress=Step(progress, 2, 3, "safety backup of the current data"),
+            prefix=SAFETY_PREFIX,
+        )
+        progress.update(message="Step 3 of 3, importing the earlier app's data")
+        try:
+            report = importer.import_legacy(runtime, source, notation=chosen, progress=progress)
+        except BaseException:
+            put_back(safety.path)
+            raise
+    return {
+        "kind": kind,
+        "imported": report.as_dict(),
+        "notation": chosen,
+        "safety_backup": str(safety.path),
+        "warnings": warnings,
+    }
+
+
+def _detected_notation(importer: Any, source: Any, runtime: Runtime) -> str:
+    evidence = importer.preview(source, runtime).notation
+    if evidence.detected and evidence.certain:
+        return evidence.detected
+    raise ValidationError(
+        "The tooth numbering of this backup cannot be told for certain ("
+        + "; ".join(evidence.evidence)
+        + "). Choose Universal or FDI, then restore again. Nothing was changed.",
+        field="notation",
+    )

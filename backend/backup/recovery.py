@@ -1,0 +1,89 @@
+"""At every start, before the database is used: finish or undo a restore that a crash, a kill
+or a power cut interrupted, from its journal. The result is always the old data or the new data,
+complete; never a mix."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import tempfile
+import zipfile
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from backend.backup import journal as jr
+from backend.backup.archive_safety import stream_member
+from backend.backup.manifest import DATABASE_ENTRY
+from backend.backup.snapshot import load_into
+from backend.config import Settings
+from backend.errors import Conflict
+from backend.models import utcnow
+
+log = logging.getLogger(__name__)
+
+MARKER_KEY = "backup.restore_marker"
+
+
+def recover_interrupted_restore(settings: Settings, engine: Engine) -> str | None:
+    """Undo or finish the restore named by the journal, if there is one. Returns what was done
+    (also logged), None when there was nothing to do. Raises Conflict when the restore is still
+    running in another process of this computer."""
+    journal = jr.load_journal(settings)
+    if journal is None:
+        return None
+    if journal.host == socket.gethostname() and jr.process_alive(journal.pid):
+        raise Conflict(
+            f"A restore is running in another copy of the program (process {journal.pid}); "
+            "wait until it has finished, then start the program again."
+        )
+    if journal.phase == jr.COMMITTED or (
+        journal.method == jr.ROWS
+        and journal.phase in (jr.SWAPPING, jr.SWAPPED)
+        and restore_marker(engine) == journal.id
+    ):
+        jr.remove_leftovers(journal)
+        outcome = "finished: the restored data is in place"
+    elif journal.phase == jr.STAGING:
+        jr.remove_leftovers(journal)
+        outcome = "abandoned before it changed anything: the data is as it was"
+    else:
+        if journal.method == jr.ROWS and journal.phase == jr.ROLLING_BACK:
+            restore_rows_from_archive(engine, Path(str(journal.safety_backup)))
+        jr.roll_back_moves(journal)
+        jr.remove_leftovers(journal)
+        outcome = "undone: the data is back as it was before the restore"
+    jr.clear_journal(settings)
+    message = f"An interrupted restore of {journal.archive} was {outcome}."
+    log.warning(message)
+    return message
+
+
+def restore_marker(engine: Engine) -> str | None:
+    """The id of the restore whose rows the database holds (rows method), if any."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                text("SELECT value FROM app_state WHERE key = :key"), {"key": MARKER_KEY}
+            ).scalar()
+    except SQLAlchemyError:
+        return None
+
+
+def write_marker(connection: Connection, restore_id: str) -> None:
+    connection.execute(text("DELETE FROM app_state WHERE key = :key"), {"key": MARKER_KEY})
+    connection.execute(
+        text("INSERT INTO app_state (key, value, updated_at) VALUES (:key, :value, :now)"),
+        {"key": MARKER_KEY, "value": restore_id, "now": utcnow()},
+    )
+
+
+def restore_rows_from_archive(engine: Engine, archive: Path) -> None:
+    """Load the database snapshot of a (safety) backup into the live database, in one
+    transaction."""
+    with tempfile.TemporaryDirectory(prefix="dental-rollback-") as folder:
+        snapshot = Path(folder) / DATABASE_ENTRY
+        with zipfile.ZipFile(archive) as opened, open(snapshot, "wb") as handle:
+            stream_member(opened, opened.getinfo(DATABASE_ENTRY), handle.write)
+        load_into(engine, snapshot)

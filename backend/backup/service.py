@@ -1,0 +1,125 @@
+"""What the API, the command line and the scheduler start: a backup with its bookkeeping
+(the remembered folder, the last good backup or the failure to show, old backups pruned)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend.backup import schedule, state
+from backend.backup.create import DEFAULT_PREFIX, create_backup
+from backend.config import Settings
+from backend.db import session_scope
+from backend.errors import AppError
+from backend.jobs import Cancelled, Job, Progress
+from backend.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def run_backup(
+    runtime: Runtime,
+    progress: Progress,
+    *,
+    folder: str | None = None,
+    include_images: bool = True,
+    scheduled: bool = False,
+) -> dict[str, Any]:
+    """Back up into `folder` (else the remembered folder, else backups/ in the data folder).
+    A chosen folder is remembered once a backup there succeeded; a scheduled backup prunes the
+    folder to the newest N and records a failure for the main screen to show."""
+    with session_scope(runtime.sessions) as session:
+        config = state.read_backup_settings(session)
+    chosen = Path(folder or config.folder or runtime.settings.backups_dir).expanduser()
+    try:
+        result = create_backup(
+            runtime,
+            chosen,
+            include_images=include_images,
+            progress=progress,
+            prefix=config.clinic or DEFAULT_PREFIX,
+        )
+    except Cancelled:
+        raise
+    except Exception as exc:
+        if scheduled:
+            message = exc.message if isinstance(exc, AppError) else str(exc)
+            with session_scope(runtime.sessions) as session:
+                state.record_failure(session, message)
+            log.error("scheduled backup failed: %s", message)
+        raise
+    summary = result.as_dict()
+    with session_scope(runtime.sessions) as session:
+        if include_images:
+            state.record_success(
+                session,
+                {
+                    "path": summary["path"],
+                    "size_bytes": result.size_bytes,
+                    "scheduled": scheduled,
+                    "files": result.manifest.counts["files"],
+                },
+            )
+        if folder and str(chosen.resolve()) != (config.folder or ""):
+            state.remember_folder(session, str(chosen.resolve()))
+    if scheduled:
+        pruned = schedule.prune_backups(chosen, config.clinic, config.keep)
+        summary["pruned"] = [p.name for p in pruned]
+    return summary
+
+
+def start_backup_job(
+    runtime: Runtime,
+    *,
+    folder: str | None = None,
+    include_images: bool = True,
+    scheduled: bool = False,
+) -> Job:
+    """Start the backup as a whole-store job (Conflict while another one runs)."""
+    return runtime.jobs.start(
+        "backup",
+        lambda progress: run_backup(
+            runtime,
+            progress,
+            folder=folder,
+            include_images=include_images,
+            scheduled=scheduled,
+        ),
+    )
+
+
+def backup_status(session: Session, settings: Settings, now: datetime | None = None) -> dict:
+    """The schedule, the last good backup, the last failure, and the warning for the main
+    screen (None when all is well)."""
+    now = now or datetime.now()
+    config = state.read_backup_settings(session)
+    success = state.last_success(session)
+    error = state.last_error(session)
+    success_at = success.local_time() if success else None
+    upcoming = schedule.next_run(config, success_at, now)
+    return {
+        "settings": config.as_dict(),
+        "folder": config.folder or str(settings.backups_dir),
+        "default_folder": str(settings.backups_dir),
+        "last_success": success.as_dict() if success else None,
+        "last_error": error.as_dict() if error else None,
+        "next_run": upcoming.isoformat(timespec="minutes") if upcoming else None,
+        "warning": schedule.warning(
+            config,
+            success_at,
+            (error.local_time(), str(error.details.get("message", ""))) if error else None,
+            now,
+            has_data=schedule.has_data(session),
+        ),
+    }
+
+
+def start_scheduler(runtime: Runtime) -> schedule.BackupScheduler:
+    """Start the thread that runs scheduled backups (the desktop and serve entries call this)."""
+    return schedule.BackupScheduler(
+        runtime.sessions, lambda: start_backup_job(runtime, scheduled=True)
+    ).start()

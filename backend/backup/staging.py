@@ -1,0 +1,170 @@
+"""Staging a restore next to the live data, touching nothing live: every entry extracted and
+checked against the manifest, the database brought to this program's schema, image paths
+corrected, and the result checked."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import zipfile
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from backend.backup.archive_safety import UnsafeArchive, extract_member
+from backend.backup.dbcheck import normalized_folder, sqlite_problems
+from backend.backup.errors import BackupInvalid
+from backend.backup.fsutil import sync_all
+from backend.backup.manifest import DATABASE_ENTRY, Manifest
+from backend.backup.progress import Reporter
+from backend.backup.recovery import MARKER_KEY
+from backend.config import IMAGES_DIRNAME, sqlite_url
+from backend.db import create_db_engine, upgrade_schema
+from backend.models import AppState, Image
+from backend.storage import UnsafePath, file_sha256, resolve_under
+
+log = logging.getLogger(__name__)
+
+KEPT_STATE_PREFIX = "backup."
+
+
+def extract_archive(
+    archive_path: Path,
+    manifest: Manifest,
+    database: Path,
+    image_root: Path | None,
+    progress: Reporter,
+) -> None:
+    """Extract the database to `database` and (when `image_root` is given) the image tree under
+    `image_root`, each entry checked against its size and checksum in the manifest, then
+    flushed to disk."""
+    wanted = {
+        name: entry
+        for name, entry in manifest.entries.items()
+        if name == DATABASE_ENTRY or image_root is not None
+    }
+    progress.update(
+        total=len(wanted),
+        current=0,
+        bytes_total=sum(entry.size for entry in wanted.values()),
+        bytes_done=0,
+        message="Unpacking the backup next to the current data",
+    )
+    written: list[Path] = []
+    with zipfile.ZipFile(archive_path) as archive:
+        for name, expected in wanted.items():
+            root, relative = (
+                (database.parent, database.name) if name == DATABASE_ENTRY else (image_root, name)
+            )
+            assert root is not None
+            try:
+                path, size, digest = extract_member(
+                    archive,
+                    archive.getinfo(name),
+                    root,
+                    relative,
+                    on_bytes=lambda n: progress.advance(0, n),
+                )
+            except (UnsafeArchive, KeyError) as exc:
+                raise BackupInvalid([str(exc)]) from exc
+            written.append(path)
+            if (size, digest) != (expected.size, expected.sha256):
+                raise BackupInvalid(
+                    [f"{name[:120]} does not match its checksum in the manifest: damaged."]
+                )
+            progress.advance(1)
+    sync_all(written)
+
+
+def prepare_database(
+    database: Path, image_root: Path | None, manifest: Manifest, kept_state: dict[str, str]
+) -> list[str]:
+    """Bring the staged database to this program's schema, keep this installation's own backup
+    settings (`kept_state`), correct image paths against the staged tree, and check the result.
+    Returns warnings; raises BackupInvalid when the staged data is not right."""
+    engine = create_db_engine(sqlite_url(database))
+    try:
+        if upgrade_schema(engine):
+            log.info("restored database upgraded from schema %s", manifest.schema_version)
+        with Session(engine) as session:
+            _keep_state(session, kept_state)
+            corrected = _correct_image_paths(session, image_root) if image_root else 0
+            session.commit()
+    finally:
+        engine.dispose()
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        connection.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to swap in
+    problems = sqlite_problems(database)
+    warnings = [f"{corrected} image paths were corrected."] if corrected else []
+    if image_root is not None and not problems:
+        problems += _rows_without_files(database, image_root, manifest)
+    if problems:
+        raise BackupInvalid(problems)
+    return warnings
+
+
+def _keep_state(session: Session, kept_state: dict[str, str]) -> None:
+    session.execute(delete(AppState).where(AppState.key.startswith(KEPT_STATE_PREFIX)))
+    for key, value in kept_state.items():
+        if key != MARKER_KEY:
+            session.add(AppState(key=key, value=value))
+
+
+def _correct_image_paths(session: Session, image_root: Path) -> int:
+    """Rows whose folder uses backslashes or lacks its trailing slash are normalised; a row
+    whose file is not at its place is re-linked to a file of the same name and checksum found
+    elsewhere in the restored tree (the usage guide's fallback)."""
+    corrected = 0
+    by_name: dict[str, list[Path]] | None = None
+    for image in session.scalars(select(Image)):
+        folder = normalized_folder(image.folder_path)
+        if folder != image.folder_path:
+            image.folder_path = folder
+            corrected += 1
+        try:
+            expected = resolve_under(image_root, image.relative_path)
+        except UnsafePath:
+            continue
+        if expected.is_file():
+            continue
+        if by_name is None:
+            by_name = _index(image_root / IMAGES_DIRNAME)
+        for candidate in by_name.get(image.file_name, []):
+            if candidate.is_file() and file_sha256(candidate) == image.sha256:
+                expected.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(candidate, expected)
+                corrected += 1
+                break
+    return corrected
+
+
+def _index(folder: Path) -> dict[str, list[Path]]:
+    found: dict[str, list[Path]] = {}
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            found.setdefault(name, []).append(Path(dirpath) / name)
+    return found
+
+
+def _rows_without_files(database: Path, image_root: Path, manifest: Manifest) -> list[str]:
+    listed_missing = set(manifest.missing_files)
+    absent = []
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        for (relative,) in connection.execute("SELECT folder_path || file_name FROM images"):
+            if relative in listed_missing:
+                continue
+            try:
+                present = resolve_under(image_root, relative).is_file()
+            except UnsafePath:
+                present = False
+            if not present:
+                absent.append(relative)
+    if not absent:
+        return []
+    return [
+        f"{len(absent)} image records of the backup have no file after unpacking "
+        f"(first: {', '.join(absent[:5])})."
+    ]

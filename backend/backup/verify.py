@@ -1,0 +1,273 @@
+"""Checking an archive completely, without touching any data: zip structure, entry names and
+types, sizes and ratios, the manifest, the checksum of every entry, and the database inside.
+Every problem is reported in its own sentence."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backend.backup import kinds
+from backend.backup.archive_safety import (
+    DEFAULT_LIMITS,
+    ArchiveLimits,
+    UnsafeArchive,
+    archive_problems,
+    stream_member,
+)
+from backend.backup.dbcheck import snapshot_problems
+from backend.backup.manifest import (
+    DATABASE_ENTRY,
+    IMAGES_PREFIX,
+    MANIFEST_NAME,
+    Manifest,
+    ManifestError,
+    parse_manifest,
+)
+from backend.backup.progress import Reporter
+from backend.backup.snapshot import read_facts
+from backend.jobs import Progress
+
+MAX_MANIFEST_BYTES = 512 * 1024 * 1024
+BROKEN_ZIP = (
+    "The file is not a complete zip archive: it may have been cut short (copied before it was "
+    "finished, or the disk was full) or damaged."
+)
+
+
+@dataclass
+class VerifyReport:
+    path: Path
+    kind: str
+    size_bytes: int = 0
+    manifest: Manifest | None = None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "name": self.path.name,
+            "kind": self.kind,
+            "ok": self.ok,
+            "size_bytes": self.size_bytes,
+            "backup": self.manifest.summary() if self.manifest else None,
+            "problems": self.problems[:200],
+            "warnings": self.warnings[:50],
+        }
+
+
+def verify_archive(
+    path: Path,
+    *,
+    progress: Reporter | None = None,
+    limits: ArchiveLimits = DEFAULT_LIMITS,
+    work_dir: Path | None = None,
+    own_totals: bool = True,
+) -> VerifyReport:
+    """Check the archive at `path` completely. `own_totals=False` when the caller's progress
+    already counts these bytes (a backup verifying what it wrote)."""
+    progress = progress or Progress()
+    path = Path(path)
+    if not path.is_file():
+        return VerifyReport(path, kinds.UNKNOWN, problems=[f"There is no file at {path}."])
+    report = VerifyReport(path, kinds.detect_kind(path), size_bytes=path.stat().st_size)
+    if report.kind in kinds.LEGACY_KINDS:
+        _verify_legacy(report, limits, work_dir, progress)
+    elif report.kind == kinds.BROKEN_ZIP:
+        report.problems.append(BROKEN_ZIP)
+    elif report.kind == kinds.UNKNOWN:
+        report.problems.append(
+            "This is not a backup of Dental Images (it has no manifest.json), nor one of the "
+            "earlier app."
+        )
+    else:
+        _verify_backup(report, limits, work_dir, progress, own_totals)
+    return report
+
+
+def _verify_backup(
+    report: VerifyReport,
+    limits: ArchiveLimits,
+    work_dir: Path | None,
+    progress: Reporter,
+    own_totals: bool,
+) -> None:
+    try:
+        with zipfile.ZipFile(report.path) as archive:
+            report.problems += archive_problems(archive, report.size_bytes, limits)
+            if report.problems:
+                return
+            report.manifest = _read_manifest(archive, report)
+            if report.manifest is None:
+                return
+            report.problems += _structure_problems(archive, report.manifest)
+            if report.problems:
+                return
+            _check_every_entry(archive, report.manifest, report, progress, own_totals)
+            if report.problems:
+                return
+            _check_database(archive, report, work_dir)
+    except (zipfile.BadZipFile, OSError) as exc:
+        report.problems.append(f"{BROKEN_ZIP} ({exc})")
+
+
+def _read_manifest(archive: zipfile.ZipFile, report: VerifyReport) -> Manifest | None:
+    info = archive.getinfo(MANIFEST_NAME)
+    if info.file_size > MAX_MANIFEST_BYTES:
+        report.problems.append("manifest.json is larger than any real manifest.")
+        return None
+    chunks: list[bytes] = []
+    try:
+        stream_member(archive, info, chunks.append)
+        return parse_manifest(b"".join(chunks))
+    except (UnsafeArchive, ManifestError) as exc:
+        report.problems.append(str(exc))
+        return None
+
+
+def _structure_problems(archive: zipfile.ZipFile, manifest: Manifest) -> list[str]:
+    problems = []
+    infos = {info.filename: info for info in archive.infolist()}
+    for name, info in infos.items():
+        if name == MANIFEST_NAME:
+            continue
+        if info.is_dir() or not (name == DATABASE_ENTRY or name.startswith(IMAGES_PREFIX)):
+            problems.append(f"The archive holds {name[:120]!r}, which no backup holds.")
+        elif name not in manifest.entries:
+            problems.append(f"The archive holds {name[:120]!r}, which its manifest does not list.")
+        elif info.file_size != manifest.entries[name].size:
+            problems.append(
+                f"{name[:120]} is {info.file_size} bytes in the archive but "
+                f"{manifest.entries[name].size} in the manifest."
+            )
+    for name in manifest.entries:
+        if name not in infos:
+            problems.append(f"{name[:120]} is listed in the manifest but missing from the archive.")
+    return problems
+
+
+def _check_every_entry(
+    archive: zipfile.ZipFile,
+    manifest: Manifest,
+    report: VerifyReport,
+    progress: Reporter,
+    own_totals: bool,
+) -> None:
+    if own_totals:
+        progress.update(
+            total=len(manifest.entries),
+            current=0,
+            bytes_total=manifest.total_bytes,
+            bytes_done=0,
+            message="Checking every file of the backup",
+        )
+    else:
+        progress.update(message="Verifying the backup")
+    for name, expected in manifest.entries.items():
+        try:
+            size, digest = stream_member(
+                archive,
+                archive.getinfo(name),
+                lambda _block: None,
+                on_bytes=lambda n: progress.advance(0, n),
+            )
+        except UnsafeArchive as exc:
+            report.problems.append(str(exc))
+            continue
+        if (size, digest) != (expected.size, expected.sha256):
+            report.problems.append(
+                f"{name[:120]} does not match its checksum in the manifest: the archive is damaged."
+            )
+        if own_totals:
+            progress.advance(1)
+
+
+def _check_database(archive: zipfile.ZipFile, report: VerifyReport, work_dir: Path | None) -> None:
+    assert report.manifest is not None
+    with tempfile.TemporaryDirectory(prefix="dental-verify-", dir=work_dir) as folder:
+        snapshot = Path(folder) / DATABASE_ENTRY
+        with open(snapshot, "wb") as handle:
+            stream_member(archive, archive.getinfo(DATABASE_ENTRY), handle.write)
+        problems, warnings = snapshot_problems(
+            snapshot, report.manifest, report.manifest.schema_version
+        )
+        if not problems:
+            facts = read_facts(snapshot)
+            if facts.schema_version != report.manifest.schema_version:
+                problems.append("The database's schema differs from the one in the manifest.")
+    report.problems += problems
+    report.warnings += warnings
+
+
+def _verify_legacy(
+    report: VerifyReport, limits: ArchiveLimits, work_dir: Path | None, progress: Reporter
+) -> None:
+    report.warnings.append(
+        "This is a backup of the earlier app. It has no manifest, so only its own checks "
+        "(zip checksums, database integrity) apply; restoring it imports its data."
+    )
+    if report.kind == kinds.LEGACY_JSON:
+        report.warnings.append("Backups in the earlier app's .json format cannot be restored yet.")
+        try:
+            with open(report.path, "rb") as handle:
+                json.load(handle)
+        except ValueError as exc:
+            report.problems.append(f"The file is not readable JSON ({exc}).")
+        return
+    if report.kind == kinds.LEGACY_DB:
+        report.problems += _legacy_db_problems(report.path)
+        return
+    try:
+        with zipfile.ZipFile(report.path) as archive:
+            report.problems += archive_problems(archive, report.size_bytes, limits)
+            if report.problems:
+                return
+            files = [info for info in archive.infolist() if not info.is_dir()]
+            progress.update(
+                total=len(files),
+                bytes_total=sum(info.file_size for info in files),
+                message="Checking every file of the backup",
+            )
+            for info in files:
+                try:
+                    stream_member(
+                        archive, info, lambda _b: None, on_bytes=lambda n: progress.advance(0, n)
+                    )
+                except UnsafeArchive as exc:
+                    report.problems.append(str(exc))
+                progress.advance(1)
+            if report.problems:
+                return
+            with tempfile.TemporaryDirectory(prefix="dental-verify-", dir=work_dir) as folder:
+                database = Path(folder) / kinds.LEGACY_DB_NAME
+                with open(database, "wb") as handle:
+                    stream_member(archive, archive.getinfo(kinds.LEGACY_DB_NAME), handle.write)
+                report.problems += _legacy_db_problems(database)
+    except (zipfile.BadZipFile, OSError) as exc:
+        report.problems.append(f"{BROKEN_ZIP} ({exc})")
+
+
+def _legacy_db_problems(path: Path) -> list[str]:
+    try:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as c:
+            result = [row[0] for row in c.execute("PRAGMA integrity_check")]
+            tables = {row[0] for row in c.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.DatabaseError as exc:
+        return [f"The earlier app's database cannot be read ({exc})."]
+    if result != ["ok"]:
+        return [f"The earlier app's database is damaged ({'; '.join(result[:3])})."]
+    if "patients" not in tables:
+        return ["The database has no patients table: it is not one of the earlier app."]
+    return []

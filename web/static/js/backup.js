@@ -1,0 +1,321 @@
+// Settings → Backup and restore: back up now (the native folder dialog in the window), the
+// schedule, verify a backup file, check the data, restore with a preview and a confirmation;
+// and the main screen's warning when the last good backup is too old or a scheduled one failed.
+// Long work runs as a job on the server; its progress is polled here.
+import { api, chooseBackupFile, chooseFolder, hasNative, uploadBackupFile } from "./bridge.js";
+import { $, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
+
+const POLL_MS = 400;
+const BANNER_EVERY_MS = 60_000;
+const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+function clock(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  return s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min` : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function progressText(p) {
+  const parts = [p.message];
+  if (p.total) parts.push(`${p.current} of ${p.total} files`);
+  if (p.bytes_total) parts.push(`${formatBytes(p.bytes_done)} of ${formatBytes(p.bytes_total)}`);
+  if (p.remaining_s !== null && p.remaining_s !== undefined) parts.push(`about ${clock(p.remaining_s)} left`);
+  return parts.filter(Boolean).join(" · ");
+}
+
+function list(items, className = "") {
+  if (!items || !items.length) return "";
+  return `<ul class="${className}">${items.map((item) => `<li>${escapeHtml(item)}</li>`).join("")}</ul>`;
+}
+
+function localTime(iso) {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function describeBackup(b) {
+  const c = b.counts;
+  return `${plural(c.patients, "patient")}, ${plural(c.treatments, "treatment")}, ${plural(c.images, "image")}, ${plural(c.files, "file")} (${formatBytes(c.image_bytes)})${b.includes_images ? "" : ", database only"}`;
+}
+
+/** Poll a job until it ends, showing its progress; resolves with the finished job. */
+async function followJob(job, { cancellable = true } = {}) {
+  const box = $("#backup-job");
+  const bar = $("#backup-job-bar");
+  const cancel = $("#backup-job-cancel");
+  box.hidden = false;
+  cancel.hidden = !cancellable;
+  cancel.disabled = false;
+  cancel.onclick = async () => {
+    cancel.disabled = true;
+    await api("POST", `/api/jobs/${job.id}/cancel`).catch(() => {});
+  };
+  let current = job;
+  while (current.state === "running") {
+    const p = current.progress;
+    const fraction = p.bytes_total ? p.bytes_done / p.bytes_total : p.total ? p.current / p.total : 0;
+    bar.value = Math.min(1, fraction);
+    $("#backup-job-text").textContent = progressText(p);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    try {
+      current = await api("GET", `/api/jobs/${job.id}`);
+    } catch (error) {
+      if (error.code !== "offline") throw error;
+    }
+  }
+  box.hidden = true;
+  return current;
+}
+
+export class BackupSection {
+  constructor() {
+    this.status = null;
+    this.restorePath = null;
+    $("#backup-now").addEventListener("click", () => this.backUp(true));
+    $("#backup-db-only").addEventListener("click", () => this.backUp(false));
+    $("#backup-choose-folder").addEventListener("click", () => this.chooseFolder());
+    $("#backup-schedule").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.saveSchedule();
+    });
+    $("#verify-backup").addEventListener("click", () => this.verify());
+    $("#check-store").addEventListener("click", () => this.check(false));
+    $("#repair-store").addEventListener("click", () => this.check(true));
+    $("#restore-choose").addEventListener("click", () => this.chooseRestore());
+    $("#restore-cancel").addEventListener("click", () => this.hidePreview());
+    $("#restore-confirm").addEventListener("click", () => this.restore());
+    $("#backup-banner-open").addEventListener("click", () => {
+      $("#open-settings").click();
+      setTimeout(() => $("#backup-section").scrollIntoView({ behavior: "smooth" }), 300);
+    });
+    this.refreshBanner();
+    setInterval(() => this.refreshBanner(), BANNER_EVERY_MS);
+  }
+
+  async show() {
+    await Promise.all([this.loadStatus(), this.loadList()]);
+  }
+
+  async refreshBanner() {
+    try {
+      this.renderBanner(await api("GET", "/api/backup"));
+    } catch {
+      // shown again at the next round; a restore in progress refuses this for a moment
+    }
+  }
+
+  renderBanner(status) {
+    $("#backup-banner").hidden = !status.warning;
+    $("#backup-banner-text").textContent = status.warning ? `⚠ ${status.warning}` : "";
+  }
+
+  async loadStatus() {
+    let status;
+    try {
+      status = await api("GET", "/api/backup");
+    } catch (error) {
+      $("#backup-last").textContent = error.message;
+      return;
+    }
+    this.status = status;
+    this.renderBanner(status);
+    const last = status.last_success;
+    let text = last ? `Last good backup: ${localTime(last.at)}, ${formatBytes(last.size_bytes)}, ${last.path}.` : "No backup with images has been made yet.";
+    if (status.next_run) text += ` Next scheduled: ${localTime(status.next_run)}.`;
+    if (status.last_error) text += ` Last scheduled backup failed ${localTime(status.last_error.at)}: ${status.last_error.message}`;
+    $("#backup-last").textContent = text;
+    $("#backup-folder").textContent = this.folder || status.folder;
+    $("#backup-choose-folder").hidden = !hasNative();
+    $("#backup-folder-note").hidden = hasNative();
+    const form = $("#backup-schedule");
+    const s = status.settings;
+    form.elements.schedule.value = s.schedule;
+    form.elements.time.value = s.time;
+    form.elements.weekday.value = String(s.weekday);
+    form.elements.keep.value = s.keep;
+    form.elements.folder.value = s.folder || "";
+    form.elements.clinic.value = s.clinic || "";
+  }
+
+  async loadList() {
+    const box = $("#backup-list");
+    try {
+      const { backups } = await api("GET", "/api/backups");
+      box.replaceChildren(...backups.map((b) => {
+        const item = document.createElement("li");
+        item.innerHTML = `<span class="name">${escapeHtml(b.name)}${b.safety ? ' <span class="muted">(safety backup before a restore)</span>' : ""}</span>
+          <span class="muted">${escapeHtml(localTime(b.modified))}</span><span>${formatBytes(b.size_bytes)}</span>
+          <a href="${escapeHtml(b.download_url)}" download>Download</a>`;
+        return item;
+      }));
+      if (!backups.length) box.innerHTML = '<li class="muted">No backup files yet.</li>';
+    } catch (error) {
+      box.innerHTML = `<li class="warning">${escapeHtml(error.message)}</li>`;
+    }
+  }
+
+  async chooseFolder() {
+    const folder = await chooseFolder();
+    if (!folder) return;
+    this.folder = folder;
+    $("#backup-folder").textContent = folder;
+  }
+
+  async backUp(includeImages) {
+    const result = $("#backup-result");
+    result.innerHTML = "";
+    let job;
+    try {
+      job = await api("POST", "/api/backups", { folder: this.folder || null, include_images: includeImages });
+    } catch (error) {
+      result.innerHTML = `<p class="warning">${escapeHtml(error.message)}</p>`;
+      return;
+    }
+    const done = await followJob(job);
+    if (done.state === "done") {
+      const r = done.result;
+      result.innerHTML = `<p class="ok-text">✔ Backup written and verified: <strong>${escapeHtml(r.name)}</strong> (${formatBytes(r.size_bytes)}) in <code>${escapeHtml(r.folder)}</code> — ${escapeHtml(describeBackup(r.backup))}.
+        <a id="backup-download" href="/api/backups/${encodeURIComponent(r.name)}/download" download>Download</a></p>${list(r.warnings)}`;
+      toast("Backup written and verified.", "ok");
+    } else if (done.state === "cancelled") {
+      result.innerHTML = '<p class="muted">Backup cancelled. No file was kept.</p>';
+    } else {
+      result.innerHTML = `<p class="warning">✖ ${escapeHtml(done.error.message)}</p>`;
+    }
+    await Promise.all([this.loadStatus(), this.loadList()]);
+  }
+
+  async saveSchedule() {
+    const form = $("#backup-schedule");
+    const body = {};
+    for (const name of ["schedule", "time", "weekday", "keep", "folder", "clinic"]) body[name] = form.elements[name].value.trim();
+    const out = $("#backup-schedule-result");
+    try {
+      this.renderBanner(await api("PATCH", "/api/backup/settings", body));
+      const day = body.schedule === "weekly" ? ` on ${WEEKDAYS[Number(body.weekday)]}s` : "";
+      out.textContent = body.schedule === "off" ? "Saved: no automatic backups." : `Saved: ${body.schedule === "daily" ? "every day" : "every week"}${day} at ${body.time}.`;
+      out.className = "ok-text";
+      await this.loadStatus();
+    } catch (error) {
+      out.textContent = `✖ ${error.message}`;
+      out.className = "warning";
+      if (error.field && form.elements[error.field]) form.elements[error.field].focus();
+    }
+  }
+
+  /** A backup file's path on the computer running the program: the native dialog's answer,
+   * or, in a browser, the chosen file uploaded first. */
+  async pickArchive() {
+    const chosen = await chooseBackupFile();
+    if (!chosen) return null;
+    if (typeof chosen === "string") return chosen;
+    const box = $("#backup-job");
+    box.hidden = false;
+    $("#backup-job-cancel").hidden = true;
+    try {
+      const staged = await uploadBackupFile(chosen, (fraction) => {
+        $("#backup-job-bar").value = fraction;
+        $("#backup-job-text").textContent = `Uploading ${chosen.name}: ${Math.round(fraction * 100)}%`;
+      });
+      return staged.path;
+    } finally {
+      box.hidden = true;
+    }
+  }
+
+  async verify() {
+    const out = $("#check-result");
+    out.innerHTML = "";
+    try {
+      const path = await this.pickArchive();
+      if (!path) return;
+      const done = await followJob(await api("POST", "/api/backups/verify", { path }));
+      if (done.state !== "done") throw done.error || { message: "Verification cancelled." };
+      const r = done.result;
+      out.innerHTML = r.ok
+        ? `<p class="ok-text">✔ ${escapeHtml(r.name)} is complete and every file matches its checksum${r.backup ? ": " + escapeHtml(describeBackup(r.backup)) : ""}.</p>${list(r.warnings)}`
+        : `<p class="warning">✖ ${escapeHtml(r.name)} has problems:</p>${list(r.problems)}${list(r.warnings)}`;
+    } catch (error) {
+      out.innerHTML = `<p class="warning">✖ ${escapeHtml(error.message)}</p>`;
+    }
+  }
+
+  async check(repair) {
+    const out = $("#check-result");
+    out.innerHTML = "";
+    try {
+      const done = await followJob(await api("POST", "/api/store/check", { repair }));
+      if (done.state !== "done") throw done.error || { message: "Check cancelled." };
+      const r = done.result;
+      const head = `Checked ${r.rows} image records and ${r.files} files.${repair ? ` Re-linked ${r.repaired_count}.` : ""}${r.legacy_files ? ` ${r.legacy_files} files are in the earlier app's layout.` : ""}`;
+      out.innerHTML = r.ok ? `<p class="ok-text">✔ ${escapeHtml(head)} Everything is in order.</p>` : `<p class="warning">${escapeHtml(head)}</p>${list(r.problems)}`;
+    } catch (error) {
+      out.innerHTML = `<p class="warning">✖ ${escapeHtml(error.message)}</p>`;
+    }
+  }
+
+  hidePreview() {
+    $("#restore-preview").hidden = true;
+    this.restorePath = null;
+  }
+
+  async chooseRestore() {
+    const out = $("#check-result");
+    out.innerHTML = "";
+    this.hidePreview();
+    try {
+      const path = await this.pickArchive();
+      if (!path) return;
+      const done = await followJob(await api("POST", "/api/restore/preview", { path }));
+      if (done.state !== "done") throw done.error || { message: "Cancelled." };
+      this.renderPreview(done.result);
+      this.restorePath = path;
+    } catch (error) {
+      out.innerHTML = `<p class="warning">✖ ${escapeHtml(error.message)}</p>${list(error.problems)}`;
+    }
+  }
+
+  renderPreview(preview) {
+    const facts = [["File", preview.name], ["Size", formatBytes(preview.size_bytes)]];
+    if (preview.backup) {
+      facts.push(["Made", localTime(preview.backup.created_at)], ["On computer", preview.backup.source_machine], ["Program version", preview.backup.app_version], ["Holds", describeBackup(preview.backup)]);
+    }
+    if (preview.legacy) {
+      const l = preview.legacy;
+      facts.push(["Kind", "Backup of the earlier app"], ["Patients", `${l.patients} (${l.patients_new} new)`], ["Image records", l.image_rows], ["Images found", l.images_found], ["Tooth numbering detected", l.notation.detected || "undecided"]);
+    }
+    $("#restore-facts").innerHTML = facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(String(v))}</dd>`).join("");
+    $("#restore-replaces").innerHTML = preview.replaces.map((line) => `<li>${escapeHtml(line)}</li>`).join("");
+    $("#restore-warnings").innerHTML = (preview.warnings || []).map((line) => `<li class="warning">${escapeHtml(line)}</li>`).join("");
+    $("#restore-notation-row").hidden = !preview.legacy;
+    $("#restore-notation").value = preview.legacy && preview.legacy.notation.detected ? preview.legacy.notation.detected : "";
+    $("#restore-preview").hidden = false;
+  }
+
+  async restore() {
+    const path = this.restorePath;
+    if (!path) return;
+    const ok = await confirmAction("Replace the current data?", "Every record and image here is replaced by the backup's. A safety backup of the current data is made first.", "Restore");
+    if (!ok) return;
+    const out = $("#check-result");
+    $("#restore-preview").hidden = true;
+    try {
+      const body = { path, confirm: true };
+      const notation = $("#restore-notation").value;
+      if (notation) body.notation = notation;
+      const done = await followJob(await api("POST", "/api/restore", body));
+      if (done.state === "cancelled") {
+        out.innerHTML = '<p class="muted">Restore cancelled. Nothing was changed.</p>';
+        return;
+      }
+      if (done.state !== "done") throw done.error;
+      out.innerHTML = `<p class="ok-text" id="restore-done">✔ Restored. The previous data is in the safety backup <code>${escapeHtml(done.result.safety_backup)}</code>. Reloading…</p>${list(done.result.warnings)}`;
+      toast("Backup restored.", "ok");
+      setTimeout(() => window.location.reload(), 1500);
+    } catch (error) {
+      out.innerHTML = `<p class="warning">✖ ${escapeHtml(error.message)}</p>${list(error.problems)}`;
+    }
+  }
+}
