@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from backend import __version__
+from backend.paths import icon_file
 from backend.runtime import Runtime
 from backend.server import LocalServer, bind_server
 
@@ -29,12 +30,29 @@ def display_available() -> bool:
     )
 
 
+def _start_pending_migration(runtime: Runtime) -> None:
+    """Once the server answers (so the window opens at once), migrate what the start-up check
+    found; the Settings page shows its progress."""
+    from backend.migration.runner import start_if_needed
+
+    start_if_needed(runtime)
+
+
+def _start_scheduled_backups(runtime: Runtime) -> None:
+    """The thread that runs scheduled backups while the program is open."""
+    from backend.backup.service import start_scheduler
+
+    start_scheduler(runtime)
+
+
 def serve_headless(runtime: Runtime, port: int = 0) -> int:
     """Serve until interrupted, printing the address that opens the program in a browser."""
     server = bind_server(runtime, port)
     print(f"Dental Images {__version__} is running. Open this address in a browser:")
     print(f"  {server.launch_url}", flush=True)
     log.info("serving headless on %s", server.base_url)
+    _start_pending_migration(runtime)
+    _start_scheduled_backups(runtime)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -65,6 +83,8 @@ def run_window(
 
     server: LocalServer = bind_server(runtime)
     server.start_in_thread()
+    _start_pending_migration(runtime)
+    _start_scheduled_backups(runtime)
     log.info("window opening on %s", server.base_url)
     window = webview.create_window(
         WINDOW_TITLE,
@@ -74,11 +94,16 @@ def run_window(
         height=800,
         min_size=(1024, 700),
     )
+    options: dict[str, Any] = {"private_mode": True}
+    if sys.platform.startswith("linux") and "PYWEBVIEW_GUI" not in os.environ:
+        options["gui"] = "qt"  # the toolkit we install and bundle; pywebview would try GTK first
+    if icon_file().is_file():
+        options["icon"] = str(icon_file())
     try:
         if on_shown is None:
-            webview.start(private_mode=True)
+            webview.start(**options)
         else:
-            webview.start(on_shown, window, private_mode=True)
+            webview.start(on_shown, window, **options)
     except Exception as exc:  # no GUI toolkit usable: keep the program usable
         log.warning("window could not open (%s): serving headless instead", exc)
         server.close()

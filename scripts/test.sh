@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/system-packages.sh
-scripts/setup-venv.sh window,test
+scripts/setup-venv.sh window,test,build
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 export QTWEBENGINE_CHROMIUM_FLAGS="${QTWEBENGINE_CHROMIUM_FLAGS:---no-sandbox}"

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from backend import __version__, teeth
 from backend.errors import ValidationError
+from backend.process_clock import process_age
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("system", __name__)
 
@@ -13,6 +18,14 @@ bp = Blueprint("system", __name__)
 @bp.get("/api/health")
 def health():
     return jsonify({"status": "ok", "version": __version__})
+
+
+@bp.post("/api/ready")
+def ready():
+    """The page calls this once it has rendered: the log line marks the window as usable (the
+    start-up benchmark and the bundle test read it)."""
+    log.info("ui ready after %.2f s since process start", process_age())
+    return Response(status=204)
 
 
 @bp.get("/api/teeth")

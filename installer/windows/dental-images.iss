@@ -1,0 +1,93 @@
+; Inno Setup 6 script: a per-user installer for Dental Images that needs no administrator rights.
+; Built by build\build.ps1, which passes the version from backend\__init__.py:
+;   iscc /DAppVersion=<version> installer\windows\dental-images.iss
+; The clinic's data lives in the per-user app-data folder (%APPDATA%\DentalImages), never in the
+; install folder, so uninstalling removes the program and keeps every patient, image and backup.
+
+#ifndef AppVersion
+  #error Pass the version: iscc /DAppVersion=x.y.z (build\build.ps1 reads backend\__init__.py)
+#endif
+#define AppName "Dental Images"
+#define AppPublisher "Dental Images"
+#define AppExe "dental-images.exe"
+#define BundleDir "..\..\dist\dental-images"
+#define IconFile "..\..\build\icons\dental-images.ico"
+
+[Setup]
+; The AppId ties upgrades and the uninstaller together: never change it.
+AppId={{A6E7D8E6-6E43-42CB-AFA4-1D67DE159CE1}
+AppName={#AppName}
+AppVersion={#AppVersion}
+AppVerName={#AppName} {#AppVersion}
+AppPublisher={#AppPublisher}
+AppCopyright=© {#AppPublisher}. All rights reserved.
+VersionInfoVersion={#AppVersion}
+VersionInfoProductName={#AppName}
+VersionInfoCompany={#AppPublisher}
+PrivilegesRequired=lowest
+DefaultDirName={autopf}\{#AppName}
+DefaultGroupName={#AppName}
+DisableProgramGroupPage=yes
+ArchitecturesAllowed=x64compatible
+ArchitecturesInstallIn64BitMode=x64compatible
+MinVersion=10.0
+OutputDir=..\..\dist
+OutputBaseFilename=DentalImages-{#AppVersion}-windows-setup
+SetupIconFile={#IconFile}
+UninstallDisplayIcon={app}\{#AppExe}
+UninstallDisplayName={#AppName}
+CloseApplications=yes
+Compression=lzma2
+SolidCompression=yes
+WizardStyle=modern
+
+[Languages]
+Name: "english"; MessagesFile: "compiler:Default.isl"
+
+[Tasks]
+Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
+
+[Files]
+Source: "{#BundleDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
+
+[Icons]
+Name: "{autoprograms}\{#AppName}"; Filename: "{app}\{#AppExe}"
+Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; Tasks: desktopicon
+
+[Run]
+Filename: "{app}\{#AppExe}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent
+
+[Code]
+const
+  WebView2Key = 'SOFTWARE\Microsoft\EdgeUpdate\Clients\{F3017226-FE2A-4295-8BDF-00C3A9A7E4C5}';
+  WebView2Download = 'https://developer.microsoft.com/microsoft-edge/webview2/';
+
+{ Microsoft's documented check: a version ("pv") under EdgeUpdate, per machine or per user. }
+function WebView2VersionIn(RootKey: Integer): String;
+begin
+  if not RegQueryStringValue(RootKey, WebView2Key, 'pv', Result) then
+    Result := '';
+  if Result = '0.0.0.0' then
+    Result := '';
+end;
+
+function WebView2Installed(): Boolean;
+begin
+  Result := (WebView2VersionIn(HKLM32) <> '') or (WebView2VersionIn(HKCU) <> '')
+    or (IsWin64 and (WebView2VersionIn(HKLM64) <> ''));
+end;
+
+function InitializeSetup(): Boolean;
+var
+  ErrorCode: Integer;
+begin
+  Result := WebView2Installed();
+  if Result then
+    Exit;
+  if SuppressibleMsgBox('Dental Images shows its window with the Microsoft Edge WebView2 Runtime, '
+      + 'which is not installed on this computer.' + #13#10#13#10
+      + 'Install the WebView2 Runtime from Microsoft (free; the "Evergreen Bootstrapper" is '
+      + 'enough), then run this setup again.' + #13#10#13#10
+      + 'Open the download page now?', mbError, MB_YESNO, IDNO) = IDYES then
+    ShellExec('open', WebView2Download, '', '', SW_SHOWNORMAL, ewNoWait, ErrorCode);
+end;

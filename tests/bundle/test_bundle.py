@@ -1,0 +1,277 @@
+"""The Linux bundle as a clinic gets it: built with the documented command, started from the
+built folder on a fresh data folder, headless (API) and with its window (under Xvfb)."""
+
+from __future__ import annotations
+
+import io
+import json
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import uuid
+import zipfile
+from http.cookiejar import CookieJar
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+from urllib.request import HTTPCookieProcessor, Request, build_opener
+
+import pytest
+from PIL import Image
+from PyInstaller.archive.readers import CArchiveReader
+
+from backend import __version__
+from tests.bundle.conftest import ARTIFACTS, record
+from tests.bundle.window_probe import CHART_MIN_PIXELS, TOP_BAR_BOX
+from tests.helpers import image_bytes
+
+pytestmark = [pytest.mark.bundle, pytest.mark.timeout(900)]
+
+URL = re.compile(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+")
+
+
+def bundled_modules(executable: Path) -> set[str]:
+    """The Python modules inside the bundle's archive."""
+    archive = CArchiveReader(str(executable)).open_embedded_archive("PYZ.pyz")
+    return set(archive.toc)
+
+
+def test_bundle_carries_its_files_and_only_the_linux_webview(bundle):
+    internal = bundle.folder / "_internal"
+    assert (internal / "web" / "templates" / "index.html").is_file()
+    assert (internal / "web" / "static" / "js" / "app.js").is_file()
+    assert (internal / "backend" / "migrations" / "env.py").is_file()
+    versions = sorted(p.name for p in (internal / "backend" / "migrations" / "versions").iterdir())
+    source = sorted(p.name for p in (Path("backend") / "migrations" / "versions").glob("*.py"))
+    assert versions == source
+    assert (internal / "build" / "icons" / "dental-images.png").is_file()
+    modules = bundled_modules(bundle.executable)
+    assert {"backend.cli", "backend.api.system", "webview.platforms.qt", "alembic.op"} <= modules
+    unwanted = {
+        "pytest",
+        "_pytest",
+        "playwright",
+        "ruff",
+        "PyInstaller",
+        "tkinter",
+        "webview.platforms.gtk",
+        "webview.platforms.winforms",
+        "webview.platforms.edgechromium",
+        "webview.platforms.cocoa",
+        "webview.platforms.cef",
+        "PyQt6.QtQuick",
+        "PyQt6.QtQml",
+    }
+    assert not unwanted & modules
+    assert not any(m.startswith(("pytest.", "playwright.", "PyInstaller.")) for m in modules)
+
+
+def test_version_is_the_one_of_the_sources(bundle):
+    done = subprocess.run(
+        [str(bundle.executable), "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"dental-images {__version__}"
+    assert bundle.version == __version__
+
+
+def test_tarball_holds_the_bundle_with_desktop_entry_and_icon(bundle):
+    assert bundle.tarball.name == f"DentalImages-{__version__}-linux-x86_64.tar.gz"
+    with tarfile.open(bundle.tarball) as archive:
+        names = set(archive.getnames())
+        entry = archive.extractfile("dental-images/dental-images.desktop").read().decode()
+        executable = archive.getmember("dental-images/dental-images")
+    assert {
+        "dental-images/dental-images",
+        "dental-images/install.sh",
+        "dental-images/dental-images.png",
+        "dental-images/_internal/web/templates/index.html",
+    } <= names
+    assert executable.mode & 0o111
+    assert "Exec=dental-images" in entry and "Icon=dental-images" in entry
+
+
+def test_deb_installs_under_opt_with_menu_entry(bundle):
+    assert bundle.deb is not None, "build/build.sh made no .deb although dpkg-deb is here"
+    listing = subprocess.run(
+        ["dpkg-deb", "--contents", str(bundle.deb)], capture_output=True, text=True, check=True
+    ).stdout
+    for path in (
+        "./opt/dental-images/dental-images",
+        "./usr/bin/dental-images -> /opt/dental-images/dental-images",
+        "./usr/share/applications/dental-images.desktop",
+        "./usr/share/icons/hicolor/256x256/apps/dental-images.png",
+    ):
+        assert path in listing
+    fields = subprocess.run(
+        ["dpkg-deb", "--field", str(bundle.deb), "Package", "Version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert fields.split() == ["Package:", "dental-images", "Version:", __version__]
+
+
+class Client:
+    """Talks to the bundle's server as the window does: the tokenised address once (cookie),
+    then the X-Dental-Token header on every change."""
+
+    def __init__(self, launch_url: str) -> None:
+        parts = urlsplit(launch_url)
+        self.base = f"{parts.scheme}://{parts.netloc}"
+        self.token = parse_qs(parts.query)["token"][0]
+        self.opener = build_opener(HTTPCookieProcessor(CookieJar()))
+        with self.opener.open(launch_url, timeout=30) as response:
+            self.index_html = response.read().decode()
+
+    def call(self, method: str, path: str, body: bytes | None = None, headers=None):
+        request = Request(self.base + path, data=body, method=method, headers=headers or {})
+        if method not in ("GET", "HEAD"):
+            request.add_header("X-Dental-Token", self.token)
+        with self.opener.open(request, timeout=60) as response:
+            return response.status, response.headers, response.read()
+
+    def json(self, method: str, path: str, payload: dict | None = None):
+        body = json.dumps(payload).encode() if payload is not None else None
+        headers = {"Content-Type": "application/json"} if body else {}
+        status, _, raw = self.call(method, path, body, headers)
+        return status, json.loads(raw)
+
+    def upload(self, path: str, fields: dict[str, str], name: str, data: bytes):
+        boundary = uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in fields.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"'
+            "\r\nContent-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        status, _, raw = self.call("POST", path, body, headers)
+        return status, json.loads(raw)
+
+
+def start_serving(executable: Path, data_dir: Path) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [str(executable), "serve", "--port", "0", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in process.stdout], daemon=True
+    ).start()
+    seen = []
+    while True:
+        try:
+            line = lines.get(timeout=60)
+        except queue.Empty:
+            process.kill()
+            pytest.fail("the bundle printed no address within 60 s:\n" + "".join(seen))
+        seen.append(line)
+        found = URL.search(line)
+        if found:
+            return process, found.group(0)
+
+
+def run_bundle(bundle, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(bundle.executable), *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_served_bundle_stores_images_and_backs_them_up(bundle, tmp_path):
+    data_dir = tmp_path / "fresh data"
+    process, launch_url = start_serving(bundle.executable, data_dir)
+    try:
+        client = Client(launch_url)
+        assert f'data-version="{__version__}"' in client.index_html
+        assert client.json("GET", "/api/health")[1] == {"status": "ok", "version": __version__}
+        status, patient = client.json("POST", "/api/patients", {"full_name": "Bundle Patient"})
+        assert status == 201
+        photo = image_bytes("JPEG", (800, 600), (180, 90, 60))
+        status, uploaded = client.upload(
+            f"/api/patients/{patient['id']}/teeth/14/images",
+            {"image_type": "before", "description": "from the bundle"},
+            "first visit.jpg",
+            photo,
+        )
+        assert status == 201 and uploaded["stored"] == 1
+        image = uploaded["results"][0]["image"]
+        stored = data_dir / image["path"]
+        assert image["folder_path"] == f"dental_images/{patient['id']}/14/before/"
+        assert stored.read_bytes() == photo
+        _, headers, original = client.call("GET", image["url"])
+        assert original == photo
+        _, headers, thumbnail = client.call("GET", image["thumbnail_url"])
+        preview = Image.open(io.BytesIO(thumbnail))
+        assert max(preview.size) < 800 and headers["Content-Type"].startswith("image/")
+        status, chart = client.json("GET", f"/api/patients/{patient['id']}/chart")
+        assert chart["teeth"]["14"]["counts"]["before"] == 1
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+
+    backups = tmp_path / "backups"
+    backups.mkdir()  # an existing folder, as a plugged-in backup disk would be
+    made = run_bundle(bundle, "backup", "--dest", str(backups), "--data-dir", str(data_dir))
+    assert made.returncode == 0, made.stdout + made.stderr
+    (archive,) = backups.glob("*.zip")
+    with zipfile.ZipFile(archive) as backup:
+        manifest = json.loads(backup.read("manifest.json"))
+        assert manifest["app_version"] == __version__
+        assert any(name.endswith(stored.name) for name in backup.namelist())
+    checked = run_bundle(bundle, "verify", str(archive), "--data-dir", str(data_dir))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "OK:" in checked.stdout
+    log = (data_dir / "logs" / "dental-images.log").read_text()
+    assert "serving headless on http://127.0.0.1:" in log
+
+
+def test_bundled_window_opens_and_renders_the_chart(bundle, tmp_path):
+    data_dir = tmp_path / "window data"
+    result_file = tmp_path / "probe.json"
+    shot = tmp_path / "bundle-window.png"
+    completed = subprocess.run(
+        [
+            "xvfb-run",
+            "-a",
+            "-s",
+            "-screen 0 1280x800x24",
+            sys.executable,
+            "-m",
+            "tests.bundle.window_probe",
+            str(bundle.executable),
+            str(data_dir),
+            str(shot),
+            str(result_file),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result_file.exists(), completed.stdout[-2000:] + completed.stderr[-4000:]
+    result = json.loads(result_file.read_text())
+    assert "error" not in result, result
+    if shot.exists():
+        (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, ARTIFACTS / "screenshots" / "bundle-window.png")
+    record(bundle_start_to_usable_seconds=result["ready_seconds"])
+    assert result["title"] == f"Dental Images {__version__}"
+    box_pixels = (TOP_BAR_BOX[2] - TOP_BAR_BOX[0]) * (TOP_BAR_BOX[3] - TOP_BAR_BOX[1])
+    assert result["top_bar_pixels"] > 0.9 * box_pixels, result
+    assert result["chart_pixels"] >= CHART_MIN_PIXELS, result
+    log = (data_dir / "logs" / "dental-images.log").read_text()
+    assert "window opening on http://127.0.0.1:" in log
+    assert "ui ready after" in log
+    assert " ERROR " not in log, log
