@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--images-root",
         help="also copy the images (verified) to this shared folder and use it from now on",
     )
+    from backend.migration.commands import add_parsers as add_migration_commands
+
+    add_migration_commands(commands, common)
+    from backend.backup.commands import add_commands as add_backup_commands
+
+    add_backup_commands(commands, common)
     return parser
 
 
@@ -114,6 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             add_demo_data(runtime)
         if args.command == "move-to-server":
             return move_to_server_command(runtime, args.url, args.images_root)
+        if args.command in ("import-legacy", "migrate"):
+            from backend.migration.commands import run_command
+
+            return run_command(runtime, args)
+        if args.command in ("backup", "verify", "check", "restore"):
+            from backend.backup import commands as backup_commands
+
+            return backup_commands.run(runtime, args)
         if args.command == "serve":
             from backend.desktop import serve_headless
 

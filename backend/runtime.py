@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.backup.recovery import recover_interrupted_restore
 from backend.config import Settings
 from backend.db import create_db_engine, make_session_factory, upgrade_schema
 from backend.jobs import JobRunner
 from backend.locks import Lease
+from backend.maintenance import MaintenanceGate
+from backend.migration.state import StartupCheck, startup_check
 from backend.storage import ImageStore
 
 log = logging.getLogger(__name__)
@@ -26,18 +29,38 @@ class Runtime:
     sessions: sessionmaker[Session]
     store: ImageStore
     jobs: JobRunner = field(default_factory=JobRunner)
+    gate: MaintenanceGate = field(default_factory=MaintenanceGate)
+    migration_check: StartupCheck | None = None  # legacy data waiting to be migrated?
 
     def close(self) -> None:
         self.engine.dispose()
 
+    def reopen(self) -> None:
+        """Drop every pooled connection and the file-name index, after a restore has replaced
+        the database and the image tree: the next request sees the new data."""
+        self.engine.dispose()
+        self.store = _image_store(self.settings)
+
+
+def _image_store(settings: Settings) -> ImageStore:
+    return ImageStore(settings.image_store_root, settings.thumbnails_dir, settings.legacy_roots)
+
 
 def open_runtime(settings: Settings) -> Runtime:
-    """Create missing folders, connect, and bring the schema up to date."""
+    """Create missing folders, finish or undo a restore that was interrupted, connect, and bring
+    the schema up to date."""
     settings.ensure_folders()
     engine = create_db_engine(settings.db_url)
+    recover_interrupted_restore(settings, engine)
     if upgrade_schema(engine):
         log.info("database schema upgraded to the newest version")
-    store = ImageStore(settings.image_store_root, settings.thumbnails_dir, settings.legacy_roots)
+    store = _image_store(settings)
     sessions = make_session_factory(engine)
     jobs = JobRunner(guard=lambda operation: Lease(sessions, operation))
-    return Runtime(settings, engine, sessions, store, jobs)
+    gate = MaintenanceGate()
+    # While a restore swaps the data in, new connections wait instead of opening a file that is
+    # being replaced.
+    event.listen(engine, "do_connect", lambda *_args: gate.wait_until_open())
+    runtime = Runtime(settings, engine, sessions, store, jobs, gate)
+    runtime.migration_check = startup_check(settings, sessions)
+    return runtime

@@ -7,7 +7,9 @@ from typing import Any
 from flask import Flask
 
 from backend import security
+from backend.api import backup as backup_routes
 from backend.api import common, errors, images, jobs, patients, settings, status, system
+from backend.api import migration as migration_routes
 from backend.paths import web_dir
 from backend.runtime import Runtime
 
@@ -34,9 +36,12 @@ def create_app(
     common.init_app(app, runtime)
     errors.init_app(app)
     security.init_app(app)
+    backup_routes.init_app(app)  # first: refuses requests while a restore swaps data in
     status.init_app(app)
     for blueprint in (system.bp, patients.bp, images.bp, settings.bp, jobs.bp, status.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(migration_routes.bp)
+    app.register_blueprint(backup_routes.bp)
     return app
 
 

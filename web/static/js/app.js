@@ -214,6 +214,7 @@ async function start() {
     toast(error.message, "error");
   }
   document.body.dataset.ready = "true";
+  api("POST", "/api/ready").catch(() => {});
 }
 
 /** Another PC may change the open patient or run a whole-store job: look every few seconds. */

@@ -123,6 +123,34 @@ export async function chooseBackupFile() {
   return file || null;
 }
 
+/** Upload a backup file chosen in a browser, for a restore or a verify. onProgress(fraction).
+ * Resolves with {path} of the staged copy on the computer running the program. */
+export function uploadBackupFile(file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    form.append("file", file, file.name || "backup.zip");
+    const request = new XMLHttpRequest();
+    request.open("POST", "/api/backups/upload");
+    request.setRequestHeader("X-Dental-Token", TOKEN);
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    };
+    request.onload = () => {
+      let data;
+      try {
+        data = JSON.parse(request.responseText);
+      } catch {
+        reject(new ApiError({ message: "The server sent an unreadable answer." }));
+        return;
+      }
+      if (request.status >= 400) reject(new ApiError(data.error));
+      else resolve(data);
+    };
+    request.onerror = () => reject(new ApiError({ code: "offline", message: "The upload did not reach the program." }));
+    request.send(form);
+  });
+}
+
 /** Open an image in the OS viewer (window) or in a new browser tab. */
 export async function openInViewer(image) {
   if (native() && native().open_image) return native().open_image(image.id);

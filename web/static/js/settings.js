@@ -1,10 +1,14 @@
 // The settings page: numbering, data folder, storage use, the log.
 import { api, openLogFolder, revealDataFolder } from "./bridge.js";
 import { $, escapeHtml, formatBytes, toast } from "./ui.js";
+import { BackupSection } from "./backup.js";
+import { MigrationSection } from "./migration.js";
 
 export class SettingsPage {
   constructor({ onNotation }) {
     this.onNotation = onNotation;
+    this.migration = new MigrationSection({ onImported: () => this.loadStorage() });
+    this.backup = new BackupSection();
     $("#settings-notation").addEventListener("change", (e) => this.onNotation(e.target.value));
     $("#reveal-data").addEventListener("click", async () => {
       if (!(await revealDataFolder())) toast("Open this folder in your file manager: " + $("#data-dir").textContent);
@@ -26,7 +30,7 @@ export class SettingsPage {
   async show(settings) {
     $("#settings-notation").value = settings.numbering;
     $("#data-dir").textContent = settings.data_dir;
-    await Promise.all([this.loadStorage(), this.loadLog(), this.loadAbout(settings)]);
+    await Promise.all([this.loadStorage(), this.loadLog(), this.loadAbout(settings), this.migration.show(), this.backup.show()]);
   }
 
   async loadAbout(settings) {
