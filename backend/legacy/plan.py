@@ -24,7 +24,7 @@ from backend.legacy.source import LegacySource
 from backend.migration.journal import LEGACY_FILE
 from backend.migration.report import Entry, ImportReport
 from backend.models import Image, LegacyLink, Patient, new_id
-from backend.storage import legacy_patient_folder
+from backend.storage import file_sha256, legacy_patient_folder
 
 TREATMENT_OF_IMAGES = {
     "tooth_treatment_images": "tooth_treatments",
@@ -117,6 +117,7 @@ class Planner:
                 self.link_files[key] = source_file
         self.patients: dict[str, str] = {}  # legacy patient id -> ours
         self.names: dict[str, str] = {}  # our patient id -> legacy clean folder name
+        self.folder_owner: dict[str, str] = {}  # folder name (id or clean name) -> our patient
         self.treatments: dict[tuple[str, str], tuple[str, str, str]] = {}
         self.claimed: dict[str, str] = {}  # real path of a file -> the ref that took it
         self.planned_keys: set[str] = set()
@@ -146,6 +147,7 @@ class Planner:
             self.planned_keys.add(key)
             if canonical and self.session.get(Patient, canonical) is not None:
                 self.patients[legacy_id] = canonical
+                self._mark_folders(canonical, legacy_id, row)
                 self.plan.patients.append(PatientPlan(key, canonical, fields, create=False))
                 self.report.patients.skipped += 1
                 continue
@@ -166,9 +168,16 @@ class Planner:
             serials.add(serial)
             fields["serial_number"] = serial
             self.patients[legacy_id] = patient_id
-            self.names[patient_id] = legacy_patient_folder(row.get("full_name"), str(row.get("id")))
+            self._mark_folders(patient_id, legacy_id, row)
             self.plan.patients.append(PatientPlan(key, patient_id, fields, create=True))
             self.report.patients.imported += 1
+
+    def _mark_folders(self, patient_id: str, legacy_id: str, row: dict[str, Any]) -> None:
+        """Remember the folder names that belong to this patient (ids and the legacy clean
+        name), so that a search by file name never hands one patient's file to another."""
+        name = legacy_patient_folder(row.get("full_name"), str(row.get("id")))
+        self.names[patient_id] = name
+        self.folder_owner.update({patient_id: patient_id, legacy_id: patient_id, name: patient_id})
 
     # ----- treatments (both generations)
     def _plan_treatments(self) -> None:
@@ -283,7 +292,7 @@ class Planner:
             where = legacy.relative or legacy.file_name
             self.report.add_missing(item.ref, where, "the file is not in the source")
             return
-        if len(hits) > 1 and len({os.path.getsize(h) for h in hits}) > 1:
+        if len(hits) > 1 and len({file_sha256(h) for h in hits}) > 1:
             self.report.add_missing(
                 item.ref,
                 legacy.relative or legacy.file_name,
@@ -294,11 +303,23 @@ class Planner:
         self._take(item, hits[0])
 
     def _by_name(self, item: ImagePlan) -> list[Path]:
-        """Files called like the row's file; those in this patient's own folders first."""
+        """Files called like the row's file in this patient's own folders; failing those, in
+        folders that belong to no patient. A file in another patient's folder is never taken:
+        duplicate names across patients are common and would put an image on the wrong one."""
         found = [p for p in self.roots.by_name(item.legacy.file_name or "") if self._free(p)]
-        own = {item.patient_id, self.names.get(item.patient_id, "")}
-        mine = [p for p in found if own & set(Path(self.roots.relative_to_root(p)).parts)]
-        return mine or found
+        mine: list[Path] = []
+        unowned: list[Path] = []
+        for path in found:
+            owners = {
+                self.folder_owner[part]
+                for part in Path(self.roots.relative_to_root(path)).parts
+                if part in self.folder_owner
+            }
+            if owners == {item.patient_id}:
+                mine.append(path)
+            elif not owners:
+                unowned.append(path)
+        return mine or unowned
 
     def _free(self, path: Path) -> bool:
         """Neither taken by another row of this plan nor a file of our own layout."""

@@ -137,3 +137,41 @@ def test_a_file_found_only_by_name_in_the_patients_own_folder_is_taken(runtime, 
     shutil.move(source, moved / "xray" / source.name)
     import_legacy(runtime, open_source(tmp_path / "old"), notation="fdi")
     check_imported(session, runtime.settings.image_store_root, data)
+
+
+def test_a_missing_file_is_never_replaced_by_another_patients_file_of_the_same_name(
+    runtime, session, tmp_path
+):
+    data = build_legacy(tmp_path / "old", notation="fdi", tables="new")
+    layla = next(p for p, name in data.patients.items() if name == "Layla Haddad")
+    # Layla's x-ray and the Arabic patient's x-ray share a file name; Layla's is gone.
+    item = next(e for e in data.expected if e.patient_id == layla and e.image_type == "xray")
+    gone = next(p for p in data.legacy_files if p.is_file() and p.read_bytes() == item.data)
+    gone.unlink()
+    data.expected.remove(item)
+
+    report = import_legacy(runtime, open_source(tmp_path / "old"), notation="fdi")
+
+    assert item.ref in {e.what for e in report.missing_files}
+    check_imported(session, runtime.settings.image_store_root, data)  # the other x-ray is theirs
+
+
+def test_one_path_in_two_roots_with_different_bytes_is_reported_not_guessed(
+    runtime, session, tmp_path
+):
+    data = build_legacy(tmp_path / "old", notation="fdi", tables="new")
+    layla = next(p for p, name in data.patients.items() if name == "Layla Haddad")
+    item = next(e for e in data.expected if e.patient_id == layla and e.image_type == "xray")
+    original = next(p for p in data.legacy_files if p.is_file() and p.read_bytes() == item.data)
+    twin = tmp_path / "old" / "public" / "upload" / original.relative_to(tmp_path / "old")
+    twin.parent.mkdir(parents=True, exist_ok=True)
+    other = bytearray(item.data)
+    other[-20] ^= 0xFF  # same size, different bytes
+    twin.write_bytes(bytes(other))
+    data.expected.remove(item)
+
+    report = import_legacy(runtime, open_source(tmp_path / "old"), notation="fdi")
+
+    missing = {e.what: e.reason for e in report.missing_files}
+    assert "cannot tell which is this one" in missing[item.ref]
+    check_imported(session, runtime.settings.image_store_root, data)
