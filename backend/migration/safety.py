@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
+from backend.backup.fsutil import remove_stale
 from backend.config import Settings
 from backend.errors import Conflict
 from backend.migration.journal import sha256_of
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "pre-migration-"
 MARGIN_BYTES = 50 * 1024 * 1024
+STALE_AFTER_S = 6 * 3600  # a partial backup untouched this long was left by a killed run
 
 
 class NotEnoughSpace(Conflict):
@@ -97,6 +99,7 @@ def make_safety_backup(
     complete and verified; raises NotEnoughSpace before writing when space is short."""
     backups_dir = settings.backups_dir
     backups_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale(backups_dir, f".{PREFIX}*.partial", STALE_AFTER_S)
     db_path = _sqlite_path(settings.db_url)
     fixed = sum(p.stat().st_size for p in [*legacy_databases, *filter(None, [db_path])])
     needed = fixed + bytes_to_copy([(i.path, i.size) for i in items], backups_dir)

@@ -140,9 +140,18 @@ def _changed(settings: Settings, recorded: dict[str, Any] | None) -> list[str]:
             legacy = [name for name in _name_based_folders(path) if name not in seen]
             if legacy:
                 reasons.append(f"{len(legacy)} name-based legacy folders in {path}")
-        elif path.parent != settings.data_dir and any(path.iterdir()):
+        elif path.parent != settings.data_dir and _holds_anything(path):
             reasons.append(f"legacy images in {path}")
     return reasons
+
+
+def _holds_anything(folder: Path) -> bool:
+    """False for an empty folder and for one that cannot be read (a file, no permission): the
+    start must never fail on a legacy place it only looks at."""
+    try:
+        return any(folder.iterdir())
+    except OSError:
+        return False
 
 
 def startup_check(settings: Settings, sessions: sessionmaker[Session]) -> StartupCheck:

@@ -4,7 +4,9 @@ backup, journaled, with emptied legacy folders removed and the outcome recorded.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from collections import namedtuple
 from pathlib import Path
 
@@ -57,7 +59,10 @@ def test_migration_moves_everything_into_the_layout_after_a_backup(legacy_home):
     layla = next(p for p, n in data.patients.items() if n == "Layla Haddad")
     assert (images / legacy_patient_folder("Layla Haddad", layla) / "xray").is_dir()
     assert not (images / legacy_patient_folder("ليلى حداد", "x") / "clinical").exists()
-    assert not (runtime.settings.data_dir / "public" / "upload" / "dental_images" / layla).exists()
+    arabic = next(p for p, n in data.patients.items() if n == "ليلى حداد")
+    upload_images = runtime.settings.data_dir / "public" / "upload" / "dental_images"
+    assert any(upload_images / arabic in f.parents for f in data.legacy_files)
+    assert not (upload_images / arabic).exists()  # held her x-rays before the migration
     assert all(p.exists() for p in data.unreferenced)
 
 
@@ -126,6 +131,35 @@ def test_backup_names_are_never_reused(runtime, tmp_path):
     first = safety.make_safety_backup(runtime.settings, runtime.engine, [item])
     second = safety.make_safety_backup(runtime.settings, runtime.engine, [item])
     assert first != second and first.exists() and second.exists()
+
+
+def test_a_partial_backup_left_by_a_killed_run_is_removed_by_a_later_one(runtime, tmp_path):
+    backups = runtime.settings.backups_dir
+    backups.mkdir(parents=True, exist_ok=True)
+    stale = backups / f".{safety.PREFIX}dead.partial"
+    fresh = backups / f".{safety.PREFIX}live.partial"
+    for folder in (stale, fresh):
+        folder.mkdir()
+        (folder / "database").mkdir()
+    old = time.time() - safety.STALE_AFTER_S - 60
+    os.utime(stale, (old, old))
+    (tmp_path / "f.png").write_bytes(b"x")
+    item = safety.SafetyItem(tmp_path / "f.png", tmp_path, journal.sha256_of(tmp_path / "f.png"), 1)
+    safety.make_safety_backup(runtime.settings, runtime.engine, [item])
+    assert not stale.exists()
+    assert fresh.exists()  # may belong to a run still going
+
+
+def test_an_unreadable_legacy_place_does_not_stop_the_start(tmp_path, monkeypatch):
+    legacy_root = tmp_path / "old-app"
+    legacy_root.mkdir()
+    (legacy_root / "dental_images").write_text("a file where the folder of images was expected")
+    monkeypatch.setenv("DENTAL_IMAGES_LEGACY_ROOTS", str(legacy_root))
+    runtime = open_runtime(load_settings(data_dir=tmp_path / "home"))
+    try:
+        assert runtime.migration_check is not None
+    finally:
+        runtime.close()
 
 
 def _placement(runtime, patient, tmp_path, data: bytes) -> Placement:
