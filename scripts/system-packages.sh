@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian/Ubuntu packages the window and the tests need: a virtual screen, Chromium, Qt's X
 # libraries, a PostgreSQL server for the tests that run on both database engines, and binutils
-# (PyInstaller), pigz and desktop-file-utils to build and check the Linux bundle.
+# (PyInstaller), pigz and desktop-file-utils to build and check the Linux bundle, zip and unzip
+# (the references the backup benchmark measures against).
 set -euo pipefail
 packages=(
-    xvfb xauth xdotool chromium binutils pigz desktop-file-utils
+    xvfb xauth xdotool chromium binutils pigz desktop-file-utils zip unzip
     libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-image0 libxcb-render-util0
     libxcb-shape0 libxcb-xinerama0 libxkbcommon-x11-0 libegl1 libgl1 libnss3 libasound2
     fonts-dejavu-core fonts-noto-core postgresql
