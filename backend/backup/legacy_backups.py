@@ -1,8 +1,8 @@
-"""Backups of the earlier app: a .zip holding dental_clinic.db and dental_images/, or a bare
-.db. Each is staged into a temporary folder (a zip with the same checks as ours: no absolute
-paths, no '..', no links, no bombs) and brought in by the legacy importer, after a safety backup
-of the current data; any failure puts the current data back. The .json export is not supported
-yet."""
+"""Backups of the earlier app: a .zip holding dental_clinic.db and dental_images/, a bare .db,
+or its oldest whole-database .json export. Each is staged into a temporary folder (a zip with
+the same checks as ours: no absolute paths, no '..', no links, no bombs; a .json turned into a
+database of the earlier app's schema) and brought in by the legacy importer, after a safety
+backup of the current data; any failure puts the current data back."""
 
 from __future__ import annotations
 
@@ -14,21 +14,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from backend.backup import kinds
+from backend.backup import kinds, legacy_json
 from backend.backup.archive_safety import UnsafeArchive, archive_problems, extract_member
 from backend.backup.create import SAFETY_PREFIX, create_backup
 from backend.backup.errors import BackupInvalid
-from backend.backup.fsutil import remove_path
+from backend.backup.fsutil import remove_path, require_free_space
 from backend.backup.progress import Reporter, Step
 from backend.backup.verify import verify_archive
 from backend.errors import ValidationError
 from backend.jobs import Progress
 from backend.runtime import Runtime
 
-JSON_NOT_SUPPORTED = (
-    "Backups in the earlier app's .json format cannot be restored yet. Restore its .zip backup "
-    "(made with images) or its .db file instead. Nothing was changed."
-)
 NO_IMPORTER = (
     "This is a backup of the earlier app; this version of the program cannot import those yet. "
     "Nothing was changed."
@@ -43,11 +39,6 @@ def _importer() -> Any:
     return importer
 
 
-def _refuse_json(kind: str) -> None:
-    if kind == kinds.LEGACY_JSON:
-        raise ValidationError(JSON_NOT_SUPPORTED, field="path")
-
-
 def _checked(archive: Path, progress: Reporter, work_dir: Path) -> list[str]:
     report = verify_archive(archive, progress=progress, work_dir=work_dir)
     if not report.ok:
@@ -59,17 +50,39 @@ def _checked(archive: Path, progress: Reporter, work_dir: Path) -> list[str]:
 def staged_source(runtime: Runtime, archive: Path, kind: str) -> Iterator[Path]:
     """A temporary folder holding the backup as the earlier app kept it: `dental_clinic.db`
     and `dental_images/` beside it. Removed afterwards."""
+    _require_space(runtime, archive, kind)
     work = runtime.settings.backups_dir / ".work" / f"legacy-{secrets.token_hex(6)}"
     folder = work / "source"
     folder.mkdir(parents=True)
     try:
         if kind == kinds.LEGACY_DB:
             shutil.copyfile(archive, folder / kinds.LEGACY_DB_NAME)
+        elif kind == kinds.LEGACY_JSON:
+            export = legacy_json.read_export(archive)
+            legacy_json.write_legacy_database(export, folder / kinds.LEGACY_DB_NAME)
         else:
             _extract_legacy_zip(archive, folder)
         yield folder
     finally:
         remove_path(work)
+
+
+def _require_space(runtime: Runtime, archive: Path, kind: str) -> None:
+    """The backup is unpacked in backups/.work, the importer reads a private copy of its
+    database, and the safety backup holds the current images: ask the disk for all of it."""
+    if kind == kinds.LEGACY_ZIP:
+        with zipfile.ZipFile(archive) as opened:
+            unpacked = sum(info.file_size for info in opened.infolist())
+    else:
+        unpacked = archive.stat().st_size
+    _files, current_bytes = runtime.store.tree_usage()
+    require_free_space(
+        runtime.settings.backups_dir,
+        2 * unpacked + current_bytes,
+        "restoring the earlier app's backup (unpacking it and a safety backup of the current "
+        "data); nothing was changed",
+        field="path",
+    )
 
 
 def _extract_legacy_zip(archive: Path, folder: Path) -> None:
@@ -89,7 +102,6 @@ def _extract_legacy_zip(archive: Path, folder: Path) -> None:
 def preview(runtime: Runtime, archive: Path, kind: str, progress: Reporter) -> dict[str, Any]:
     """Check the earlier app's backup and say what importing it would bring, with the tooth
     numbering detected and the evidence for it."""
-    _refuse_json(kind)
     importer = _importer()
     warnings = _checked(archive, progress, runtime.settings.backups_dir)
     with staged_source(runtime, archive, kind) as folder:
@@ -122,7 +134,6 @@ def restore(
 ) -> dict[str, Any]:
     """Import the earlier app's backup into the current data: checked, staged, safety backup,
     import; on any failure `put_back(safety backup)` restores the data as it was."""
-    _refuse_json(kind)
     importer = _importer()
     settings = runtime.settings
     warnings = _checked(archive, Step(progress, 1, 3, "checking the backup"), settings.backups_dir)

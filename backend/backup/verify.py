@@ -5,7 +5,6 @@ Every problem is reported in its own sentence."""
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import tempfile
 import zipfile
@@ -13,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.backup import kinds
+from backend.backup import kinds, legacy_json
 from backend.backup.archive_safety import (
     DEFAULT_LIMITS,
     ArchiveLimits,
@@ -218,12 +217,10 @@ def _verify_legacy(
         "(zip checksums, database integrity) apply; restoring it imports its data."
     )
     if report.kind == kinds.LEGACY_JSON:
-        report.warnings.append("Backups in the earlier app's .json format cannot be restored yet.")
-        try:
-            with open(report.path, "rb") as handle:
-                json.load(handle)
-        except ValueError as exc:
-            report.problems.append(f"The file is not readable JSON ({exc}).")
+        report.problems += legacy_json.export_problems(report.path)
+        if not report.problems:
+            summary = legacy_json.not_kept_summary(legacy_json.read_export(report.path))
+            report.warnings += [summary] if summary else []
         return
     if report.kind == kinds.LEGACY_DB:
         report.problems += _legacy_db_problems(report.path)

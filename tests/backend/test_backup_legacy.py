@@ -1,8 +1,9 @@
 """Restoring the earlier app's backups (.zip with dental_clinic.db and dental_images/, a bare
-.db): staged safely and imported after a safety backup; the .json export is refused for now."""
+.db, a whole-database .json export): staged safely and imported after a safety backup."""
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.backup import kinds
+from backend.backup.errors import BackupInvalid
 from backend.backup.restore import preview_restore, restore_backup
 from backend.backup.verify import verify_archive
 from backend.errors import ValidationError
@@ -96,18 +98,86 @@ def test_a_failed_legacy_import_puts_the_current_data_back(runtime, tmp_path, mo
     assert state_of(runtime) == before
 
 
-def test_a_legacy_json_export_is_refused_as_not_supported_yet(runtime, tmp_path):
-    export = tmp_path / "clinic-export.json"
-    export.write_text('{"patients": [], "appointments": [], "payments": []}')
+def legacy_json_export(target: Path) -> Path:
+    """The earlier app's oldest backup: its whole-database export as one JSON object."""
+    export = {
+        "metadata": {"created_at": "2024-03-02T10:11:12.000Z", "version": "1.0.0"},
+        "patients": [
+            {
+                "id": "2b0d7b3e-9c1a-4c2e-8f5e-0a1b2c3d4e5f",
+                "serial_number": "17",
+                "full_name": "ليلى حداد",
+                "gender": "female",
+                "age": 34,
+                "phone": "+961 1 234 567",
+                "allergies": "penicillin",
+                "created_at": "2024-01-05T09:00:00.000Z",
+            },
+            {
+                "id": "7c6b1a5e-1d2f-4e3a-9b8c-7d6e5f4a3b2c",
+                "serial_number": "18",
+                "full_name": "Omar O'Brien-Smith",
+                "gender": "male",
+                "age": 51,
+            },
+        ],
+        "appointments": [{"id": "a1", "patient_id": "2b0d7b3e-9c1a-4c2e-8f5e-0a1b2c3d4e5f"}],
+        "payments": [{"id": "p1", "amount": 120}, {"id": "p2", "amount": 80}],
+        "treatments": [],
+        "settings": {"clinic_name": "Clinic"},
+    }
+    target.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
+    return target
+
+
+def test_a_legacy_json_export_is_verified_previewed_and_imported_once(runtime, tmp_path):
+    export = legacy_json_export(tmp_path / "clinic-export.json")
     assert kinds.detect_kind(export) == kinds.LEGACY_JSON
-    before = state_of(runtime)
-    for attempt in (preview_restore, restore_backup):
-        with pytest.raises(ValidationError) as caught:
-            attempt(runtime, export)
-        assert "cannot be restored yet" in caught.value.message
-    assert state_of(runtime) == before
     report = verify_archive(export)
-    assert report.ok and any("cannot be restored yet" in w for w in report.warnings)
+    assert report.ok
+    assert any("1 appointments, 2 payments, settings" in w for w in report.warnings)
+
+    preview = preview_restore(runtime, export)
+    assert preview["kind"] == "legacy-json" and preview["legacy"]["patients"] == 2
+    assert count(runtime, Patient) == 0
+
+    result = restore_backup(runtime, export)
+    assert Path(result["safety_backup"]).is_file()
+    with runtime.sessions() as session:
+        layla = session.get(Patient, "2b0d7b3e-9c1a-4c2e-8f5e-0a1b2c3d4e5f")
+        assert (layla.full_name, layla.serial_number, layla.age) == ("ليلى حداد", "17", 34)
+        assert (layla.phone, layla.allergies, layla.gender) == (
+            "+961 1 234 567",
+            "penicillin",
+            "female",
+        )
+    restore_backup(runtime, export)
+    assert count(runtime, Patient) == 2  # a second restore adds nothing twice
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ('{"a": 1}', "no list of patients"),
+        ('{"patients": [1, 2]}', "not a list of records"),
+        ('{"patients": [], "tooth_treatments": {"x": 1}}', "not a list of records"),
+        ('{"patients": [', "not readable JSON"),
+    ],
+)
+def test_a_json_file_that_is_no_export_is_refused_and_changes_nothing(
+    runtime, tmp_path, content, problem
+):
+    populate(runtime, patients_count=1)
+    before = state_of(runtime)
+    bad = tmp_path / "not-an-export.json"
+    bad.write_text(content)
+    report = verify_archive(bad)
+    assert not report.ok and any(problem in p for p in report.problems)
+    for attempt in (preview_restore, restore_backup):
+        with pytest.raises(BackupInvalid) as caught:
+            attempt(runtime, bad)
+        assert problem in str(caught.value)
+    assert state_of(runtime) == before
 
 
 def test_without_the_legacy_importer_the_message_says_so(runtime, tmp_path, monkeypatch):
