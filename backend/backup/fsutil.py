@@ -75,15 +75,22 @@ def _link_or_claim(temp: Path, final: Path) -> bool:
     except FileExistsError:
         return False
     except OSError:
-        # No hard links here (FAT, some shares): claim the name, then replace our own claim.
-        try:
-            with open(final, "xb"):
-                pass
-        except FileExistsError:
-            return False
-        os.replace(temp, final)
-        return True
+        return _rename_if_free(temp, final)
     temp.unlink()
+    return True
+
+
+def _rename_if_free(temp: Path, final: Path) -> bool:
+    """Where there are no hard links (FAT, some shares), a plain rename: atomic, so a crash
+    never leaves a partial or empty file under the final name. Windows refuses to rename onto an
+    existing name by itself; elsewhere the name is checked first, and only one backup runs at a
+    time (the store lease), so nobody else is publishing into the folder meanwhile."""
+    if os.name != "nt" and os.path.lexists(final):
+        return False
+    try:
+        os.rename(temp, final)
+    except FileExistsError:
+        return False
     return True
 
 
