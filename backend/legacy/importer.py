@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,9 @@ from sqlalchemy.orm import Session
 
 from backend.jobs import Progress
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, TREATMENT_TABLES, read_database
-from backend.legacy.files import NotAnImage, inspect_file
+from backend.legacy.files import FileFacts, NotAnImage, inspect_file
 from backend.legacy.notation import NotationEvidence, chosen_notation, detect_notation
-from backend.legacy.plan import ImportPlan, build_plan
+from backend.legacy.plan import ImagePlan, ImportPlan, build_plan
 from backend.legacy.source import LegacySource, open_source
 from backend.migration import cleanup, live
 from backend.migration.journal import Mover, Placement, recover
@@ -47,6 +48,7 @@ __all__ = ["ImportPreview", "ImportReport", "LegacySource", "import_legacy", "op
 log = logging.getLogger(__name__)
 
 BATCH = 200
+INSPECT_WORKERS = min(4, os.cpu_count() or 1)  # files checked at once (see _inspect)
 
 
 @dataclass
@@ -191,43 +193,56 @@ def _inspect(
     images_dir = os.path.realpath(runtime.settings.images_dir)
     placements = []
     progress.update(current=0, total=len(plan.images), message="Checking the files")
-    for n, item in enumerate(plan.images, start=1):
-        assert item.source is not None
-        try:
-            facts = inspect_file(item.source)
-        except NotAnImage as exc:
-            report.add_failure(item.ref, str(item.source), str(exc))
-            continue
-        inside = os.path.realpath(item.source).startswith(images_dir + os.sep)
-        row = {
-            "id": item.image_id,
-            **item.fields,
-            "created_at": item.fields["created_at"] or utcnow(),
-            "updated_at": item.fields["updated_at"] or utcnow(),
-            "size_bytes": facts.size,
-            "sha256": facts.sha256,
-            "width": facts.width,
-            "height": facts.height,
-            "format": facts.format,
-        }
-        placements.append(
-            Placement(
-                source=item.source,
-                folder=image_folder(item.patient_id, item.tooth, item.image_type),
-                name=Path(item.source.name).stem,
-                extension=facts.extension,
-                sha256=facts.sha256,
-                size=facts.size,
-                image_id=item.image_id,
-                ref=item.ref,
-                row=row,
-                legacy_key=item.key,
-                retire_source=move_files or inside,
-            )
-        )
-        if n % 50 == 0:
-            progress.update(current=n)
+    with ThreadPoolExecutor(max_workers=INSPECT_WORKERS) as pool:
+        # Hashing dominates a migration; hashlib and file reads release the GIL, so files are
+        # checked in parallel, their results taken in plan order.
+        inspected = pool.map(_inspect_one, [item.source for item in plan.images])
+        for n, (item, facts) in enumerate(zip(plan.images, inspected, strict=True), start=1):
+            if isinstance(facts, NotAnImage):
+                report.add_failure(item.ref, str(item.source), str(facts))
+                continue
+            placements.append(_placement(item, facts, images_dir, move_files))
+            if n % 50 == 0:
+                progress.update(current=n)
     return placements
+
+
+def _inspect_one(path: Path | None) -> FileFacts | NotAnImage:
+    assert path is not None
+    try:
+        return inspect_file(path)
+    except NotAnImage as exc:
+        return exc
+
+
+def _placement(item: ImagePlan, facts: FileFacts, images_dir: str, move_files: bool) -> Placement:
+    """The file's move into the layout, with the row it gets there."""
+    assert item.source is not None
+    inside = os.path.realpath(item.source).startswith(images_dir + os.sep)
+    row = {
+        "id": item.image_id,
+        **item.fields,
+        "created_at": item.fields["created_at"] or utcnow(),
+        "updated_at": item.fields["updated_at"] or utcnow(),
+        "size_bytes": facts.size,
+        "sha256": facts.sha256,
+        "width": facts.width,
+        "height": facts.height,
+        "format": facts.format,
+    }
+    return Placement(
+        source=item.source,
+        folder=image_folder(item.patient_id, item.tooth, item.image_type),
+        name=Path(item.source.name).stem,
+        extension=facts.extension,
+        sha256=facts.sha256,
+        size=facts.size,
+        image_id=item.image_id,
+        ref=item.ref,
+        row=row,
+        legacy_key=item.key,
+        retire_source=move_files or inside,
+    )
 
 
 def _carry_out(
