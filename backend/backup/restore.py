@@ -226,6 +226,8 @@ def _staging_plan(
             journal.moves.append(
                 jr.Move(live=f"{live}{suffix}", old=f"{set_aside}{suffix}", new=None)
             )
+            # what SQLite leaves beside the staged copy when a kill stops it mid-write
+            journal.cleanup.append(f"{new}{suffix}")
         database = new
     return journal, database, image_root
 

@@ -86,13 +86,29 @@ def verify_archive(
     elif report.kind == kinds.BROKEN_ZIP:
         report.problems.append(BROKEN_ZIP)
     elif report.kind == kinds.UNKNOWN:
-        report.problems.append(
-            "This is not a backup of Dental Images (it has no manifest.json), nor one of the "
-            "earlier app."
-        )
+        report.problems.append(_unknown_problem(path, report.size_bytes))
     else:
         _verify_backup(report, limits, work_dir, progress, own_totals)
     return report
+
+
+def _unknown_problem(path: Path, size: int) -> str:
+    if size == 0:
+        return (
+            "The file is empty (0 bytes): this is not a backup of Dental Images. A backup that "
+            "was being copied or saved when something failed can end up like this; use another."
+        )
+    with open(path, "rb") as handle:
+        is_zip = handle.read(2) == b"PK"
+    if is_zip:
+        return (
+            "This zip is not a backup of Dental Images (it has no manifest.json), nor one of the "
+            "earlier app (it has no dental_clinic.db)."
+        )
+    return (
+        "This is not a backup of Dental Images: it is not a zip archive, nor a database or "
+        "export of the earlier app."
+    )
 
 
 def _verify_backup(

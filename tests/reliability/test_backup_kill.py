@@ -1,15 +1,25 @@
 """Backup and restore killed with SIGKILL in a subprocess at named points and at random
 instants, then the program started again: a backup never leaves a file under its final name
-unless it is complete, and a restore leaves either the old or the new data, complete. More
-random trials: `python -m tests.reliability.backup_stress --trials N`."""
+unless it is complete (and never touches the backups already in its folder), and a restore
+leaves either the old or the new data, complete. More random trials:
+`python -m tests.reliability.backup_stress --trials N`."""
 
 from __future__ import annotations
 
 import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests.reliability.backup_kill import (
+    DRIVER,
+    ROOT,
     final_backups_are_whole,
     fresh_copy,
     make_template,
@@ -17,7 +27,56 @@ from tests.reliability.backup_kill import (
     state_after_restart,
 )
 
-KILLED = -9
+KILLED = -signal.SIGKILL
+EARLIER_BACKUP = "dental-images-backup-20200101-080000.zip"
+RANDOM_TRIALS = 10
+# A random kill is drawn within this fraction of the time the operation takes when left alone,
+# and at least this share of the trials must have been killed before the operation finished.
+KILL_WINDOW = 0.8
+REAL_KILLS_AT_LEAST = 0.8
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    finished: bool  # the driver printed DONE: the operation completed before any kill
+    seconds: float  # from START to DONE (or to the end of the process)
+
+    @property
+    def killed_midway(self) -> bool:
+        return self.returncode == KILLED and not self.finished
+
+
+def drive(*args: str, kill_after_s: float | None = None) -> Run:
+    """Like `run_driver`, but also says whether the operation finished before the kill and
+    how long it took after START."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", DRIVER, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.strip() == "START", line
+    started = time.monotonic()
+    if kill_after_s is not None:
+        time.sleep(kill_after_s)
+        process.send_signal(signal.SIGKILL)  # does nothing once the process has ended
+    finished = False
+    ended = None
+    for line in process.stdout:
+        if line.strip() == "DONE":
+            finished, ended = True, time.monotonic()
+    returncode = process.wait(timeout=120)
+    return Run(returncode, finished, (ended or time.monotonic()) - started)
+
+
+@dataclass
+class Durations:
+    restore: float
+    backup: float
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +84,50 @@ def template(tmp_path_factory):
     return make_template(tmp_path_factory.mktemp("backup-kill-template"))
 
 
+@pytest.fixture(scope="module")
+def durations(template, tmp_path_factory) -> Durations:
+    """How long a restore and a backup take here when nobody kills them (the shorter of two
+    runs), so that random kills can be drawn while they are still at work."""
+    measured: dict[str, float] = {}
+    for mode in ("restore", "backup"):
+        runs = []
+        for _ in range(2):
+            folder = tmp_path_factory.mktemp(f"untouched-{mode}")
+            data_dir = fresh_copy(template, folder)
+            target = template.archive
+            if mode == "backup":
+                target = folder / "dest"
+                target.mkdir()
+            run = drive(mode, str(data_dir), str(target))
+            assert run.returncode == 0 and run.finished, run
+            runs.append(run.seconds)
+        measured[mode] = min(runs)
+    return Durations(**measured)
+
+
+def with_earlier_backup(template, dest: Path) -> tuple[Path, bytes]:
+    """An earlier, whole backup already in the destination folder, and its bytes."""
+    earlier = dest / EARLIER_BACKUP
+    shutil.copyfile(template.archive, earlier)
+    return earlier, earlier.read_bytes()
+
+
+def assert_share_of_real_kills(runs: list[Run], what: str) -> None:
+    real = sum(run.killed_midway for run in runs)
+    assert real >= REAL_KILLS_AT_LEAST * len(runs), (
+        f"only {real} of {len(runs)} {what} were killed before they finished: {runs}"
+    )
+
+
 @pytest.mark.parametrize("point", ["file:3", "verify:1", "publish:1"])
 def test_a_killed_backup_leaves_no_file_with_the_final_name(template, tmp_path, point):
     data_dir = fresh_copy(template, tmp_path)
     dest = tmp_path / "dest"
     dest.mkdir()
+    earlier, earlier_bytes = with_earlier_backup(template, dest)
     assert run_driver("backup", str(data_dir), str(dest), point) == KILLED
-    assert final_backups_are_whole(dest) == []
+    assert final_backups_are_whole(dest) == [earlier]
+    assert earlier.read_bytes() == earlier_bytes
     assert state_after_restart(data_dir) == template.old
 
 
@@ -56,21 +152,33 @@ def test_a_killed_restore_leaves_the_old_or_the_new_data_complete(
     assert state_after_restart(data_dir) == getattr(template, outcome)
 
 
-@pytest.mark.parametrize("trial", range(3))
-def test_a_restore_killed_at_a_random_instant_leaves_old_or_new_data(template, tmp_path, trial):
-    data_dir = fresh_copy(template, tmp_path)
-    delay = random.Random(trial).uniform(0.0, 0.8)
-    run_driver("restore", str(data_dir), str(template.archive), kill_after_s=delay)
-    assert state_after_restart(data_dir) in (template.old, template.new)
+def test_restores_killed_at_random_instants_leave_old_or_new_data(template, durations, tmp_path):
+    rng = random.Random(1)
+    runs = []
+    for trial in range(RANDOM_TRIALS):
+        data_dir = fresh_copy(template, tmp_path / f"trial-{trial}")
+        delay = rng.uniform(0.0, KILL_WINDOW * durations.restore)
+        run = drive("restore", str(data_dir), str(template.archive), kill_after_s=delay)
+        assert run.returncode in (0, KILLED), (trial, run)
+        assert state_after_restart(data_dir) in (template.old, template.new), f"trial {trial}"
+        runs.append(run)
+    assert_share_of_real_kills(runs, "restores")
 
 
-@pytest.mark.parametrize("trial", range(2))
-def test_a_backup_killed_at_a_random_instant_leaves_only_whole_backups(template, tmp_path, trial):
-    data_dir = fresh_copy(template, tmp_path)
-    dest = tmp_path / "dest"
-    dest.mkdir()
-    run_driver(
-        "backup", str(data_dir), str(dest), kill_after_s=random.Random(50 + trial).uniform(0, 0.3)
-    )
-    final_backups_are_whole(dest)
-    assert state_after_restart(data_dir) == template.old
+def test_backups_killed_at_random_instants_leave_only_whole_backups(template, durations, tmp_path):
+    rng = random.Random(50)
+    runs = []
+    for trial in range(RANDOM_TRIALS):
+        data_dir = fresh_copy(template, tmp_path / f"trial-{trial}")
+        dest = tmp_path / f"trial-{trial}" / "dest"
+        dest.mkdir()
+        earlier, earlier_bytes = with_earlier_backup(template, dest)
+        delay = rng.uniform(0.0, KILL_WINDOW * durations.backup)
+        run = drive("backup", str(data_dir), str(dest), kill_after_s=delay)
+        assert run.returncode in (0, KILLED), (trial, run)
+        finals = final_backups_are_whole(dest)
+        assert earlier in finals, f"trial {trial}: the earlier backup is gone"
+        assert earlier.read_bytes() == earlier_bytes, f"trial {trial}: earlier backup changed"
+        assert state_after_restart(data_dir) == template.old, f"trial {trial}"
+        runs.append(run)
+    assert_share_of_real_kills(runs, "backups")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import stat
 import struct
 import zipfile
@@ -15,6 +16,7 @@ import pytest
 from backend.backup import journal
 from backend.backup.create import create_backup
 from backend.backup.errors import BackupInvalid
+from backend.backup.manifest import FORMAT_VERSION
 from backend.backup.restore import preview_restore, restore_backup
 from backend.backup.verify import verify_archive
 from tests.backup_data import populate, state_of
@@ -66,9 +68,12 @@ def assert_refused_and_nothing_changed(runtime, archive: Path, expected: str) ->
     assert sorted(p.name for p in runtime.settings.backups_dir.iterdir()) == backups_before
     assert journal.load_journal(runtime.settings) is None
     assert not [p for p in runtime.settings.data_dir.iterdir() if p.name.startswith(".restore")]
-    with pytest.raises(BackupInvalid):
+    with pytest.raises(BackupInvalid) as previewed:
         preview_restore(runtime, archive)
-    assert not verify_archive(archive).ok
+    assert expected in previewed.value.message, previewed.value.message
+    report = verify_archive(archive)
+    assert not report.ok
+    assert any(expected in problem for problem in report.problems), report.problems
 
 
 def test_zip_slip_is_refused(runtime, good_archive, tmp_path):
@@ -173,11 +178,39 @@ def test_duplicate_entries_are_refused(runtime, good_archive, tmp_path):
     assert_refused_and_nothing_changed(runtime, archive, "appears twice")
 
 
+def test_an_archive_from_a_newer_program_is_refused(runtime, good_archive, tmp_path):
+    target = tmp_path / "newer.zip"
+    with zipfile.ZipFile(good_archive) as source, zipfile.ZipFile(target, "w") as out:
+        manifest = json.loads(source.read("manifest.json"))
+        manifest["format_version"] = FORMAT_VERSION + 1
+        manifest["app_version"] = "99.0.0"
+        for info in source.infolist():
+            if info.filename != "manifest.json":
+                out.writestr(info, source.read(info))
+        out.writestr("manifest.json", json.dumps(manifest))
+    assert_refused_and_nothing_changed(
+        runtime, target, "made by a newer version of the program (99.0.0)"
+    )
+
+
+def test_random_bytes_named_like_a_backup_are_refused(runtime, tmp_path):
+    target = tmp_path / "random.zip"
+    # A leading zero byte, so that it never starts like a zip, a SQLite file or JSON by chance.
+    target.write_bytes(b"\x00" + os.urandom(4095))
+    assert_refused_and_nothing_changed(runtime, target, "it is not a zip archive")
+
+
+def test_an_empty_file_named_like_a_backup_is_refused(runtime, tmp_path):
+    target = tmp_path / "empty.zip"
+    target.write_bytes(b"")
+    assert_refused_and_nothing_changed(runtime, target, "The file is empty (0 bytes)")
+
+
 def test_a_file_that_is_no_backup_is_refused(runtime, tmp_path):
     target = tmp_path / "notes.zip"
     with zipfile.ZipFile(target, "w") as out:
         out.writestr("notes.txt", "hello")
-    assert_refused_and_nothing_changed(runtime, target, "not a backup of Dental Images")
+    assert_refused_and_nothing_changed(runtime, target, "it has no manifest.json")
 
 
 def test_a_legacy_zip_with_zip_slip_is_refused(runtime, tmp_path):
