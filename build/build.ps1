@@ -12,13 +12,14 @@ if (-not (Test-Path $python)) {
     if ($LASTEXITCODE) { throw "pip install failed" }
 }
 $version = & $python build\bundle_info.py
+$numeric = ([regex]::Matches($version, "\d+") | Select-Object -First 3 | ForEach-Object { $_.Value }) -join "."
 $started = Get-Date
 & $python -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build\out `
     build\dental-images.spec
 if ($LASTEXITCODE) { throw "PyInstaller failed" }
 $iscc = (Get-Command iscc -ErrorAction SilentlyContinue).Source
 if (-not $iscc) { $iscc = Join-Path ${env:ProgramFiles(x86)} "Inno Setup 6\ISCC.exe" }
-& $iscc /Q "/DAppVersion=$version" installer\windows\dental-images.iss
+& $iscc /Q "/DAppVersion=$version" "/DNumericVersion=$numeric" installer\windows\dental-images.iss
 if ($LASTEXITCODE) { throw "Inno Setup failed" }
 $seconds = [int]((Get-Date) - $started).TotalSeconds
 Write-Output "Dental Images $version built in $seconds s: see dist\"

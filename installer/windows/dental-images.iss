@@ -7,6 +7,10 @@
 #ifndef AppVersion
   #error Pass the version: iscc /DAppVersion=x.y.z (build\build.ps1 reads backend\__init__.py)
 #endif
+; Windows' version resource takes numbers only (1.0.0rc1 is 1.0.0): build.ps1 passes both.
+#ifndef NumericVersion
+  #define NumericVersion AppVersion
+#endif
 #define AppName "Dental Images"
 #define AppPublisher "Dental Images"
 #define AppExe "dental-images.exe"
@@ -20,8 +24,8 @@ AppName={#AppName}
 AppVersion={#AppVersion}
 AppVerName={#AppName} {#AppVersion}
 AppPublisher={#AppPublisher}
-AppCopyright=© {#AppPublisher}. All rights reserved.
-VersionInfoVersion={#AppVersion}
+AppCopyright=(c) {#AppPublisher}. All rights reserved.
+VersionInfoVersion={#NumericVersion}
 VersionInfoProductName={#AppName}
 VersionInfoCompany={#AppPublisher}
 PrivilegesRequired=lowest

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import platform
 import queue
 import re
 import shutil
@@ -25,6 +26,7 @@ from PIL import Image
 from PyInstaller.archive.readers import CArchiveReader
 
 from backend import __version__
+from tests.bundle.build_cache import ROOT
 from tests.bundle.conftest import ARTIFACTS, record
 from tests.bundle.window_probe import CHART_MIN_PIXELS, TOP_BAR_BOX
 from tests.helpers import image_bytes
@@ -46,7 +48,7 @@ def test_bundle_carries_its_files_and_only_the_linux_webview(bundle):
     assert (internal / "web" / "static" / "js" / "app.js").is_file()
     assert (internal / "backend" / "migrations" / "env.py").is_file()
     versions = sorted(p.name for p in (internal / "backend" / "migrations" / "versions").iterdir())
-    source = sorted(p.name for p in (Path("backend") / "migrations" / "versions").glob("*.py"))
+    source = sorted(p.name for p in (ROOT / "backend" / "migrations" / "versions").glob("*.py"))
     assert versions == source
     assert (internal / "build" / "icons" / "dental-images.png").is_file()
     modules = bundled_modules(bundle.executable)
@@ -80,7 +82,7 @@ def test_version_is_the_one_of_the_sources(bundle):
 
 
 def test_tarball_holds_the_bundle_with_desktop_entry_and_icon(bundle):
-    assert bundle.tarball.name == f"DentalImages-{__version__}-linux-x86_64.tar.gz"
+    assert bundle.tarball.name == f"DentalImages-{__version__}-linux-{platform.machine()}.tar.gz"
     with tarfile.open(bundle.tarball) as archive:
         names = set(archive.getnames())
         entry = archive.extractfile("dental-images/dental-images.desktop").read().decode()

@@ -58,14 +58,14 @@ def test_windows_installer_is_per_user_and_versioned_from_the_build():
     assert "PrivilegesRequiredOverridesAllowed" not in setup
     assert setup["DefaultDirName"].startswith("{autopf}")
     assert setup["AppVersion"] == "{#AppVersion}"
-    assert setup["VersionInfoVersion"] == "{#AppVersion}"
+    assert setup["VersionInfoVersion"] == "{#NumericVersion}"  # numbers only, from the build
     assert re.search(r"^#ifndef AppVersion\n\s+#error ", text, re.MULTILINE)
     assert not re.search(r"\d+\.\d+\.\d+", "".join(setup.values())), "a version written in"
     assert iss_defines(text)["AppPublisher"] == bundle_info.PUBLISHER
     assert iss_defines(text)["AppName"] == bundle_info.APP_NAME
     build_ps1 = (ROOT / "build" / "build.ps1").read_text(encoding="utf-8")
     assert "$version = & $python build\\bundle_info.py" in build_ps1
-    assert '"/DAppVersion=$version" installer\\windows\\dental-images.iss' in build_ps1
+    assert '"/DAppVersion=$version" "/DNumericVersion=$numeric" installer\\windows\\' in build_ps1
 
 
 def test_windows_uninstaller_keeps_the_clinic_data():
