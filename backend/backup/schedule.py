@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import zipfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from backend.backup import state
 from backend.backup.create import DEFAULT_PREFIX
 from backend.backup.fsutil import remove_path
+from backend.backup.manifest import MANIFEST_NAME, ManifestError, parse_manifest
 from backend.db import session_scope
 from backend.errors import Conflict
 from backend.jobs import Job
@@ -103,16 +105,31 @@ def warning(
 
 
 def prune_backups(folder: Path, clinic: str, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` backups of this clinic in `folder` (names
-    `<clinic>-backup-<date>-<time>.zip`; safety backups and other files are never touched)."""
+    """Delete all but the newest `keep` complete backups (with images) of this clinic in
+    `folder` (names `<clinic>-backup-<date>-<time>[-n].zip`). Database-only backups do not count
+    and are kept, so that N complete backups always remain; safety backups, other files and
+    archives whose manifest cannot be read are never touched."""
     stem = clean_stem(clinic) if clinic.strip() else DEFAULT_PREFIX
-    pattern = re.compile(re.escape(stem) + r"-backup-\d{8}-\d{6}(-\d+)?\.zip$")
-    ours = sorted(p for p in folder.glob(f"{stem}-backup-*.zip") if pattern.match(p.name))
+    pattern = re.compile(re.escape(stem) + r"-backup-(\d{8}-\d{6})(?:-(\d+))?\.zip$")
+    dated = []
+    for path in folder.glob(f"{stem}-backup-*.zip"):
+        matched = pattern.match(path.name)
+        if matched and _holds_images(path):
+            dated.append(((matched.group(1), int(matched.group(2) or 1)), path))
+    ours = [path for _when, path in sorted(dated)]
     removed = ours[:-keep] if keep > 0 else []
     for path in removed:
         remove_path(path)
         log.info("old backup removed (keeping the newest %d): %s", keep, path)
     return removed
+
+
+def _holds_images(archive: Path) -> bool:
+    try:
+        with zipfile.ZipFile(archive) as opened:
+            return parse_manifest(opened.read(MANIFEST_NAME)).includes_images
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, ManifestError):
+        return False
 
 
 class BackupScheduler:

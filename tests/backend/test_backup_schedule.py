@@ -3,11 +3,14 @@ scheduler starting the job."""
 
 from __future__ import annotations
 
+import zipfile
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from backend.backup import schedule, state
+from backend.backup.manifest import MANIFEST_NAME, Entry, Manifest
 from backend.backup.schedule import BackupScheduler, is_due, latest_slot, next_run, warning
 from backend.backup.state import BackupSettings
 from backend.errors import Conflict, ValidationError
@@ -77,14 +80,40 @@ def test_a_failed_scheduled_backup_is_shown_until_a_good_one_follows():
     assert warning(DAILY, NOW - timedelta(minutes=5), failed, NOW, has_data=True) is None
 
 
-def test_pruning_keeps_the_newest_backups_of_this_clinic_only(tmp_path):
+def _archive(path: Path, *, images: bool) -> None:
+    """A zip with a well-formed manifest (pruning reads only the manifest)."""
+    manifest = Manifest(
+        app_version="1",
+        created_at="2025-03-01T19:00:00Z",
+        source_machine="desk",
+        schema_version="0003",
+        includes_images=images,
+        counts={"patients": 0, "treatments": 0, "images": 0, "files": 0, "image_bytes": 0},
+        entries={"database.sqlite": Entry(1, "0" * 64)},
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(MANIFEST_NAME, manifest.to_bytes())
+        archive.writestr("database.sqlite", b"x")
+
+
+def test_pruning_keeps_the_newest_complete_backups_of_this_clinic_only(tmp_path):
     names = [f"North_Clinic-backup-2025030{d}-190000.zip" for d in range(1, 6)]
+    names.insert(4, "North_Clinic-backup-20250304-190000-2.zip")  # a second one that second
+    database_only = "North_Clinic-backup-20250302-120000.zip"
     others = ["safety-before-restore-backup-20250101-100000.zip", "North_Clinic-notes.zip"]
-    for name in names + others:
+    for name in names:
+        _archive(tmp_path / name, images=True)
+    _archive(tmp_path / database_only, images=False)
+    for name in others:
         (tmp_path / name).write_bytes(b"x")
+    broken = tmp_path / "North_Clinic-backup-20250201-190000.zip"
+    broken.write_bytes(b"PK not really")
+
     removed = schedule.prune_backups(tmp_path, "North Clinic", keep=2)
-    assert sorted(p.name for p in removed) == names[:3]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[3:] + others)
+
+    assert sorted(p.name for p in removed) == sorted(names[:4])
+    kept = sorted([*names[4:], database_only, broken.name, *others])
+    assert sorted(p.name for p in tmp_path.iterdir()) == kept
 
 
 def test_settings_are_checked_before_anything_is_stored(session):
