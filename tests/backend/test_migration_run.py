@@ -21,7 +21,7 @@ from backend.models import Image, MigrationJournal
 from backend.runtime import open_runtime
 from backend.storage import image_folder, legacy_patient_folder
 from backend.usecases.images import Upload, add_images
-from tests.helpers import image_bytes
+from tests.helpers import disk_snapshot, image_bytes
 from tests.legacy_data import build_legacy, check_imported
 
 
@@ -79,6 +79,29 @@ def test_once_complete_the_next_start_does_nothing(legacy_home, tmp_path):
         assert again.migration_check.elapsed_ms < 50
     finally:
         again.close()
+
+
+def test_a_second_migration_run_by_hand_changes_nothing(legacy_home):
+    runtime, data = legacy_home
+    run_migration(runtime)
+    images = runtime.settings.image_store_root / "dental_images"
+    files_before = disk_snapshot(images)
+    assert len(files_before) >= len(data.expected)
+    with runtime.sessions() as session:
+        rows_before = sorted(
+            (r.id, r.relative_path, r.sha256) for r in session.scalars(select(Image))
+        )
+
+    again = run_migration(runtime)
+
+    assert again.imported == 0
+    assert disk_snapshot(images) == files_before
+    with runtime.sessions() as session:
+        rows_after = sorted(
+            (r.id, r.relative_path, r.sha256) for r in session.scalars(select(Image))
+        )
+        check_imported(session, runtime.settings.image_store_root, data)
+    assert rows_after == rows_before
 
 
 def test_an_empty_installation_records_that_nothing_waits(runtime):
