@@ -29,6 +29,8 @@ def test_import_from_the_settings_page_shows_the_patients_images_in_the_chart(pa
         f"Done {len(data.expected)} · skipped 0 · missing {len(data.missing)}"
     )
     expect(page.locator("#migration-report-csv")).to_be_visible()
+    # the imported patients are listed at once, without leaving the settings
+    expect(page.locator("#patient-count")).to_have_text(f"Patients ({len(data.patients)})")
     screenshot(page, "import")
     with page.expect_download() as download:
         page.click("#migration-report-csv")

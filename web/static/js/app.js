@@ -26,7 +26,7 @@ const panel = new ToothPanel({
   teethFacts: {},
 });
 const chart = new ToothChart($("#tooth-chart"), $("#chart-tooltip"), { onSelect: (code) => selectTooth(code) });
-const settingsPage = new SettingsPage({ onNotation: (n) => setNotation(n) });
+const settingsPage = new SettingsPage({ onNotation: (n) => setNotation(n), onDataChanged: () => searchPatients() });
 
 function showView(name) {
   for (const view of ["welcome", "patient", "settings"]) $(`#${view}-view`).hidden = view !== name;

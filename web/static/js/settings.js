@@ -5,9 +5,15 @@ import { BackupSection } from "./backup.js";
 import { MigrationSection } from "./migration.js";
 
 export class SettingsPage {
-  constructor({ onNotation }) {
+  constructor({ onNotation, onDataChanged }) {
     this.onNotation = onNotation;
-    this.migration = new MigrationSection({ onImported: () => this.loadStorage() });
+    // an import adds patients: the list beside the settings must show them at once
+    this.migration = new MigrationSection({
+      onImported: async () => {
+        await this.loadStorage();
+        await onDataChanged();
+      },
+    });
     this.backup = new BackupSection();
     $("#settings-notation").addEventListener("change", (e) => this.onNotation(e.target.value));
     $("#reveal-data").addEventListener("click", async () => {
