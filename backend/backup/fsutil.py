@@ -75,16 +75,17 @@ def _link_or_claim(temp: Path, final: Path) -> bool:
     except FileExistsError:
         return False
     except OSError:
-        return _rename_if_free(temp, final)
+        return rename_if_free(temp, final)
     temp.unlink()
     return True
 
 
-def _rename_if_free(temp: Path, final: Path) -> bool:
+def rename_if_free(temp: Path, final: Path) -> bool:
     """Where there are no hard links (FAT, some shares), a plain rename: atomic, so a crash
     never leaves a partial or empty file under the final name. Windows refuses to rename onto an
-    existing name by itself; elsewhere the name is checked first, and only one backup runs at a
-    time (the store lease), so nobody else is publishing into the folder meanwhile."""
+    existing name by itself; elsewhere the name is checked first, and only one whole-store job
+    runs at a time (the store lease), so no other job publishes into the folder meanwhile.
+    False when the name is taken."""
     if os.name != "nt" and os.path.lexists(final):
         return False
     try:

@@ -10,6 +10,7 @@ at any instant leaves the journal saying what to finish or undo (`recover`).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.backup.fsutil import rename_if_free
 from backend.models import Image, LegacyLink, MigrationJournal
 from backend.storage import ImageStore, clean_stem
 
@@ -77,14 +79,35 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def link_or_copy(source: Path, target: Path) -> None:
-    """A hard link where the file system allows, else a copy flushed to disk."""
+def copy_flushed(source: Path, target: Path) -> None:
+    """A copy of `source` at `target`, flushed to disk."""
+    shutil.copyfile(source, target)
+    with open(target, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _publish(source: Path, dest: Path, temp: Path) -> None:
+    """Give `dest` the bytes of `source`, complete or not at all, never replacing a file: a hard
+    link where the file system allows (one atomic step, no copy); else a copy flushed to disk
+    under `temp`, then given its name by a link or, without hard links, an atomic rename."""
     try:
-        os.link(source, target)
+        os.link(source, dest)
+        return
+    except FileExistsError:
+        raise
     except OSError:
-        shutil.copyfile(source, target)
-        with open(target, "rb+") as handle:
-            os.fsync(handle.fileno())
+        pass  # another disk, or no hard links here
+    try:
+        copy_flushed(source, temp)
+        try:
+            os.link(temp, dest)
+        except FileExistsError:
+            raise
+        except OSError:
+            if not rename_if_free(temp, dest):
+                raise FileExistsError(errno.EEXIST, "name taken meanwhile", str(dest)) from None
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _sync_folders(folders: set[Path]) -> None:
@@ -154,7 +177,33 @@ class Mover:
         self._store = store
         self._operation = operation
         self.emptied: set[Path] = set()  # folders a retired original was taken from
+        # Resolved once per folder: checking every path against its root costs dozens of
+        # system calls, and a migration places thousands of files into few folders.
+        self._folders: dict[str, Path] = {}
         self._real_folders: dict[str, str] = {}
+        self._real_dirs: dict[Path, str] = {}
+
+    def _folder(self, folder: str) -> Path:
+        """The checked location of one of our layout's folders."""
+        if folder not in self._folders:
+            self._folders[folder] = self._store.path_of(folder)
+        return self._folders[folder]
+
+    def _real_folder(self, folder: str) -> str:
+        if folder not in self._real_folders:
+            self._real_folders[folder] = os.path.realpath(self._folder(folder))
+        return self._real_folders[folder]
+
+    def _real_dir(self, directory: Path) -> str:
+        if directory not in self._real_dirs:
+            self._real_dirs[directory] = os.path.realpath(directory)
+        return self._real_dirs[directory]
+
+    def _is_source_name(self, item: Placement, name: str) -> bool:
+        """Whether `name` in the item's destination folder is the very name of its source."""
+        return name == item.source.name and self._real_folder(item.folder) == self._real_dir(
+            item.source.parent
+        )
 
     def place(self, batch: Sequence[Placement]) -> list[Outcome]:
         """Bring every file of `batch` into the layout; a failed file is reported in its
@@ -163,7 +212,7 @@ class Mover:
             return []
         journal = self._reserve(batch)
         outcomes = [self._materialize(p, j) for p, j in zip(batch, journal, strict=True)]
-        _sync_folders({self._store.path_of(o.placement.folder) for o in outcomes})
+        _sync_folders({self._folder(o.placement.folder) for o in outcomes})
         self._commit_rows(outcomes, journal)
         self._retire(outcomes)
         with self._sessions() as session:
@@ -207,7 +256,7 @@ class Mover:
             for folder, name in rows:
                 taken[folder].add(name)
         for folder, names in taken.items():
-            directory = self._store.path_of(folder)
+            directory = self._folder(folder)
             if directory.is_dir():
                 names |= {entry.name for entry in os.scandir(directory)}
         return taken
@@ -216,7 +265,7 @@ class Mover:
         if self._in_place(item):
             return item.source.name  # already at its place in our layout: adopt it
         own = f"{item.name}.{item.extension}"
-        if item.row is None and not (self._store.path_of(item.folder) / own).exists():
+        if item.row is None and not (self._folder(item.folder) / own).exists():
             return own  # a row's own file going back to its place keeps its name
         base = clean_stem(item.name)
         for attempt in range(1, 10_000):
@@ -228,31 +277,25 @@ class Mover:
         raise FileExistsError(f"no free file name for {base} in {item.folder}")
 
     def _in_place(self, item: Placement) -> bool:
-        if item.folder not in self._real_folders:
-            self._real_folders[item.folder] = os.path.realpath(self._store.path_of(item.folder))
-        return os.path.realpath(item.source.parent) == self._real_folders[item.folder]
+        return self._real_dir(item.source.parent) == self._real_folder(item.folder)
 
     # ----- step 2: link or copy, publish, verify
     def _materialize(self, item: Placement, journal_id: str) -> Outcome:
         outcome = Outcome(item)
-        folder = self._store.path_of(item.folder)
+        folder = self._folder(item.folder)
         dest = folder / item.name
-        if self._in_place(item) and item.source.name == item.name:
+        if self._is_source_name(item, item.name):
             if _verified(item.source, dest, item.sha256, item.size):
                 outcome.relative_path = item.folder + item.name
             else:
                 outcome.error = "the file changed while it was being imported"
             return outcome
-        temp = _temp_path(folder, journal_id)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            link_or_copy(item.source, temp)
-            os.link(temp, dest)  # never replaces: the name was reserved as unused
+            _publish(item.source, dest, _temp_path(folder, journal_id))
         except OSError as exc:
             outcome.error = f"could not be placed: {exc.strerror or exc}"
             return outcome
-        finally:
-            temp.unlink(missing_ok=True)
         if _verified(item.source, dest, item.sha256, item.size):
             outcome.relative_path = item.folder + item.name
         else:
@@ -298,8 +341,8 @@ class Mover:
 
     def _undo_file(self, outcome: Outcome) -> None:
         item = outcome.placement
-        if outcome.relative_path and not (self._in_place(item) and item.source.name == item.name):
-            self._store.path_of(outcome.relative_path).unlink(missing_ok=True)
+        if outcome.relative_path and not self._is_source_name(item, item.name):
+            (self._folder(item.folder) / item.name).unlink(missing_ok=True)
         outcome.relative_path = None
 
     # ----- step 4: retire the originals
@@ -309,7 +352,7 @@ class Mover:
             item = outcome.placement
             if outcome.error or not item.retire_source or outcome.relative_path is None:
                 continue
-            if _same_path(self._store.path_of(outcome.relative_path), item.source):
+            if self._is_source_name(item, item.name):
                 continue  # adopted where it already was
             item.source.unlink(missing_ok=True)
             outcome.retired = item.source

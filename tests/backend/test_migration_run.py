@@ -3,6 +3,7 @@ backup, journaled, with emptied legacy folders removed and the outcome recorded.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -79,6 +80,23 @@ def test_once_complete_the_next_start_does_nothing(legacy_home, tmp_path):
         assert again.migration_check.elapsed_ms < 50
     finally:
         again.close()
+
+
+def test_migration_without_hard_links_copies_every_file_whole(legacy_home, monkeypatch):
+    runtime, data = legacy_home
+
+    def no_hard_links(*_args, **_kwargs):
+        raise OSError(errno.EPERM, "hard links are not supported here")
+
+    monkeypatch.setattr(journal.os, "link", no_hard_links)  # as on FAT or many shares
+    report = run_migration(runtime)
+    monkeypatch.undo()
+
+    assert report.imported == len(data.expected) and report.retryable == 0
+    with runtime.sessions() as session:
+        check_imported(session, runtime.settings.image_store_root, data)
+    leftovers = [p for p in runtime.settings.images_dir.rglob(".mig-*")]
+    assert leftovers == []
 
 
 def test_a_second_migration_run_by_hand_changes_nothing(legacy_home):

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import os
 import random
@@ -151,12 +152,12 @@ def bench_migration(count: int) -> None:
         make_legacy_store(legacy, count)
         target = open_runtime(load_settings(Path(folder) / "copy-home"))
 
-        def copy(source: Path, target: Path) -> None:
-            shutil.copyfile(source, target)
-            with open(target, "rb+") as handle:
-                os.fsync(handle.fileno())
+        def no_hard_links(*_args, **_kwargs):
+            raise OSError(errno.EPERM, "hard links are not supported here")
 
-        with mock.patch.object(journal, "link_or_copy", copy):
+        # As on a file system without hard links (FAT, many shares): every file is copied and
+        # flushed, then given its name by an atomic rename.
+        with mock.patch.object(journal.os, "link", no_hard_links):
             copied = timed(lambda: import_legacy(target, open_source(legacy), notation="fdi"))
         target.close()
         _report("import with hard links refused (copy + fsync path)", count, megabytes, copied)
