@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Debian/Ubuntu packages the window and the tests need: a virtual screen, Chromium, Qt's X
-# libraries, a PostgreSQL server for the tests that run on both database engines, and binutils
-# (PyInstaller), pigz and desktop-file-utils to build and check the Linux bundle, zip and unzip
-# (the references the backup benchmark measures against).
+# Debian/Ubuntu packages, installed when missing.
+#   scripts/system-packages.sh window   what the program's window needs: Qt's X libraries, fonts
+#   scripts/system-packages.sh          everything the tests need on top: a virtual screen,
+#       Chromium, a PostgreSQL server for the tests that run on both database engines, binutils
+#       (PyInstaller), pigz and desktop-file-utils to build and check the Linux bundle, zip and
+#       unzip (the references the backup benchmark measures against)
 set -euo pipefail
-packages=(
-    xvfb xauth xdotool chromium binutils pigz desktop-file-utils zip unzip
+window=(
     libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-image0 libxcb-render-util0
     libxcb-shape0 libxcb-xinerama0 libxkbcommon-x11-0 libegl1 libgl1 libnss3 libasound2
-    fonts-dejavu-core fonts-noto-core postgresql
+    fonts-dejavu-core fonts-noto-core
 )
+tests=(
+    xvfb xauth xdotool chromium binutils pigz desktop-file-utils zip unzip postgresql
+)
+packages=("${window[@]}")
+[ "${1:-all}" = window ] || packages+=("${tests[@]}")
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
