@@ -103,10 +103,14 @@ def write_legacy_database(data: dict[str, Any], database: Path) -> dict[str, int
 
 
 def _columns(table: str, rows: list[dict[str, Any]]) -> list[str]:
-    columns = {"id": None, "patient_id": None} if table != "patients" else {"id": None}
+    """Every key the rows use that can be a column; SQLite's names ignore case, so of `Id` and
+    `id` the first seen is kept."""
+    columns = {"id": "id", "patient_id": "patient_id"} if table != "patients" else {"id": "id"}
     for row in rows:
-        columns.update((key, None) for key in row if _COLUMN.match(key))
-    return list(columns)
+        for key in row:
+            if _COLUMN.match(key):
+                columns.setdefault(key.lower(), key)
+    return list(columns.values())
 
 
 def _snake_keys(row: dict[str, Any]) -> dict[str, Any]:

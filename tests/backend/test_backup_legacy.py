@@ -114,6 +114,7 @@ def legacy_json_export(target: Path) -> Path:
                 "created_at": "2024-01-05T09:00:00.000Z",
             },
             {
+                "ID": "ignored: SQLite names ignore case, the first spelling is kept",
                 "id": "7c6b1a5e-1d2f-4e3a-9b8c-7d6e5f4a3b2c",
                 "serial_number": "18",
                 "full_name": "Omar O'Brien-Smith",
