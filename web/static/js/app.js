@@ -126,6 +126,11 @@ async function selectTooth(code) {
   renderChart();
   chart.moveFocus(code);
   await panel.show(state.patient, code);
+  // The panel starts below the chart: bring it into view once it is filled. Only scrolling: the
+  // focus stays on the tooth, so the arrow keys keep moving in the chart (and bring it back).
+  if (state.tooth !== code) return; // another tooth was chosen meanwhile
+  const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  $("#tooth-panel").scrollIntoView({ behavior: smooth ? "smooth" : "auto", block: "nearest" });
 }
 
 async function editPatient(patient) {
@@ -151,7 +156,13 @@ async function deletePatient() {
     images ? `Delete patient and ${images} image${images === 1 ? "" : "s"}` : "Delete patient",
   );
   if (!ok) return;
-  const result = await api("DELETE", `/api/patients/${p.id}`);
+  let result;
+  try {
+    result = await api("DELETE", `/api/patients/${p.id}`);
+  } catch (error) {
+    toast(error.message, "error");
+    return;
+  }
   toast(`${p.full_name} deleted with ${result.deleted.images} images.`, "ok");
   state.patient = null;
   panel.hide();

@@ -37,6 +37,16 @@ export function leadingStatus(treatments) {
   return null;
 }
 
+/** Narrow teeth (primary incisors) with long labels (Palmer "URB"): a smaller font, never a
+ * label that spills over the tooth's outline. */
+function fitLabel(label, room) {
+  const length = label.getComputedTextLength();
+  if (length > room && length > 0) {
+    const size = parseFloat(getComputedStyle(label).fontSize) || 19;
+    label.style.fontSize = `${Math.floor((size * room) / length)}px`;
+  }
+}
+
 function el(name, attrs = {}, parent = null) {
   const node = document.createElementNS(SVG, name);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
@@ -72,6 +82,9 @@ export class ToothChart {
   }
 
   render({ rows, teeth, chart, showPrimary, selected }) {
+    // redrawing replaces every tooth: the one with the focus gets it back afterwards
+    const active = document.activeElement;
+    const hadFocus = this.svg.contains(active) ? active.dataset.tooth || this.focused : null;
     this.teeth = teeth;
     this.chart = chart;
     this.selected = selected;
@@ -97,8 +110,9 @@ export class ToothChart {
     side(18, "R");
     side(width - 30, "L");
     for (const row of this.rows) for (const slot of row) this.drawTooth(slot);
-    const start = this.nodes.has(selected) ? selected : this.rows[0][0].code;
+    const start = [hadFocus, selected].find((code) => this.nodes.has(code)) || this.rows[0][0].code;
     this.setFocusable(start);
+    if (hadFocus) this.nodes.get(start).group.focus({ preventScroll: true });
   }
 
   drawTooth(slot) {
@@ -122,6 +136,7 @@ export class ToothChart {
     }, group);
     const label = el("text", { x: x + w / 2, y: y + h / 2 + 6, class: "tooth-label" }, group);
     label.textContent = facts.label;
+    fitLabel(label, w - 8);
     if (data.total > 0) {
       const badge = el("g", { class: "badge" }, group);
       el("circle", { cx: x + w - 4, cy: y + 4, r: 13 }, badge);

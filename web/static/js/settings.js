@@ -101,7 +101,7 @@ export class SettingsPage {
       body.replaceChildren(...result.entries.map((entry) => {
         const row = document.createElement("tr");
         row.className = `level-${entry.level.toLowerCase()}`;
-        row.innerHTML = `<td class="time">${escapeHtml(entry.time.replace("T", " "))}</td><td>${escapeHtml(entry.level)}</td><td><pre>${escapeHtml(entry.message)}</pre></td>`;
+        row.innerHTML = `<td class="time">${escapeHtml(entry.time.replace("T", " "))}</td><td class="level">${escapeHtml(entry.level)}</td><td><pre>${escapeHtml(entry.message)}</pre></td>`;
         return row;
       }));
       if (!result.entries.length) body.innerHTML = '<tr><td colspan="3" class="muted">No log entries match.</td></tr>';

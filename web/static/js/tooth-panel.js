@@ -338,15 +338,25 @@ export class ToothPanel {
       return treatment
         ? api("PATCH", `/api/treatments/${treatment.id}`, body)
         : api("POST", `/api/patients/${this.patient.id}/treatments`, body);
-    }, treatment ? async () => {
-      $("#treatment-dialog").close();
-      const ok = await confirmAction("Delete this treatment?", `${treatment.treatment_type} will be removed. Its images stay with the tooth.`);
-      if (ok) await api("DELETE", `/api/treatments/${treatment.id}`);
-      return ok;
-    } : null);
+    }, treatment ? () => this.deleteTreatment(treatment) : null);
     if (!result) return;
+    if (result === "delete") toast("Treatment deleted.", "ok");
     await this.refresh();
     await this.onChanged();
+  }
+
+  /** Confirm over the treatment dialog, which stays open: cancelling goes back to editing.
+   * True when the treatment is gone; a refused delete is shown and the dialog stays. */
+  async deleteTreatment(treatment) {
+    const ok = await confirmAction("Delete this treatment?", `${treatment.treatment_type} will be removed. Its images stay with the tooth.`);
+    if (!ok) return false;
+    try {
+      await api("DELETE", `/api/treatments/${treatment.id}`);
+      return true;
+    } catch (error) {
+      toast(error.message, "error");
+      return false;
+    }
   }
 }
 

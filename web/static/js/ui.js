@@ -5,14 +5,47 @@ export { escapeHtml };
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
+/** The modal dialog on top, if any: the one holding the focus, else the last one open. */
+function topModal() {
+  const focused = document.activeElement?.closest?.("dialog[open]");
+  if (focused) return focused;
+  const open = document.querySelectorAll("dialog[open]");
+  return open.length ? open[open.length - 1] : null;
+}
+
+const POPOVER = typeof HTMLElement.prototype.showPopover === "function";
+const toastShown = (box) => (POPOVER ? box.matches(":popover-open") : !box.hidden);
+
 let toastTimer = null;
+/** A short message above everything. While a modal dialog is open the toast lives inside it, so
+ * it is drawn above the dialog and, unlike the page outside an open modal, is not inert (screen
+ * readers still hear it); it is also a popover (top layer) where the webview has them. When that
+ * dialog closes, a toast still showing moves back to the page. */
 export function toast(message, kind = "info") {
   const box = $("#toast");
   box.textContent = message;
   box.className = `toast ${kind}`;
-  box.hidden = false;
+  placeToast(box, topModal() || document.body);
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => (box.hidden = true), kind === "error" ? 7000 : 3500);
+  toastTimer = setTimeout(() => hideToast(box), kind === "error" ? 7000 : 3500);
+}
+
+function hideToast(box) {
+  if (POPOVER && box.matches(":popover-open")) box.hidePopover();
+  else if (!POPOVER) box.hidden = true;
+}
+
+function placeToast(box, host) {
+  if (POPOVER && !box.popover) box.popover = "manual";
+  if (POPOVER && box.matches(":popover-open")) box.hidePopover();
+  if (box.parentElement !== host) host.append(box);
+  box.hidden = false;
+  if (POPOVER) box.showPopover(); // the last one shown is drawn on top
+  if (host !== document.body) {
+    host.addEventListener("close", () => {
+      if (box.parentElement === host && toastShown(box)) placeToast(box, topModal() || document.body);
+    }, { once: true });
+  }
 }
 
 /** Ask before a destructive action. Resolves true when confirmed. */
@@ -43,26 +76,33 @@ export function readForm(form) {
 }
 
 /** Open a dialog holding a form; `save(values)` runs on Save and may throw an ApiError, which is
- * shown in the form (naming the field) while the dialog stays open. Resolves with the returned
- * value of save, "delete" when the Delete button was used, or null on cancel. */
+ * shown in the form (naming the field) while the dialog stays open. `onDelete()` runs on Delete
+ * and resolves true when the thing is gone (the dialog then closes), false to keep editing.
+ * Resolves with the returned value of save, "delete" after a delete, or null when the dialog
+ * closed any other way (Cancel, Esc, closed from code). Whatever way it closes, its listeners
+ * go with it: a later run of the same dialog never runs this one's save. */
 export function runFormDialog(dialog, values, save, onDelete = null) {
+  dialog.endFormRun?.(null); // a run still attached to this dialog ends before a new one starts
   const form = dialog.querySelector("form");
   const errorBox = form.querySelector(".form-error");
   fillForm(form, values);
   errorBox.textContent = "";
   form.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
-  dialog.showModal();
+  if (!dialog.open) dialog.showModal();
   return new Promise((resolve) => {
+    let busy = false;
     const submit = async (event) => {
       const action = event.submitter ? event.submitter.value : "save";
       if (action === "cancel") return finish(null);
       event.preventDefault();
-      if (action === "delete" && onDelete) {
-        if (await onDelete()) finish("delete");
-        return;
-      }
-      if (!form.reportValidity()) return;
+      if (busy) return; // a second click while the first save or delete is on its way
+      busy = true;
       try {
+        if (action === "delete") {
+          if (onDelete && (await onDelete())) finish("delete");
+          return;
+        }
+        if (!form.reportValidity()) return;
         finish(await save(readForm(form)));
       } catch (error) {
         errorBox.textContent = error.message;
@@ -71,17 +111,35 @@ export function runFormDialog(dialog, values, save, onDelete = null) {
           field.classList.add("invalid");
           field.focus();
         }
+      } finally {
+        busy = false;
       }
     };
-    const cancel = () => finish(null);
+    // Enter in a field means Save: left to the browser it would press the form's first button
+    // (Delete or Cancel).
+    const enter = (event) => {
+      const field = event.target;
+      if (event.key !== "Enter" || event.isComposing || field.tagName !== "INPUT") return;
+      if (["button", "submit", "reset", "color", "file"].includes(field.type)) return;
+      event.preventDefault();
+      form.requestSubmit(form.querySelector('button[value="save"]'));
+    };
+    const closed = () => {
+      if (!dialog.open) finish(null); // open again: a late event of an earlier close, not ours
+    };
     function finish(result) {
+      if (dialog.endFormRun !== finish) return; // already finished
+      delete dialog.endFormRun;
       form.removeEventListener("submit", submit);
-      dialog.removeEventListener("cancel", cancel);
+      form.removeEventListener("keydown", enter);
+      dialog.removeEventListener("close", closed);
       if (dialog.open) dialog.close();
       resolve(result);
     }
+    dialog.endFormRun = finish;
     form.addEventListener("submit", submit);
-    dialog.addEventListener("cancel", cancel);
+    form.addEventListener("keydown", enter);
+    dialog.addEventListener("close", closed);
   });
 }
 

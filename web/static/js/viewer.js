@@ -53,6 +53,8 @@ export class Viewer {
     this.list = list;
     this.show(index);
     if (!this.dialog.open) this.dialog.showModal();
+    // the stage (tabindex=-1) takes the focus, not the first button: keys act on the image and
+    // Space/Enter do not press ◀
     this.stage.focus();
   }
 
@@ -179,10 +181,11 @@ export class Compare {
       const img = e.target;
       this.stage.style.setProperty("--ratio", String(img.naturalWidth / img.naturalHeight));
     });
-    for (const img of this.stage.querySelectorAll("img")) {
+    for (const side of ["before", "after"]) {
+      const img = $(`#compare-${side}-img`);
       img.addEventListener("error", () => {
         const image = this.byId.get(img.dataset.imageId);
-        if (image) toast(`File missing: expected at ${image.path}`, "error");
+        if (image) this.showMissing(side, image);
       });
     }
   }
@@ -204,11 +207,24 @@ export class Compare {
   }
 
   load() {
-    for (const [select, img] of [["#compare-before", "#compare-before-img"], ["#compare-after", "#compare-after-img"]]) {
-      const image = this.byId.get($(select).value);
-      $(img).src = image.url;
-      $(img).dataset.imageId = image.id;
+    for (const side of ["before", "after"]) {
+      const image = this.byId.get($(`#compare-${side}`).value);
+      const img = $(`#compare-${side}-img`);
+      if (img.dataset.imageId === image.id && img.src === new URL(image.url, document.baseURI).href) continue; // as shown
+      img.hidden = false;
+      $(`#compare-${side}-missing`).hidden = true;
+      img.dataset.imageId = image.id;
+      img.src = image.url;
     }
+  }
+
+  /** The file of one side is gone: the placeholder naming where it was expected, as in the
+   * grid and the viewer. */
+  showMissing(side, image) {
+    $(`#compare-${side}-img`).hidden = true;
+    const box = $(`#compare-${side}-missing`);
+    box.replaceChildren(...missingPlaceholder(image, true).childNodes);
+    box.hidden = false;
   }
 
   position(percent) {
@@ -216,6 +232,7 @@ export class Compare {
     this.range.value = String(p);
     $("#compare-after-clip").style.clipPath = `inset(0 0 0 ${p}%)`;
     $("#compare-handle").style.left = `${p}%`;
+    this.stage.style.setProperty("--split", String(p)); // a missing-file note centres in its side
   }
 
   mode(value) {
