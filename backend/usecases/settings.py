@@ -89,6 +89,7 @@ def installation_facts(settings: Settings) -> dict[str, str]:
     return {
         "data_dir": str(settings.data_dir),
         "images_dir": str(settings.images_dir),
+        "images_root": str(settings.image_store_root),
         "db_url": mask_db_url(settings.db_url),
         "version": __version__,
     }

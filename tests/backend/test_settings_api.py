@@ -14,6 +14,7 @@ def test_defaults_and_installation_facts(client, settings):
         "numbering": "universal",
         "data_dir": str(settings.data_dir),
         "images_dir": str(settings.images_dir),
+        "images_root": str(settings.image_store_root),
         "db_url": app_settings.mask_db_url(settings.db_url),
         "version": __version__,
     }

@@ -1,6 +1,6 @@
 // The settings page: numbering, data folder, storage use, the log.
 import { api, openLogFolder, revealDataFolder } from "./bridge.js";
-import { $, escapeHtml, formatBytes, toast } from "./ui.js";
+import { $, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 import { BackupSection } from "./backup.js";
 import { MigrationSection } from "./migration.js";
 
@@ -36,7 +36,19 @@ export class SettingsPage {
   async show(settings) {
     $("#settings-notation").value = settings.numbering;
     $("#data-dir").textContent = settings.data_dir;
+    this.showServer(settings);
     await Promise.all([this.loadStorage(), this.loadLog(), this.loadAbout(settings), this.migration.show(), this.backup.show()]);
+  }
+
+  /** What this PC uses now, so that nobody saves over it unknowingly. */
+  showServer(settings) {
+    const onServer = !settings.db_url.startsWith("sqlite");
+    this.onServer = onServer;
+    $("#server-current").textContent = onServer
+      ? `This PC uses the clinic server ${settings.db_url} and the images in ${settings.images_dir}.`
+      : `This PC keeps its own database in ${settings.data_dir}.`;
+    const form = $("#server-form");
+    if (onServer && !form.elements.images_root.value) form.elements.images_root.value = settings.images_root;
   }
 
   async loadAbout(settings) {
@@ -65,6 +77,14 @@ export class SettingsPage {
 
   async saveServer() {
     const result = $("#server-result");
+    if (this.onServer && !this.serverForm().db_url) {
+      const back = await confirmAction(
+        "Leave the clinic server?",
+        "The database address is empty: this PC would stop using the clinic server and go back to its own database. The server's data stays on the server.",
+        "Use this PC's own database",
+      );
+      if (!back) return;
+    }
     try {
       const answer = await api("PUT", "/api/settings/server", this.serverForm());
       result.textContent = answer.message;
