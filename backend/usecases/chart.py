@@ -24,14 +24,16 @@ def patient_chart(session: Session, patient_id: str) -> dict[str, Any]:
         return chart[code]
 
     counts = session.execute(
-        select(Image.tooth, Image.image_type, func.count())
+        select(Image.tooth, Image.image_type, func.count(), func.max(Image.updated_at))
         .where(Image.patient_id == patient.id)
         .group_by(Image.tooth, Image.image_type)
     )
-    for tooth, image_type, count in counts:
+    changes = [patient.updated_at]
+    for tooth, image_type, count, changed in counts:
         item = entry(tooth)
         item["counts"][image_type] = count
         item["total"] += count
+        changes.append(changed)
     treatments = session.execute(
         select(
             Treatment.id,
@@ -40,11 +42,13 @@ def patient_chart(session: Session, patient_id: str) -> dict[str, Any]:
             Treatment.status,
             Treatment.color,
             Treatment.priority,
+            Treatment.updated_at,
         )
         .where(Treatment.patient_id == patient.id)
         .order_by(Treatment.priority, Treatment.created_at)
     )
     for row in treatments:
+        changes.append(row.updated_at)
         entry(row.tooth)["treatments"].append(
             {
                 "id": row.id,
@@ -55,4 +59,13 @@ def patient_chart(session: Session, patient_id: str) -> dict[str, Any]:
             }
         )
     ordered = dict(sorted(chart.items(), key=lambda kv: teeth.sort_key(kv[0])))
-    return {"patient_id": patient.id, "teeth": ordered}
+    return {"patient_id": patient.id, "teeth": ordered, "revision": _revision(ordered, changes)}
+
+
+def _revision(chart: dict[str, Any], changes: list[Any]) -> str:
+    """Changes whenever anything of the patient shown on screen changes (an edited description,
+    one image deleted and another added): another PC polls it to know when to refresh."""
+    images = sum(item["total"] for item in chart.values())
+    treatments = sum(len(item["treatments"]) for item in chart.values())
+    latest = max((c for c in changes if c is not None), default=None)
+    return f"{images}.{treatments}.{latest.isoformat() if latest else '-'}"

@@ -2,7 +2,7 @@ import pytest
 
 from backend.errors import Conflict, NotFound, ValidationError
 from backend.usecases import chart, patients, treatments
-from backend.usecases.images import Upload, add_images
+from backend.usecases.images import Upload, add_images, delete_image, update_image
 from tests.helpers import image_bytes
 
 
@@ -134,3 +134,22 @@ def test_chart_counts_images_per_tooth_and_type_with_treatments(session, store, 
     }
     assert result["teeth"]["8"]["total"] == 3
     assert result["teeth"]["19"]["treatments"][0]["status"] == "in_progress"
+
+
+def test_the_chart_revision_changes_with_anything_shown_of_the_patient(session, store, patient):
+    def revision() -> str:
+        return chart.patient_chart(session, patient.id)["revision"]
+
+    first = add_images(session, store, patient.id, "8", "before", [Upload("a.png", image_bytes())])
+    seen = [revision()]
+    assert revision() == seen[0]  # nothing changed, nothing to refresh
+
+    update_image(session, store, first[0].image.id, {"description": "after cleaning"})
+    seen.append(revision())
+    delete_image(session, store, first[0].image.id)
+    add_images(session, store, patient.id, "8", "before", [Upload("b.png", image_bytes())])
+    seen.append(revision())  # same counts as before, another image
+    treatments.create_treatment(session, patient.id, {"tooth": "8", "treatment_type": "Crown"})
+    seen.append(revision())
+
+    assert len(set(seen)) == len(seen)

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from backend.usecases import patients
-from backend.usecases.images import Upload, add_images
+from backend.usecases.images import Upload, add_images, update_image
 from tests.helpers import hold_store_lock_elsewhere, image_bytes
 
 pytestmark = pytest.mark.browser
@@ -22,6 +22,20 @@ def test_the_open_chart_refreshes_when_another_pc_adds_an_image(page, session, s
         session, store, patient.id, "12", "xray", [Upload("other-pc.png", image_bytes("PNG"))]
     )
     expect(badge).to_have_text("1", timeout=15_000)
+
+
+def test_the_open_tooth_shows_a_description_another_pc_wrote(page, session, store):
+    patient = patients.create_patient(session, {"full_name": "Shared Patient"})
+    stored = add_images(
+        session, store, patient.id, "12", "xray", [Upload("scan.png", image_bytes("PNG"))]
+    )
+    page.reload()
+    page.click("#patient-list li[data-patient-id]")
+    page.click("#tooth-chart [data-tooth='12']")
+    description = page.locator("#image-grid .image-card .desc")
+    expect(description).to_have_text("scan.png")
+    update_image(session, store, stored[0].image.id, {"description": "edited at reception 2"})
+    expect(description).to_have_text("edited at reception 2", timeout=15_000)
 
 
 def test_a_restore_on_another_pc_shows_a_banner(page, runtime):
