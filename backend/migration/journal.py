@@ -23,12 +23,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.backup.fsutil import rename_if_free
-from backend.models import Image, LegacyLink, MigrationJournal
+from backend.models import Image, LegacyLink, MigrationJournal, new_id, utcnow
 from backend.storage import ImageStore, clean_stem
 
 log = logging.getLogger(__name__)
@@ -228,23 +228,26 @@ class Mover:
             for item in batch:
                 item.name = self._free_name(item, taken[item.folder])
                 taken[item.folder].add(item.name)
-                row = MigrationJournal(
-                    operation=self._operation,
-                    source_path=str(item.source),
-                    folder_path=item.folder,
-                    file_name=item.name,
-                    sha256=item.sha256,
-                    size_bytes=item.size,
-                    image_id=item.image_id,
-                    legacy_key=item.legacy_key,
-                    payload=_encode(item.row),
-                    retire_source=item.retire_source,
-                    state=PLANNED,
+                rows.append(
+                    {
+                        "id": new_id(),
+                        "operation": self._operation,
+                        "source_path": str(item.source),
+                        "folder_path": item.folder,
+                        "file_name": item.name,
+                        "sha256": item.sha256,
+                        "size_bytes": item.size,
+                        "image_id": item.image_id,
+                        "legacy_key": item.legacy_key,
+                        "payload": _encode(item.row),
+                        "retire_source": item.retire_source,
+                        "state": PLANNED,
+                        "created_at": utcnow(),
+                    }
                 )
-                session.add(row)
-                rows.append(row)
+            session.execute(insert(MigrationJournal), rows)  # one statement for the batch
             session.commit()
-            return [row.id for row in rows]
+            return [row["id"] for row in rows]
 
     def _names_in_use(self, session: Session, folders: set[str]) -> dict[str, set[str]]:
         """Per folder: the names rows, journal rows and files already use."""
@@ -305,16 +308,9 @@ class Mover:
 
     # ----- step 3: the image rows and the journal's state, in one transaction
     def _commit_rows(self, outcomes: list[Outcome], journal: list[str]) -> None:
-        with self._sessions() as session, session.no_autoflush:
-            entries = {
-                e.id: e
-                for e in session.scalars(
-                    select(MigrationJournal).where(MigrationJournal.id.in_(journal))
-                )
-            }
+        with self._sessions() as session:
             try:
-                for outcome, journal_id in zip(outcomes, journal, strict=True):
-                    self._record(session, outcome, entries.get(journal_id))
+                _record_batch(session, outcomes, journal)
                 session.commit()
                 return
             except IntegrityError:
@@ -359,6 +355,48 @@ class Mover:
             folders.add(item.source.parent)
         _sync_folders(folders)
         self.emptied |= folders
+
+
+def _record_batch(session: Session, outcomes: list[Outcome], journal: list[str]) -> None:
+    """The rows of a whole batch in a few statements: new image rows and their legacy links
+    inserted, moved rows pointed at their new file, journal rows marked placed (or dropped for
+    files that failed). Raises IntegrityError when one row breaks the batch."""
+    placed, failed, images, links = [], [], [], []
+    for outcome, journal_id in zip(outcomes, journal, strict=True):
+        if outcome.error is not None:
+            failed.append(journal_id)
+            continue
+        placed.append(journal_id)
+        item = outcome.placement
+        if item.row is None:
+            session.execute(
+                update(Image)
+                .where(Image.id == item.image_id)
+                .values(folder_path=item.folder, file_name=item.name)
+            )
+            continue
+        columns = {k: v for k, v in item.row.items() if k != LEGACY_FILE}
+        images.append({**columns, "folder_path": item.folder, "file_name": item.name})
+        if item.legacy_key:
+            links.append(
+                {
+                    "key": item.legacy_key,
+                    "kind": "image",
+                    "target_id": item.image_id,
+                    "source_file": item.row.get(LEGACY_FILE),
+                    "created_at": utcnow(),
+                }
+            )
+    if images:
+        session.execute(insert(Image), images)
+    if links:
+        session.execute(insert(LegacyLink), links)
+    if placed:
+        session.execute(
+            update(MigrationJournal).where(MigrationJournal.id.in_(placed)).values(state=PLACED)
+        )
+    if failed:
+        session.execute(delete(MigrationJournal).where(MigrationJournal.id.in_(failed)))
 
 
 def _apply_row(session: Session, entry: MigrationJournal, row: dict[str, Any] | None) -> None:

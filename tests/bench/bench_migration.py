@@ -125,6 +125,7 @@ def bench_migration(count: int) -> None:
         megabytes = make_legacy_store(home, count) / 1e6
         print(f"migration: {count} legacy files, {megabytes:.0f} MB (JPEG and PNG)")
         copy_target = Path(folder) / "cp-copy"
+        os.sync()  # both runs start with the freshly made store on disk, not in dirty pages
         cp = timed(
             lambda: subprocess.run(
                 ["cp", "-r", str(home / "dental_images"), str(copy_target)], check=True
@@ -139,6 +140,7 @@ def bench_migration(count: int) -> None:
             holder["report"] = run_migration(runtime)
             runtime.close()
 
+        os.sync()
         ours = timed(migrate)
         report = holder["report"]
         assert report.imported == count, report.summary()
