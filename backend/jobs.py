@@ -123,24 +123,30 @@ class JobRunner:
 
     def _run(self, job: Job, work: JobFunction, lease: Releasable | None) -> None:
         log.info("%s started (job %s)", job.kind, job.id)
+        state, result, error = FAILED, None, None
         try:
-            job.result = work(job.progress)
-            job.state = DONE
+            result = work(job.progress)
+            state = DONE
             log.info("%s finished (job %s)", job.kind, job.id)
         except Cancelled:
-            job.state = CANCELLED
+            state = CANCELLED
             log.warning("%s cancelled (job %s)", job.kind, job.id)
         except AppError as exc:
-            job.state, job.error = FAILED, {"status": exc.status, **exc.to_dict()}
+            error = {"status": exc.status, **exc.to_dict()}
             log.error("%s failed (job %s): %s", job.kind, job.id, exc.message)
         except Exception as exc:
-            job.state = FAILED
-            job.error = {"status": 500, "code": "internal_error", "message": str(exc)}
+            error = {"status": 500, "code": "internal_error", "message": str(exc)}
             log.exception("%s failed (job %s)", job.kind, job.id)
         finally:
+            # The lease goes first: whoever sees the job ended may start the next one at once.
             if lease is not None:
-                lease.release()
+                try:
+                    lease.release()
+                except Exception:  # an expired lease is no reason to leave the job running
+                    log.exception("%s: its store lease could not be released", job.kind)
+            job.result, job.error = result, error
             job.finished_at = time.monotonic()
+            job.state = state
 
     def get(self, job_id: str) -> Job:
         job = self._jobs.get(job_id)

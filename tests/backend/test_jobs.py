@@ -76,3 +76,34 @@ def test_job_status_and_cancel_through_the_api(client, runtime):
     release.set()
     runtime.jobs.wait(job.id, timeout=5)
     assert client.get("/api/jobs/nope").status_code == 404
+
+
+def test_a_job_seen_ended_has_already_given_back_its_lease():
+    held = []
+
+    class Lease:
+        def __init__(self, kind):
+            held.append(kind)
+
+        def release(self):
+            held.remove("backup")
+
+    runner = JobRunner(guard=Lease)
+    for _round in range(50):
+        job = runner.start("backup", lambda progress: "ok")
+        while job.state == "running":
+            pass
+        assert held == []  # the next job may start at once
+
+
+def test_a_lease_that_fails_to_release_still_ends_the_job():
+    class Broken:
+        def __init__(self, kind):
+            pass
+
+        def release(self):
+            raise RuntimeError("database went away")
+
+    runner = JobRunner(guard=Broken)
+    job = runner.wait(runner.start("backup", lambda progress: "ok").id, timeout=5)
+    assert (job.state, job.result) == ("done", "ok")
