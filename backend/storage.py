@@ -17,7 +17,7 @@ import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from backend.config import IMAGES_DIRNAME
@@ -28,6 +28,7 @@ _TOOTH_PART = re.compile(r"^(?:[1-9]|[12][0-9]|3[0-2]|[A-T])$")
 _IMAGE_TYPES = frozenset({"before", "after", "xray", "clinical", "other"})
 _MAX_STEM = 80
 _LEGACY_NAME_DROP = re.compile(r"[^A-Za-z0-9\u0600-\u06FF\s\-_]")
+_RENAME_REFUSES_EXISTING = os.name == "nt"  # Windows: os.rename fails when the target exists
 
 
 class UnsafePath(ValueError):
@@ -121,8 +122,29 @@ def _publish(temp: Path, final: Path) -> bool:
 
 
 def _publish_without_links(temp: Path, final: Path) -> bool:
-    # File systems without hard links (some network shares): reserve the name with an exclusive
-    # create, then replace our own empty reservation with the finished file.
+    """`_publish` where the file system has no hard links (FAT, exFAT, some network shares).
+
+    Windows: one `os.rename`, which refuses an existing target by itself (also on a share, where
+    the server decides), so a crash leaves at most the temporary `.part` file, never anything
+    under a final name.
+
+    Elsewhere a rename replaces an existing target, and a "check, then rename" would let two PCs
+    writing into one shared folder both take a name. What keeps names unique there, also against
+    PCs that publish with hard links, is the exclusive create: the name is reserved with
+    `open(final, "xb")` (decided by the file server) and only then is the reservation, an empty
+    file of our own, replaced by the finished file with an atomic `os.replace`. The price is a
+    crash between those two steps: it leaves an empty file under a final name, which no row
+    names yet (rows are written only after publishing; only a put-back under a row's own name
+    is written before). Readers treat an empty file as no file (an image is never empty; see
+    `is_leftover_reservation`), so retrieval puts such a row's file back under a fresh name,
+    and `sweep_empty_reservations` removes empty files at start-up once they are older than an
+    hour and no row names them."""
+    if _RENAME_REFUSES_EXISTING:
+        try:
+            os.rename(temp, final)
+        except FileExistsError:
+            return False
+        return True
     try:
         with open(final, "xb"):
             pass
@@ -130,6 +152,15 @@ def _publish_without_links(temp: Path, final: Path) -> bool:
         return False
     os.replace(temp, final)
     return True
+
+
+def is_leftover_reservation(path: Path) -> bool:
+    """True for an empty file: a name reserved by a publish that never finished (see
+    `_publish_without_links`). No image file is ever empty."""
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
 
 
 class ImageStore:
@@ -180,6 +211,33 @@ class ImageStore:
         """Place a copy (a hard link where possible) of `source` in `folder` under a fresh name
         derived from `file_name`. The source is left untouched."""
         target_dir = self.path_of(folder)
+        temp = self._stage_copy(source, target_dir)
+        try:
+            stem, _, ext = file_name.rpartition(".")
+            name = self._publish_unique(temp, target_dir, clean_stem(stem or file_name), ext)
+        finally:
+            temp.unlink(missing_ok=True)
+        _fsync_dir(target_dir)
+        self._name_index.add(target_dir / name)
+        return name
+
+    def place_copy(self, source: Path, relative: str) -> bool:
+        """Place a copy (a hard link where possible) of `source` under exactly `relative`.
+        False, with nothing changed, when that name is taken (it is never overwritten).
+        The source is left untouched."""
+        final = self.path_of(relative)
+        temp = self._stage_copy(source, final.parent)
+        try:
+            published = _publish(temp, final)
+        finally:
+            temp.unlink(missing_ok=True)
+        if published:
+            _fsync_dir(final.parent)
+            self._name_index.add(final)
+        return published
+
+    def _stage_copy(self, source: Path, target_dir: Path) -> Path:
+        """A flushed copy (or hard link) of `source` under a temporary name in `target_dir`."""
         target_dir.mkdir(parents=True, exist_ok=True)
         temp = target_dir / f".{secrets.token_hex(8)}.part"
         try:
@@ -189,13 +247,10 @@ class ImageStore:
                 shutil.copyfile(source, temp)
                 with open(temp, "rb+") as handle:
                     os.fsync(handle.fileno())
-            stem, _, ext = file_name.rpartition(".")
-            name = self._publish_unique(temp, target_dir, clean_stem(stem or file_name), ext)
-        finally:
+        except BaseException:
             temp.unlink(missing_ok=True)
-        _fsync_dir(target_dir)
-        self._name_index.add(target_dir / name)
-        return name
+            raise
+        return temp
 
     def _publish_unique(self, temp: Path, target_dir: Path, base: str, extension: str) -> str:
         """Publish `temp` as `<base>.<ext>`, or `<base>-2.<ext>`, `-3`... if that is taken."""
@@ -216,6 +271,33 @@ class ImageStore:
         self._name_index.discard(path)
         self._prune_empty_parents(path.parent)
         return True
+
+    def sweep_empty_reservations(
+        self, is_named: Callable[[str], bool], older_than: float = 3600.0
+    ) -> list[str]:
+        """At start-up: delete the empty files a crashed publish left under a final name (see
+        `_publish_without_links`) once they are older than `older_than` seconds and
+        `is_named(relative path)` says no row names them. An empty file holds no bytes, so
+        nothing is lost. Returns the relative paths removed."""
+        cutoff = time.time() - older_than
+        removed = []
+        for dirpath, _dirs, names in os.walk(self.images_dir):
+            for name in names:
+                path = Path(dirpath) / name
+                if name.startswith(".") or not self.is_in_new_layout(path):
+                    continue
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue
+                relative = (Path(IMAGES_DIRNAME) / path.relative_to(self.images_dir)).as_posix()
+                if stat.st_size or stat.st_mtime > cutoff or is_named(relative):
+                    continue
+                if self.remove(relative):
+                    removed.append(relative)
+        if removed:
+            log.info("removed %d empty leftover file(s) of interrupted writes", len(removed))
+        return removed
 
     def remove_patient_tree(self, patient_id: str) -> int:
         """Delete a patient's whole folder (including files no row knew). Returns files removed."""
@@ -279,6 +361,14 @@ class ImageStore:
         except (ValueError, IndexError):
             return False
         return True
+
+    def relative_of(self, path: Path) -> str | None:
+        """The path relative to the data folder (as rows store it) of a file in our own image
+        tree; None for a file anywhere else (a legacy root, say)."""
+        try:
+            return (Path(IMAGES_DIRNAME) / path.relative_to(self.images_dir)).as_posix()
+        except ValueError:
+            return None
 
     def tree_usage(self) -> tuple[int, int]:
         """(files, bytes) of the image tree."""

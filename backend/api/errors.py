@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from backend.errors import AppError
@@ -27,7 +27,30 @@ def error_response(status: int, body: dict[str, object], **extra: object) -> Res
     return response
 
 
+_MAX_LOGGED_MESSAGE = 300
+
+
+def _log_refusal(status: int, code: str, message: str) -> None:
+    """One log line for a request the server refused (4xx): method, path, status, code and the
+    message the user saw. The path is logged without its query string, where a launch token can
+    travel, and no header, cookie or body is logged."""
+    level = logging.WARNING if status in (403, 409, 413) else logging.INFO
+    log.log(
+        level,
+        "refused %s %s: %d %s: %s",
+        request.method,
+        request.path,
+        status,
+        code,
+        message[:_MAX_LOGGED_MESSAGE],
+    )
+
+
 def _app_error(exc: AppError) -> Response:
+    if exc.status >= 500:
+        log.error("%s %s failed: %s: %s", request.method, request.path, exc.code, exc.message)
+    else:
+        _log_refusal(exc.status, exc.code, exc.message)
     return error_response(exc.status, exc.to_dict())
 
 
@@ -36,9 +59,10 @@ def _http_error(exc: HTTPException) -> Response:
     message = exc.description or exc.name
     if status == 413:
         message = "The upload is larger than the server accepts in one request."
-    return error_response(
-        status, {"code": _HTTP_CODES.get(status, "http_error"), "message": message}
-    )
+    code = _HTTP_CODES.get(status, "http_error")
+    if 400 <= status < 500:
+        _log_refusal(status, code, message)
+    return error_response(status, {"code": code, "message": message})
 
 
 def _unexpected(exc: Exception) -> Response:

@@ -1,5 +1,6 @@
 import os
 import threading
+import time
 import uuid
 
 import pytest
@@ -219,3 +220,116 @@ def test_without_hard_links_names_are_reserved_exclusively(image_store, monkeypa
     assert (image_store.data_dir / folder / first).read_bytes() == b"first"
     assert (image_store.data_dir / folder / second).read_bytes() == b"second"
     assert [p.name for p in (image_store.data_dir / folder).iterdir() if p.suffix == ".part"] == []
+
+
+class _PowerLoss(Exception):
+    """Stands for the program dying at this point."""
+
+
+def _crash(*_args, **_kwargs):
+    raise _PowerLoss
+
+
+def _no_links(_src, _dst):
+    raise OSError("hard links not supported on this share")
+
+
+def _final_names(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def test_without_hard_links_on_windows_a_crash_leaves_nothing_under_a_final_name(
+    image_store, monkeypatch
+):
+    monkeypatch.setattr(storage, "_RENAME_REFUSES_EXISTING", True, raising=False)
+    monkeypatch.setattr(storage.os, "link", _no_links)
+    monkeypatch.setattr(storage.os, "rename", _crash)
+    monkeypatch.setattr(storage.os, "replace", _crash)
+    folder = image_folder(PATIENT, "4", "before")
+    with pytest.raises(_PowerLoss):
+        image_store.write_new(folder, "a.png", "png", b"data")
+    assert _final_names(image_store.data_dir / folder) == []
+
+
+def test_without_hard_links_on_windows_the_rename_refuses_a_taken_name(image_store, monkeypatch):
+    real_rename = os.rename
+
+    def windows_rename(src, dst):
+        if os.path.lexists(dst):
+            raise FileExistsError(dst)
+        real_rename(src, dst)
+
+    def no_reservation(*_args, **_kwargs):
+        raise AssertionError("no placeholder is needed where rename refuses a taken name")
+
+    monkeypatch.setattr(storage, "_RENAME_REFUSES_EXISTING", True, raising=False)
+    monkeypatch.setattr(storage.os, "link", _no_links)
+    monkeypatch.setattr(storage.os, "rename", windows_rename)
+    monkeypatch.setattr(storage.os, "replace", no_reservation)
+    monkeypatch.setattr(storage.time, "time_ns", lambda: 1_700_000_000_000_000_000)
+    folder = image_folder(PATIENT, "4", "before")
+    names = [image_store.write_new(folder, "a.png", "png", bytes([i])) for i in range(3)]
+    assert names == ["a-1700000000000.png", "a-1700000000000-2.png", "a-1700000000000-3.png"]
+    for i, name in enumerate(names):
+        assert (image_store.data_dir / folder / name).read_bytes() == bytes([i])
+    assert _final_names(image_store.data_dir / folder) == sorted(names)
+
+
+def test_a_crash_after_reserving_a_name_leaves_an_empty_file_the_sweep_removes(
+    image_store, monkeypatch
+):
+    monkeypatch.setattr(storage, "_RENAME_REFUSES_EXISTING", False, raising=False)
+    monkeypatch.setattr(storage.os, "link", _no_links)
+    monkeypatch.setattr(storage.os, "replace", _crash)
+    monkeypatch.setattr(storage.time, "time_ns", lambda: 1_700_000_000_000_000_000)
+    folder = image_folder(PATIENT, "4", "before")
+    with pytest.raises(_PowerLoss):
+        image_store.write_new(folder, "a.png", "png", b"data")
+    monkeypatch.undo()
+    [leftover] = (image_store.data_dir / folder).iterdir()
+    relative = folder + leftover.name
+    assert storage.is_leftover_reservation(leftover)
+    assert image_store.find_by_name(leftover.name) == [leftover]  # retrieval skips empty files
+    assert image_store.sweep_empty_reservations(lambda _r: False) == []  # too young
+    hour_ago = time.time() - 3601
+    os.utime(leftover, (hour_ago, hour_ago))
+    assert image_store.sweep_empty_reservations(lambda r: r == relative) == []  # a row names it
+    assert image_store.sweep_empty_reservations(lambda _r: False) == [relative]
+    assert not (image_store.images_dir / PATIENT).exists()
+    assert image_store.find_by_name(leftover.name) == []
+
+
+def test_the_sweep_never_touches_files_with_bytes_or_outside_the_new_layout(image_store):
+    folder = image_folder(PATIENT, "6", "xray")
+    name = image_store.write_new(folder, "x.png", "png", b"1")
+    legacy = image_store.images_dir / "Layla_Haddad" / "xray"
+    legacy.mkdir(parents=True)
+    (legacy / "empty.png").write_bytes(b"")
+    writing = image_store.data_dir / folder / ".0123.part"
+    writing.write_bytes(b"")
+    hour_ago = time.time() - 3601
+    for path in (image_store.data_dir / folder / name, legacy / "empty.png", writing):
+        os.utime(path, (hour_ago, hour_ago))
+    assert image_store.sweep_empty_reservations(lambda _r: False) == []
+    assert (image_store.data_dir / folder / name).read_bytes() == b"1"
+    assert (legacy / "empty.png").exists() and writing.exists()
+
+
+def test_place_copy_takes_exactly_the_name_or_leaves_the_taken_one_alone(image_store, tmp_path):
+    source = tmp_path / "scan.png"
+    source.write_bytes(b"bytes")
+    relative = image_folder(PATIENT, "12", "xray") + "scan-1.png"
+    assert image_store.place_copy(source, relative) is True
+    assert image_store.path_of(relative).read_bytes() == b"bytes"
+    other = tmp_path / "other.png"
+    other.write_bytes(b"other bytes")
+    assert image_store.place_copy(other, relative) is False
+    assert image_store.path_of(relative).read_bytes() == b"bytes"
+    assert source.read_bytes() == b"bytes" and other.read_bytes() == b"other bytes"
+    assert _final_names(image_store.path_of(relative).parent) == ["scan-1.png"]
+
+
+def test_relative_of_names_files_of_our_tree_only(image_store, tmp_path):
+    inside = image_store.images_dir / PATIENT / "1" / "xray" / "a.png"
+    assert image_store.relative_of(inside) == f"dental_images/{PATIENT}/1/xray/a.png"
+    assert image_store.relative_of(tmp_path / "elsewhere" / "a.png") is None
