@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.paths import migrations_dir
@@ -66,9 +66,39 @@ def schema_is_current(engine: Engine) -> bool:
     return current == heads
 
 
+# pg_advisory_lock key of the schema upgrade: the same on every PC (any fixed 64-bit number).
+UPGRADE_LOCK_KEY = 0x64656E74616C  # "dental"
+
+
 def upgrade_schema(engine: Engine) -> bool:
-    """Bring the schema to the newest revision. Returns True when anything was applied."""
+    """Bring the schema to the newest revision. Returns True when anything was applied.
+
+    Several PCs may start at once after an update, all on one PostgreSQL database: there the
+    upgrade runs under an advisory lock (the first PC upgrades, the others wait, then find the
+    schema current and apply nothing). The lock belongs to a connection of its own and goes
+    with it if the process dies. SQLite needs none: its database file belongs to one PC."""
     if schema_is_current(engine):
         return False
-    command.upgrade(_alembic_config(engine), "head")
+    with _upgrade_lock(engine):
+        if schema_is_current(engine):  # another PC upgraded while this one waited
+            return False
+        command.upgrade(_alembic_config(engine), "head")
     return True
+
+
+@contextmanager
+def _upgrade_lock(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": UPGRADE_LOCK_KEY})
+        try:
+            yield
+        finally:
+            try:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": UPGRADE_LOCK_KEY}
+                )
+            except Exception:
+                connection.invalidate()  # a closed connection holds no lock

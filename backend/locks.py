@@ -8,15 +8,27 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import (
+    DateTime,
+    Interval,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from backend.errors import Conflict
-from backend.models import StoreLock, utcnow
+from backend.models import StoreLock
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +41,21 @@ def holder_name() -> str:
     return f"{socket.gethostname()} (process {os.getpid()}, {uuid.uuid4().hex[:6]})"
 
 
+def db_now(session: Session, plus: timedelta | None = None) -> ColumnElement:
+    """The database server's current UTC time (plus `plus`), as a SQL expression evaluated by
+    the server, so that every PC using the database goes by one clock, whatever its own says.
+
+    It has the form the DateTime columns hold: on PostgreSQL a `timestamp without time zone` in
+    UTC (`timezone('UTC', now())`, independent of the session's time zone); on SQLite the text
+    SQLAlchemy writes for a datetime, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC, so that the text
+    comparisons SQLite makes order times correctly."""
+    if session.get_bind().dialect.name == "sqlite":
+        modifiers = [f"{plus.total_seconds():+.3f} seconds"] if plus else []
+        return func.strftime("%Y-%m-%d %H:%M:%f000", "now", *modifiers, type_=DateTime)
+    now = type_coerce(func.timezone("UTC", func.now()), DateTime)
+    return now + literal(plus, Interval()) if plus else now
+
+
 class StoreLockHeld(Conflict):
     def __init__(self, operation: str, holder: str, since: str) -> None:
         super().__init__(
@@ -39,18 +66,35 @@ class StoreLockHeld(Conflict):
         self.holder = holder
 
 
+class LeaseLost(Conflict):
+    def __init__(self, operation: str) -> None:
+        super().__init__(
+            f"This PC lost the store lock of the {operation}: it could not be renewed in time "
+            "(database unreachable?) or another PC has taken it over. Nothing more was done; "
+            "try again.",
+            field="job",
+        )
+
+
 def current_lock(sessions: sessionmaker[Session]) -> StoreLock | None:
-    """The live lease, if any (an expired one counts as none)."""
+    """The live lease, if any (an expired one counts as none, by the database's clock)."""
     with sessions() as session:
-        lock = session.get(StoreLock, LOCK_NAME)
-        if lock is None or lock.expires_at < utcnow():
+        lock = session.scalar(
+            select(StoreLock).where(
+                StoreLock.name == LOCK_NAME, StoreLock.expires_at >= db_now(session)
+            )
+        )
+        if lock is None:
             return None
         session.expunge(lock)
         return lock
 
 
 class Lease:
-    """A held store lock, renewed in the background until released."""
+    """A held store lock, renewed in the background until released. Times are the database
+    server's (see `db_now`). A renewal that fails is logged and tried again at the next tick; a
+    lease that could not be renewed in time, or that another holder has taken over, is `lost`:
+    the work holding it checks `ensure_held()` before anything it cannot undo."""
 
     def __init__(
         self, sessions: sessionmaker[Session], operation: str, lease: timedelta = DEFAULT_LEASE
@@ -60,24 +104,27 @@ class Lease:
         self.holder = holder_name()
         self._lease = lease
         self._stop = threading.Event()
+        self._lost = threading.Event()
+        started = time.monotonic()
         self._acquire()
+        self._valid_until = started + lease.total_seconds()
         _held_here.add(self.holder)
         self._renewer = threading.Thread(target=self._renew_loop, name="lease", daemon=True)
         self._renewer.start()
 
     def _acquire(self) -> None:
-        now = utcnow()
         with self._sessions() as session:
-            session.add(
-                StoreLock(
-                    name=LOCK_NAME,
-                    holder=self.holder,
-                    operation=self.operation,
-                    acquired_at=now,
-                    expires_at=now + self._lease,
-                )
-            )
+            now, expires = db_now(session), db_now(session, self._lease)
             try:
+                session.execute(
+                    insert(StoreLock).values(
+                        name=LOCK_NAME,
+                        holder=self.holder,
+                        operation=self.operation,
+                        acquired_at=now,
+                        expires_at=expires,
+                    )
+                )
                 session.commit()
                 return
             except IntegrityError:
@@ -89,7 +136,7 @@ class Lease:
                     holder=self.holder,
                     operation=self.operation,
                     acquired_at=now,
-                    expires_at=now + self._lease,
+                    expires_at=expires,
                 )
             )
             session.commit()
@@ -101,16 +148,64 @@ class Lease:
             return self._acquire()
         raise StoreLockHeld(lock.operation, lock.holder, lock.acquired_at.strftime("%H:%M"))
 
+    @property
+    def lost(self) -> bool:
+        """True once the lease may be someone else's: another holder took it over, or it was
+        not renewed before it ran out."""
+        return self._lost.is_set() or time.monotonic() > self._valid_until
+
+    def ensure_held(self) -> None:
+        """Raise LeaseLost when the lease is `lost`."""
+        if self.lost:
+            raise LeaseLost(self.operation)
+
+    def _renew(self) -> bool:
+        """Extend the lease; False when no row of ours was there to extend."""
+        started = time.monotonic()
+        with self._sessions() as session:
+            renewed = session.execute(
+                update(StoreLock)
+                .where(StoreLock.name == LOCK_NAME, StoreLock.holder == self.holder)
+                .values(expires_at=db_now(session, self._lease))
+            )
+            session.commit()
+        if renewed.rowcount != 1:
+            return False
+        self._valid_until = started + self._lease.total_seconds()
+        return True
+
     def _renew_loop(self) -> None:
         interval = self._lease.total_seconds() / 3
         while not self._stop.wait(interval):
-            with self._sessions() as session:
-                session.execute(
-                    update(StoreLock)
-                    .where(StoreLock.name == LOCK_NAME, StoreLock.holder == self.holder)
-                    .values(expires_at=utcnow() + self._lease)
+            try:
+                renewed = self._renew()
+            except Exception as exc:  # the database is away for a moment: next tick
+                if time.monotonic() > self._valid_until:
+                    log.error(
+                        "the store lock for %s could not be renewed before it ran out (%s); "
+                        "another PC may take it over",
+                        self.operation,
+                        exc,
+                    )
+                else:
+                    log.warning(
+                        "could not renew the store lock for %s (%s); trying again in %.0f s",
+                        self.operation,
+                        exc,
+                        interval,
+                    )
+                continue
+            if not renewed:
+                if self._stop.is_set():
+                    return  # released meanwhile
+                self._lost.set()
+                log.error(
+                    "the store lock for %s was lost: it is no longer held by %s (taken over "
+                    "after it ran out?)",
+                    self.operation,
+                    self.holder,
                 )
-                session.commit()
+                return
 
     def release(self) -> None:
         self._stop.set()

@@ -6,14 +6,15 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend import imaging
 from backend import validation as check
-from backend.errors import AppError, NotFound, ValidationError
+from backend.errors import AppError, ImageMissing, NotFound, ValidationError
 from backend.models import Image
 from backend.storage import ImageStore, image_folder
 from backend.usecases.patients import get_patient
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LIMITS = imaging.ImageLimits()
 EDITABLE_FIELDS = {"description", "taken_date", "treatment_id", "tooth", "image_type"}
+_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -171,13 +173,79 @@ def list_tooth_images(
     return images
 
 
+def _locked_image(session: Session, image_id: str) -> Image:
+    """The image row read afresh and locked against every other writer until the session's
+    next commit or rollback, so that two PCs changing or deleting the same image take turns and
+    the second one sees what the first one did (its new place, or that the row is gone).
+
+    PostgreSQL: SELECT ... FOR UPDATE locks the row. SQLite ignores FOR UPDATE, and a plain read
+    takes no lock, so a write that changes nothing comes first there: it takes the database's
+    one write lock (other writers wait, see the busy timeout) before the row is read."""
+    image_id = str(image_id or "")
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE images SET id = id WHERE id = :id"), {"id": image_id})
+    image = session.get(Image, image_id, with_for_update=True, populate_existing=True)
+    if image is None:
+        raise NotFound(f"No image with id '{image_id}'.", field="image_id")
+    return image
+
+
+def _file_present(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size > 0  # an empty file is no image
+    except OSError:
+        return False
+
+
 def update_image(
     session: Session, store: ImageStore, image_id: str, changes: Mapping[str, Any]
 ) -> Image:
     """Change description, taken date, treatment link, and/or move the image to another tooth
-    or type (its file moves with it: new place written and verified before the old is removed)."""
-    image = get_image(session, image_id)
+    or type (its file moves with it: new place written and verified before the old is removed).
+
+    The row stays locked from the read to the commit (see `_locked_image`), so a move or delete
+    by another PC waits and then works on the moved row. File order: the new file exists before
+    the row names it, and the old one is removed only after the row no longer names it."""
     check.only_known_fields(changes, EDITABLE_FIELDS)
+    expected = ""
+    try:
+        for _attempt in range(_ATTEMPTS):
+            image = _locked_image(session, image_id)
+            expected = image.relative_path
+            if _needs_move(image, changes) and not _file_present(store.path_of(expected)):
+                # Not at its place: the search puts it back (taking the row lock itself, with
+                # commits of its own); then the row is locked and read again.
+                session.rollback()
+                locate_image(session, store, get_image(session, image_id))
+                continue
+            return _apply_update(session, store, image, changes)
+    except BaseException:
+        session.rollback()  # releases the row lock
+        raise
+    raise ImageMissing(
+        "The file of this image went missing while it was being moved; try again.",
+        expected_path=expected,
+    )
+
+
+def _needs_move(image: Image, changes: Mapping[str, Any]) -> bool:
+    """Whether `changes` move the image to another tooth or type (False for values that do not
+    check: `_apply_update` refuses them)."""
+    try:
+        tooth = check.tooth(changes["tooth"]) if "tooth" in changes else image.tooth
+        kind = (
+            check.image_type(changes["image_type"]) if "image_type" in changes else image.image_type
+        )
+    except ValidationError:
+        return False
+    return (tooth, kind) != (image.tooth, image.image_type)
+
+
+def _apply_update(
+    session: Session, store: ImageStore, image: Image, changes: Mapping[str, Any]
+) -> Image:
+    """The update of the locked `image`: check the changes, copy the file if it moves, commit,
+    then remove the old file."""
     new_tooth = check.tooth(changes["tooth"]) if "tooth" in changes else image.tooth
     new_type = (
         check.image_type(changes["image_type"]) if "image_type" in changes else image.image_type
@@ -200,32 +268,39 @@ def update_image(
     )
     old_path = image.relative_path
     moving = (new_tooth, new_type) != (image.tooth, image.image_type)
+    new_path = None
     if moving:
-        source = locate_image(session, store, image)
+        source = store.path_of(old_path)  # present: checked under the lock
         new_folder = image_folder(image.patient_id, new_tooth, new_type)
-        new_name = store.copy_in(source, new_folder, image.file_name)
-        image.folder_path, image.file_name = new_folder, new_name
+        new_path = new_folder + store.copy_in(source, new_folder, image.file_name)
+        image.folder_path, image.file_name = new_folder, new_path[len(new_folder) :]
         image.tooth, image.image_type = new_tooth, new_type
     image.treatment_id, image.description, image.taken_date = link, description, taken
     try:
         session.commit()
     except BaseException:
         session.rollback()
-        if moving:
-            store.remove(new_folder + new_name)
+        if new_path is not None:
+            store.remove(new_path)
         raise
-    if moving:
+    if new_path is not None:
         store.remove(old_path)
         log.info("image moved: %s -> %s", old_path, image.relative_path)
     return image
 
 
 def delete_image(session: Session, store: ImageStore, image_id: str) -> None:
-    """Delete the row, then its one file and its thumbnail."""
-    image = get_image(session, image_id)
-    path = image.relative_path
-    session.delete(image)
-    session.commit()
+    """Delete the row, then its one file and its thumbnail. The row is locked first (see
+    `_locked_image`): a move by another PC either finished before (the file at its new place
+    is the one removed here) or waits and then finds no row (and copies nothing)."""
+    try:
+        image = _locked_image(session, image_id)
+        path = image.relative_path
+        session.delete(image)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
     removed = store.remove(path)
     store.remove_thumbnail(image.id)
     log.info("image deleted: %s (file %s)", path, "removed" if removed else "was already missing")

@@ -3,26 +3,36 @@ if asked, its images onto a shared folder)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.config import IMAGES_DIRNAME, Settings, write_machine_config
-from backend.db import create_db_engine, schema_is_current, upgrade_schema
+from backend.db import create_db_engine, make_session_factory, schema_is_current, upgrade_schema
 from backend.errors import Conflict, ValidationError
 from backend.jobs import Progress
-from backend.models import AppState, Image, Patient, Treatment
+from backend.locks import Lease
+from backend.models import AppState, Base, StoreLock
 from backend.storage import file_sha256
 
 log = logging.getLogger(__name__)
 
-TABLES_IN_ORDER = (Patient.__table__, Treatment.__table__, Image.__table__, AppState.__table__)
+# Every table of the schema, parents before children; leases belong to running processes.
+TABLES_IN_ORDER = tuple(t for t in Base.metadata.sorted_tables if t is not StoreLock.__table__)
+# The one table a server may already hold rows in: a PC that started on it has written some
+# (the migration check, settings). Ours replace those with the same key.
+MERGED_TABLE = AppState.__table__
+REPORTED_FIRST = ("patients", "treatments", "images")
 BATCH = 1000
+OPERATION = "move to the server"
 
 
 def check_server(db_url: str) -> dict[str, Any]:
@@ -48,38 +58,85 @@ def check_server(db_url: str) -> dict[str, Any]:
         engine.dispose()
 
 
-def _count(engine: Engine, table) -> int:
-    with engine.connect() as connection:
-        return connection.execute(select(func.count()).select_from(table)).scalar_one()
+def _count(connection: Connection, table) -> int:
+    return connection.execute(select(func.count()).select_from(table)).scalar_one()
 
 
-def copy_rows(source: Engine, target: Engine, progress: Progress) -> dict[str, int]:
-    """Copy every row of the data tables into the empty `target` in one transaction, then
-    check the counts. Returns rows per table."""
-    if _count(target, Patient.__table__) or _count(target, Image.__table__):
-        raise Conflict(
-            "The server's database already holds patients or images. Point this PC at it "
-            "instead of moving data onto it, or use an empty database.",
-            field="db_url",
-        )
-    counts = {table.name: _count(source, table) for table in TABLES_IN_ORDER}
-    progress.update(total=sum(counts.values()), message="Copying records")
-    with source.connect() as reading, target.begin() as writing:
+@contextlib.contextmanager
+def _snapshot(source: Engine) -> Iterator[Connection]:
+    """A connection reading `source` as of one moment (one read transaction), so that counts
+    and rows agree even if someone works on this PC meanwhile."""
+    with source.connect() as reading:
+        if source.dialect.name == "postgresql":
+            reading = reading.execution_options(isolation_level="REPEATABLE READ")
+        elif source.dialect.name == "sqlite":
+            reading.exec_driver_sql("BEGIN")  # plain reads would each see their own moment
+        try:
+            yield reading
+        finally:
+            reading.rollback()
+
+
+def copy_rows(
+    source: Engine,
+    target: Engine,
+    progress: Progress,
+    *,
+    before_commit: Callable[[], None] | None = None,
+) -> dict[str, int]:
+    """Copy every row of every table of the schema (leases aside) into `target` in one
+    transaction, verified before it commits: the rows read here, the rows written and the rows
+    the server then holds must agree, table by table. Any failure (or `before_commit` raising)
+    rolls the whole copy back, so the server is left as it was and the move can be retried.
+    The server's data tables must be empty. Returns rows per table."""
+    with _snapshot(source) as reading, target.begin() as writing:
+        our_state = list(reading.scalars(select(AppState.key)))
+        if our_state:
+            writing.execute(delete(MERGED_TABLE).where(AppState.key.in_(our_state)))
+        already = {table.name: _count(writing, table) for table in TABLES_IN_ORDER}
+        holding = [name for name, n in already.items() if n and name != MERGED_TABLE.name]
+        if holding:
+            raise Conflict(
+                "The server's database already holds records (" + ", ".join(holding) + "). "
+                "Point this PC at it instead of moving data onto it, or use an empty database.",
+                field="db_url",
+            )
+        counts = {table.name: _count(reading, table) for table in TABLES_IN_ORDER}
+        progress.update(total=sum(counts.values()), message="Copying records")
+        written = {}
         for table in TABLES_IN_ORDER:
-            rows = reading.execute(select(table)).mappings()
-            while batch := [dict(row) for row in rows.fetchmany(BATCH)]:
-                writing.execute(insert(table), batch)
+            written[table.name] = 0
+            rows = reading.execute(select(table).execution_options(yield_per=BATCH)).mappings()
+            for batch in rows.partitions(BATCH):
+                writing.execute(insert(table), [dict(row) for row in batch])
+                written[table.name] += len(batch)
                 progress.advance(len(batch))
-    copied = {table.name: _count(target, table) for table in TABLES_IN_ORDER}
-    if copied != counts:
-        raise Conflict(f"The copy does not match: {counts} rows here, {copied} on the server.")
-    return counts
+        on_server = {
+            table.name: _count(writing, table) - already[table.name] for table in TABLES_IN_ORDER
+        }
+        if not counts == written == on_server:
+            raise Conflict(
+                f"The copy does not match: {counts} rows here, {on_server} on the server. "
+                "Nothing was kept on the server."
+            )
+        if before_commit is not None:
+            before_commit()
+    first = [name for name in REPORTED_FIRST if name in counts]
+    return {name: counts[name] for name in first + [n for n in counts if n not in first]}
 
 
-def copy_images(source_root: Path, target_root: Path, progress: Progress) -> dict[str, int]:
+def copy_images(
+    source_root: Path,
+    target_root: Path,
+    progress: Progress,
+    *,
+    created: list[Path] | None = None,
+) -> dict[str, int]:
     """Copy `dental_images/` from one root to another, each file verified by checksum before it
     gets its name; files already there with the same bytes are skipped, and a different file
-    with the same name is never overwritten (reported as a conflict)."""
+    with the same name is never overwritten (reported as a conflict). The files this call
+    created are appended to `created` as they appear (so that a failed move can take them
+    back)."""
     source = source_root / IMAGES_DIRNAME
     files = [p for p in source.rglob("*") if p.is_file() and not p.name.endswith(".part")]
     progress.update(
@@ -101,9 +158,33 @@ def copy_images(source_root: Path, target_root: Path, progress: Progress) -> dic
                 temp.unlink()
                 raise Conflict(f"The copy of {path} did not verify; check the shared folder.")
             os.replace(temp, destination)
+            if created is not None:
+                created.append(destination)
             copied += 1
         progress.advance(1, path.stat().st_size)
     return {"copied": copied, "already_there": skipped}
+
+
+def _take_back(files: list[Path], root: Path) -> None:
+    """Remove the files a failed move copied to the shared folder (and folders left empty)."""
+    for path in reversed(files):
+        path.unlink(missing_ok=True)
+        folder = path.parent
+        while folder != root and folder.is_relative_to(root):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
+    if files:
+        log.info("took back %d image file(s) copied by the failed move", len(files))
+
+
+def _same_database(source: Engine, db_url: str) -> bool:
+    try:
+        return make_url(db_url).render_as_string(False) == source.url.render_as_string(False)
+    except Exception:
+        return False
 
 
 def move_to_server(
@@ -114,25 +195,52 @@ def move_to_server(
     *,
     images_root: Path | None = None,
 ) -> dict[str, Any]:
-    """Copy this installation's rows onto the server at `db_url` (schema created there first),
-    verify them, optionally copy the images to `images_root`, then point this PC at both."""
+    """Copy this installation's data onto the server at `db_url` and point this PC at it, all or
+    nothing: under the store lease of both databases, the images are copied to `images_root`
+    (if given) and verified first, then every row in one transaction verified before it
+    commits. On any failure the server keeps nothing (no row; no image file this move copied)
+    and this PC stays as it was, so the move can simply be tried again."""
     check = check_server(db_url)
     if not check["ok"]:
         raise ValidationError(check["message"], field="db_url")
+    if _same_database(source, db_url):
+        raise Conflict(
+            "This PC already uses that database: the server already holds its records.",
+            field="db_url",
+        )
+    report: dict[str, Any] = {}
     target = create_db_engine(db_url)
+    created: list[Path] = []
     try:
-        upgrade_schema(target)
-        rows = copy_rows(source, target, progress)
+        with contextlib.ExitStack() as leases:
+            here = Lease(make_session_factory(source), OPERATION)
+            leases.callback(here.release)
+            upgrade_schema(target)
+            there = Lease(make_session_factory(target), OPERATION)
+            leases.callback(there.release)
+
+            def still_held() -> None:
+                here.ensure_held()
+                there.ensure_held()
+
+            if images_root is not None:
+                report["images"] = copy_images(
+                    settings.image_store_root, images_root, progress, created=created
+                )
+                still_held()
+            report["rows"] = copy_rows(source, target, progress, before_commit=still_held)
+    except BaseException:
+        if images_root is not None:
+            _take_back(created, images_root)
+        raise
     finally:
         target.dispose()
-    report: dict[str, Any] = {"rows": rows}
-    if images_root is not None:
-        report["images"] = copy_images(settings.image_store_root, images_root, progress)
     write_machine_config(
         settings.data_dir,
         db_url=db_url,
         images_root=str(images_root) if images_root is not None else None,
     )
+    report = {"rows": report["rows"], **report}
     log.info("moved to server %s: %s", check["server"], report)
     return report
 

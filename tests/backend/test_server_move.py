@@ -7,19 +7,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from backend.config import load_settings
+from backend.db import create_db_engine, make_session_factory
 from backend.errors import Conflict
-from backend.jobs import Progress
-from backend.models import Image, Patient, Treatment
+from backend.jobs import Cancelled, Progress
+from backend.locks import StoreLockHeld, current_lock
+from backend.models import Base, Image, LegacyLink, MigrationJournal, Patient, Treatment
 from backend.runtime import open_runtime
-from backend.usecases import patients, treatments
+from backend.usecases import patients, server_move, treatments
 from backend.usecases.images import Upload, add_images
 from backend.usecases.retrieval import locate_image
 from backend.usecases.server_move import check_server, move_to_server
 from tests import postgres
-from tests.helpers import image_bytes
+from tests.helpers import hold_store_lock_elsewhere, image_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,4 +166,162 @@ def test_settings_api_tests_and_saves_the_server_for_this_pc(
         reloaded.db_url == server_url and reloaded.images_dir == share.resolve() / "dental_images"
     )
     client.put("/api/settings/server", json={"db_url": "", "images_root": ""})
+    assert load_settings(settings.data_dir).is_sqlite
+
+
+def all_rows(engine) -> dict[str, list[tuple]]:
+    """Every row of every table but the leases (and the server's own migration check)."""
+    found = {}
+    with engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            if table.name != "store_locks":
+                found[table.name] = sorted(
+                    (tuple(row) for row in connection.execute(select(table))), key=repr
+                )
+    return found
+
+
+def server_counts(server_url) -> dict[str, int]:
+    engine = create_db_engine(server_url)
+    try:
+        with engine.connect() as connection:
+            return {
+                table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+                for table in Base.metadata.sorted_tables
+            }
+    finally:
+        engine.dispose()
+
+
+def server_is_empty(server_url) -> bool:
+    return not any(n for name, n in server_counts(server_url).items())
+
+
+def test_every_table_of_the_schema_is_moved_including_legacy_links_and_the_journal(
+    runtime, session, settings, clinic, server_url
+):
+    patient, _crown, images = clinic
+    session.execute(
+        insert(LegacyLink).values(
+            key="patient:17", kind="patient", target_id=patient.id, source_file="old.db"
+        )
+    )
+    session.execute(
+        insert(MigrationJournal).values(
+            id="j-1",
+            operation="import",
+            source_path="C:/old/x.png",
+            folder_path=images[0].folder_path,
+            file_name="x.png",
+            sha256="0" * 64,
+            size_bytes=1,
+            image_id=images[0].id,
+            state="planned",
+        )
+    )
+    session.commit()
+    here = all_rows(runtime.engine)
+
+    report = move_to_server(settings, runtime.engine, server_url, Progress())
+
+    assert report["rows"]["legacy_links"] == 1 and report["rows"]["migration_journal"] == 1
+    assert "store_locks" not in report["rows"]
+    target = create_db_engine(server_url)
+    try:
+        assert all_rows(target) == here
+    finally:
+        target.dispose()
+
+
+class FailingProgress(Progress):
+    """Progress that breaks off (as a failure would) once `after` rows have been copied."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after = after
+
+    def advance(self, items: int = 1, nbytes: int = 0) -> None:
+        super().advance(items, nbytes)
+        if self.message == "Copying records" and self.current >= self.after:
+            raise Cancelled()
+
+
+def test_a_move_that_fails_while_copying_rows_leaves_nothing_and_can_be_retried(
+    runtime, settings, clinic, server_url, tmp_path
+):
+    share = tmp_path / "share"
+    with pytest.raises(Cancelled):
+        move_to_server(
+            settings, runtime.engine, server_url, FailingProgress(after=1), images_root=share
+        )
+    assert server_is_empty(server_url)
+    assert [p for p in share.rglob("*") if p.is_file()] == []  # the copied images taken back
+    assert load_settings(settings.data_dir).is_sqlite  # this PC was not switched
+
+    report = move_to_server(settings, runtime.engine, server_url, Progress(), images_root=share)
+    assert report["rows"]["images"] == 2 and report["images"]["copied"] == 2
+
+
+def test_counts_are_checked_before_the_commit(runtime, settings, clinic, server_url, monkeypatch):
+    real_count = server_move._count
+    lied = []
+
+    def count_missing_one_image(connection, table):
+        n = real_count(connection, table)
+        if connection.engine.dialect.name == "postgresql" and table.name == "images":
+            lied.append(n)
+            if len(lied) == 2:  # the check after the copy: as if one row did not arrive
+                return n - 1
+        return n
+
+    monkeypatch.setattr(server_move, "_count", count_missing_one_image)
+    with pytest.raises(Conflict, match="does not match"):
+        move_to_server(settings, runtime.engine, server_url, Progress())
+    assert server_is_empty(server_url)
+    monkeypatch.undo()
+    assert move_to_server(settings, runtime.engine, server_url, Progress())["rows"]["images"] == 2
+
+
+def test_images_are_copied_before_the_rows_so_a_failed_image_copy_leaves_no_rows(
+    runtime, settings, clinic, server_url, tmp_path
+):
+    share = tmp_path / "share"
+    clash = share / clinic[2][0].relative_path
+    clash.parent.mkdir(parents=True)
+    clash.write_bytes(b"another clinic's file")
+    with pytest.raises(Conflict, match="other content"):
+        move_to_server(settings, runtime.engine, server_url, Progress(), images_root=share)
+    assert server_is_empty(server_url)
+    assert clash.read_bytes() == b"another clinic's file"  # not ours: never touched
+    assert load_settings(settings.data_dir).is_sqlite
+
+    clash.unlink()
+    report = move_to_server(settings, runtime.engine, server_url, Progress(), images_root=share)
+    assert report["images"]["copied"] == 2 and report["rows"]["patients"] == 1
+
+
+def test_the_move_holds_the_store_lease_of_both_databases(
+    runtime, settings, clinic, server_url, monkeypatch
+):
+    server_sessions = make_session_factory(create_db_engine(server_url))
+    seen = []
+    real_copy_rows = server_move.copy_rows
+
+    def watching(*args, **kwargs):
+        seen.append((current_lock(runtime.sessions), current_lock(server_sessions)))
+        return real_copy_rows(*args, **kwargs)
+
+    monkeypatch.setattr(server_move, "copy_rows", watching)
+    move_to_server(settings, runtime.engine, server_url, Progress())
+    [(here, there)] = seen
+    assert here.operation == there.operation == "move to the server"
+    assert current_lock(runtime.sessions) is None and current_lock(server_sessions) is None
+    server_sessions.kw["bind"].dispose()
+
+
+def test_no_move_while_a_backup_runs_elsewhere(runtime, settings, clinic, server_url):
+    hold_store_lock_elsewhere(runtime, "backup", "RECEPTION-2 (process 7, abcdef)")
+    with pytest.raises(StoreLockHeld, match="backup is running on RECEPTION-2"):
+        move_to_server(settings, runtime.engine, server_url, Progress())
+    assert server_counts(server_url)["patients"] == 0
     assert load_settings(settings.data_dir).is_sqlite

@@ -1,13 +1,19 @@
 import hashlib
 import io
+import random
 import struct
+import threading
+import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
 from PIL import Image as PILImage
+from sqlalchemy import event, select
 
 from backend.errors import NotFound, ValidationError
+from backend.models import Image
 from backend.usecases import images, patients, treatments
 from backend.usecases.images import Upload
 from tests.helpers import disk_snapshot, image_bytes, image_row_count
@@ -272,3 +278,94 @@ def test_exif_rotated_photo_gets_an_upright_thumbnail(session, store, patient):
     [result] = add(session, store, patient, Upload("rotated.jpg", buffer.getvalue()))
     with PILImage.open(store.thumbnail_path(result.image.id)) as thumb:
         assert thumb.height > thumb.width
+
+
+RACE_ROUNDS = 30
+
+
+def _slow_down(monkeypatch, store, seed: int) -> random.Random:
+    """A slow shared folder: every copy of a moving file takes a few milliseconds."""
+    rng = random.Random(seed)
+    copy_in = store.copy_in
+
+    def slow_copy_in(*args, **kwargs):
+        time.sleep(rng.uniform(0, 0.008))
+        return copy_in(*args, **kwargs)
+
+    monkeypatch.setattr(store, "copy_in", slow_copy_in)
+    return rng
+
+
+def _pc_session(runtime, rng: random.Random):
+    """A session as another PC's request would have it: a moment passes between reading the
+    row and writing it (a slow network)."""
+    session = runtime.sessions()
+    event.listen(session, "before_flush", lambda *_args: time.sleep(rng.uniform(0, 0.008)))
+    return session
+
+
+def _rows_and_files(session, store, patient) -> tuple[set[str], set[str]]:
+    session.expire_all()
+    rows = {
+        folder + name
+        for folder, name in session.execute(
+            select(Image.folder_path, Image.file_name).where(Image.patient_id == patient.id)
+        )
+    }
+    tree = store.images_dir / patient.id
+    on_disk = {
+        "dental_images/" + p.relative_to(store.images_dir).as_posix()
+        for p in tree.rglob("*")
+        if p.is_file()
+    }
+    return rows, on_disk
+
+
+@pytest.mark.parametrize("race", ["move against delete", "move against move"])
+def test_two_pcs_racing_on_one_image_leave_each_row_with_its_file_and_no_stray_file(
+    runtime, session, store, patient, monkeypatch, race
+):
+    rng = _slow_down(monkeypatch, store, seed=len(race))
+    outcomes = set()
+    for n in range(RACE_ROUNDS):
+        [result] = add(
+            session, store, patient, Upload("a.png", image_bytes("PNG", color=(n, 1, 2)))
+        )
+        image_id = result.image.id
+        start = threading.Barrier(2)
+
+        def move(tooth: str, image_id=image_id, start=start) -> str:
+            with _pc_session(runtime, rng) as pc:
+                start.wait()
+                try:
+                    images.update_image(pc, store, image_id, {"tooth": tooth})
+                except NotFound:
+                    return "move found no row"
+                return f"moved to {tooth}"
+
+        def delete(image_id=image_id, start=start) -> str:
+            with _pc_session(runtime, rng) as pc:
+                start.wait()
+                images.delete_image(pc, store, image_id)
+                return "deleted"
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            if race == "move against delete":
+                futures = [pool.submit(move, "14"), pool.submit(delete)]
+            else:
+                futures = [pool.submit(move, "14"), pool.submit(move, "15")]
+            outcomes.add(tuple(sorted(f.result() for f in futures)))
+
+        rows, on_disk = _rows_and_files(session, store, patient)
+        assert on_disk == rows, f"round {n}: rows {rows}, files {on_disk}"
+        if race == "move against delete":
+            assert rows == set()
+        else:
+            [path] = rows
+            assert path.split("/")[2] in ("14", "15")
+            images.delete_image(session, store, image_id)
+    # either order may win, but the loser always saw what the winner did
+    if race == "move against delete":
+        assert outcomes <= {("deleted", "moved to 14"), ("deleted", "move found no row")}
+    else:
+        assert outcomes == {("moved to 14", "moved to 15")}
