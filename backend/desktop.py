@@ -38,6 +38,13 @@ def _start_pending_migration(runtime: Runtime) -> None:
     start_if_needed(runtime)
 
 
+def _start_upkeep(runtime: Runtime) -> None:
+    """Background upkeep (leftovers of interrupted writes), after the window can open."""
+    from backend.usecases.upkeep import start_upkeep
+
+    start_upkeep(runtime.sessions, runtime.store)
+
+
 def _start_scheduled_backups(runtime: Runtime) -> None:
     """The thread that runs scheduled backups while the program is open."""
     from backend.backup.service import start_scheduler
@@ -53,6 +60,7 @@ def serve_headless(runtime: Runtime, port: int = 0) -> int:
     log.info("serving headless on %s", server.base_url)
     _start_pending_migration(runtime)
     _start_scheduled_backups(runtime)
+    _start_upkeep(runtime)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -85,6 +93,7 @@ def run_window(
     server.start_in_thread()
     _start_pending_migration(runtime)
     _start_scheduled_backups(runtime)
+    _start_upkeep(runtime)
     log.info("window opening on %s", server.base_url)
     window = webview.create_window(
         WINDOW_TITLE,

@@ -33,14 +33,19 @@ class Progress:
     message: str = ""
     started: float = field(default_factory=time.monotonic)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    # Raises when the job may no longer go on (its store lease was lost to another PC).
+    _guard: Callable[[], None] | None = field(default=None, repr=False)
 
     def update(self, **changes: Any) -> None:
         """Set any of current/total/bytes_done/bytes_total/message; raises Cancelled if the
-        job was cancelled, so every progress report is also a cancellation point."""
+        job was cancelled (and LeaseLost if its store lease was lost), so every progress report
+        is also a point where the job stops."""
         for key, value in changes.items():
             setattr(self, key, value)
         if self._cancel.is_set():
             raise Cancelled()
+        if self._guard is not None:
+            self._guard()
 
     def advance(self, items: int = 1, nbytes: int = 0) -> None:
         self.update(current=self.current + items, bytes_done=self.bytes_done + nbytes)
@@ -112,6 +117,7 @@ class JobRunner:
                 )
             lease = self._guard(kind) if exclusive and self._guard else None
             job = Job(id=str(uuid.uuid4()), kind=kind, progress=Progress())
+            job.progress._guard = getattr(lease, "ensure_held", None)
             self._jobs[job.id] = job
             if exclusive:
                 self._exclusive = job

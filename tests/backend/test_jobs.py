@@ -109,3 +109,35 @@ def test_a_lease_that_fails_to_release_still_ends_the_job():
     runner = JobRunner(guard=Broken)
     job = runner.wait(runner.start("backup", lambda progress: "ok").id, timeout=5)
     assert (job.state, job.result) == ("done", "ok")
+
+
+def test_a_job_whose_store_lease_is_lost_stops_at_its_next_progress_report():
+    from backend.locks import LeaseLost
+
+    class Lease:
+        lost = False
+
+        def __init__(self, kind):
+            self.kind = kind
+
+        def ensure_held(self):
+            if Lease.lost:
+                raise LeaseLost(self.kind)
+
+        def release(self):
+            pass
+
+    steps = []
+
+    def work(progress):
+        for step in range(100):
+            progress.update(current=step)
+            steps.append(step)
+            if step == 3:
+                Lease.lost = True  # another PC took the lease over
+        return "finished"
+
+    runner = JobRunner(guard=Lease)
+    job = runner.wait(runner.start("restore", work).id, timeout=5)
+    assert job.state == FAILED and steps == [0, 1, 2, 3]
+    assert "lost the store lock" in job.error["message"]

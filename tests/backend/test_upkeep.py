@@ -1,0 +1,47 @@
+"""Background upkeep: empty leftovers of interrupted writes are removed, named files never."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from backend.storage import image_folder
+from backend.usecases.images import Upload, add_images
+from backend.usecases.upkeep import start_upkeep, sweep_leftovers
+from tests.helpers import image_bytes
+
+
+def _age(path, seconds: float) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def test_old_empty_leftovers_go_and_everything_else_stays(runtime, session, patient):
+    stored = add_images(
+        session, runtime.store, patient.id, "8", "xray", [Upload("a.png", image_bytes())]
+    )
+    image = stored[0].image
+    folder = runtime.store.path_of(image_folder(patient.id, "8", "xray"))
+    leftover = folder / "crashed-1751793462764.png"
+    leftover.touch()
+    _age(leftover, 7200)
+    fresh = folder / "being-written-1751793462765.png"
+    fresh.touch()  # may be a write going on right now
+    named = runtime.store.path_of(image.relative_path)
+    named.write_bytes(b"")  # emptied by damage: the row still names it, so it is kept
+    _age(named, 7200)
+
+    removed = sweep_leftovers(runtime.sessions, runtime.store)
+
+    assert removed == [image_folder(patient.id, "8", "xray") + leftover.name]
+    assert not leftover.exists() and fresh.exists() and named.exists()
+
+
+def test_upkeep_runs_in_the_background(runtime, patient):
+    folder = runtime.store.path_of(image_folder(patient.id, "8", "xray"))
+    folder.mkdir(parents=True)
+    leftover = folder / "crashed-1751793462764.png"
+    leftover.touch()
+    _age(leftover, 7200)
+    start_upkeep(runtime.sessions, runtime.store).join(timeout=10)
+    assert not leftover.exists()
