@@ -96,8 +96,10 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(folder: Path) -> None:
-    if os.name == "nt":
+def fsync_dir(folder: Path) -> None:
+    """Make new, renamed and removed names in `folder` survive a power loss (no-op on Windows,
+    where the file system has no directory fsync, and for a folder that is gone)."""
+    if os.name == "nt" or not folder.is_dir():
         return
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -203,7 +205,7 @@ class ImageStore:
             name = self._publish_unique(temp, target_dir, base, extension)
         finally:
             temp.unlink(missing_ok=True)
-        _fsync_dir(target_dir)
+        fsync_dir(target_dir)
         self._name_index.add(target_dir / name)
         return name
 
@@ -217,7 +219,7 @@ class ImageStore:
             name = self._publish_unique(temp, target_dir, clean_stem(stem or file_name), ext)
         finally:
             temp.unlink(missing_ok=True)
-        _fsync_dir(target_dir)
+        fsync_dir(target_dir)
         self._name_index.add(target_dir / name)
         return name
 
@@ -232,7 +234,7 @@ class ImageStore:
         finally:
             temp.unlink(missing_ok=True)
         if published:
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             self._name_index.add(final)
         return published
 

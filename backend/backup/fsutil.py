@@ -12,20 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from backend.backup.errors import FolderNotUsable, NotEnoughSpace
+from backend.storage import fsync_dir
 from backend.usecases.storage_report import human_size
 
 MARGIN_BYTES = 64 * 1024 * 1024
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename or a new name in `folder` survive a power loss (no-op on Windows)."""
-    if os.name == "nt":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def fsync_file(path: Path) -> None:
@@ -63,13 +53,17 @@ def publish_new(temp: Path, folder: Path, name: str) -> Path:
     stem, dot, ext = name.rpartition(".")
     for attempt in range(1, 1000):
         candidate = folder / (name if attempt == 1 else f"{stem}-{attempt}{dot}{ext}")
-        if _link_or_claim(temp, candidate):
+        if publish_as(temp, candidate):
             fsync_dir(folder)
             return candidate
     raise FileExistsError(f"no free name for {name} in {folder}")
 
 
-def _link_or_claim(temp: Path, final: Path) -> bool:
+def publish_as(temp: Path, final: Path) -> bool:
+    """Give the finished file `temp` the name `final` unless that name exists (False then):
+    a hard link (the file system refuses a taken name), else an atomic rename onto a free name.
+    For work done under the store lease; uploads from several PCs use the store's own
+    publishing."""
     try:
         os.link(temp, final)
     except FileExistsError:

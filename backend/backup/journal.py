@@ -12,9 +12,10 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from backend.backup.fsutil import fsync_dir, remove_path, write_json_atomic
+from backend.backup.fsutil import remove_path, write_json_atomic
 from backend.config import Settings
 from backend.models import utcnow
+from backend.storage import fsync_dir
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.backup.fsutil import rename_if_free
+from backend.backup.fsutil import publish_as
 from backend.models import Image, LegacyLink, MigrationJournal, new_id, utcnow
-from backend.storage import ImageStore, clean_stem
+from backend.storage import ImageStore, clean_stem, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +99,8 @@ def _publish(source: Path, dest: Path, temp: Path) -> None:
         pass  # another disk, or no hard links here
     try:
         copy_flushed(source, temp)
-        try:
-            os.link(temp, dest)
-        except FileExistsError:
-            raise
-        except OSError:
-            if not rename_if_free(temp, dest):
-                raise FileExistsError(errno.EEXIST, "name taken meanwhile", str(dest)) from None
+        if not publish_as(temp, dest):
+            raise FileExistsError(errno.EEXIST, "name taken meanwhile", str(dest))
     finally:
         temp.unlink(missing_ok=True)
 
@@ -117,17 +112,7 @@ def _sync_folders(folders: set[Path]) -> None:
         os.sync()
         return
     for folder in folders:
-        _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name == "nt" or not folder.is_dir():
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(folder)
 
 
 def _same_path(a: Path, b: Path) -> bool:

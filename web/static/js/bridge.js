@@ -38,12 +38,10 @@ export async function api(method, path, body) {
   return parse(response);
 }
 
-/** Upload one file with progress: onProgress(fraction). Resolves with the API's JSON. */
-export function uploadFile(path, file, fields, onProgress) {
+/** POST a multipart form with upload progress: onProgress(fraction). Resolves with the API's
+ * JSON; rejects with an ApiError. */
+function postForm(path, form, onProgress) {
   return new Promise((resolve, reject) => {
-    const form = new FormData();
-    for (const [key, value] of Object.entries(fields)) if (value) form.append(key, value);
-    form.append("files", file, file.name || "pasted-image.png");
     const request = new XMLHttpRequest();
     request.open("POST", path);
     request.setRequestHeader("X-Dental-Token", TOKEN);
@@ -64,6 +62,14 @@ export function uploadFile(path, file, fields, onProgress) {
     request.onerror = () => reject(new ApiError({ code: "offline", message: "The upload did not reach the program." }));
     request.send(form);
   });
+}
+
+/** Upload one file with progress: onProgress(fraction). Resolves with the API's JSON. */
+export function uploadFile(path, file, fields, onProgress) {
+  const form = new FormData();
+  for (const [key, value] of Object.entries(fields)) if (value) form.append(key, value);
+  form.append("files", file, file.name || "pasted-image.png");
+  return postForm(path, form, onProgress);
 }
 
 function native() {
@@ -126,29 +132,9 @@ export async function chooseBackupFile() {
 /** Upload a backup file chosen in a browser, for a restore or a verify. onProgress(fraction).
  * Resolves with {path} of the staged copy on the computer running the program. */
 export function uploadBackupFile(file, onProgress) {
-  return new Promise((resolve, reject) => {
-    const form = new FormData();
-    form.append("file", file, file.name || "backup.zip");
-    const request = new XMLHttpRequest();
-    request.open("POST", "/api/backups/upload");
-    request.setRequestHeader("X-Dental-Token", TOKEN);
-    request.upload.onprogress = (event) => {
-      if (event.lengthComputable) onProgress(event.loaded / event.total);
-    };
-    request.onload = () => {
-      let data;
-      try {
-        data = JSON.parse(request.responseText);
-      } catch {
-        reject(new ApiError({ message: "The server sent an unreadable answer." }));
-        return;
-      }
-      if (request.status >= 400) reject(new ApiError(data.error));
-      else resolve(data);
-    };
-    request.onerror = () => reject(new ApiError({ code: "offline", message: "The upload did not reach the program." }));
-    request.send(form);
-  });
+  const form = new FormData();
+  form.append("file", file, file.name || "backup.zip");
+  return postForm("/api/backups/upload", form, onProgress);
 }
 
 /** Open an image in the OS viewer (window) or in a new browser tab. */
