@@ -54,6 +54,7 @@ def test_window_opens_chart_and_uploads_a_file_chosen_in_the_native_dialog(tmp_p
     assert result["teeth"] == 32
     assert result["dialog_kinds"] == ["open"]
     assert result["badge"] == "1"
+    assert result["keyboard"] == "18"  # Right of 19 in the lower row, opened with Enter
     stored = list((tmp_path / "data" / "dental_images").rglob("chosen_in_dialog-*.jpg"))
     assert len(stored) == 1 and stored[0].read_bytes() == picture.read_bytes()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

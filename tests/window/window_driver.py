@@ -1,11 +1,13 @@
 """Runs the real program window (pywebview, Qt) in this process and drives it like a person:
 open a patient, click a tooth, choose a file through the bridge's native-dialog path (the dialog
-itself replaced by one that answers with a prepared file), wait for the upload to show up.
+itself replaced by one that answers with a prepared file), wait for the upload to show up, then
+move to the next tooth and open it with real key presses (xdotool).
 Writes what it saw to a JSON file. Usage: window_driver.py DATA_DIR IMAGE_PATH RESULT_JSON"""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +28,24 @@ def wait_for(window, expression: str, timeout: float = 30.0):
             return value
         time.sleep(0.2)
     raise TimeoutError(expression)
+
+
+def drive_by_keyboard(window) -> str:
+    """Real key presses from the X server (xdotool), as a person at the keyboard: with tooth 19
+    focused, Right arrow then Enter must select the next tooth of the row and open its panel."""
+    window.evaluate_js("document.querySelector(\"#tooth-chart [data-tooth='19']\").focus()")
+    found = subprocess.run(
+        ["xdotool", "search", "--name", "Dental Images"], capture_output=True, text=True
+    )
+    window_id = found.stdout.split()[0]
+    subprocess.run(["xdotool", "windowfocus", "--sync", window_id], check=True, timeout=10)
+    subprocess.run(["xdotool", "key", "--delay", "150", "Right", "Return"], check=True)
+    return wait_for(
+        window,
+        "!document.querySelector('#tooth-panel').hidden && "
+        "document.querySelector('#tooth-chart .tooth.selected')?.dataset.tooth !== '19' && "
+        "document.querySelector('#tooth-chart .tooth.selected')?.dataset.tooth",
+    )
 
 
 def main() -> None:
@@ -73,6 +93,7 @@ def main() -> None:
                 "?.textContent",
             )
             result["dialog_kinds"] = asked
+            result["keyboard"] = drive_by_keyboard(window)
             time.sleep(0.5)
             from PIL import ImageGrab
 
