@@ -47,6 +47,7 @@ def test_saving_an_empty_server_address_on_a_server_pc_asks_first(browser, live_
     page.route("**/api/settings", as_a_server_pc)
     page.on("request", lambda r: saved.append(r) if r.method == "PUT" else None)
     page.goto(live_server.launch_url)
+    page.wait_for_selector("body[data-ready='true']")
     page.click("#open-settings")
     expect(page.locator("#server-current")).to_contain_text(f"the clinic server {server_url}")
     expect(page.locator("#server-form [name=images_root]")).to_have_value("/mnt/clinic/images")

@@ -171,6 +171,7 @@ async function deletePatient() {
 
 async function openSettings() {
   showView("settings");
+  if (!state.settings) state.settings = await api("GET", "/api/settings"); // clicked while loading
   await settingsPage.show(state.settings);
 }
 
