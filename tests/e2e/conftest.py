@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.logging_setup import setup_logging
 from backend.server import LocalServer, bind_server
 
 CHROMIUM = os.environ.get("DENTAL_IMAGES_CHROMIUM", "/usr/bin/chromium")
@@ -65,3 +67,16 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+@pytest.fixture
+def program_log(settings):
+    """The log file the program writes when started by its launcher (cli.py sets it up)."""
+    root = logging.getLogger()
+    level = root.level
+    path = setup_logging(settings.logs_dir, console=False)
+    yield path
+    for handler in [h for h in root.handlers if getattr(h, "_dental_images_handler", False)]:
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 import re
 from datetime import date
 
@@ -14,7 +13,6 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from backend.logging_setup import setup_logging
 from backend.usecases import patients
 from backend.usecases.images import Upload, add_images
 from tests.e2e.conftest import screenshot
@@ -182,19 +180,6 @@ def assert_chart_fits(page, width: int, height: int) -> list[dict]:
                 f"teeth {first['code']} and {second['code']} overlap at {width}x{height}"
             )
     return teeth
-
-
-@pytest.fixture
-def program_log(settings):
-    """The log file the program writes when started by its launcher (cli.py sets it up)."""
-    root = logging.getLogger()
-    level = root.level
-    path = setup_logging(settings.logs_dir, console=False)
-    yield path
-    for handler in [h for h in root.handlers if getattr(h, "_dental_images_handler", False)]:
-        root.removeHandler(handler)
-        handler.close()
-    root.setLevel(level)
 
 
 # ---------------------------------------------------------------------------------------------

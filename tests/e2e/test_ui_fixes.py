@@ -7,7 +7,6 @@ import logging
 import pytest
 from playwright.sync_api import expect
 
-from backend.logging_setup import setup_logging
 from backend.usecases import patients, treatments
 from backend.usecases.images import Upload, add_images
 from tests.e2e.conftest import screenshot
@@ -304,19 +303,6 @@ def test_enter_in_a_form_field_saves(page, session):
     page.keyboard.press("Enter")  # the form's first button is Cancel
     expect(page.locator("#patient-dialog")).to_be_hidden()
     expect(page.locator("#patient-name")).to_have_text("Enter Key Saved")
-
-
-@pytest.fixture
-def program_log(settings):
-    """The log file the program writes when its launcher starts it (cli.py sets it up)."""
-    root = logging.getLogger()
-    level = root.level
-    path = setup_logging(settings.logs_dir, console=False)
-    yield path
-    for handler in [h for h in root.handlers if getattr(h, "_dental_images_handler", False)]:
-        root.removeHandler(handler)
-        handler.close()
-    root.setLevel(level)
 
 
 def test_settings_log_columns_fields_and_about_at_the_end(page, program_log):

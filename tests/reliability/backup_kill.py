@@ -80,9 +80,23 @@ def fresh_copy(template: Template, folder: Path) -> Path:
     return data_dir
 
 
-def run_driver(*args: str, kill_after_s: float | None = None) -> int:
-    """Run the driver; with `kill_after_s`, SIGKILL it that long after it printed START.
-    Returns its exit code (negative: killed by that signal)."""
+KILLED = -signal.SIGKILL
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int  # negative: killed by that signal
+    finished: bool  # the driver printed DONE: the operation completed before any kill
+    seconds: float  # from START to DONE (or to the end of the process)
+
+    @property
+    def killed_midway(self) -> bool:
+        return self.returncode == KILLED and not self.finished
+
+
+def drive(*args: str, kill_after_s: float | None = None) -> Run:
+    """Run the driver; with `kill_after_s`, SIGKILL it that long after it printed START. Says
+    how it ended, whether the operation finished before any kill, and how long it took."""
     process = subprocess.Popen(
         [sys.executable, "-m", DRIVER, *args],
         cwd=ROOT,
@@ -91,12 +105,19 @@ def run_driver(*args: str, kill_after_s: float | None = None) -> int:
         text=True,
     )
     assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.strip() == "START", line
+    started = time.monotonic()
     if kill_after_s is not None:
-        line = process.stdout.readline()
-        assert line.strip() == "START", line
         time.sleep(kill_after_s)
-        process.send_signal(signal.SIGKILL)
-    return process.wait(timeout=120)
+        process.send_signal(signal.SIGKILL)  # does nothing once the process has ended
+    finished = False
+    ended = None
+    for line in process.stdout:
+        if line.strip() == "DONE":
+            finished, ended = True, time.monotonic()
+    returncode = process.wait(timeout=120)
+    return Run(returncode, finished, (ended or time.monotonic()) - started)
 
 
 def state_after_restart(data_dir: Path) -> dict:

@@ -12,10 +12,10 @@ import tempfile
 from pathlib import Path
 
 from tests.reliability.backup_kill import (
+    drive,
     final_backups_are_whole,
     fresh_copy,
     make_template,
-    run_driver,
     state_after_restart,
 )
 
@@ -36,12 +36,12 @@ def main() -> None:
             if trial % 4 == 3:
                 dest = work / "dest"
                 dest.mkdir()
-                run_driver("backup", str(data_dir), str(dest), kill_after_s=rng.uniform(0, 0.4))
+                drive("backup", str(data_dir), str(dest), kill_after_s=rng.uniform(0, 0.4))
                 outcomes["backups kept"] += len(final_backups_are_whole(dest))
                 assert state_after_restart(data_dir) == template.old
             else:
                 delay = rng.uniform(0, 0.6)
-                run_driver("restore", str(data_dir), str(template.archive), kill_after_s=delay)
+                drive("restore", str(data_dir), str(template.archive), kill_after_s=delay)
                 state = state_after_restart(data_dir)
                 assert state in (template.old, template.new), f"trial {trial}: mixed data"
                 outcomes["old" if state == template.old else "new"] += 1

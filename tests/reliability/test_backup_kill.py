@@ -8,69 +8,27 @@ from __future__ import annotations
 
 import random
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.reliability.backup_kill import (
-    DRIVER,
-    ROOT,
+    KILLED,
+    Run,
+    drive,
     final_backups_are_whole,
     fresh_copy,
     make_template,
-    run_driver,
     state_after_restart,
 )
 
-KILLED = -signal.SIGKILL
 EARLIER_BACKUP = "dental-images-backup-20200101-080000.zip"
 RANDOM_TRIALS = 10
 # A random kill is drawn within this fraction of the time the operation takes when left alone,
 # and at least this share of the trials must have been killed before the operation finished.
 KILL_WINDOW = 0.8
 REAL_KILLS_AT_LEAST = 0.8
-
-
-@dataclass(frozen=True)
-class Run:
-    returncode: int
-    finished: bool  # the driver printed DONE: the operation completed before any kill
-    seconds: float  # from START to DONE (or to the end of the process)
-
-    @property
-    def killed_midway(self) -> bool:
-        return self.returncode == KILLED and not self.finished
-
-
-def drive(*args: str, kill_after_s: float | None = None) -> Run:
-    """Like `run_driver`, but also says whether the operation finished before the kill and
-    how long it took after START."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", DRIVER, *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.strip() == "START", line
-    started = time.monotonic()
-    if kill_after_s is not None:
-        time.sleep(kill_after_s)
-        process.send_signal(signal.SIGKILL)  # does nothing once the process has ended
-    finished = False
-    ended = None
-    for line in process.stdout:
-        if line.strip() == "DONE":
-            finished, ended = True, time.monotonic()
-    returncode = process.wait(timeout=120)
-    return Run(returncode, finished, (ended or time.monotonic()) - started)
 
 
 @dataclass
@@ -125,7 +83,7 @@ def test_a_killed_backup_leaves_no_file_with_the_final_name(template, tmp_path, 
     dest = tmp_path / "dest"
     dest.mkdir()
     earlier, earlier_bytes = with_earlier_backup(template, dest)
-    assert run_driver("backup", str(data_dir), str(dest), point) == KILLED
+    assert drive("backup", str(data_dir), str(dest), point).returncode == KILLED
     assert final_backups_are_whole(dest) == [earlier]
     assert earlier.read_bytes() == earlier_bytes
     assert state_after_restart(data_dir) == template.old
@@ -148,7 +106,7 @@ def test_a_killed_restore_leaves_the_old_or_the_new_data_complete(
     template, tmp_path, point, outcome
 ):
     data_dir = fresh_copy(template, tmp_path)
-    assert run_driver("restore", str(data_dir), str(template.archive), point) == KILLED
+    assert drive("restore", str(data_dir), str(template.archive), point).returncode == KILLED
     assert state_after_restart(data_dir) == getattr(template, outcome)
 
 
