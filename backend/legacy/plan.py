@@ -116,7 +116,6 @@ class Planner:
             if source_file:
                 self.link_files[key] = source_file
         self.patients: dict[str, str] = {}  # legacy patient id -> ours
-        self.names: dict[str, str] = {}  # our patient id -> legacy clean folder name
         self.folder_owner: dict[str, str] = {}  # folder name (id or clean name) -> our patient
         self.treatments: dict[tuple[str, str], tuple[str, str, str]] = {}
         self.claimed: dict[str, str] = {}  # real path of a file -> the ref that took it
@@ -176,7 +175,6 @@ class Planner:
         """Remember the folder names that belong to this patient (ids and the legacy clean
         name), so that a search by file name never hands one patient's file to another."""
         name = legacy_patient_folder(row.get("full_name"), str(row.get("id")))
-        self.names[patient_id] = name
         self.folder_owner.update({patient_id: patient_id, legacy_id: patient_id, name: patient_id})
 
     # ----- treatments (both generations)

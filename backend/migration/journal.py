@@ -11,7 +11,6 @@ at any instant leaves the journal saying what to finish or undo (`recover`).
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -29,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.backup.fsutil import publish_as
 from backend.models import Image, LegacyLink, MigrationJournal, new_id, utcnow
-from backend.storage import ImageStore, clean_stem, fsync_dir
+from backend.storage import ImageStore, clean_stem, file_sha256, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +68,6 @@ class RecoveryResult:
     finished: int = 0
     undone: int = 0
     folders: set[Path] = field(default_factory=set)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def copy_flushed(source: Path, target: Path) -> None:
@@ -149,7 +140,7 @@ def _verified(source: Path, dest: Path, sha256: str, size: int) -> bool:
             return False
         if source.exists() and os.path.samestat(source.stat(), dest.stat()):
             return True  # one inode, two names: the bytes are the same by construction
-        return sha256_of(dest) == sha256
+        return file_sha256(dest) == sha256
     except OSError:
         return False
 

@@ -21,11 +21,12 @@ from backend.legacy.notation import chosen_notation, detect_notation
 from backend.legacy.paths import ROOT_CANDIDATES
 from backend.legacy.source import LegacySource, locate_database, open_source
 from backend.migration import cleanup, live, state
-from backend.migration.journal import Mover, Placement, recover, sha256_of
+from backend.migration.journal import Mover, Placement, recover
 from backend.migration.report import ImportReport
 from backend.migration.safety import SafetyItem, make_safety_backup
 from backend.models import Image
 from backend.runtime import Runtime
+from backend.storage import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def _relocate(runtime: Runtime, progress: Progress, report: ImportReport, dry_ru
             wanted = [r for r in rows if not runtime.store.path_of(r.relative_path).is_file()]
             if not wanted:
                 continue
-            checksum = sha256_of(path)
+            checksum = file_sha256(path)
             row = next(
                 (r for r in sorted(wanted, key=lambda r: r.id) if r.sha256 == checksum), None
             )

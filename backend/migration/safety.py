@@ -22,8 +22,8 @@ from sqlalchemy.engine import make_url
 from backend.backup.fsutil import remove_stale
 from backend.config import Settings
 from backend.errors import Conflict
-from backend.migration.journal import sha256_of
 from backend.models import Image
+from backend.storage import file_sha256
 from backend.usecases.storage_report import human_size
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def _write_contents(
         kept.parent.mkdir(parents=True, exist_ok=True)
         linked = _link_or_copy(item.path, kept)
         same_file = linked and os.path.samestat(item.path.stat(), kept.stat())
-        if not same_file and (kept.stat().st_size != item.size or sha256_of(kept) != item.sha256):
+        if not same_file and (kept.stat().st_size != item.size or file_sha256(kept) != item.sha256):
             raise OSError(f"the backup copy of {item.path} did not verify")
         entries.append(
             {

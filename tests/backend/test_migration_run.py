@@ -20,7 +20,7 @@ from backend.migration.journal import Mover, Placement, recover
 from backend.migration.runner import run_migration
 from backend.models import Image, MigrationJournal
 from backend.runtime import open_runtime
-from backend.storage import image_folder, legacy_patient_folder
+from backend.storage import file_sha256, image_folder, legacy_patient_folder
 from backend.usecases.images import Upload, add_images
 from tests.helpers import disk_snapshot, image_bytes
 from tests.legacy_data import build_legacy, check_imported
@@ -168,7 +168,7 @@ def test_not_enough_space_is_refused_with_a_clear_message(legacy_home, monkeypat
 
 def test_backup_names_are_never_reused(runtime, tmp_path):
     (tmp_path / "f.png").write_bytes(b"x")
-    item = safety.SafetyItem(tmp_path / "f.png", tmp_path, journal.sha256_of(tmp_path / "f.png"), 1)
+    item = safety.SafetyItem(tmp_path / "f.png", tmp_path, file_sha256(tmp_path / "f.png"), 1)
     first = safety.make_safety_backup(runtime.settings, runtime.engine, [item])
     second = safety.make_safety_backup(runtime.settings, runtime.engine, [item])
     assert first != second and first.exists() and second.exists()
@@ -185,7 +185,7 @@ def test_a_partial_backup_left_by_a_killed_run_is_removed_by_a_later_one(runtime
     old = time.time() - safety.STALE_AFTER_S - 60
     os.utime(stale, (old, old))
     (tmp_path / "f.png").write_bytes(b"x")
-    item = safety.SafetyItem(tmp_path / "f.png", tmp_path, journal.sha256_of(tmp_path / "f.png"), 1)
+    item = safety.SafetyItem(tmp_path / "f.png", tmp_path, file_sha256(tmp_path / "f.png"), 1)
     safety.make_safety_backup(runtime.settings, runtime.engine, [item])
     assert not stale.exists()
     assert fresh.exists()  # may belong to a run still going
@@ -212,7 +212,7 @@ def _placement(runtime, patient, tmp_path, data: bytes) -> Placement:
         "tooth": "8",
         "image_type": "xray",
         "size_bytes": len(data),
-        "sha256": journal.sha256_of(source),
+        "sha256": file_sha256(source),
         "width": 64,
         "height": 48,
         "format": "PNG",
