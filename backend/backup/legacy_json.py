@@ -28,32 +28,35 @@ def read_export(path: Path) -> dict[str, Any]:
     """The parsed export. Raises BackupInvalid, each problem in its own sentence, when the file
     is too large, not JSON, or not the earlier app's export (an object with a `patients` list
     of rows)."""
-    problems = export_problems(path)
+    data, problems = examine_export(path)
     if problems:
         raise BackupInvalid(problems)
-    return _load(path)
+    return data
 
 
-def export_problems(path: Path) -> list[str]:
-    """What makes `path` unusable as the earlier app's .json export; empty when it is one."""
+def examine_export(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The file read once: its data and what makes it unusable as the earlier app's .json
+    export (no problems: it is one; with problems the data is empty)."""
     size = path.stat().st_size
     if size > MAX_EXPORT_BYTES:
-        return [
+        return {}, [
             f"The .json file is {size // (1024 * 1024)} MB, more than any export of the "
             "earlier app: it is not one."
         ]
     try:
         data = _load(path)
     except (ValueError, UnicodeDecodeError) as exc:
-        return [f"The file is not readable JSON ({exc})."]
+        return {}, [f"The file is not readable JSON ({exc})."]
     if not isinstance(data, dict) or not isinstance(data.get("patients"), list):
-        return ["The .json file is not an export of the earlier app: it has no list of patients."]
+        return {}, [
+            "The .json file is not an export of the earlier app: it has no list of patients."
+        ]
     problems = []
     for table in KEPT_TABLES:
         rows = data.get(table, [])
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             problems.append(f'"{table}" in the .json file is not a list of records.')
-    return problems
+    return (data if not problems else {}), problems
 
 
 def _load(path: Path) -> Any:

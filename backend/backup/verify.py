@@ -233,10 +233,10 @@ def _verify_legacy(
         "(zip checksums, database integrity) apply; restoring it imports its data."
     )
     if report.kind == kinds.LEGACY_JSON:
-        report.problems += legacy_json.export_problems(report.path)
-        if not report.problems:
-            summary = legacy_json.not_kept_summary(legacy_json.read_export(report.path))
-            report.warnings += [summary] if summary else []
+        export, problems = legacy_json.examine_export(report.path)
+        report.problems += problems
+        summary = legacy_json.not_kept_summary(export)  # None for an empty export
+        report.warnings += [summary] if summary else []
         return
     if report.kind == kinds.LEGACY_DB:
         report.problems += _legacy_db_problems(report.path)
