@@ -139,7 +139,7 @@ def _publish_without_links(temp: Path, final: Path) -> bool:
     names yet (rows are written only after publishing; only a put-back under a row's own name
     is written before). Readers treat an empty file as no file (an image is never empty; see
     `is_leftover_reservation`), so retrieval puts such a row's file back under a fresh name,
-    and `sweep_empty_reservations` removes empty files at start-up once they are older than an
+    and the upkeep at start (at most daily) removes empty files once they are older than an
     hour and no row names them."""
     if _RENAME_REFUSES_EXISTING:
         try:
@@ -277,7 +277,7 @@ class ImageStore:
     def sweep_empty_reservations(
         self, is_named: Callable[[str], bool], older_than: float = 3600.0
     ) -> list[str]:
-        """At start-up: delete the empty files a crashed publish left under a final name (see
+        """Delete the empty files a crashed publish left under a final name (see
         `_publish_without_links`) once they are older than `older_than` seconds and
         `is_named(relative path)` says no row names them. An empty file holds no bytes, so
         nothing is lost. Returns the relative paths removed."""

@@ -4,14 +4,39 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.models import Image
+from backend.models import AppState, Image, utcnow
 from backend.storage import ImageStore
 
 log = logging.getLogger(__name__)
+
+LAST_SWEEP_KEY = "upkeep.last_sweep"
+# The walk is I/O on the whole image tree, on a network share for several PCs; leftovers are
+# rare (a crash in one step of a publish without hard links) and harmless, so one walk a day
+# for all PCs sharing the database is enough.
+SWEEP_INTERVAL = timedelta(hours=20)
+
+
+def claim_sweep(sessions: sessionmaker[Session], now: datetime | None = None) -> bool:
+    """True (and the sweep recorded as started now) when no PC sharing this database swept
+    within `SWEEP_INTERVAL`; False when the sweep is not due."""
+    now = now or utcnow()
+    with sessions.begin() as session:
+        row = session.get(AppState, LAST_SWEEP_KEY)
+        if row is not None:
+            try:
+                if now - datetime.fromisoformat(row.value) < SWEEP_INTERVAL:
+                    return False
+            except ValueError:
+                pass  # an unreadable value is an overdue sweep
+            row.value = now.isoformat()
+        else:
+            session.add(AppState(key=LAST_SWEEP_KEY, value=now.isoformat()))
+    return True
 
 
 def sweep_leftovers(sessions: sessionmaker[Session], store: ImageStore) -> list[str]:
@@ -30,11 +55,12 @@ def sweep_leftovers(sessions: sessionmaker[Session], store: ImageStore) -> list[
 
 
 def start_upkeep(sessions: sessionmaker[Session], store: ImageStore) -> threading.Thread:
-    """Run the upkeep once on a background thread (it walks the image tree)."""
+    """Run the upkeep on a background thread, when it is due (it walks the image tree)."""
 
     def run() -> None:
         try:
-            sweep_leftovers(sessions, store)
+            if claim_sweep(sessions):
+                sweep_leftovers(sessions, store)
         except Exception:  # upkeep must never take the program down
             log.exception("background upkeep failed")
 

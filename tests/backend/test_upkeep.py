@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
 
+from backend.models import utcnow
 from backend.storage import image_folder
 from backend.usecases.images import Upload, add_images
-from backend.usecases.upkeep import start_upkeep, sweep_leftovers
+from backend.usecases.upkeep import SWEEP_INTERVAL, claim_sweep, start_upkeep, sweep_leftovers
 from tests.helpers import image_bytes
 
 
@@ -45,3 +47,22 @@ def test_upkeep_runs_in_the_background(runtime, patient):
     _age(leftover, 7200)
     start_upkeep(runtime.sessions, runtime.store).join(timeout=10)
     assert not leftover.exists()
+
+
+def test_the_tree_is_walked_at_most_once_per_interval_for_every_pc_of_the_database(runtime):
+    now = utcnow()
+    assert claim_sweep(runtime.sessions, now)
+    assert not claim_sweep(runtime.sessions, now + timedelta(minutes=5))  # another PC starts
+    assert not claim_sweep(runtime.sessions, now + SWEEP_INTERVAL - timedelta(seconds=1))
+    assert claim_sweep(runtime.sessions, now + SWEEP_INTERVAL)
+
+
+def test_upkeep_that_is_not_due_leaves_the_tree_alone(runtime, patient):
+    folder = runtime.store.path_of(image_folder(patient.id, "8", "xray"))
+    folder.mkdir(parents=True)
+    leftover = folder / "crashed-1751793462764.png"
+    leftover.touch()
+    _age(leftover, 7200)
+    assert claim_sweep(runtime.sessions)  # swept a moment ago, e.g. by another PC
+    start_upkeep(runtime.sessions, runtime.store).join(timeout=10)
+    assert leftover.exists()
