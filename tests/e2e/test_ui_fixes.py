@@ -181,6 +181,14 @@ def test_compare_shows_the_missing_file_placeholder_with_the_expected_path(
     expect(page.locator("#compare-before-img")).to_be_visible()
     expect(page.locator("#compare-before-missing")).to_be_hidden()
     page.locator("#compare-range").fill("10")  # most of the frame shows the after side
+    file_name_lines = missing.locator("code").evaluate(
+        """code => {
+            const range = document.createRange();
+            range.selectNodeContents(code.lastChild);  // the text after the last folder separator
+            return range.getClientRects().length;
+        }"""
+    )
+    assert file_name_lines == 1  # the path wraps between folders, never inside the file name
     screenshot(page, "compare-missing-slider")
     page.check("#compare-dialog input[value=side]")
     expect(missing).to_be_visible()

@@ -387,6 +387,12 @@ export function thumbnail(image) {
 export function missingPlaceholder(image, big = false) {
   const box = document.createElement("div");
   box.className = big ? "missing big" : "missing";
-  box.innerHTML = `<strong>File missing</strong><span>Expected at</span><code>${escapeHtml(image.path)}</code>`;
+  // One box per path part (the separator stays with the part before it), so a long path
+  // wraps between folders and not inside a name; the copied text is still the path.
+  const parts = image.path.split("/");
+  const path = parts
+    .map((part, i) => `<span>${escapeHtml(i < parts.length - 1 ? `${part}/` : part)}</span>`)
+    .join("");
+  box.innerHTML = `<strong>File missing</strong><span>Expected at</span><code>${path}</code>`;
   return box;
 }
