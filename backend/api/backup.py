@@ -13,6 +13,7 @@ from backend.backup.verify import verify_archive
 from backend.db import session_scope
 from backend.errors import ValidationError
 from backend.jobs import Job, Progress
+from backend.locks import current_lock
 
 bp = Blueprint("backup", __name__, url_prefix="/api")
 
@@ -29,15 +30,21 @@ def _folders() -> list:
     return archives.backup_folders(runtime().settings, state.read_backup_settings(db()).folder)
 
 
+def _status() -> dict:
+    lock = current_lock(runtime().sessions)
+    restoring = lock is not None and lock.operation == "restore"
+    return service.backup_status(db(), runtime().settings, restore_running=restoring)
+
+
 @bp.get("/backup")
 def backup_status():
-    return jsonify(service.backup_status(db(), runtime().settings))
+    return jsonify(_status())
 
 
 @bp.patch("/backup/settings")
 def update_backup_settings():
     state.update_backup_settings(db(), json_body())
-    return jsonify(service.backup_status(db(), runtime().settings))
+    return jsonify(_status())
 
 
 @bp.get("/backups")

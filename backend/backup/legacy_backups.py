@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from backend.backup import kinds, legacy_json
+from backend.backup import import_marker, kinds, legacy_json
 from backend.backup.archive_safety import UnsafeArchive, archive_problems, extract_member
 from backend.backup.create import SAFETY_PREFIX, create_backup
 from backend.backup.errors import BackupInvalid
@@ -147,11 +147,14 @@ def restore(
             prefix=SAFETY_PREFIX,
         )
         progress.update(message="Step 3 of 3, importing the earlier app's data")
+        import_marker.mark_started(runtime.sessions, archive, safety.path)
         try:
             report = importer.import_legacy(runtime, source, notation=chosen, progress=progress)
         except BaseException:
             put_back(safety.path)
+            import_marker.clear(runtime.sessions)
             raise
+        import_marker.clear(runtime.sessions)
     return {
         "kind": kind,
         "imported": report.as_dict(),

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.backup import schedule, state
+from backend.backup import import_marker, schedule, state
 from backend.backup.create import DEFAULT_PREFIX, create_backup
 from backend.config import Settings
 from backend.db import session_scope
@@ -92,10 +92,19 @@ def start_backup_job(
     )
 
 
-def backup_status(session: Session, settings: Settings, now: datetime | None = None) -> dict:
-    """The schedule, the last good backup, the last failure, and the warning for the main
-    screen (None when all is well)."""
+def backup_status(
+    session: Session,
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    restore_running: bool = False,
+) -> dict:
+    """The schedule, the last good backup, the last failure, an import of the earlier app's
+    backup that was cut off, and the warning for the main screen (None when all is well).
+    `restore_running`: a restore or import holds the store lock now, so an import record is
+    that running import's, not a cut-off one."""
     now = now or datetime.now()
+    unfinished = None if restore_running else import_marker.unfinished(session)
     config = state.read_backup_settings(session)
     success = state.last_success(session)
     error = state.last_error(session)
@@ -108,7 +117,10 @@ def backup_status(session: Session, settings: Settings, now: datetime | None = N
         "last_success": success.as_dict() if success else None,
         "last_error": error.as_dict() if error else None,
         "next_run": upcoming.isoformat(timespec="minutes") if upcoming else None,
-        "warning": schedule.warning(
+        "unfinished_import": unfinished,
+        "warning": import_marker.warning(unfinished)
+        if unfinished
+        else schedule.warning(
             config,
             success_at,
             (error.local_time(), str(error.details.get("message", ""))) if error else None,

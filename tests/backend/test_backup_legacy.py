@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from backend.backup import kinds
+from backend.backup import import_marker, kinds
 from backend.backup.errors import BackupInvalid
 from backend.backup.restore import preview_restore, restore_backup
+from backend.backup.service import backup_status
 from backend.backup.verify import verify_archive
 from backend.errors import ValidationError
 from backend.legacy import importer
@@ -96,6 +97,19 @@ def test_a_failed_legacy_import_puts_the_current_data_back(runtime, tmp_path, mo
         restore_backup(runtime, archive)
 
     assert state_of(runtime) == before
+    with runtime.sessions() as session:
+        assert import_marker.unfinished(session) is None  # put back: nothing left unfinished
+
+
+def test_an_import_running_now_is_not_reported_as_cut_off(runtime, session, tmp_path):
+    import_marker.mark_started(runtime.sessions, tmp_path / "old.zip", tmp_path / "safety.zip")
+    running = backup_status(session, runtime.settings, restore_running=True)
+    assert running["unfinished_import"] is None
+    assert "did not finish" not in (running["warning"] or "")
+    cut_off = backup_status(session, runtime.settings)
+    assert cut_off["unfinished_import"]["archive"] == str(tmp_path / "old.zip")
+    assert cut_off["warning"].startswith("The import of old.zip on ")
+    assert "safety.zip" in cut_off["warning"]
 
 
 def legacy_json_export(target: Path) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from backend.backup import import_marker
 from backend.usecases import patients, treatments
 from backend.usecases.images import Upload, add_images
 from tests.e2e.conftest import screenshot
@@ -95,3 +96,20 @@ def test_the_main_screen_warns_when_no_backup_was_made(page, session):
     page.click("#backup-now")
     expect(page.locator("#backup-result")).to_contain_text("verified", timeout=30_000)
     expect(banner).to_be_hidden()
+
+
+def test_the_main_screen_says_when_an_import_of_the_earlier_app_was_cut_off(
+    page, runtime, session, settings
+):
+    patients.create_patient(session, {"full_name": "Half Imported"})
+    safety = settings.backups_dir / "safety-before-restore-backup-20261201-101500.zip"
+    import_marker.mark_started(runtime.sessions, settings.data_dir / "clinic-2024.zip", safety)
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    banner = page.locator("#backup-banner")
+    expect(banner).to_contain_text("The import of clinic-2024.zip", timeout=10_000)
+    expect(banner).to_contain_text("restore the same backup again to complete it")
+    expect(banner).to_contain_text(safety.name)
+    screenshot(page, "import-cut-off-banner")
+    page.click("#backup-banner-open")
+    expect(page.locator("#settings-view")).to_be_visible()

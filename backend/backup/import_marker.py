@@ -1,0 +1,65 @@
+"""A record, in the database, that an import of the earlier app's backup has started and not
+yet ended. A kill or a power cut leaves it behind, and the main screen then says that the import
+is incomplete and how to complete it (restoring the same backup again adds only what is missing)
+or go back (the safety backup made just before it)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.models import AppState
+
+# Not under the "backup." prefix a restore keeps: restoring the safety backup, which was made
+# before this record, takes the record away with the import it describes.
+KEY = "legacy_import.in_progress"
+
+
+def mark_started(sessions: sessionmaker[Session], archive: Path, safety_backup: Path) -> None:
+    value = {
+        "archive": str(archive),
+        "safety_backup": str(safety_backup),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    with sessions.begin() as session:
+        session.execute(delete(AppState).where(AppState.key == KEY))
+        session.add(AppState(key=KEY, value=json.dumps(value)))
+
+
+def clear(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        session.execute(delete(AppState).where(AppState.key == KEY))
+
+
+def unfinished(session: Session) -> dict[str, Any] | None:
+    """The import that started and never ended, if any: archive, safety_backup, started."""
+    row = session.get(AppState, KEY)
+    if row is None:
+        return None
+    try:
+        value = json.loads(row.value)
+    except ValueError:
+        value = {}
+    if not isinstance(value, dict):
+        value = {}
+    return {key: str(value.get(key, "")) for key in ("archive", "safety_backup", "started")}
+
+
+def warning(marker: dict[str, Any]) -> str:
+    """What the main screen says about an import that was cut off."""
+    try:
+        started = f" on {datetime.fromisoformat(marker['started']).astimezone():%Y-%m-%d %H:%M}"
+    except ValueError:
+        started = ""
+    archive = Path(marker["archive"]).name or "the earlier app's backup"
+    return (
+        f"The import of {archive}{started} did not finish (the program was closed or the computer "
+        "went off). What was imported is kept; restore the same backup again to complete it "
+        "(nothing is added twice), or restore the safety backup "
+        f"{Path(marker['safety_backup']).name} to go back. Open Settings → Backup."
+    )
