@@ -31,6 +31,9 @@ class Runtime:
     jobs: JobRunner = field(default_factory=JobRunner)
     gate: MaintenanceGate = field(default_factory=MaintenanceGate)
     migration_check: StartupCheck | None = None  # legacy data waiting to be migrated?
+    # What the start did that the user must hear of (e.g. an interrupted restore finished or
+    # undone); the main screen shows these until they are dismissed.
+    notices: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -51,7 +54,7 @@ def open_runtime(settings: Settings) -> Runtime:
     the schema up to date."""
     settings.ensure_folders()
     engine = create_db_engine(settings.db_url)
-    recover_interrupted_restore(settings, engine)
+    recovered = recover_interrupted_restore(settings, engine)
     if upgrade_schema(engine):
         log.info("database schema upgraded to the newest version")
     store = _image_store(settings)
@@ -62,5 +65,7 @@ def open_runtime(settings: Settings) -> Runtime:
     # being replaced.
     event.listen(engine, "do_connect", lambda *_args: gate.wait_until_open())
     runtime = Runtime(settings, engine, sessions, store, jobs, gate)
+    if recovered:
+        runtime.notices.append(recovered)
     runtime.migration_check = startup_check(settings, sessions)
     return runtime

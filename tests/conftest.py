@@ -73,19 +73,28 @@ class LocalClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
+def local_app(runtime: Runtime) -> Flask:
+    """The web app of `runtime`, whose test clients address it as the window does."""
     application = create_app(runtime, token=TOKEN, port=PORT)
     application.test_client_class = LocalClient
     return application
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
+def window_client(application: Flask) -> FlaskClient:
     """A client that, like the window, sends the launch token."""
-    test_client = app.test_client()
+    test_client = application.test_client()
     test_client.environ_base["HTTP_" + TOKEN_HEADER.upper().replace("-", "_")] = TOKEN
     return test_client
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Flask:
+    return local_app(runtime)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return window_client(app)
 
 
 @pytest.fixture

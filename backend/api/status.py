@@ -1,5 +1,6 @@
-"""Whether another PC is running a whole-store job; during a restore elsewhere, this PC only
-reads (changes would be lost when the restored data is swapped in)."""
+"""Whether another PC is running a whole-store job (during a restore elsewhere, this PC only
+reads: changes would be lost when the restored data is swapped in), and what this start did
+that the user must hear of."""
 
 from __future__ import annotations
 
@@ -43,8 +44,16 @@ def store_status():
                 "here": held_elsewhere(runtime().sessions) is None,
             },
             "restoring": lock is not None and lock.operation == "restore",
+            "notices": list(runtime().notices),
         }
     )
+
+
+@bp.delete("/status/notices")
+def dismiss_notices():
+    """The user has read the start-up notices: they are not shown again."""
+    runtime().notices.clear()
+    return "", 204
 
 
 def init_app(app: Flask) -> None:

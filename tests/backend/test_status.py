@@ -2,7 +2,7 @@ from tests.helpers import hold_store_lock_elsewhere
 
 
 def test_status_reports_no_lock_when_idle(client):
-    assert client.get("/api/status").get_json() == {"lock": None, "restoring": False}
+    assert client.get("/api/status").get_json() == {"lock": None, "restoring": False, "notices": []}
 
 
 def test_a_restore_on_another_pc_pauses_changes_here(client, runtime):

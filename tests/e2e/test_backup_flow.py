@@ -113,3 +113,22 @@ def test_the_main_screen_says_when_an_import_of_the_earlier_app_was_cut_off(
     screenshot(page, "import-cut-off-banner")
     page.click("#backup-banner-open")
     expect(page.locator("#settings-view")).to_be_visible()
+
+
+def test_what_the_start_recovered_is_shown_until_dismissed(page, runtime):
+    runtime.notices.append(
+        "An interrupted restore of /backups/clinic.zip was undone: the data is back as it was "
+        "before the restore."
+    )
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    banner = page.locator("#notice-banner")
+    expect(banner).to_contain_text("An interrupted restore of /backups/clinic.zip was undone")
+    screenshot(page, "start-notice-banner")
+    page.click("#notice-banner-dismiss")
+    expect(banner).to_be_hidden()
+    assert runtime.notices == []
+    with page.expect_response(lambda response: response.url.endswith("/api/status")):
+        page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    expect(banner).to_be_hidden()

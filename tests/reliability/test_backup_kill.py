@@ -13,6 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from backend.config import load_settings
+from backend.runtime import open_runtime
+from backend.security import TOKEN_HEADER
+from backend.webapp import create_app
+from tests.conftest import PORT, TOKEN, LocalClient
 from tests.reliability.backup_kill import (
     KILLED,
     Run,
@@ -108,6 +113,28 @@ def test_a_killed_restore_leaves_the_old_or_the_new_data_complete(
     data_dir = fresh_copy(template, tmp_path)
     assert drive("restore", str(data_dir), str(template.archive), point).returncode == KILLED
     assert state_after_restart(data_dir) == getattr(template, outcome)
+
+
+@pytest.mark.parametrize(("point", "said"), [("rename:1", "undone"), ("cleanup:1", "finished")])
+def test_the_main_screen_says_what_became_of_an_interrupted_restore(
+    template, tmp_path, point, said
+):
+    data_dir = fresh_copy(template, tmp_path)
+    assert drive("restore", str(data_dir), str(template.archive), point).returncode == KILLED
+    runtime = open_runtime(load_settings(data_dir))
+    try:
+        app = create_app(runtime, token=TOKEN, port=PORT)
+        app.test_client_class = LocalClient
+        client = app.test_client()
+        notices = client.get("/api/status", headers={TOKEN_HEADER: TOKEN}).get_json()["notices"]
+        assert len(notices) == 1
+        assert f"An interrupted restore of {template.archive} was {said}" in notices[0]
+        assert (
+            client.delete("/api/status/notices", headers={TOKEN_HEADER: TOKEN}).status_code == 204
+        )
+        assert client.get("/api/status", headers={TOKEN_HEADER: TOKEN}).get_json()["notices"] == []
+    finally:
+        runtime.close()
 
 
 def test_restores_killed_at_random_instants_leave_old_or_new_data(template, durations, tmp_path):

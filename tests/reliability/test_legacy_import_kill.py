@@ -16,10 +16,8 @@ from backend.backup.restore import restore_backup
 from backend.config import load_settings
 from backend.models import Image, Patient
 from backend.runtime import open_runtime
-from backend.security import TOKEN_HEADER
-from backend.webapp import create_app
 from tests.backend.test_backup_legacy import legacy_zip
-from tests.conftest import PORT, TOKEN, LocalClient
+from tests.conftest import local_app, window_client
 from tests.legacy_data import build_legacy, check_imported
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,9 +52,7 @@ def count(runtime, model) -> int:
 
 def main_screen_status(runtime) -> dict:
     """What the main screen's backup banner reads, through the API as the window asks."""
-    app = create_app(runtime, token=TOKEN, port=PORT)
-    app.test_client_class = LocalClient
-    response = app.test_client().get("/api/backup", headers={TOKEN_HEADER: TOKEN})
+    response = window_client(local_app(runtime)).get("/api/backup")
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
 

@@ -227,7 +227,23 @@ async function start() {
   }
   document.body.dataset.ready = "true";
   api("POST", "/api/ready").catch(() => {});
+  poll(); // the banners at once, not only after the first interval
 }
+
+/** What the start did that the user must hear of, until it is dismissed. */
+function showNotices(notices) {
+  $("#notice-banner").hidden = !notices.length;
+  $("#notice-banner-text").textContent = notices.map((text) => `⚠ ${text}`).join(" ");
+}
+
+$("#notice-banner-dismiss").addEventListener("click", async () => {
+  try {
+    await api("DELETE", "/api/status/notices");
+    showNotices([]);
+  } catch (error) {
+    toast(error.message, "error");
+  }
+});
 
 /** Another PC may change the open patient or run a whole-store job: look every few seconds. */
 async function poll() {
@@ -243,6 +259,7 @@ async function poll() {
         ? `The clinic's data is being restored on ${lock.holder}. Changes are paused until it has finished.`
         : `A ${lock.operation} is running${lock.here ? "" : ` on ${lock.holder}`}.`;
     }
+    showNotices(status.notices || []);
     if (state.patient && !$("#patient-view").hidden) {
       const chartData = await api("GET", `/api/patients/${state.patient.id}/chart`);
       if (JSON.stringify(chartData) !== JSON.stringify(state.chart)) {
