@@ -6,10 +6,11 @@ Run: DENTAL_IMAGES_TEST_PG_URL=... python -m tests.bench.bench_several_pcs
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from backend.usecases import patients
 from backend.usecases.images import Upload, add_images
 from tests import postgres
 from tests.bench.bench_storage_core import chart_latencies, populate_chart_rows
-from tests.bench.common import describe_latencies, timed
+from tests.bench.common import describe_latencies
 from tests.helpers import image_bytes
 
 UPLOADS = 240
@@ -31,40 +32,70 @@ def _runtime(folder: Path, db_url: str | None) -> Runtime:
     return open_runtime(replace(settings, db_url=db_url) if db_url else settings)
 
 
-def upload_throughput(runtime: Runtime, clients: int, photos: list[bytes]) -> float:
-    """Files per second when `clients` threads upload at once, each with its own session."""
+def _photos(indices: range) -> list[tuple[int, bytes]]:
+    return [(n, image_bytes("JPEG", (1024, 768), (n % 250, 90, 160))) for n in indices]
+
+
+def _pc(folder: str, db_url: str | None, patient_id: str, index: int, clients: int, go, out):
+    """One reception PC: its own process and program instance on the shared data folder and
+    database, uploading its share of the photos once every PC is ready."""
+    runtime = _runtime(Path(folder), db_url)
+    photos = _photos(range(index, UPLOADS, clients))
+    out.put(("ready", index))
+    go.wait()
+    with runtime.sessions() as session:
+        for n, data in photos:
+            add_images(
+                session,
+                runtime.store,
+                patient_id,
+                PERMANENT[n % 32],
+                "clinical",
+                [Upload(f"photo {n}.jpg", data)],
+            )
+    out.put(("done", time.monotonic()))
+    runtime.close()
+
+
+def upload_throughput(folder: Path, db_url: str | None, clients: int) -> float:
+    """Files per second when `clients` processes (one per PC) upload at once, from the moment
+    all of them are ready to the moment the last one has finished."""
+    runtime = _runtime(folder, db_url)
     with runtime.sessions() as session:
         patient_id = patients.create_patient(session, {"full_name": f"Bench {clients}"}).id
-
-    def client(index: int) -> None:
-        with runtime.sessions() as session:
-            for n in range(index, len(photos), clients):
-                add_images(
-                    session,
-                    runtime.store,
-                    patient_id,
-                    PERMANENT[n % 32],
-                    "clinical",
-                    [Upload(f"photo {n}.jpg", photos[n])],
-                )
-
-    elapsed = timed(lambda: list(ThreadPoolExecutor(clients).map(client, range(clients))))
-    return len(photos) / elapsed
+    runtime.close()
+    context = multiprocessing.get_context("spawn")
+    go, out = context.Event(), context.Queue()
+    pcs = [
+        context.Process(target=_pc, args=(str(folder), db_url, patient_id, index, clients, go, out))
+        for index in range(clients)
+    ]
+    for pc in pcs:
+        pc.start()
+    for _ in pcs:
+        assert out.get(timeout=300)[0] == "ready"
+    started = time.monotonic()
+    go.set()
+    ended = max(out.get(timeout=600)[1] for _ in pcs)
+    for pc in pcs:
+        pc.join(timeout=60)
+        assert pc.exitcode == 0, f"an uploading process failed (exit {pc.exitcode})"
+    return UPLOADS / (ended - started)
 
 
 def main() -> None:
     admin = postgres.admin_url()
     postgres.create_template(admin)
-    photos = [image_bytes("JPEG", (1024, 768), (i % 250, 90, 160)) for i in range(UPLOADS)]
-    print(f"upload throughput, {UPLOADS} JPEG 1024x768 per run (files/s)")
+    print(
+        f"upload throughput, {UPLOADS} JPEG 1024x768 per run (files/s); each client is its own "
+        "process with its own program instance, as a PC is"
+    )
     for engine in ("sqlite", "postgresql"):
         figures = []
         for clients in (1, 2, 4):
             name, url = postgres.fresh_database(admin) if engine == "postgresql" else (None, None)
             with tempfile.TemporaryDirectory() as folder:
-                runtime = _runtime(Path(folder), url)
-                figures.append(upload_throughput(runtime, clients, photos))
-                runtime.close()
+                figures.append(upload_throughput(Path(folder), url, clients))
             if name:
                 postgres.drop_database(admin, name)
         print(
