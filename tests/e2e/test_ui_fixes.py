@@ -341,3 +341,59 @@ def test_settings_log_columns_fields_and_about_at_the_end(page, program_log):
     screenshot(page, "settings-schedule")
     page.locator("#about-section").scroll_into_view_if_needed()
     screenshot(page, "settings-log-about")
+
+
+def test_what_is_typed_in_the_search_box_can_be_read(page):
+    search = page.locator("#patient-search")
+    search.fill("Sarah")
+    colours = search.evaluate(
+        """input => {
+            const style = getComputedStyle(input);
+            return [style.color, style.backgroundColor];
+        }"""
+    )
+    assert colours[0] != colours[1]
+    assert colours[0] != "rgb(255, 255, 255)"  # the top bar's white would vanish on white
+
+
+def test_back_from_settings_without_an_open_patient_shows_the_start_page(page, session):
+    patients.create_patient(session, {"full_name": "Waiting Room"})
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    page.click("#open-settings")
+    expect(page.locator("#settings-view")).to_be_visible()
+    page.click("#close-settings")
+    expect(page.locator("#settings-view")).to_be_hidden()
+    expect(page.locator("#welcome-view")).to_be_visible()
+
+
+def test_a_long_patient_name_keeps_edit_and_delete_on_screen(page, session):
+    patients.create_patient(session, {"full_name": "Verylongfamilyname" * 11})
+    open_patient(page)
+    width = page.viewport_size["width"]
+    for button in ("#edit-patient", "#delete-patient"):
+        box = page.locator(button).bounding_box()
+        assert box["x"] + box["width"] <= width, button
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+    item = page.locator("#patient-list li[data-patient-id]").first
+    count = item.locator(".count").bounding_box()
+    assert count["x"] + count["width"] <= item.bounding_box()["x"] + item.bounding_box()["width"]
+    screenshot(page, "long-patient-name")
+
+
+def test_a_new_save_clears_the_message_of_the_last_one(page, session):
+    patients.create_patient(session, {"full_name": "First", "serial_number": "S-1"})
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    page.click("#new-patient")
+    form = page.locator("#patient-form")
+    form.locator("[name=full_name]").fill("Second")
+    form.locator("[name=serial_number]").fill("S-1")
+    form.locator("button[value=save]").click()
+    expect(form.locator(".form-error")).not_to_be_empty()
+    expect(form.locator("[name=serial_number]")).to_have_class("invalid")
+    form.locator("[name=serial_number]").fill("S-2")
+    form.locator("[name=email]").fill("not an address")  # the browser's own check stops this save
+    form.locator("button[value=save]").click()
+    expect(form.locator(".form-error")).to_be_empty()
+    expect(form.locator("[name=serial_number]")).not_to_have_class("invalid")

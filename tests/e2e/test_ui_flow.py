@@ -71,7 +71,9 @@ def test_full_flow_from_new_patient_to_deleted_image(page, tmp_path):
     expect(page.locator("#upload-list li.ok")).to_have_count(2)
     page.select_option("#upload-type", "after")
     drop_file(page, "healed.jpg", image_bytes("JPEG", (800, 600), (90, 200, 90)), "image/jpeg")
-    expect(page.locator("#upload-list li.ok")).to_have_count(3)
+    # the list shows the latest upload only
+    expect(page.locator("#upload-list li")).to_have_count(1)
+    expect(page.locator("#upload-list li.ok")).to_contain_text("healed.jpg")
 
     expect(page.locator("#image-grid .image-card")).to_have_count(3)
     expect(page.locator("#image-grid .image-card img").first).to_have_js_property("complete", True)
@@ -145,6 +147,8 @@ def test_a_bad_file_shows_its_error_while_good_files_land(page, tmp_path):
     expect(failed).to_have_count(1)
     expect(failed).to_contain_text("notes.jpg")
     expect(failed).to_contain_text("not a PNG, JPEG")
+    expect(failed).not_to_contain_text("No file was stored")  # its own reason, not the request's
+    expect(failed.locator("progress")).to_be_hidden()
     expect(page.locator("#image-grid .image-card")).to_have_count(2)
 
 

@@ -206,7 +206,10 @@ function bind() {
   $("#edit-patient").addEventListener("click", () => editPatient(state.patient));
   $("#delete-patient").addEventListener("click", deletePatient);
   $("#open-settings").addEventListener("click", openSettings);
-  $("#close-settings").addEventListener("click", () => (state.patient ? showView("patient") : searchPatients()));
+  $("#close-settings").addEventListener("click", () => {
+    showView(state.patient ? "patient" : "welcome");
+    if (!state.patient) searchPatients(); // the welcome page's text depends on the list
+  });
   $("#load-demo").addEventListener("click", loadDemo);
   $("#notation").addEventListener("change", (e) => setNotation(e.target.value));
   $("#show-primary").addEventListener("change", (e) => {

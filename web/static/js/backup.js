@@ -76,6 +76,10 @@ export class BackupSection {
     $("#backup-now").addEventListener("click", () => this.backUp(true));
     $("#backup-db-only").addEventListener("click", () => this.backUp(false));
     $("#backup-choose-folder").addEventListener("click", () => this.chooseFolder());
+    $("#backup-schedule").addEventListener("input", (event) => {
+      event.target.classList.remove("invalid"); // edited: the message about it no longer stands
+      $("#backup-schedule-result").textContent = "";
+    });
     $("#backup-schedule").addEventListener("submit", (event) => {
       event.preventDefault();
       this.saveSchedule();
@@ -192,6 +196,8 @@ export class BackupSection {
     const body = {};
     for (const name of ["schedule", "time", "weekday", "keep", "folder", "clinic"]) body[name] = form.elements[name].value.trim();
     const out = $("#backup-schedule-result");
+    out.textContent = "";
+    form.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
     try {
       this.renderBanner(await api("PATCH", "/api/backup/settings", body));
       const day = body.schedule === "weekly" ? ` on ${WEEKDAYS[Number(body.weekday)]}s` : "";
@@ -201,7 +207,11 @@ export class BackupSection {
     } catch (error) {
       out.textContent = `✖ ${error.message}`;
       out.className = "warning";
-      if (error.field && form.elements[error.field]) form.elements[error.field].focus();
+      const field = error.field && form.elements[error.field];
+      if (field) {
+        field.classList.add("invalid");
+        field.focus();
+      }
     }
   }
 

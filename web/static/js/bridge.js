@@ -56,7 +56,8 @@ function postForm(path, form, onProgress) {
         reject(new ApiError({ message: "The server sent an unreadable answer." }));
         return;
       }
-      if (request.status >= 400) reject(new ApiError(data.error));
+      // `results` says per file why it was refused (the row of the file shows its own reason)
+      if (request.status >= 400) reject(new ApiError({ ...data.error, results: data.results }));
       else resolve(data);
     };
     request.onerror = () => reject(new ApiError({ code: "offline", message: "The upload did not reach the program." }));

@@ -232,11 +232,17 @@ export class ToothPanel {
   async chooseFiles() {
     try {
       const { files, errors } = await chooseImageFiles();
+      this.newUploadBatch();
       for (const error of errors) this.addUploadRow(error.name).fail(error.message);
-      if (files.length) await this.upload(files);
+      if (files.length) await this.upload(files, { sameBatch: true });
     } catch (error) {
       toast(error.message, "error");
     }
+  }
+
+  /** The list shows the files of the latest upload only. */
+  newUploadBatch() {
+    $("#upload-list").replaceChildren();
   }
 
   addUploadRow(name) {
@@ -262,7 +268,8 @@ export class ToothPanel {
     };
   }
 
-  async upload(files) {
+  async upload(files, { sameBatch = false } = {}) {
+    if (!sameBatch) this.newUploadBatch();
     const path = `/api/patients/${this.patient.id}/teeth/${this.tooth}/images`;
     const fields = { image_type: $("#upload-type").value, treatment_id: $("#upload-treatment").value };
     const queue = files.map((file) => ({ file, row: this.addUploadRow(file.name || "pasted image") }));
@@ -276,7 +283,7 @@ export class ToothPanel {
           row.done();
           stored += 1;
         } catch (error) {
-          row.fail(error.message);
+          row.fail(error.results?.[0]?.error?.message || error.message);
           failed += 1;
         }
       }

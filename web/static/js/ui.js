@@ -86,8 +86,11 @@ export function runFormDialog(dialog, values, save, onDelete = null) {
   const form = dialog.querySelector("form");
   const errorBox = form.querySelector(".form-error");
   fillForm(form, values);
-  errorBox.textContent = "";
-  form.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
+  const clearErrors = () => {
+    errorBox.textContent = "";
+    form.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
+  };
+  clearErrors();
   if (!dialog.open) dialog.showModal();
   return new Promise((resolve) => {
     let busy = false;
@@ -97,6 +100,7 @@ export function runFormDialog(dialog, values, save, onDelete = null) {
       event.preventDefault();
       if (busy) return; // a second click while the first save or delete is on its way
       busy = true;
+      clearErrors(); // a message says what is wrong with this attempt, not an earlier one
       try {
         if (action === "delete") {
           if (onDelete && (await onDelete())) finish("delete");
@@ -127,11 +131,15 @@ export function runFormDialog(dialog, values, save, onDelete = null) {
     const closed = () => {
       if (!dialog.open) finish(null); // open again: a late event of an earlier close, not ours
     };
+    // An edit answers the last message: it goes, instead of standing beside the browser's own
+    // check of the next attempt (which stops the save before any submit event).
+    const edited = () => clearErrors();
     function finish(result) {
       if (dialog.endFormRun !== finish) return; // already finished
       delete dialog.endFormRun;
       form.removeEventListener("submit", submit);
       form.removeEventListener("keydown", enter);
+      form.removeEventListener("input", edited);
       dialog.removeEventListener("close", closed);
       if (dialog.open) dialog.close();
       resolve(result);
@@ -139,6 +147,7 @@ export function runFormDialog(dialog, values, save, onDelete = null) {
     dialog.endFormRun = finish;
     form.addEventListener("submit", submit);
     form.addEventListener("keydown", enter);
+    form.addEventListener("input", edited);
     dialog.addEventListener("close", closed);
   });
 }
