@@ -397,3 +397,23 @@ def test_a_new_save_clears_the_message_of_the_last_one(page, session):
     form.locator("button[value=save]").click()
     expect(form.locator(".form-error")).to_be_empty()
     expect(form.locator("[name=serial_number]")).not_to_have_class("invalid")
+
+
+def test_the_tooltip_follows_the_users_keys_not_the_programs_focus(page, session):
+    patients.create_patient(session, {"full_name": "Keyboard User"})
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    page.focus("#patient-list li[data-patient-id]")
+    page.keyboard.press("Enter")
+    expect(page.locator("#patient-view")).to_be_visible()
+    page.wait_for_function(f"{ACTIVE_TOOTH} === '1'")  # the arrow keys work in the chart at once
+    tooltip = page.locator("#chart-tooltip")
+    expect(tooltip).to_be_hidden()  # opening the patient moved the focus, not the user
+    page.keyboard.press("ArrowRight")
+    expect(tooltip).to_be_visible()
+    expect(tooltip).to_contain_text("2 ·")
+    page.keyboard.press("Enter")
+    expect(page.locator("#tooth-title")).to_contain_text("Tooth 2 ")
+    expect(tooltip).to_be_hidden()  # the panel says it all; a tooltip would float over it
+    page.wait_for_timeout(300)  # the chart redraws with the selection
+    expect(tooltip).to_be_hidden()

@@ -95,7 +95,7 @@ async function openPatient(id) {
   panel.hide();
   await refreshPatient();
   showView("patient");
-  $("#tooth-chart").querySelector('[tabindex="0"]')?.focus();
+  chart.focusQuietly(); // the arrow keys work in the chart at once
 }
 
 async function refreshPatient() {

@@ -79,6 +79,8 @@ export class ToothChart {
     this.focused = null;
     this.selected = null;
     svg.addEventListener("keydown", (event) => this.handleKey(event));
+    // the tooltip is placed for the tooth where it is now; scrolling would leave it behind
+    document.addEventListener("scroll", () => this.hideTooltip(), { capture: true, passive: true });
   }
 
   render({ rows, teeth, chart, showPrimary, selected }) {
@@ -112,7 +114,19 @@ export class ToothChart {
     for (const row of this.rows) for (const slot of row) this.drawTooth(slot);
     const start = [hadFocus, selected].find((code) => this.nodes.has(code)) || this.rows[0][0].code;
     this.setFocusable(start);
-    if (hadFocus) this.nodes.get(start).group.focus({ preventScroll: true });
+    if (hadFocus) this.focusQuietly(start);
+  }
+
+  /** Give the keyboard focus to a tooth without its tooltip: the program moved the focus (a
+   * redraw, a patient opened, a tooth chosen), the user did not. */
+  focusQuietly(code = this.focused) {
+    if (!this.nodes.has(code)) return;
+    this.quiet = true;
+    try {
+      this.nodes.get(code).group.focus({ preventScroll: true });
+    } finally {
+      this.quiet = false;
+    }
   }
 
   drawTooth(slot) {
@@ -146,14 +160,15 @@ export class ToothChart {
     group.addEventListener("click", () => this.choose(code));
     group.addEventListener("mouseenter", () => this.showTooltip(code));
     group.addEventListener("mouseleave", () => this.hideTooltip());
-    group.addEventListener("focus", () => group.matches(":focus-visible") && this.showTooltip(code));
+    group.addEventListener("focus", () => !this.quiet && group.matches(":focus-visible") && this.showTooltip(code));
     group.addEventListener("blur", () => this.hideTooltip());
     this.nodes.set(code, { group, slot });
   }
 
   choose(code) {
     this.setFocusable(code);
-    this.nodes.get(code).group.focus();
+    this.focusQuietly(code);
+    this.hideTooltip(); // the tooth's panel opens below and says it all
     this.onSelect(code);
   }
 
