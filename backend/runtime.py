@@ -9,6 +9,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.backup.recovery import recover_interrupted_restore
+from backend.backup.uploads import clear_stale_uploads
 from backend.config import Settings
 from backend.db import create_db_engine, make_session_factory, upgrade_schema
 from backend.jobs import JobRunner
@@ -50,11 +51,12 @@ def _image_store(settings: Settings) -> ImageStore:
 
 
 def open_runtime(settings: Settings) -> Runtime:
-    """Create missing folders, finish or undo a restore that was interrupted, connect, and bring
-    the schema up to date."""
+    """Create missing folders, finish or undo a restore that was interrupted, clear backup
+    uploads older than a day, connect, and bring the schema up to date."""
     settings.ensure_folders()
     engine = create_db_engine(settings.db_url)
     recovered = recover_interrupted_restore(settings, engine)
+    clear_stale_uploads(settings)
     if upgrade_schema(engine):
         log.info("database schema upgraded to the newest version")
     store = _image_store(settings)

@@ -14,6 +14,9 @@ from backend.errors import Forbidden
 TOKEN_HEADER = "X-Dental-Token"
 TOKEN_COOKIE = "dental_token"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Public files that reveal nothing, served without the launch token like /static/ (the host is
+# still checked).
+TOKEN_FREE_PATHS = frozenset({"/favicon.ico"})
 CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -38,7 +41,7 @@ def check_request() -> Response | None:
     config = current_app.config
     if request.host.lower() not in config["ALLOWED_HOSTS"]:
         raise Forbidden("This server only answers the Dental Images window on this computer.")
-    if request.path.startswith("/static/"):
+    if request.path.startswith("/static/") or request.path in TOKEN_FREE_PATHS:
         return None
     token = config["LAUNCH_TOKEN"]
     url_token = request.args.get("token")

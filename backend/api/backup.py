@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, g, jsonify, request, send_file
 
 from backend.api.common import db, json_body, runtime
-from backend.backup import archives, restore, service, state
+from backend.backup import archives, restore, service, state, uploads
 from backend.backup.check import check_store
 from backend.backup.verify import verify_archive
 from backend.db import session_scope
@@ -19,7 +19,7 @@ bp = Blueprint("backup", __name__, url_prefix="/api")
 
 MAX_UPLOAD_BYTES = 256 * 1024**3
 OPEN_DURING_RESTORE = ("/static/", "/api/jobs/")
-OPEN_PATHS = frozenset({"/", "/api/health", "/api/ready"})
+OPEN_PATHS = frozenset({"/", "/favicon.ico", "/api/health", "/api/ready"})
 
 
 def _started(job: Job):
@@ -78,7 +78,7 @@ def upload_backup():
     uploaded = request.files.get("file")
     if uploaded is None or not uploaded.filename:
         raise ValidationError("Choose a backup file to upload.", field="file")
-    target = archives.incoming_path(runtime().settings, uploaded.filename)
+    target = uploads.incoming_path(runtime().settings, uploaded.filename)
     uploaded.save(target)
     return jsonify({"path": str(target), "name": uploaded.filename}), 201
 
@@ -86,13 +86,15 @@ def upload_backup():
 @bp.post("/backups/verify")
 def start_verify():
     path = restore.archive_path(json_body().get("path"))
-    work_dir = runtime().settings.backups_dir
-    job = runtime().jobs.start(
-        "verify",
-        lambda p: verify_archive(path, progress=p, work_dir=work_dir).as_dict(),
-        exclusive=False,
-    )
-    return _started(job)
+    settings = runtime().settings
+
+    def work(progress: Progress) -> dict:
+        try:
+            return verify_archive(path, progress=progress, work_dir=settings.backups_dir).as_dict()
+        finally:
+            uploads.discard_upload(settings, path)
+
+    return _started(runtime().jobs.start("verify", work, exclusive=False))
 
 
 @bp.post("/store/check")
@@ -111,6 +113,7 @@ def start_check():
 def start_restore_preview():
     path = restore.archive_path(json_body().get("path"))
     rt = runtime()
+    # The upload is kept: the confirmed restore that follows the preview reads the same file.
     job = rt.jobs.start(
         "restore-check", lambda p: restore.preview_restore(rt, path, p), exclusive=False
     )
@@ -127,11 +130,15 @@ def start_restore():
         )
     notation = body.get("notation") or None
     rt = runtime()
-    job = rt.jobs.start(
-        "restore",
-        lambda p: restore.restore_backup(rt, path, progress=p, notation=notation),
-    )
-    return _started(job)
+
+    def work(progress: Progress) -> dict:
+        # The preview kept the upload for this step. After a failure it stays for a second try
+        # (e.g. with the tooth numbering chosen), until the day-old sweep.
+        result = restore.restore_backup(rt, path, progress=progress, notation=notation)
+        uploads.discard_upload(rt.settings, path)
+        return result
+
+    return _started(rt.jobs.start("restore", work))
 
 
 def _enter_gate() -> None:

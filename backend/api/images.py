@@ -12,7 +12,9 @@ from backend.usecases import images, retrieval
 
 bp = Blueprint("images", __name__)
 
-FILE_CACHE = "private, max-age=86400"
+# Asked again each time (answered 304 while unchanged, cheap on this computer): a file lost or
+# replaced on disk shows as such at once instead of from the cache.
+FILE_CACHE = "private, no-cache"
 
 
 @bp.get("/api/patients/<patient_id>/teeth/<tooth>/images")
@@ -71,7 +73,7 @@ def delete_image(image_id: str):
 
 
 def _send(path, mimetype: str, etag: str) -> Response:
-    response = send_file(path, mimetype=mimetype, etag=etag, conditional=True, max_age=86400)
+    response = send_file(path, mimetype=mimetype, etag=etag, conditional=True)
     response.headers["Cache-Control"] = FILE_CACHE
     return response
 

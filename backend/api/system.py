@@ -1,13 +1,23 @@
-"""The program itself: health, version, tooth numbering facts for the UI, the main page."""
+"""The program itself: health, version, tooth numbering facts for the UI, the main page and
+its icon."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_file,
+)
 
 from backend import __version__, teeth
-from backend.errors import ValidationError
+from backend.errors import NotFound, ValidationError
+from backend.paths import icon_file
 from backend.process_clock import process_age
 
 log = logging.getLogger(__name__)
@@ -45,6 +55,16 @@ def teeth_facts():
             },
         }
     )
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The app icon, which browsers ask for on every page load. It is the bundle's PNG: browsers
+    take a PNG under this name."""
+    icon = icon_file()
+    if not icon.is_file():
+        raise NotFound("The program's icon is missing.")
+    return send_file(icon, mimetype="image/png", max_age=86400)
 
 
 @bp.get("/")

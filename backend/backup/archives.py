@@ -1,23 +1,18 @@
 """The backup files the program knows: those in backups/ of the data folder and in the
-remembered backup folder (listed, downloaded), and uploads staged for a restore from a
-browser."""
+remembered backup folder (listed, downloaded). Files uploaded from a browser are staged by
+backend.backup.uploads."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from backend.backup.create import SAFETY_PREFIX
-from backend.backup.fsutil import remove_stale
 from backend.config import Settings
 from backend.errors import NotFound
-from backend.storage import clean_stem
 
-INCOMING = "incoming"
 LISTED = 50
-DAY_S = 86_400
 
 
 def backup_folders(settings: Settings, remembered: str | None) -> list[Path]:
@@ -67,18 +62,3 @@ def find_archive(folders: list[Path], name: str) -> Path:
             if candidate.is_file():
                 return candidate
     raise NotFound(f"No backup called '{name}' in the backup folders.", field="name")
-
-
-def incoming_path(settings: Settings, original_name: str | None) -> Path:
-    """A fresh path under backups/incoming/ for an uploaded backup file, keeping its name
-    (cleaned); uploads older than a day are cleared."""
-    folder = settings.backups_dir / INCOMING
-    folder.mkdir(parents=True, exist_ok=True)
-    remove_stale(folder, "*", DAY_S)
-    original = Path(original_name or "backup.zip")
-    extension = original.suffix.lower()
-    if extension not in (".zip", ".db", ".json"):
-        extension = ".zip"
-    own = folder / secrets.token_hex(6)
-    own.mkdir()
-    return own / f"{clean_stem(original.name)}{extension}"

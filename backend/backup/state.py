@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import validation as check
+from backend.backup.fsutil import ensure_writable_folder
 from backend.errors import ValidationError
 from backend.models import AppState, utcnow
 
@@ -107,10 +108,15 @@ def _cleaned(values: Mapping[str, Any]) -> BackupSettings:
 
 
 def update_backup_settings(session: Session, changes: Mapping[str, Any]) -> BackupSettings:
-    """Check every change (one bad value changes nothing), store them, return the settings."""
+    """Check every change (one bad value changes nothing), store them, return the settings.
+    A chosen folder must exist and be writable when the schedule is on or the folder is being
+    changed (FolderNotUsable, field "folder"); no folder means the data folder's backups/."""
     check.only_known_fields(changes, set(BackupSettings.__dataclass_fields__))
     merged = {**read_backup_settings(session).as_dict(), **changes}
     cleaned = _cleaned(merged)
+    # Turning the schedule off must still work while the remembered disk is unplugged.
+    if cleaned.folder and (cleaned.schedule != "off" or "folder" in changes):
+        ensure_writable_folder(Path(cleaned.folder).expanduser())
     keys = {
         SCHEDULE: cleaned.schedule,
         TIME: cleaned.time,

@@ -202,11 +202,16 @@ def _retire(session: Session, store: ImageStore, found: Path) -> str:
 
 
 def thumbnail_file(session: Session, store: ImageStore, image: Image) -> Path:
-    """The thumbnail of `image`, rebuilt from the original if it is missing."""
+    """The thumbnail of `image`, rebuilt from the original if it is missing. Raises
+    ImageMissing, as the full image does, when the original cannot be found (a cached thumbnail
+    of a lost file would show it as fine); only when the original is not at its place is the
+    full search of `locate_image` run."""
     path = store.thumbnail_path(image.id)
-    if path.is_file():
+    if _present(store.path_of(image.relative_path)) and path.is_file():
         return path
     original = locate_image(session, store, image)
+    if path.is_file():
+        return path  # the original was found elsewhere and put back: the thumbnail still fits
     try:
         data = imaging.thumbnail_from_file(original)
     except imaging.InvalidImage as exc:

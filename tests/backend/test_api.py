@@ -42,7 +42,7 @@ def test_upload_list_serve_edit_delete(client):
     original = client.get(stored[0]["url"])
     assert original.status_code == 200 and original.data == png
     assert original.mimetype == "image/png"
-    assert original.headers["Cache-Control"] == "private, max-age=86400"
+    assert original.headers["Cache-Control"] == "private, no-cache"  # revalidated: 304 below
     assert original.headers["X-Content-Type-Options"] == "nosniff"
     cached = client.get(stored[0]["url"], headers={"If-None-Match": original.headers["ETag"]})
     assert cached.status_code == 304
@@ -88,6 +88,19 @@ def test_missing_file_answers_image_missing_with_expected_path(client, settings)
     missing = client.get(image["url"])
     assert missing.status_code == 404
     error = missing.get_json()["error"]
+    assert error["code"] == "image_missing" and error["expected_path"] == image["path"]
+
+
+def test_thumbnail_of_a_missing_file_answers_image_missing_like_the_image(client, settings):
+    patient = new_patient(client)
+    response = upload(client, patient["id"], "8", ("a.png", image_bytes("PNG")))
+    image = response.get_json()["results"][0]["image"]
+    assert client.get(image["thumbnail_url"]).status_code == 200  # the thumbnail is cached
+    (settings.data_dir / image["path"]).unlink()
+    missing = client.get(image["thumbnail_url"])
+    assert missing.status_code == 404
+    error = missing.get_json()["error"]
+    assert error == client.get(image["url"]).get_json()["error"]
     assert error["code"] == "image_missing" and error["expected_path"] == image["path"]
 
 

@@ -4,9 +4,12 @@ downloads, a restore from an uploaded file, and requests refused while data is s
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
+from pathlib import Path
 
+from backend.runtime import open_runtime
 from backend.usecases import patients
 from tests.backup_data import populate
 
@@ -153,7 +156,89 @@ def test_requests_are_refused_while_a_restore_swaps_the_data_in(client, runtime)
         assert client.post("/api/patients", json={"full_name": "X"}).status_code == 409
         assert client.get("/api/health").status_code == 200
         assert client.get("/api/jobs/unknown").status_code == 404  # polling still answers
+        assert client.get("/favicon.ico").status_code == 200
     finally:
         release.set()
         holder.join(5)
     assert client.get("/api/patients").status_code == 200
+
+
+def test_a_schedule_into_a_missing_folder_is_refused_at_save_time(client):
+    before = client.get("/api/backup").get_json()["settings"]
+    refused = client.patch(
+        "/api/backup/settings", json={"schedule": "daily", "folder": "/proc/nonexistent/zzz"}
+    )
+    assert refused.status_code == 400
+    error = refused.get_json()["error"]
+    assert error["code"] == "folder_not_usable" and error["field"] == "folder"
+    assert "/proc/nonexistent/zzz does not exist" in error["message"]
+    assert client.get("/api/backup").get_json()["settings"] == before
+
+
+def _upload(client, data: bytes, name: str = "clinic backup.zip") -> Path:
+    uploaded = client.post(
+        "/api/backups/upload",
+        data={"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 201
+    path = Path(uploaded.get_json()["path"])
+    assert path.is_file()
+    return path
+
+
+def test_an_upload_is_kept_from_preview_to_restore_and_removed_when_the_restore_succeeds(
+    client, runtime
+):
+    populate(runtime, patients_count=1)
+    backup = finished(client, client.post("/api/backups", json={}))["result"]
+    data = Path(backup["path"]).read_bytes()
+    path = _upload(client, data)
+
+    preview = finished(client, client.post("/api/restore/preview", json={"path": str(path)}))
+    assert preview["state"] == "done" and path.is_file()  # the restore still needs it
+    job = finished(client, client.post("/api/restore", json={"path": str(path), "confirm": True}))
+
+    assert job["state"] == "done", job["error"]
+    assert not path.exists() and not path.parent.exists()
+    assert Path(backup["path"]).is_file()  # a backup chosen on this computer is never removed
+
+    damaged = _upload(client, b"PK\x03\x04 not really a zip")
+    failed = finished(
+        client, client.post("/api/restore", json={"path": str(damaged), "confirm": True})
+    )
+    assert failed["state"] == "failed"
+    assert damaged.is_file()  # kept for a second try; the day-old sweep takes it otherwise
+
+
+def test_an_upload_is_removed_when_its_verification_ends(client, runtime):
+    populate(runtime, patients_count=1)
+    backup = finished(client, client.post("/api/backups", json={}))["result"]
+    path = _upload(client, Path(backup["path"]).read_bytes())
+
+    verified = finished(client, client.post("/api/backups/verify", json={"path": str(path)}))
+
+    assert verified["result"]["ok"] is True
+    assert not path.parent.exists()
+    again = finished(client, client.post("/api/backups/verify", json={"path": backup["path"]}))
+    assert again["result"]["ok"] is True and Path(backup["path"]).is_file()
+
+
+def test_uploads_older_than_a_day_are_cleared_at_start_and_at_the_next_upload(
+    client, runtime, settings
+):
+    incoming = settings.backups_dir / "incoming"
+    old, fresh = incoming / "abandoned", incoming / "in-use"
+    for folder in (old, fresh):
+        folder.mkdir(parents=True)
+        (folder / "backup.zip").write_bytes(b"x")
+    two_days_ago = time.time() - 2 * 86_400
+    os.utime(old, (two_days_ago, two_days_ago))
+
+    open_runtime(settings).close()
+    assert not old.exists() and fresh.is_dir()
+
+    old.mkdir()
+    os.utime(old, (two_days_ago, two_days_ago))
+    _upload(client, b"x")
+    assert not old.exists() and fresh.is_dir()

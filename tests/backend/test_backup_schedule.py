@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from backend.backup import schedule, state
+from backend.backup.errors import FolderNotUsable
 from backend.backup.manifest import MANIFEST_NAME, Entry, Manifest
 from backend.backup.schedule import BackupScheduler, is_due, latest_slot, next_run, warning
 from backend.backup.state import BackupSettings
@@ -155,3 +156,37 @@ def test_the_scheduler_waits_while_another_whole_store_job_runs(runtime):
     assert BackupScheduler(runtime.sessions, busy).tick() is None
     with runtime.sessions() as session:
         assert state.last_attempt(session) is None
+
+
+def test_a_schedule_into_a_folder_that_does_not_exist_is_refused_and_nothing_changes(
+    session, tmp_path
+):
+    for missing in ("/proc/nonexistent/zzz", str(tmp_path / "unplugged disk")):
+        with pytest.raises(FolderNotUsable) as caught:
+            state.update_backup_settings(session, {"schedule": "daily", "folder": missing})
+        assert caught.value.field == "folder"
+        assert "does not exist" in caught.value.message and "choose another" in caught.value.message
+    assert state.read_backup_settings(session) == BackupSettings()
+    assert not (tmp_path / "unplugged disk").exists()  # refused, not created
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_a_folder_that_cannot_be_written_is_refused(session):
+    with pytest.raises(FolderNotUsable) as caught:
+        state.update_backup_settings(session, {"folder": "/proc"})
+    assert caught.value.field == "folder" and "cannot write" in caught.value.message
+    assert state.read_backup_settings(session) == BackupSettings()
+
+
+def test_an_existing_folder_or_none_is_saved_and_an_unplugged_disk_can_be_switched_off(
+    session, tmp_path
+):
+    assert state.update_backup_settings(session, {"schedule": "daily"}).folder is None
+    disk = tmp_path / "usb"
+    disk.mkdir()
+    saved = state.update_backup_settings(session, {"schedule": "weekly", "folder": str(disk)})
+    assert saved.folder == str(disk)
+    disk.rmdir()  # the drive is unplugged
+    with pytest.raises(FolderNotUsable):
+        state.update_backup_settings(session, {"time": "18:00"})
+    assert state.update_backup_settings(session, {"schedule": "off"}).schedule == "off"

@@ -334,3 +334,26 @@ def test_a_missing_thumbnail_is_rebuilt(session, store, stored):
     path.unlink()
     assert thumbnail_file(session, store, stored) == path
     assert path.stat().st_size > 0
+
+
+def test_a_cached_thumbnail_of_a_lost_original_raises_image_missing(
+    session, store, stored, settings
+):
+    assert store.thumbnail_path(stored.id).is_file()
+    (settings.data_dir / stored.relative_path).unlink()
+    with pytest.raises(ImageMissing) as caught:
+        thumbnail_file(session, store, stored)
+    assert caught.value.expected_path == stored.relative_path
+
+
+def test_a_cached_thumbnail_is_served_once_a_misplaced_original_is_put_back(
+    session, store, stored, settings, patient
+):
+    thumbnail = store.thumbnail_path(stored.id)
+    expected = settings.data_dir / stored.relative_path
+    wrong = settings.images_dir / patient.id / "15" / "before"
+    wrong.mkdir(parents=True)
+    shutil.move(expected, wrong / stored.file_name)
+    store._name_index.invalidate()
+    assert thumbnail_file(session, store, stored) == thumbnail
+    assert (settings.data_dir / stored.relative_path).is_file()

@@ -75,5 +75,13 @@ def test_no_cors_and_security_headers_are_set(client):
     assert "Access-Control-Allow-Origin" not in preflight.headers
 
 
+def test_the_app_icon_is_served_as_favicon_without_the_token(anonymous_client, app):
+    icon = anonymous_client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/png"
+    assert icon.data.startswith(b"\x89PNG")
+    foreign = app.test_client().get("/favicon.ico", headers={"Host": f"evil.example:{PORT}"})
+    assert foreign.status_code == 403
+
+
 def test_static_files_need_no_token_but_the_right_host(anonymous_client):
     assert anonymous_client.get("/static/js/bridge.js").status_code == 200

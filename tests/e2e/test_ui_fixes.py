@@ -417,3 +417,21 @@ def test_the_tooltip_follows_the_users_keys_not_the_programs_focus(page, session
     expect(tooltip).to_be_hidden()  # the panel says it all; a tooltip would float over it
     page.wait_for_timeout(300)  # the chart redraws with the selection
     expect(tooltip).to_be_hidden()
+
+
+def test_a_lost_original_shows_as_missing_in_the_grid_though_its_thumbnail_remains(
+    page, session, store, settings
+):
+    patient = patients.create_patient(session, {"full_name": "Lost Original"})
+    image = add_image(session, store, patient.id, "8", "xray", "xray.png")
+    open_patient(page, "8")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#image-grid .image-card img')]"
+        ".some(i => i.complete && i.naturalWidth > 0)"
+    )
+    (settings.data_dir / image.relative_path).unlink()
+    assert store.thumbnail_path(image.id).is_file()
+    open_patient(page, "8")
+    card = page.locator("#image-grid .image-card")
+    expect(card.locator(".missing")).to_contain_text("File missing")
+    expect(card.locator(".missing")).to_contain_text(image.file_name)
