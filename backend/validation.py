@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -67,6 +67,18 @@ def optional_date(value: Any, field: str) -> date | None:
         raise ValidationError(
             f"{_label(field)} '{value}' is not a date (use YYYY-MM-DD).", field=field
         ) from exc
+
+
+def optional_past_date(value: Any, field: str) -> date | None:
+    """`optional_date` for a day something happened (a photo taken): not after tomorrow (one
+    day of slack for the time zones of the PCs of a clinic)."""
+    day = optional_date(value, field)
+    if day is not None and day > date.today() + timedelta(days=1):
+        raise ValidationError(
+            f"{_label(field)} {day.isoformat()} is in the future; give the day it happened.",
+            field=field,
+        )
+    return day
 
 
 def optional_int(value: Any, field: str, *, minimum: int, maximum: int) -> int | None:

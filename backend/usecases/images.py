@@ -84,7 +84,7 @@ def add_images(
     kind = check.image_type(image_type)
     link = _linked_treatment_id(session, treatment_id, patient.id, tooth_code)
     note = check.text(description, "description", max_length=2000)
-    taken = check.optional_date(taken_date, "taken_date")
+    taken = check.optional_past_date(taken_date, "taken_date")
     if not uploads:
         raise ValidationError("Choose at least one image file.", field="files")
     folder = image_folder(patient.id, tooth_code, kind)
@@ -262,7 +262,7 @@ def _apply_update(
         else image.description
     )
     taken = (
-        check.optional_date(changes["taken_date"], "taken_date")
+        check.optional_past_date(changes["taken_date"], "taken_date")
         if "taken_date" in changes
         else image.taken_date
     )

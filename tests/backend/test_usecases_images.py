@@ -6,7 +6,7 @@ import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from PIL import Image as PILImage
@@ -196,6 +196,20 @@ def test_edit_description_and_taken_date(session, store, patient):
     )
     assert image.description == "Before crown"
     assert image.taken_date == date(2026, 3, 1)
+
+
+def test_a_taken_date_in_the_future_is_refused_and_changes_nothing(session, store, patient):
+    [result] = add(session, store, patient, Upload("a.png", image_bytes("PNG")))
+    tomorrow, later = date.today() + timedelta(days=1), date.today() + timedelta(days=2)
+    with pytest.raises(ValidationError) as caught:
+        images.update_image(session, store, result.image.id, {"taken_date": later.isoformat()})
+    assert caught.value.field == "taken_date" and "in the future" in str(caught.value)
+    assert images.get_image(session, result.image.id).taken_date is None
+    with pytest.raises(ValidationError):
+        add(session, store, patient, Upload("b.png", image_bytes("PNG")), taken_date=later)
+    # a PC in another time zone may already be on tomorrow
+    edited = images.update_image(session, store, result.image.id, {"taken_date": tomorrow})
+    assert edited.taken_date == tomorrow
 
 
 def test_moving_to_another_tooth_moves_the_file(session, store, patient, settings):

@@ -435,3 +435,49 @@ def test_a_lost_original_shows_as_missing_in_the_grid_though_its_thumbnail_remai
     card = page.locator("#image-grid .image-card")
     expect(card.locator(".missing")).to_contain_text("File missing")
     expect(card.locator(".missing")).to_contain_text(image.file_name)
+
+
+ACTIVE_CARD = "document.activeElement.closest('.image-card')?.dataset.imageId || null"
+
+
+def test_the_focus_stays_in_the_grid_after_editing_and_deleting_an_image(page, session, store):
+    patient = patients.create_patient(session, {"full_name": "Keyboard Grid"})
+    first = add_image(session, store, patient.id, "8", "xray", "first.png")
+    second = add_image(session, store, patient.id, "8", "xray", "second.png", (60, 80, 200))
+    open_patient(page, "8")
+    card = page.locator(f"#image-grid [data-image-id='{first.id}']")
+    card.get_by_role("button", name="Edit details").click()
+    page.fill("#image-form [name=description]", "Edited")
+    page.click("#image-form button[value=save]")
+    expect(card).to_contain_text("Edited")
+    page.wait_for_function(f"{ACTIVE_CARD} === '{first.id}'")
+
+    card.get_by_role("button", name="Delete").click()
+    page.click("#confirm-dialog button[value=ok]")
+    expect(page.locator("#image-grid .image-card")).to_have_count(1)
+    page.wait_for_function(f"{ACTIVE_CARD} === '{second.id}'")  # the neighbour, not the page
+
+
+def test_the_viewer_toggles_say_whether_they_are_on(page, session, store):
+    patient = patients.create_patient(session, {"full_name": "Toggle Viewer"})
+    add_image(session, store, patient.id, "8", "xray", "x.png")
+    open_patient(page, "8")
+    page.click("#image-grid .image-card .thumb")
+    invert = page.locator("#viewer-dialog [data-act=invert]")
+    expect(invert).to_have_attribute("aria-pressed", "false")
+    invert.click()
+    expect(invert).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("h")
+    expect(page.locator("#viewer-dialog [data-act=flip-h]")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    page.keyboard.press("Escape")
+
+
+def test_saving_a_treatment_says_so(page, session):
+    patients.create_patient(session, {"full_name": "Treated"})
+    open_patient(page, "8")
+    page.click("#add-treatment")
+    page.fill("#treatment-form [name=treatment_type]", "Crown")
+    page.click("#treatment-form button[value=save]")
+    expect(page.locator("#toast")).to_contain_text("Treatment added.")

@@ -319,13 +319,34 @@ export class ToothPanel {
     } else {
       toast("Image details saved.", "ok");
     }
+    const neighbour = this.neighbourOf(image.id);
     await this.refresh();
     await this.onChanged();
+    this.focusCard(image.id, neighbour);
+  }
+
+  /** The image after `imageId` in the grid (else the one before): where the focus goes when
+   * that image leaves the grid. */
+  neighbourOf(imageId) {
+    const card = $(`#image-grid [data-image-id="${imageId}"]`);
+    const next = card?.nextElementSibling || card?.previousElementSibling;
+    return next?.dataset.imageId || null;
+  }
+
+  /** Redrawing the grid drops the focus: put it back on the image's card, or its neighbour's,
+   * or the upload button when the grid is empty. */
+  focusCard(...imageIds) {
+    for (const id of imageIds) {
+      const open = id && $(`#image-grid [data-image-id="${id}"] .thumb`);
+      if (open) return open.focus();
+    }
+    $("#choose-files")?.focus();
   }
 
   async deleteImage(image) {
     const ok = await confirmAction("Delete this image?", `${image.original_name || image.file_name} (${TYPE_LABELS[image.image_type]}) will be removed from the patient's record and from the disk.`);
     if (!ok) return;
+    const neighbour = this.neighbourOf(image.id);
     try {
       await api("DELETE", `/api/images/${image.id}`);
       toast("Image deleted.", "ok");
@@ -334,6 +355,7 @@ export class ToothPanel {
     }
     await this.refresh();
     await this.onChanged();
+    this.focusCard(image.id, neighbour);
   }
 
   async editTreatment(treatment) {
@@ -347,7 +369,7 @@ export class ToothPanel {
         : api("POST", `/api/patients/${this.patient.id}/treatments`, body);
     }, treatment ? () => this.deleteTreatment(treatment) : null);
     if (!result) return;
-    if (result === "delete") toast("Treatment deleted.", "ok");
+    toast(result === "delete" ? "Treatment deleted." : treatment ? "Treatment saved." : "Treatment added.", "ok");
     await this.refresh();
     await this.onChanged();
   }

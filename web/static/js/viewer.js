@@ -118,6 +118,10 @@ export class Viewer {
     this.image.style.filter = `brightness(${brightness}%) contrast(${contrast}%)${v.invert ? " invert(1)" : ""}`;
     $("#viewer-zoom").textContent = `${Math.round(v.zoom * 100)}%`;
     this.image.dataset.zoom = v.zoom.toFixed(3);
+    // the toggles say whether they are on
+    for (const [act, on] of [["flip-h", v.flipH], ["flip-v", v.flipV], ["invert", v.invert]]) {
+      document.querySelector(`#viewer-dialog [data-act="${act}"]`)?.setAttribute("aria-pressed", String(on));
+    }
   }
 
   act(action) {
