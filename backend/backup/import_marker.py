@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.migration.state import read_value
 from backend.models import AppState
 
 # Not under the "backup." prefix a restore keeps: restoring the safety backup, which was made
@@ -38,15 +39,9 @@ def clear(sessions: sessionmaker[Session]) -> None:
 
 def unfinished(session: Session) -> dict[str, Any] | None:
     """The import that started and never ended, if any: archive, safety_backup, started."""
-    row = session.get(AppState, KEY)
-    if row is None:
+    value = read_value(session, KEY)
+    if value is None:
         return None
-    try:
-        value = json.loads(row.value)
-    except ValueError:
-        value = {}
-    if not isinstance(value, dict):
-        value = {}
     return {key: str(value.get(key, "")) for key in ("archive", "safety_backup", "started")}
 
 

@@ -39,12 +39,18 @@ def test_old_empty_leftovers_go_and_everything_else_stays(runtime, session, pati
     assert not leftover.exists() and fresh.exists() and named.exists()
 
 
-def test_upkeep_runs_in_the_background(runtime, patient):
+def _old_leftover(runtime, patient):
+    """An empty file an interrupted write left two hours ago."""
     folder = runtime.store.path_of(image_folder(patient.id, "8", "xray"))
     folder.mkdir(parents=True)
     leftover = folder / "crashed-1751793462764.png"
     leftover.touch()
     _age(leftover, 7200)
+    return leftover
+
+
+def test_upkeep_runs_in_the_background(runtime, patient):
+    leftover = _old_leftover(runtime, patient)
     start_upkeep(runtime.sessions, runtime.store).join(timeout=10)
     assert not leftover.exists()
 
@@ -58,11 +64,7 @@ def test_the_tree_is_walked_at_most_once_per_interval_for_every_pc_of_the_databa
 
 
 def test_upkeep_that_is_not_due_leaves_the_tree_alone(runtime, patient):
-    folder = runtime.store.path_of(image_folder(patient.id, "8", "xray"))
-    folder.mkdir(parents=True)
-    leftover = folder / "crashed-1751793462764.png"
-    leftover.touch()
-    _age(leftover, 7200)
+    leftover = _old_leftover(runtime, patient)
     assert claim_sweep(runtime.sessions)  # swept a moment ago, e.g. by another PC
     start_upkeep(runtime.sessions, runtime.store).join(timeout=10)
     assert leftover.exists()
