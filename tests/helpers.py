@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,3 +52,10 @@ def hold_store_lock_elsewhere(runtime, operation: str, holder: str) -> None:
             )
         )
         session.commit()
+
+
+def dead_pid() -> int:
+    """The id of a process of this computer that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

@@ -132,11 +132,12 @@ def start_restore():
     rt = runtime()
 
     def work(progress: Progress) -> dict:
-        # The preview kept the upload for this step. After a failure it stays for a second try
-        # (e.g. with the tooth numbering chosen), until the day-old sweep.
-        result = restore.restore_backup(rt, path, progress=progress, notation=notation)
-        uploads.discard_upload(rt.settings, path)
-        return result
+        # The preview kept the upload for this step; after it, success or not, it goes (the
+        # page uploads the file again for another try).
+        try:
+            return restore.restore_backup(rt, path, progress=progress, notation=notation)
+        finally:
+            uploads.discard_upload(rt.settings, path)
 
     return _started(rt.jobs.start("restore", work))
 

@@ -12,8 +12,8 @@ from backend.usecases import images, retrieval
 
 bp = Blueprint("images", __name__)
 
-# Asked again each time (answered 304 while unchanged, cheap on this computer): a file lost or
-# replaced on disk shows as such at once instead of from the cache.
+# Asked again at each showing (answered 304 while the row's checksum is unchanged): a file lost
+# from disk shows as missing at once instead of from the browser's cache.
 FILE_CACHE = "private, no-cache"
 
 

@@ -19,8 +19,14 @@ class Restoring(Conflict):
     code = "restoring"
 
 
+# Changes only this program's memory, never the clinic's data.
+LOCAL_CHANGES = frozenset({"/api/status/notices"})
+
+
 def refuse_changes_during_a_restore_elsewhere() -> None:
     if request.method in READ_METHODS or not request.path.startswith("/api/"):
+        return
+    if request.path in LOCAL_CHANGES:
         return
     lock = held_elsewhere(runtime().sessions)
     if lock is not None and lock.operation == "restore":

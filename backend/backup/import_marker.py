@@ -6,6 +6,8 @@ or go back (the safety backup made just before it)."""
 from __future__ import annotations
 
 import json
+import os
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.backup.journal import process_alive
 from backend.migration.state import read_value
 from backend.models import AppState
 
@@ -26,6 +29,8 @@ def mark_started(sessions: sessionmaker[Session], archive: Path, safety_backup: 
         "archive": str(archive),
         "safety_backup": str(safety_backup),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
     }
     with sessions.begin() as session:
         session.execute(delete(AppState).where(AppState.key == KEY))
@@ -42,7 +47,20 @@ def unfinished(session: Session) -> dict[str, Any] | None:
     value = read_value(session, KEY)
     if value is None:
         return None
-    return {key: str(value.get(key, "")) for key in ("archive", "safety_backup", "started")}
+    return {key: str(value.get(key, "")) for key in ("archive", "safety_backup", "started")} | {
+        "host": str(value.get("host", "")),
+        "pid": value.get("pid") if isinstance(value.get("pid"), int) else None,
+    }
+
+
+def may_be_running(marker: dict[str, Any]) -> bool:
+    """Whether the program that recorded the import may still be running it: on another PC
+    (its lease tells), or here in a process that is alive. A killed one's lease outlives it by
+    up to a lease time, so the lease alone cannot tell."""
+    if marker["host"] != socket.gethostname():
+        return True
+    pid = marker["pid"]
+    return pid is not None and (pid == os.getpid() or process_alive(pid))
 
 
 def warning(marker: dict[str, Any]) -> str:

@@ -101,10 +101,12 @@ def backup_status(
 ) -> dict:
     """The schedule, the last good backup, the last failure, an import of the earlier app's
     backup that was cut off, and the warning for the main screen (None when all is well).
-    `restore_running`: a restore or import holds the store lock now, so an import record is
-    that running import's, not a cut-off one."""
+    `restore_running`: a restore or import holds the store lock now, so an import record of a
+    program that may still be running is that running import's, not a cut-off one."""
     now = now or datetime.now()
-    unfinished = None if restore_running else import_marker.unfinished(session)
+    unfinished = import_marker.unfinished(session)
+    if unfinished and restore_running and import_marker.may_be_running(unfinished):
+        unfinished = None
     config = state.read_backup_settings(session)
     success = state.last_success(session)
     error = state.last_error(session)

@@ -109,13 +109,15 @@ def _cleaned(values: Mapping[str, Any]) -> BackupSettings:
 
 def update_backup_settings(session: Session, changes: Mapping[str, Any]) -> BackupSettings:
     """Check every change (one bad value changes nothing), store them, return the settings.
-    A chosen folder must exist and be writable when the schedule is on or the folder is being
-    changed (FolderNotUsable, field "folder"); no folder means the data folder's backups/."""
+    A chosen folder must exist and be writable when the schedule is on or the folder changes
+    (FolderNotUsable, field "folder"); no folder means the data folder's backups/."""
     check.only_known_fields(changes, set(BackupSettings.__dataclass_fields__))
-    merged = {**read_backup_settings(session).as_dict(), **changes}
+    stored = read_backup_settings(session)
+    merged = {**stored.as_dict(), **changes}
     cleaned = _cleaned(merged)
-    # Turning the schedule off must still work while the remembered disk is unplugged.
-    if cleaned.folder and (cleaned.schedule != "off" or "folder" in changes):
+    # Turning the schedule off must still work while the remembered disk is unplugged (the form
+    # sends the unchanged folder with every save).
+    if cleaned.folder and (cleaned.schedule != "off" or cleaned.folder != stored.folder):
         ensure_writable_folder(Path(cleaned.folder).expanduser())
     keys = {
         SCHEDULE: cleaned.schedule,

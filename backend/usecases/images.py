@@ -262,10 +262,12 @@ def _apply_update(
         else image.description
     )
     taken = (
-        check.optional_past_date(changes["taken_date"], "taken_date")
+        check.optional_date(changes["taken_date"], "taken_date")
         if "taken_date" in changes
         else image.taken_date
     )
+    if taken != image.taken_date:  # an imported row's odd date does not block other edits
+        check.optional_past_date(taken, "taken_date")
     old_path = image.relative_path
     moving = (new_tooth, new_type) != (image.tooth, image.image_type)
     new_path = None

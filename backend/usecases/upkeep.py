@@ -7,6 +7,7 @@ import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.models import AppState, Image, utcnow
@@ -23,19 +24,24 @@ SWEEP_INTERVAL = timedelta(hours=20)
 
 def claim_sweep(sessions: sessionmaker[Session], now: datetime | None = None) -> bool:
     """True (and the sweep recorded as started now) when no PC sharing this database swept
-    within `SWEEP_INTERVAL`; False when the sweep is not due."""
+    within `SWEEP_INTERVAL`; False when the sweep is not due or another PC claims it at this
+    moment. A recorded time ahead of `now` (a PC's clock that was wrong) counts as overdue."""
     now = now or utcnow()
-    with sessions.begin() as session:
-        row = session.get(AppState, LAST_SWEEP_KEY)
-        if row is not None:
+    try:
+        with sessions.begin() as session:
+            # On PostgreSQL the row lock makes a second PC wait and then see the new time.
+            row = session.get(AppState, LAST_SWEEP_KEY, with_for_update=True)
+            if row is None:
+                session.add(AppState(key=LAST_SWEEP_KEY, value=now.isoformat()))
+                return True
             try:
-                if now - datetime.fromisoformat(row.value) < SWEEP_INTERVAL:
+                if timedelta(0) <= now - datetime.fromisoformat(row.value) < SWEEP_INTERVAL:
                     return False
             except ValueError:
                 pass  # an unreadable value is an overdue sweep
             row.value = now.isoformat()
-        else:
-            session.add(AppState(key=LAST_SWEEP_KEY, value=now.isoformat()))
+    except IntegrityError:
+        return False  # another PC recorded the first sweep at the same moment: it sweeps
     return True
 
 

@@ -17,8 +17,9 @@ from backend.backup.service import backup_status
 from backend.backup.verify import verify_archive
 from backend.errors import ValidationError
 from backend.legacy import importer
-from backend.models import Image, Patient
+from backend.models import AppState, Image, Patient
 from tests.backup_data import populate, state_of
+from tests.helpers import dead_pid
 from tests.legacy_data import build_legacy
 
 
@@ -107,6 +108,11 @@ def test_an_import_running_now_is_not_reported_as_cut_off(runtime, session, tmp_
     assert running["unfinished_import"] is None
     assert "did not finish" not in (running["warning"] or "")
     cut_off = backup_status(session, runtime.settings)
+    with session.begin_nested():  # recorded by a process of this PC that is gone
+        row = session.get(AppState, import_marker.KEY)
+        row.value = json.dumps({**json.loads(row.value), "pid": dead_pid()})
+    gone = backup_status(session, runtime.settings, restore_running=True)
+    assert gone["unfinished_import"] is not None  # its lease may still live: it cannot run
     assert cut_off["unfinished_import"]["archive"] == str(tmp_path / "old.zip")
     assert cut_off["warning"].startswith("The import of old.zip on ")
     assert "safety.zip" in cut_off["warning"]

@@ -189,4 +189,6 @@ def test_an_existing_folder_or_none_is_saved_and_an_unplugged_disk_can_be_switch
     disk.rmdir()  # the drive is unplugged
     with pytest.raises(FolderNotUsable):
         state.update_backup_settings(session, {"time": "18:00"})
-    assert state.update_backup_settings(session, {"schedule": "off"}).schedule == "off"
+    # the form sends every field, the unchanged folder too
+    form = {**saved.as_dict(), "schedule": "off"}
+    assert state.update_backup_settings(session, form).schedule == "off"

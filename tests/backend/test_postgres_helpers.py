@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from tests import postgres
+from tests.helpers import dead_pid
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,12 +21,6 @@ def database_names(admin: str) -> set[str]:
             return set(connection.execute(text("SELECT datname FROM pg_database")).scalars())
     finally:
         engine.dispose()
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
 
 
 def test_the_template_is_dropped_when_the_test_process_ends():

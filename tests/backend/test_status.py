@@ -16,6 +16,9 @@ def test_a_restore_on_another_pc_pauses_changes_here(client, runtime):
     assert refused.get_json()["error"]["code"] == "restoring"
     assert "RECEPTION-2" in refused.get_json()["error"]["message"]
     assert client.patch(f"/api/patients/{patient['id']}", json={"age": 3}).status_code == 409
+    runtime.notices.append("An interrupted restore of x.zip was undone.")
+    assert client.delete("/api/status/notices").status_code == 204  # only this PC's memory
+    assert runtime.notices == []
     assert [p["full_name"] for p in client.get("/api/patients").get_json()["patients"]] == [
         "Before"
     ]

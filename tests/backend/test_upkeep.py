@@ -63,6 +63,12 @@ def test_the_tree_is_walked_at_most_once_per_interval_for_every_pc_of_the_databa
     assert claim_sweep(runtime.sessions, now + SWEEP_INTERVAL)
 
 
+def test_a_sweep_recorded_by_a_clock_that_ran_ahead_does_not_stop_the_sweeps(runtime):
+    now = utcnow()
+    assert claim_sweep(runtime.sessions, now + timedelta(days=365))  # a PC set a year ahead
+    assert claim_sweep(runtime.sessions, now)
+
+
 def test_upkeep_that_is_not_due_leaves_the_tree_alone(runtime, patient):
     leftover = _old_leftover(runtime, patient)
     assert claim_sweep(runtime.sessions)  # swept a moment ago, e.g. by another PC

@@ -212,6 +212,18 @@ def test_a_taken_date_in_the_future_is_refused_and_changes_nothing(session, stor
     assert edited.taken_date == tomorrow
 
 
+def test_an_odd_stored_date_does_not_block_other_edits(session, store, patient):
+    [result] = add(session, store, patient, Upload("a.png", image_bytes("PNG")))
+    imported = result.image
+    imported.taken_date = date.today() + timedelta(days=400)  # as an import may bring it
+    session.commit()
+    same = imported.taken_date.isoformat()  # the edit form sends the date back unchanged
+    edited = images.update_image(
+        session, store, imported.id, {"description": "Checked", "taken_date": same}
+    )
+    assert edited.description == "Checked"
+
+
 def test_moving_to_another_tooth_moves_the_file(session, store, patient, settings):
     data = image_bytes("PNG")
     crown = treatments.create_treatment(

@@ -481,3 +481,19 @@ def test_saving_a_treatment_says_so(page, session):
     page.fill("#treatment-form [name=treatment_type]", "Crown")
     page.click("#treatment-form button[value=save]")
     expect(page.locator("#toast")).to_contain_text("Treatment added.")
+
+
+def test_the_focus_stays_in_the_timeline_after_deleting_an_image(page, session, store):
+    patient = patients.create_patient(session, {"full_name": "Timeline Keys"})
+    first = add_image(session, store, patient.id, "8", "before", "first.png")
+    second = add_image(session, store, patient.id, "8", "after", "second.png", (60, 80, 200))
+    open_patient(page, "8")
+    page.click("#type-tabs [data-tab=timeline]")
+    card = page.locator(f"#timeline [data-image-id='{first.id}']")
+    card.get_by_role("button", name="Delete").click()
+    page.click("#confirm-dialog button[value=ok]")
+    expect(page.locator("#timeline .image-card")).to_have_count(1)
+    page.wait_for_function(
+        "document.activeElement.closest('#timeline .image-card')?.dataset.imageId"
+        f" === '{second.id}'"
+    )

@@ -14,10 +14,11 @@ from sqlalchemy import func, select
 from backend.backup import import_marker
 from backend.backup.restore import restore_backup
 from backend.config import load_settings
-from backend.models import Image, Patient
+from backend.models import Image, Patient, StoreLock
 from backend.runtime import open_runtime
 from tests.backend.test_backup_legacy import legacy_zip
 from tests.conftest import local_app, window_client
+from tests.helpers import hold_store_lock_elsewhere
 from tests.legacy_data import build_legacy, check_imported
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +83,12 @@ def test_a_killed_import_is_reported_and_completed_by_restoring_again(tmp_path):
         assert Path(unfinished["safety_backup"]).is_file()
         assert "clinic-2024.zip" in status["warning"] and "did not finish" in status["warning"]
         assert Path(unfinished["safety_backup"]).name in status["warning"]
+        # the killed job's lease outlives it for a while: the notice does not wait for it
+        hold_store_lock_elsewhere(runtime, "restore", f"{unfinished['host']} (process dead)")
+        assert main_screen_status(runtime)["unfinished_import"] is not None
+        with runtime.sessions() as session:
+            session.query(StoreLock).delete()
+            session.commit()
 
         restore_backup(runtime, archive, notation="fdi")
 

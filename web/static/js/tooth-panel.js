@@ -328,16 +328,24 @@ export class ToothPanel {
   /** The image after `imageId` in the grid (else the one before): where the focus goes when
    * that image leaves the grid. */
   neighbourOf(imageId) {
-    const card = $(`#image-grid [data-image-id="${imageId}"]`);
-    const next = card?.nextElementSibling || card?.previousElementSibling;
-    return next?.dataset.imageId || null;
+    const cards = [...this.shownCards()];
+    const index = cards.findIndex((card) => card.dataset.imageId === imageId);
+    if (index < 0) return null;
+    return (cards[index + 1] || cards[index - 1])?.dataset.imageId || null;
+  }
+
+  /** The image cards on screen: the grid's, or the timeline's when that tab is open. */
+  shownCards() {
+    const root = this.tab === "timeline" ? $("#timeline") : $("#image-grid");
+    return root.querySelectorAll(".image-card");
   }
 
   /** Redrawing the grid drops the focus: put it back on the image's card, or its neighbour's,
    * or the upload button when the grid is empty. */
   focusCard(...imageIds) {
+    const cards = [...this.shownCards()];
     for (const id of imageIds) {
-      const open = id && $(`#image-grid [data-image-id="${id}"] .thumb`);
+      const open = cards.find((card) => card.dataset.imageId === id)?.querySelector(".thumb");
       if (open) return open.focus();
     }
     $("#choose-files")?.focus();
