@@ -497,3 +497,15 @@ def test_the_focus_stays_in_the_timeline_after_deleting_an_image(page, session, 
         "document.activeElement.closest('#timeline .image-card')?.dataset.imageId"
         f" === '{second.id}'"
     )
+
+
+def test_the_focus_goes_to_the_patient_list_after_a_delete_and_after_demo_data(page, session):
+    page.click("#load-demo")
+    expect(page.locator("#patient-list li[data-patient-id]")).to_have_count(4, timeout=30_000)
+    page.wait_for_function("document.activeElement.matches('#patient-list li[data-patient-id]')")
+    page.keyboard.press("Enter")  # the focused patient opens
+    expect(page.locator("#patient-view")).to_be_visible()
+    page.click("#delete-patient")
+    page.click("#confirm-dialog button[value=ok]")
+    expect(page.locator("#patient-list li[data-patient-id]")).to_have_count(3)
+    page.wait_for_function("document.activeElement.matches('#patient-list li[data-patient-id]')")

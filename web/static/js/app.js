@@ -167,6 +167,12 @@ async function deletePatient() {
   state.patient = null;
   panel.hide();
   await searchPatients();
+  focusPatientList(); // the page's content went with the patient: keep the keyboard somewhere
+}
+
+/** The first patient of the list, or the search box when the list is empty. */
+function focusPatientList() {
+  ($("#patient-list li[data-patient-id]") || $("#patient-search")).focus();
 }
 
 async function openSettings() {
@@ -183,6 +189,7 @@ async function loadDemo() {
     toast(error.message, "error");
   }
   await searchPatients();
+  focusPatientList(); // the button is gone with the empty start page
 }
 
 function bind() {

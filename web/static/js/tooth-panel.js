@@ -240,9 +240,10 @@ export class ToothPanel {
     }
   }
 
-  /** The list shows the files of the latest upload only. */
+  /** The list shows the files of the latest uploads only: earlier rows go when a new upload
+   * starts, unless an upload is still running (its rows must stay to report). */
   newUploadBatch() {
-    $("#upload-list").replaceChildren();
+    if (!this.uploadsRunning) $("#upload-list").replaceChildren();
   }
 
   addUploadRow(name) {
@@ -288,7 +289,12 @@ export class ToothPanel {
         }
       }
     };
-    await Promise.all(Array.from({ length: UPLOAD_CONCURRENCY }, worker));
+    this.uploadsRunning = (this.uploadsRunning || 0) + 1;
+    try {
+      await Promise.all(Array.from({ length: UPLOAD_CONCURRENCY }, worker));
+    } finally {
+      this.uploadsRunning -= 1;
+    }
     if (stored) {
       this.tab = this.tab === "timeline" ? "timeline" : (fields.image_type === this.tab ? this.tab : "all");
       await this.refresh();
