@@ -26,6 +26,17 @@ def stored(session, store, patient):
     return result.image
 
 
+def misfile(settings, stored) -> tuple[Path, Path, bytes]:
+    """Move the image's file into another tooth's folder (15/before), as misfiled by hand.
+    Returns where the row expects it, the folder it is in now, and its bytes."""
+    expected = settings.data_dir / stored.relative_path
+    wrong = settings.images_dir / stored.patient_id / "15" / "before"
+    wrong.mkdir(parents=True)
+    data = expected.read_bytes()
+    shutil.move(expected, wrong / stored.file_name)
+    return expected, wrong, data
+
+
 def test_the_new_layout_is_looked_at_first(session, store, stored, settings):
     assert locate_image(session, store, stored) == settings.data_dir / stored.relative_path
 
@@ -48,12 +59,8 @@ def test_a_file_in_the_legacy_name_layout_is_found_and_put_back(
 def test_a_misplaced_file_is_found_by_name_and_the_row_corrected(
     session, store, stored, settings, patient
 ):
-    expected = settings.data_dir / stored.relative_path
-    wrong = settings.images_dir / patient.id / "15" / "before"
-    wrong.mkdir(parents=True)
-    data = expected.read_bytes()
     store.find_by_name("warm-the-index")
-    shutil.move(expected, wrong / stored.file_name)
+    _expected, wrong, data = misfile(settings, stored)
     store._name_index.invalidate()
     found = locate_image(session, store, stored)
     session.refresh(stored)
@@ -65,11 +72,7 @@ def test_a_misplaced_file_is_found_by_name_and_the_row_corrected(
 def test_a_misplaced_file_is_served_from_the_warm_name_index_and_logged(
     session, store, stored, settings, patient, caplog, monkeypatch
 ):
-    expected = settings.data_dir / stored.relative_path
-    wrong = settings.images_dir / patient.id / "15" / "before"
-    wrong.mkdir(parents=True)
-    data = expected.read_bytes()
-    shutil.move(expected, wrong / stored.file_name)
+    expected, wrong, data = misfile(settings, stored)
     store.find_by_name("warm-the-index")  # the one walk, after the file went astray
 
     def no_rewalk():
@@ -140,11 +143,7 @@ def _first_call_per_thread_waits(barrier, real):
 def test_two_requests_for_one_missing_image_put_it_back_once(
     runtime, store, stored, settings, patient, monkeypatch
 ):
-    expected = settings.data_dir / stored.relative_path
-    wrong = settings.images_dir / patient.id / "15" / "before"
-    wrong.mkdir(parents=True)
-    data = expected.read_bytes()
-    shutil.move(expected, wrong / stored.file_name)
+    expected, _wrong, data = misfile(settings, stored)
     barrier = threading.Barrier(2)
     monkeypatch.setattr(
         retrieval, "file_sha256", _first_call_per_thread_waits(barrier, file_sha256)
@@ -173,11 +172,7 @@ def test_two_requests_for_one_missing_image_put_it_back_once(
 def test_a_copy_another_pc_put_back_at_the_same_moment_counts_as_success(
     session, store, stored, settings, patient, monkeypatch
 ):
-    expected = settings.data_dir / stored.relative_path
-    wrong = settings.images_dir / patient.id / "15" / "before"
-    wrong.mkdir(parents=True)
-    data = expected.read_bytes()
-    shutil.move(expected, wrong / stored.file_name)
+    expected, wrong, data = misfile(settings, stored)
     real_publish = storage._publish
 
     def the_other_pc_wins(temp, final):
@@ -197,11 +192,7 @@ def test_a_copy_another_pc_put_back_at_the_same_moment_counts_as_success(
 def test_a_source_that_vanishes_while_being_put_back_is_no_server_error(
     client, session, stored, settings, patient, monkeypatch
 ):
-    expected = settings.data_dir / stored.relative_path
-    wrong = settings.images_dir / patient.id / "15" / "before"
-    wrong.mkdir(parents=True)
-    data = expected.read_bytes()
-    shutil.move(expected, wrong / stored.file_name)
+    expected, _wrong, data = misfile(settings, stored)
     real_sha = retrieval.file_sha256
 
     def the_other_pc_finishes_first(path):
@@ -222,11 +213,7 @@ def test_without_a_checksum_the_copy_is_verified_against_the_source_before_anyth
 ):
     stored.sha256 = ""
     session.commit()
-    expected = settings.data_dir / stored.relative_path
-    wrong = settings.images_dir / patient.id / "15" / "before"
-    wrong.mkdir(parents=True)
-    data = expected.read_bytes()
-    shutil.move(expected, wrong / stored.file_name)
+    expected, wrong, data = misfile(settings, stored)
 
     def no_links(_src, _dst):
         raise OSError("no hard links here")
@@ -248,10 +235,7 @@ def test_without_a_checksum_the_row_gets_the_verified_one(
     digest = stored.sha256
     stored.sha256 = ""
     session.commit()
-    expected = settings.data_dir / stored.relative_path
-    wrong = settings.images_dir / patient.id / "15" / "before"
-    wrong.mkdir(parents=True)
-    shutil.move(expected, wrong / stored.file_name)
+    expected, _wrong, _data = misfile(settings, stored)
     assert locate_image(session, store, stored) == expected
     session.refresh(stored)
     assert stored.sha256 == digest == file_sha256(expected)
@@ -260,11 +244,7 @@ def test_without_a_checksum_the_row_gets_the_verified_one(
 def test_an_empty_leftover_under_the_rows_name_is_not_served(
     session, store, stored, settings, patient
 ):
-    expected = settings.data_dir / stored.relative_path
-    wrong = settings.images_dir / patient.id / "15" / "before"
-    wrong.mkdir(parents=True)
-    data = expected.read_bytes()
-    shutil.move(expected, wrong / stored.file_name)
+    expected, _wrong, data = misfile(settings, stored)
     expected.write_bytes(b"")  # the reservation of a put-back that crashed
     found = locate_image(session, store, stored)
     session.refresh(stored)
@@ -350,10 +330,7 @@ def test_a_cached_thumbnail_is_served_once_a_misplaced_original_is_put_back(
     session, store, stored, settings, patient
 ):
     thumbnail = store.thumbnail_path(stored.id)
-    expected = settings.data_dir / stored.relative_path
-    wrong = settings.images_dir / patient.id / "15" / "before"
-    wrong.mkdir(parents=True)
-    shutil.move(expected, wrong / stored.file_name)
+    _expected, _wrong, _data = misfile(settings, stored)
     store._name_index.invalidate()
     assert thumbnail_file(session, store, stored) == thumbnail
     assert (settings.data_dir / stored.relative_path).is_file()
