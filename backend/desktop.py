@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import webbrowser
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,17 @@ def display_available() -> bool:
     )
 
 
+def missing_webview_runtime() -> str | None:
+    """What keeps the window from opening on this OS, or None. Windows draws it with the Edge
+    WebView2 Runtime, which Windows 10 may lack (the installer asks for it, but IT can skip
+    that); without it pywebview would fail deep inside .NET with no word to the user."""
+    if sys.platform != "win32":
+        return None
+    from backend.webview2 import webview2_version
+
+    return None if webview2_version() else "The Microsoft Edge WebView2 Runtime is not installed"
+
+
 def _start_pending_migration(runtime: Runtime) -> None:
     """Once the server answers (so the window opens at once), migrate what the start-up check
     found; the Settings page shows its progress."""
@@ -52,12 +64,19 @@ def _start_scheduled_backups(runtime: Runtime) -> None:
     start_scheduler(runtime)
 
 
-def serve_headless(runtime: Runtime, port: int = 0) -> int:
-    """Serve until interrupted, printing the address that opens the program in a browser."""
+def serve_headless(runtime: Runtime, port: int = 0, *, open_browser: bool = False) -> int:
+    """Serve until interrupted, printing the address that opens the program in a browser, and
+    with `open_browser` also opening it in the default browser (where no window can open)."""
     server = bind_server(runtime, port)
     print(f"Dental Images {__version__} is running. Open this address in a browser:")
     print(f"  {server.launch_url}", flush=True)
     log.info("serving headless on %s", server.base_url)
+    if open_browser:
+        opened = webbrowser.open(server.launch_url)
+        log.info(
+            "opened in the default browser: %s" if opened else "no default browser to open %s",
+            server.base_url,
+        )
     _start_pending_migration(runtime)
     _start_scheduled_backups(runtime)
     _start_upkeep(runtime)
@@ -82,11 +101,16 @@ def run_window(
     if not display_available():
         print("No display found: starting without a window.", flush=True)
         return serve_headless(runtime)
+    missing = missing_webview_runtime()
+    if missing:
+        log.warning("%s: opening in the default browser instead of a window", missing)
+        print(f"{missing}: opening in the default browser instead.", flush=True)
+        return serve_headless(runtime, open_browser=True)
     try:
         import webview
     except ImportError:
         print("The window component (pywebview) is not installed: starting without a window.")
-        return serve_headless(runtime)
+        return serve_headless(runtime, open_browser=True)
     from backend.bridge import Bridge
 
     server: LocalServer = bind_server(runtime)
@@ -114,8 +138,8 @@ def run_window(
         else:
             webview.start(on_shown, window, **options)
     except Exception as exc:  # no GUI toolkit usable: keep the program usable
-        log.warning("window could not open (%s): serving headless instead", exc)
+        log.warning("window could not open (%s): opening in the default browser instead", exc)
         server.close()
-        return serve_headless(runtime)
+        return serve_headless(runtime, open_browser=True)
     server.close()
     return 0

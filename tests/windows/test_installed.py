@@ -1,0 +1,294 @@
+"""The Windows installer as a clinic's IT runs it, and the installed program as a reception PC
+uses it, under Wine: a silent per-user install into a fresh Wine profile, the program with its
+default data folder (%APPDATA%\\DentalImages) driven through its HTTP API and its command line,
+a start with no WebView2 Runtime (it must open the default browser), and the uninstall, which
+must leave every patient, image and backup in place.
+
+Run by scripts/windows-checks.sh (not part of the Linux suite), which builds the installer and
+sets DENTAL_IMAGES_WINDOWS_SETUP, WINEPREFIX (a fresh prefix) and DENTAL_IMAGES_WINDOWS_WORK.
+The tests run in file order: each step uses what the one before it left."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from backend import __version__
+from tests.helpers import image_bytes
+from tests.served import Client, start_serving
+from tests.windows import wine
+
+pytestmark = pytest.mark.timeout(900)
+
+SETUP = Path(os.environ.get("DENTAL_IMAGES_WINDOWS_SETUP", "missing-setup.exe"))
+WORK = Path(os.environ.get("DENTAL_IMAGES_WINDOWS_WORK", "/nonexistent"))
+LEGACY_SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "legacy-samples"
+ARABIC_NAME = "مريم عبد الله"
+FIGURES = WORK / "figures.json"
+
+
+def install_dir() -> Path:
+    return wine.local_appdata() / "Programs" / "Dental Images"
+
+
+def exe() -> Path:
+    return install_dir() / "dental-images.exe"
+
+
+def data_dir() -> Path:
+    return wine.appdata() / "DentalImages"
+
+
+def backups_dir() -> Path:
+    return wine.user_home() / "Documents" / "Clinic backups"
+
+
+def record(**figures: object) -> None:
+    known = json.loads(FIGURES.read_text()) if FIGURES.is_file() else {}
+    FIGURES.write_text(json.dumps({**known, **figures}, indent=2))
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every file under `root` (relative path -> sha256), to prove nothing there changed."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def wait_job(client: Client, job: dict, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while job["state"] == "running":
+        assert time.monotonic() < deadline, f"job {job['kind']} still running: {job}"
+        time.sleep(0.5)
+        job = client.json("GET", f"/api/jobs/{job['id']}")[1]
+    assert job["state"] == "done", job
+    return job
+
+
+def serve(*args: str) -> tuple[subprocess.Popen[str], Client, float]:
+    started = time.monotonic()
+    process, launch_url = start_serving(
+        wine.command(exe(), "serve", "--port", "0", *args), env=wine.env(), wait_s=120
+    )
+    client = Client(launch_url)
+    return process, client, time.monotonic() - started
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    wine.kill_windows_program("dental-images.exe")
+
+
+def test_installer_refuses_without_webview2_unless_told():
+    assert SETUP.is_file(), f"no installer at {SETUP}"
+    refused = wine.run(SETUP, "/VERYSILENT", "/SUPPRESSMSGBOXES", "/CURRENTUSER", timeout=300)
+    wine.wait_for_wineserver()
+    assert refused.returncode != 0
+    assert not exe().exists()
+
+
+def test_installs_silently_per_user():
+    log = WORK / "install.log"
+    started = time.monotonic()
+    done = wine.run(
+        SETUP,
+        "/VERYSILENT",
+        "/SUPPRESSMSGBOXES",
+        "/CURRENTUSER",
+        "/SKIPWEBVIEW2",
+        f"/LOG={wine.windows_path(log)}",
+        timeout=600,
+    )
+    wine.wait_for_wineserver()
+    record(install_s=round(time.monotonic() - started, 1))
+    assert done.returncode == 0, log.read_text(errors="replace")[-3000:]
+    assert exe().is_file()
+    assert (install_dir() / "unins000.exe").is_file()
+    start_menu = wine.appdata() / "Microsoft" / "Windows" / "Start Menu" / "Programs"
+    assert (start_menu / "Dental Images.lnk").is_file()
+    version = wine.run(exe(), "--version", timeout=120)
+    assert version.returncode == 0 and __version__ in version.stdout, version
+
+
+def test_installed_program_serves_with_its_default_data_folder():
+    process, client, ready_s = serve()
+    try:
+        record(serve_ready_s=round(ready_s, 1))
+        assert client.json("GET", "/api/health")[1] == {"status": "ok", "version": __version__}
+        status, patient = client.json("POST", "/api/patients", {"full_name": ARABIC_NAME})
+        assert status == 201
+        photo = image_bytes("JPEG", (1024, 768), (180, 90, 60))
+        second = image_bytes("PNG", (640, 480), (20, 90, 160))
+        uploads = f"/api/patients/{patient['id']}/teeth/14/images"
+        status, first = client.upload(uploads, {"image_type": "before"}, "زيارة أولى.jpg", photo)
+        assert status == 201 and first["stored"] == 1, first
+        status, other = client.upload(uploads, {"image_type": "xray"}, "CON.png", second)
+        assert status == 201 and other["stored"] == 1, other
+        image = first["results"][0]["image"]
+        stored = data_dir() / image["path"]
+        assert image["folder_path"] == f"dental_images/{patient['id']}/14/before/"
+        assert stored.read_bytes() == photo
+        assert client.call("GET", image["url"])[2] == photo
+        _, headers, thumbnail = client.call("GET", image["thumbnail_url"])
+        assert headers["Content-Type"].startswith("image/")
+        assert max(Image.open(io.BytesIO(thumbnail)).size) < 1024
+
+        status, moved = client.json("PATCH", f"/api/images/{image['id']}", {"tooth": "15"})
+        assert status == 200, moved
+        assert moved["folder_path"] == f"dental_images/{patient['id']}/15/before/"
+        assert not stored.exists()
+        assert (data_dir() / moved["path"]).read_bytes() == photo
+
+        xray = other["results"][0]["image"]
+        assert client.call("DELETE", f"/api/images/{xray['id']}")[0] in (200, 204)
+        assert not (data_dir() / xray["path"]).exists()
+        chart = client.json("GET", f"/api/patients/{patient['id']}/chart")[1]
+        assert chart["teeth"]["15"]["counts"]["before"] == 1
+        assert chart["teeth"]["14"]["counts"]["xray"] == 0
+
+        backups_dir().mkdir(parents=True, exist_ok=True)
+        folder = wine.windows_path(backups_dir())
+        job = client.json("POST", "/api/backups", {"folder": folder})[1]
+        wait_job(client, job)
+        (archive,) = backups_dir().glob("*.zip")
+        verified = client.json("POST", "/api/backups/verify", {"path": wine.windows_path(archive)})
+        wait_job(client, verified[1])
+        checked = wait_job(client, client.json("POST", "/api/store/check", {})[1])
+        assert checked["result"], checked
+    finally:
+        stop(process)
+    log = (data_dir() / "logs" / "dental-images.log").read_text(encoding="utf-8")
+    assert "serving headless on http://127.0.0.1:" in log
+
+
+def test_restore_into_a_fresh_data_folder():
+    (archive,) = backups_dir().glob("*.zip")
+    fresh = wine.user_home() / "fresh data"
+    process, client, _ = serve("--data-dir", wine.windows_path(fresh))
+    try:
+        job = client.json(
+            "POST", "/api/restore", {"path": wine.windows_path(archive), "confirm": True}
+        )[1]
+        wait_job(client, job)
+        patients = client.json("GET", "/api/patients")[1]
+        names = [p["full_name"] for p in patients["patients"]]
+        assert names == [ARABIC_NAME]
+    finally:
+        stop(process)
+    originals = tree_digest(data_dir() / "dental_images")
+    assert tree_digest(fresh / "dental_images") == originals and originals
+
+
+def test_command_line_verify_and_check_print_arabic_names():
+    (archive,) = backups_dir().glob("*.zip")
+    verified = wine.run(exe(), "verify", wine.windows_path(archive))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "OK" in verified.stdout
+    checked = wine.run(exe(), "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # Redirected output (not a console) on a cp1252 system must not crash on Arabic text.
+    listed = wine.run(exe(), "restore", wine.windows_path(archive))
+    assert "Traceback" not in listed.stdout + listed.stderr
+    assert listed.returncode != 0 and "--yes" in listed.stdout + listed.stderr
+
+
+def linux_import_summary(case: Path, tmp: Path) -> str:
+    """What the Linux program of the same sources reports for `case`: the reference."""
+    env = {**os.environ, "DENTAL_IMAGES_LEGACY_ROOTS": str(case / "install")}
+    command = [sys.executable, "-m", "backend", "import-legacy", str(case / "userData")]
+    done = subprocess.run(
+        [*command, "--yes", "--data-dir", str(tmp)],
+        input="",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode in (0, 3), done.stdout + done.stderr
+    return summary_line(done.stdout)
+
+
+def summary_line(output: str) -> str:
+    (line,) = [line for line in output.splitlines() if line.startswith("Images: ")]
+    return line
+
+
+def test_import_legacy_late_with_windows_paths(tmp_path):
+    case = WORK / "late"
+    shutil.rmtree(case, ignore_errors=True)
+    shutil.copytree(LEGACY_SAMPLES / "late", case)
+    expected = linux_import_summary(case, tmp_path / "linux")
+    target = wine.user_home() / "imported"
+    done = wine.run(
+        exe(),
+        "import-legacy",
+        wine.windows_path(case / "userData"),
+        "--yes",
+        "--data-dir",
+        wine.windows_path(target),
+        DENTAL_IMAGES_LEGACY_ROOTS=wine.windows_path(case / "install"),
+    )
+    assert done.returncode in (0, 3), done.stdout + done.stderr
+    assert summary_line(done.stdout) == expected
+    assert "Patients: 8 new" in expected
+
+
+def test_window_start_without_webview2_opens_the_default_browser(tmp_path):
+    # Wine's winebrowser hands web addresses to xdg-open: this one records the address.
+    opened = tmp_path / "opened.txt"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "xdg-open").write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{opened}"\n')
+    (fake / "xdg-open").chmod(0o755)
+    process = subprocess.Popen(
+        wine.command(exe()),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=wine.env(PATH=f"{fake}{os.pathsep}{os.environ['PATH']}"),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (opened.is_file() and "token=" in opened.read_text()):
+            assert time.monotonic() < deadline, "no browser was opened within 120 s"
+            assert process.poll() is None, "the program ended instead of opening the browser"
+            time.sleep(0.5)
+        (launch_url,) = opened.read_text().split()
+        client = Client(launch_url)
+        assert f'data-version="{__version__}"' in client.index_html
+    finally:
+        stop(process)
+    log = (data_dir() / "logs" / "dental-images.log").read_text(encoding="utf-8")
+    assert "WebView2 Runtime is not installed: opening in the default browser" in log
+    assert "opened in the default browser: http://127.0.0.1:" in log
+
+
+def test_uninstall_removes_the_program_and_keeps_the_data():
+    before = tree_digest(data_dir() / "dental_images"), tree_digest(backups_dir())
+    database = hashlib.sha256((data_dir() / "dental.db").read_bytes()).hexdigest()
+    done = wine.run(install_dir() / "unins000.exe", "/VERYSILENT", "/SUPPRESSMSGBOXES")
+    wine.wait_for_wineserver()
+    assert done.returncode == 0, done
+    deadline = time.monotonic() + 60
+    while install_dir().exists() and time.monotonic() < deadline:
+        time.sleep(0.5)  # the uninstaller deletes itself from a copy after it returns
+    assert not install_dir().exists()
+    assert (tree_digest(data_dir() / "dental_images"), tree_digest(backups_dir())) == before
+    assert hashlib.sha256((data_dir() / "dental.db").read_bytes()).hexdigest() == database
