@@ -16,11 +16,11 @@ from typing import Any, Protocol
 from backend import __version__
 from backend.db import session_scope
 from backend.errors import AppError
+from backend.fileio import human_size
 from backend.imaging import MIME_TYPES
 from backend.runtime import Runtime
 from backend.usecases import images
 from backend.usecases.retrieval import locate_image
-from backend.usecases.storage_report import human_size
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import platformdirs
 
+from backend import fileio
+
 APP_NAME = "DentalImages"
 HOME_ENV = "DENTAL_IMAGES_HOME"
 DB_URL_ENV = "DENTAL_IMAGES_DB_URL"
@@ -96,9 +98,7 @@ def write_machine_config(data_dir: Path, **changes: str | None) -> dict[str, str
         else:
             config[key] = value
     data_dir.mkdir(parents=True, exist_ok=True)
-    temp = data_dir / f".{MACHINE_CONFIG}.part"
-    temp.write_text(json.dumps(config, indent=2), encoding="utf-8")
-    os.replace(temp, data_dir / MACHINE_CONFIG)
+    fileio.write_json_atomic(data_dir / MACHINE_CONFIG, config)  # flushed: survives a power cut
     return config
 
 

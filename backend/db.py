@@ -21,6 +21,7 @@ def create_db_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "checkin", _back_to_normal_sync)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -32,6 +33,34 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+_DURABLE = "dental_images.durable"
+
+
+def durable_commits(session: Session) -> None:
+    """Make the commits of `session` durable when they return (they survive a power cut):
+    call before the session writes anything. What an original may be removed after must be
+    committed this way.
+
+    PostgreSQL commits durably by itself. SQLite here runs in WAL mode with synchronous=NORMAL,
+    where a commit reaches the disk only at the next checkpoint; this session's connection runs
+    with synchronous=FULL instead, which syncs the WAL at each commit, and goes back to NORMAL
+    when it returns to the pool. (SQLite refuses the change inside a transaction: hence before
+    any write.)"""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    connection = session.connection()
+    connection.exec_driver_sql("PRAGMA synchronous=FULL")
+    connection.info[_DURABLE] = True
+
+
+def _back_to_normal_sync(dbapi_connection, record) -> None:
+    if record.info.pop(_DURABLE, False):
+        try:
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        except Exception:  # still in a transaction: FULL is only slower, never less safe
+            record.info[_DURABLE] = True
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

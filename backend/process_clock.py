@@ -15,8 +15,8 @@ def process_age() -> float:
     """Seconds since the operating system started this process (Linux: from /proc, to 10 ms);
     elsewhere seconds since this module was imported, a lower bound."""
     try:
-        stat = Path("/proc/self/stat").read_text()
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        stat = Path("/proc/self/stat").read_text(encoding="ascii")
+        uptime = float(Path("/proc/uptime").read_text(encoding="ascii").split()[0])
         # Field 22 (start time in clock ticks after boot) counted after the ")" ending field 2.
         started_ticks = int(stat.rsplit(")", 1)[1].split()[19])
         return max(0.0, uptime - started_ticks / os.sysconf("SC_CLK_TCK"))

@@ -7,12 +7,10 @@ used; an existing file is never overwritten. Every path is checked to stay under
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
 import secrets
-import shutil
 import threading
 import time
 import unicodedata
@@ -20,7 +18,10 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from backend import fileio
 from backend.config import IMAGES_DIRNAME
+from backend.fileio import file_sha256 as file_sha256  # where the store's users look for it
+from backend.fileio import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ _TOOTH_PART = re.compile(r"^(?:[1-9]|[12][0-9]|3[0-2]|[A-T])$")
 _IMAGE_TYPES = frozenset({"before", "after", "xray", "clinical", "other"})
 _MAX_STEM = 80
 _LEGACY_NAME_DROP = re.compile(r"[^A-Za-z0-9\u0600-\u06FF\s\-_]")
-_RENAME_REFUSES_EXISTING = os.name == "nt"  # Windows: os.rename fails when the target exists
 
 
 class UnsafePath(ValueError):
@@ -87,78 +87,18 @@ def resolve_under(root: Path, relative: str) -> Path:
     return candidate
 
 
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in 1 MB blocks (memory stays flat for any size)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make new, renamed and removed names in `folder` survive a power loss (no-op on Windows,
-    where the file system has no directory fsync, and for a folder that is gone)."""
-    if os.name == "nt" or not folder.is_dir():
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _publish(temp: Path, final: Path) -> bool:
     """Give `temp` the name `final` unless that name exists. False when the name is taken.
 
-    The file system itself decides who gets a name (a hard link, or an exclusive create, fails
-    when the name exists), so two writers never clash, even on different PCs sharing a folder."""
-    try:
-        os.link(temp, final)
-    except FileExistsError:
-        return False
-    except OSError:
-        return _publish_without_links(temp, final)
-    temp.unlink()
-    return True
-
-
-def _publish_without_links(temp: Path, final: Path) -> bool:
-    """`_publish` where the file system has no hard links (FAT, exFAT, some network shares).
-
-    Windows: one `os.rename`, which refuses an existing target by itself (also on a share, where
-    the server decides), so a crash leaves at most the temporary `.part` file, never anything
-    under a final name.
-
-    Elsewhere a rename replaces an existing target, and a "check, then rename" would let two PCs
-    writing into one shared folder both take a name. What keeps names unique there, also against
-    PCs that publish with hard links, is the exclusive create: the name is reserved with
-    `open(final, "xb")` (decided by the file server) and only then is the reservation, an empty
-    file of our own, replaced by the finished file with an atomic `os.replace`. The price is a
-    crash between those two steps: it leaves an empty file under a final name, which no row
-    names yet (rows are written only after publishing; only a put-back under a row's own name
-    is written before). Readers treat an empty file as no file (an image is never empty; see
-    `is_leftover_reservation`), so retrieval puts such a row's file back under a fresh name,
-    and the upkeep at start (at most daily) removes empty files once they are older than an
-    hour and no row names them."""
-    if _RENAME_REFUSES_EXISTING:
-        try:
-            os.rename(temp, final)
-        except FileExistsError:
-            return False
-        return True
-    try:
-        with open(final, "xb"):
-            pass
-    except FileExistsError:
-        return False
-    os.replace(temp, final)
-    return True
+    The file system itself decides who gets a name (a hard link, a rename that refuses a taken
+    name, or an exclusive create), so two writers never clash, even on different PCs sharing a
+    folder; see `fileio.publish`, whose reservation may leave an empty file after a crash."""
+    return fileio.publish(temp, final, others_may_publish=True)
 
 
 def is_leftover_reservation(path: Path) -> bool:
     """True for an empty file: a name reserved by a publish that never finished (see
-    `_publish_without_links`). No image file is ever empty."""
+    `fileio.publish`). No image file is ever empty."""
     try:
         return path.stat().st_size == 0
     except OSError:
@@ -197,14 +137,11 @@ class ImageStore:
         target_dir.mkdir(parents=True, exist_ok=True)
         temp = target_dir / f".{secrets.token_hex(8)}.part"
         try:
-            with open(temp, "xb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+            fileio.write_flushed(temp, data)
             base = f"{clean_stem(original_name)}-{time.time_ns() // 1_000_000}"
             name = self._publish_unique(temp, target_dir, base, extension)
         finally:
-            temp.unlink(missing_ok=True)
+            fileio.unlink(temp)
         fsync_dir(target_dir)
         self._name_index.add(target_dir / name)
         return name
@@ -218,7 +155,7 @@ class ImageStore:
             stem, _, ext = file_name.rpartition(".")
             name = self._publish_unique(temp, target_dir, clean_stem(stem or file_name), ext)
         finally:
-            temp.unlink(missing_ok=True)
+            fileio.unlink(temp)
         fsync_dir(target_dir)
         self._name_index.add(target_dir / name)
         return name
@@ -232,7 +169,7 @@ class ImageStore:
         try:
             published = _publish(temp, final)
         finally:
-            temp.unlink(missing_ok=True)
+            fileio.unlink(temp)
         if published:
             fsync_dir(final.parent)
             self._name_index.add(final)
@@ -244,21 +181,20 @@ class ImageStore:
         temp = target_dir / f".{secrets.token_hex(8)}.part"
         try:
             try:
-                os.link(source, temp)
+                os.link(fileio.long_path(source), fileio.long_path(temp))
             except OSError:
-                shutil.copyfile(source, temp)
-                with open(temp, "rb+") as handle:
-                    os.fsync(handle.fileno())
+                fileio.copy_flushed(source, temp)
         except BaseException:
-            temp.unlink(missing_ok=True)
+            fileio.unlink(temp)
             raise
         return temp
 
     def _publish_unique(self, temp: Path, target_dir: Path, base: str, extension: str) -> str:
-        """Publish `temp` as `<base>.<ext>`, or `<base>-2.<ext>`, `-3`... if that is taken."""
-        for attempt in range(1, 10_000):
-            name = f"{base}.{extension}" if attempt == 1 else f"{base}-{attempt}.{extension}"
-            if _publish(temp, target_dir / name):
+        """Publish `temp` as `<base>.<ext>`, or `<base>-2.<ext>`, `-3`... if that is taken (also
+        under another case: `A.png` and `a.png` are one name on Windows and macOS)."""
+        taken = fileio.names_in(target_dir)
+        for name in fileio.numbered_names(fileio.safe_file_name(f"{base}.{extension}")):
+            if fileio.name_key(name) not in taken and _publish(temp, target_dir / name):
                 return name
         raise FileExistsError(f"no free file name for {base} in {target_dir}")
 
@@ -266,9 +202,7 @@ class ImageStore:
     def remove(self, relative: str) -> bool:
         """Delete one file of the tree; False when it was already gone."""
         path = self.path_of(relative)
-        try:
-            path.unlink()
-        except FileNotFoundError:
+        if not fileio.unlink(path):
             return False
         self._name_index.discard(path)
         self._prune_empty_parents(path.parent)
@@ -278,7 +212,7 @@ class ImageStore:
         self, is_named: Callable[[str], bool], older_than: float = 3600.0
     ) -> list[str]:
         """Delete the empty files a crashed publish left under a final name (see
-        `_publish_without_links`) once they are older than `older_than` seconds and
+        `fileio.publish`) once they are older than `older_than` seconds and
         `is_named(relative path)` says no row names them. An empty file holds no bytes, so
         nothing is lost. Returns the relative paths removed."""
         cutoff = time.time() - older_than
@@ -307,7 +241,7 @@ class ImageStore:
         if not folder.is_dir():
             return 0
         removed = sum(1 for p in folder.rglob("*") if p.is_file())
-        shutil.rmtree(folder)
+        fileio.remove_path(folder)
         self._name_index.invalidate()
         return removed
 
@@ -330,13 +264,13 @@ class ImageStore:
         temp = path.with_name(f".{secrets.token_hex(8)}.part")
         try:
             temp.write_bytes(data)
-            os.replace(temp, path)  # a thumbnail is derived data: replacing it is safe
+            fileio.replace(temp, path)  # a thumbnail is derived data: replacing it is safe
         finally:
-            temp.unlink(missing_ok=True)
+            fileio.unlink(temp)
         return path
 
     def remove_thumbnail(self, image_id: str) -> None:
-        self.thumbnail_path(image_id).unlink(missing_ok=True)
+        fileio.unlink(self.thumbnail_path(image_id))
 
     # ----- searching
     def find_by_name(self, file_name: str) -> list[Path]:

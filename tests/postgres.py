@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from backend.db import create_db_engine, upgrade_schema
+from backend.processes import process_alive
 
 ADMIN_URL_ENV = "DENTAL_IMAGES_TEST_PG_URL"
 # One template per test process: test runs of several checkouts may share the server.
@@ -47,13 +48,8 @@ def _admin_engine(url: str):
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
+    # The program's own check: os.kill(pid, 0) would send CTRL_C_EVENT on Windows.
+    return process_alive(pid)
 
 
 def _create(connection, name: str, template: str | None = None) -> None:

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from backend.backup.progress import Reporter
 from backend.config import IMAGES_DIRNAME
 from backend.errors import ImageMissing
+from backend.fileio import file_sha256
 from backend.jobs import Progress
 from backend.models import Image
-from backend.storage import ImageStore, UnsafePath, file_sha256
+from backend.storage import ImageStore, UnsafePath
 from backend.usecases.retrieval import locate_image
 
 log = logging.getLogger(__name__)

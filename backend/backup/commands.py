@@ -18,9 +18,9 @@ from backend.backup.service import run_backup
 from backend.backup.verify import verify_archive
 from backend.db import session_scope
 from backend.errors import AppError, Conflict
+from backend.fileio import human_size
 from backend.jobs import CANCELLED, FAILED, Job, Progress
 from backend.runtime import Runtime
-from backend.usecases.storage_report import human_size
 
 NAMES = ("backup", "verify", "check", "restore")
 OK, FAILED_EXIT, PROBLEMS, BUSY, CANCELLED_EXIT = 0, 1, 3, 4, 5

@@ -23,19 +23,13 @@ from typing import Any
 from backend import __version__
 from backend.backup.archive_safety import CHUNK, name_problem
 from backend.backup.errors import BackupFailed
-from backend.backup.fsutil import (
-    ensure_writable_folder,
-    fsync_file,
-    publish_new,
-    remove_path,
-    remove_stale,
-    require_free_space,
-)
+from backend.backup.fsutil import ensure_writable_folder, require_free_space
 from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME, Entry, Manifest
 from backend.backup.progress import Reporter
 from backend.backup.snapshot import read_facts, snapshot_database
 from backend.backup.verify import verify_archive
 from backend.config import IMAGES_DIRNAME
+from backend.fileio import fsync_file, publish_new, remove_path, remove_stale, unlink
 from backend.jobs import Progress
 from backend.models import Image, utcnow
 from backend.runtime import Runtime
@@ -137,7 +131,7 @@ def create_backup(
             )
         final = publish_new(temp, folder, final_name)
     finally:
-        temp.unlink(missing_ok=True)
+        unlink(temp)
         remove_path(work)
         remove_path(freeze_root)
     size = final.stat().st_size

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.backup.journal import process_alive
+from backend import processes
 from backend.migration.state import read_value
 from backend.models import AppState
 
@@ -29,8 +28,9 @@ def mark_started(sessions: sessionmaker[Session], archive: Path, safety_backup: 
         "archive": str(archive),
         "safety_backup": str(safety_backup),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": socket.gethostname(),
+        "host": processes.this_host(),
         "pid": os.getpid(),
+        "process_started": processes.process_start_time(),
     }
     with sessions.begin() as session:
         session.execute(delete(AppState).where(AppState.key == KEY))
@@ -50,6 +50,9 @@ def unfinished(session: Session) -> dict[str, Any] | None:
     return {key: str(value.get(key, "")) for key in ("archive", "safety_backup", "started")} | {
         "host": str(value.get("host", "")),
         "pid": value.get("pid") if isinstance(value.get("pid"), int) else None,
+        "process_started": value.get("process_started")
+        if isinstance(value.get("process_started"), str)
+        else None,
     }
 
 
@@ -57,10 +60,12 @@ def may_be_running(marker: dict[str, Any]) -> bool:
     """Whether the program that recorded the import may still be running it: on another PC
     (its lease tells), or here in a process that is alive. A killed one's lease outlives it by
     up to a lease time, so the lease alone cannot tell."""
-    if marker["host"] != socket.gethostname():
+    if marker["host"] != processes.this_host():
         return True
     pid = marker["pid"]
-    return pid is not None and (pid == os.getpid() or process_alive(pid))
+    if pid == os.getpid():
+        return True
+    return processes.running_here(marker["host"], pid, marker.get("process_started"))
 
 
 def warning(marker: dict[str, Any]) -> str:

@@ -7,15 +7,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from backend.backup.fsutil import remove_path, write_json_atomic
+from backend import processes
 from backend.config import Settings
+from backend.fileio import fsync_dir, remove_path, rename, unlink, write_json_atomic
 from backend.models import utcnow
-from backend.storage import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +49,8 @@ class RestoreJournal:
     moves: list[Move] = field(default_factory=list)
     cleanup: list[str] = field(default_factory=list)
     pid: int = field(default_factory=os.getpid)
-    host: str = field(default_factory=socket.gethostname)
+    host: str = field(default_factory=processes.this_host)
+    process_started: str | None = field(default_factory=processes.process_start_time)
     started_at: str = field(default_factory=lambda: utcnow().isoformat())
 
     def save(self, settings: Settings) -> None:
@@ -78,13 +77,13 @@ def load_journal(settings: Settings) -> RestoreJournal | None:
 
 
 def clear_journal(settings: Settings) -> None:
-    journal_path(settings).unlink(missing_ok=True)
+    unlink(journal_path(settings))
     fsync_dir(settings.backups_dir)
 
 
 def _rename(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(source, target)
+    rename(source, target)
     fsync_dir(target.parent)
     if source.parent != target.parent:
         fsync_dir(source.parent)
@@ -131,21 +130,14 @@ def remove_leftovers(journal: RestoreJournal, *, keep_old: bool = False) -> None
 
 
 def process_alive(pid: int) -> bool:
-    """Whether a process with this id is running on this computer."""
-    if pid == os.getpid():
-        return False  # our own earlier life cannot still be running
-    if sys.platform.startswith("win"):
-        import ctypes
+    """Whether another process with this id is running on this computer (our own id is an
+    earlier life of ours, which cannot still be running)."""
+    return pid != os.getpid() and processes.process_alive(pid)
 
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # type: ignore[attr-defined]
-        if not handle:
-            return False
-        ctypes.windll.kernel32.CloseHandle(handle)  # type: ignore[attr-defined]
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+
+def still_running(journal: RestoreJournal) -> bool:
+    """Whether the process that wrote `journal` is another one, still running on this
+    computer (not a later process that got the same id)."""
+    return journal.pid != os.getpid() and processes.running_here(
+        journal.host, journal.pid, journal.process_started
+    )

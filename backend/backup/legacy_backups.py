@@ -18,10 +18,11 @@ from backend.backup import import_marker, kinds, legacy_json
 from backend.backup.archive_safety import UnsafeArchive, archive_problems, extract_member
 from backend.backup.create import SAFETY_PREFIX, create_backup
 from backend.backup.errors import BackupInvalid
-from backend.backup.fsutil import remove_path, require_free_space
+from backend.backup.fsutil import require_free_space
 from backend.backup.progress import Reporter, Step
 from backend.backup.verify import verify_archive
 from backend.errors import ValidationError
+from backend.fileio import remove_path
 from backend.jobs import Progress
 from backend.runtime import Runtime
 

@@ -5,7 +5,6 @@ complete; never a mix."""
 from __future__ import annotations
 
 import logging
-import socket
 import tempfile
 import zipfile
 from pathlib import Path
@@ -33,7 +32,7 @@ def recover_interrupted_restore(settings: Settings, engine: Engine) -> str | Non
     journal = jr.load_journal(settings)
     if journal is None:
         return None
-    if journal.host == socket.gethostname() and jr.process_alive(journal.pid):
+    if jr.still_running(journal):
         raise Conflict(
             f"A restore is running in another copy of the program (process {journal.pid}); "
             "wait until it has finished, then start the program again."

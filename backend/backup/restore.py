@@ -22,7 +22,6 @@ from backend.backup import journal as jr
 from backend.backup import kinds, legacy_backups
 from backend.backup.create import SAFETY_PREFIX, create_backup
 from backend.backup.errors import BackupInvalid, NotEnoughSpace, RestoreFailed
-from backend.backup.fsutil import free_bytes, remove_path
 from backend.backup.manifest import Manifest
 from backend.backup.progress import Reporter, Step
 from backend.backup.recovery import restore_marker, restore_rows_from_archive, write_marker
@@ -30,10 +29,10 @@ from backend.backup.snapshot import live_counts, load_into, read_facts
 from backend.backup.staging import KEPT_STATE_PREFIX, extract_archive, prepare_database
 from backend.backup.verify import VerifyReport, verify_archive
 from backend.errors import ValidationError
+from backend.fileio import free_bytes, human_size, remove_path
 from backend.jobs import Progress
 from backend.models import AppState, Image, Patient, Treatment
 from backend.runtime import Runtime
-from backend.usecases.storage_report import human_size
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 
 from backend.backup import state
 from backend.backup.create import DEFAULT_PREFIX
-from backend.backup.fsutil import remove_path
 from backend.backup.manifest import MANIFEST_NAME, ManifestError, parse_manifest
 from backend.db import session_scope
 from backend.errors import Conflict
+from backend.fileio import remove_path
 from backend.jobs import Job
 from backend.models import Patient
 from backend.storage import clean_stem

@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session
 from backend.backup.archive_safety import UnsafeArchive, extract_member
 from backend.backup.dbcheck import normalized_folder, sqlite_problems
 from backend.backup.errors import BackupInvalid
-from backend.backup.fsutil import sync_all
 from backend.backup.manifest import DATABASE_ENTRY, Manifest
 from backend.backup.progress import Reporter
 from backend.backup.recovery import MARKER_KEY
 from backend.config import IMAGES_DIRNAME, sqlite_url
 from backend.db import create_db_engine, upgrade_schema
+from backend.fileio import file_sha256, rename, sync_all
 from backend.models import AppState, Image
-from backend.storage import UnsafePath, file_sha256, resolve_under
+from backend.storage import UnsafePath, resolve_under
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def _correct_image_paths(session: Session, image_root: Path) -> int:
         for candidate in by_name.get(image.file_name, []):
             if candidate.is_file() and file_sha256(candidate) == image.sha256:
                 expected.parent.mkdir(parents=True, exist_ok=True)
-                os.rename(candidate, expected)
+                rename(candidate, expected)
                 corrected += 1
                 break
     return corrected

@@ -7,8 +7,8 @@ import logging
 import secrets
 from pathlib import Path
 
-from backend.backup.fsutil import remove_path, remove_stale
 from backend.config import Settings
+from backend.fileio import remove_path, remove_stale
 from backend.storage import clean_stem
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import teeth
+from backend.fileio import file_sha256
 from backend.legacy import records
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, LegacyDatabase
 from backend.legacy.matching import RowRef, match_folder, timestamp_ms
@@ -24,7 +25,7 @@ from backend.legacy.source import LegacySource
 from backend.migration.journal import LEGACY_FILE
 from backend.migration.report import Entry, ImportReport
 from backend.models import Image, LegacyLink, Patient, new_id
-from backend.storage import file_sha256, legacy_patient_folder
+from backend.storage import legacy_patient_folder
 
 TREATMENT_OF_IMAGES = {
     "tooth_treatment_images": "tooth_treatments",

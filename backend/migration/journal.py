@@ -14,8 +14,6 @@ import errno
 import json
 import logging
 import os
-import shutil
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,9 +24,11 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.backup.fsutil import publish_as
+from backend import fileio
+from backend.db import durable_commits
+from backend.fileio import copy_flushed, file_sha256
 from backend.models import Image, LegacyLink, MigrationJournal, new_id, utcnow
-from backend.storage import ImageStore, clean_stem, file_sha256, fsync_dir
+from backend.storage import ImageStore, clean_stem
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +70,12 @@ class RecoveryResult:
     folders: set[Path] = field(default_factory=set)
 
 
-def copy_flushed(source: Path, target: Path) -> None:
-    """A copy of `source` at `target`, flushed to disk."""
-    shutil.copyfile(source, target)
-    with open(target, "rb+") as handle:
-        os.fsync(handle.fileno())
-
-
 def _publish(source: Path, dest: Path, temp: Path) -> None:
     """Give `dest` the bytes of `source`, complete or not at all, never replacing a file: a hard
     link where the file system allows (one atomic step, no copy); else a copy flushed to disk
     under `temp`, then given its name by a link or, without hard links, an atomic rename."""
     try:
-        os.link(source, dest)
+        os.link(fileio.long_path(source), fileio.long_path(dest))
         return
     except FileExistsError:
         raise
@@ -90,20 +83,16 @@ def _publish(source: Path, dest: Path, temp: Path) -> None:
         pass  # another disk, or no hard links here
     try:
         copy_flushed(source, temp)
-        if not publish_as(temp, dest):
+        # Under the store lease: no other job names files here, so no placeholder is needed.
+        if not fileio.publish(temp, dest, others_may_publish=False):
             raise FileExistsError(errno.EEXIST, "name taken meanwhile", str(dest))
     finally:
-        temp.unlink(missing_ok=True)
+        fileio.unlink(temp)
 
 
 def _sync_folders(folders: set[Path]) -> None:
-    """Make new and removed names in `folders` durable: one system-wide sync where there are
-    many (far cheaper than hundreds of directory fsyncs), else each folder's own."""
-    if len(folders) > 8 and sys.platform.startswith("linux"):
-        os.sync()
-        return
-    for folder in folders:
-        fsync_dir(folder)
+    """Make new and removed names in `folders` durable (see `fileio.sync_folders`)."""
+    fileio.sync_folders(folders)
 
 
 def _same_path(a: Path, b: Path) -> bool:
@@ -188,6 +177,8 @@ class Mover:
             return []
         journal = self._reserve(batch)
         outcomes = [self._materialize(p, j) for p, j in zip(batch, journal, strict=True)]
+        # An original goes only after the commit naming its new place is durable, and the new
+        # files (flushed when copied) and their names are on the disk before that commit.
         _sync_folders({self._folder(o.placement.folder) for o in outcomes})
         self._commit_rows(outcomes, journal)
         self._retire(outcomes)
@@ -246,14 +237,9 @@ class Mover:
         own = f"{item.name}.{item.extension}"
         if item.row is None and not (self._folder(item.folder) / own).exists():
             return own  # a row's own file going back to its place keeps its name
-        base = clean_stem(item.name)
-        for attempt in range(1, 10_000):
-            name = (
-                f"{base}.{item.extension}" if attempt == 1 else f"{base}-{attempt}.{item.extension}"
-            )
-            if name not in taken:
-                return name
-        raise FileExistsError(f"no free file name for {base} in {item.folder}")
+        # Judged without regard to case: NTFS and APFS take `A.png` and `a.png` for one name.
+        name = fileio.safe_file_name(f"{clean_stem(item.name)}.{item.extension}")
+        return fileio.free_name(name, taken)
 
     def _in_place(self, item: Placement) -> bool:
         return self._real_dir(item.source.parent) == self._real_folder(item.folder)
@@ -278,13 +264,14 @@ class Mover:
         if _verified(item.source, dest, item.sha256, item.size):
             outcome.relative_path = item.folder + item.name
         else:
-            dest.unlink(missing_ok=True)
+            fileio.unlink(dest)
             outcome.error = "the copy did not verify (size or checksum differ)"
         return outcome
 
     # ----- step 3: the image rows and the journal's state, in one transaction
     def _commit_rows(self, outcomes: list[Outcome], journal: list[str]) -> None:
         with self._sessions() as session:
+            durable_commits(session)
             try:
                 _record_batch(session, outcomes, journal)
                 session.commit()
@@ -294,6 +281,7 @@ class Mover:
         # One row broke the batch (e.g. its patient was deleted meanwhile): find it alone.
         for outcome, journal_id in zip(outcomes, journal, strict=True):
             with self._sessions() as session:
+                durable_commits(session)
                 try:
                     self._record(session, outcome, session.get(MigrationJournal, journal_id))
                     session.commit()
@@ -314,7 +302,7 @@ class Mover:
     def _undo_file(self, outcome: Outcome) -> None:
         item = outcome.placement
         if outcome.relative_path and not self._is_source_name(item, item.name):
-            (self._folder(item.folder) / item.name).unlink(missing_ok=True)
+            fileio.unlink(self._folder(item.folder) / item.name)
         outcome.relative_path = None
 
     # ----- step 4: retire the originals
@@ -326,7 +314,7 @@ class Mover:
                 continue
             if self._is_source_name(item, item.name):
                 continue  # adopted where it already was
-            item.source.unlink(missing_ok=True)
+            fileio.unlink(item.source)
             outcome.retired = item.source
             folders.add(item.source.parent)
         _sync_folders(folders)
@@ -411,15 +399,17 @@ def recover(sessions: sessionmaker[Session], store: ImageStore) -> RecoveryResul
     with sessions() as session:
         entries = list(session.scalars(select(MigrationJournal)))
         for entry in entries:
+            durable_commits(session)  # what an original is retired after must be durable
             source = Path(entry.source_path)
             folder = store.path_of(entry.folder_path)
             dest = folder / entry.file_name
-            _temp_path(folder, entry.id).unlink(missing_ok=True)
+            fileio.unlink(_temp_path(folder, entry.id))
             if entry.state == PLANNED:
+                fileio.fsync_dir(folder)  # the placed file's name, before its row says so
                 if _verified(source, dest, entry.sha256, entry.size_bytes):
                     if not _finish_row(session, entry):
                         if not _same_path(source, dest):
-                            dest.unlink(missing_ok=True)
+                            fileio.unlink(dest)
                         result.undone += 1
                         continue
                 else:
@@ -431,7 +421,7 @@ def recover(sessions: sessionmaker[Session], store: ImageStore) -> RecoveryResul
                     continue
             retire = entry.retire_source and not _same_path(source, dest) and source.exists()
             if retire and _verified(source, dest, entry.sha256, entry.size_bytes):
-                source.unlink()
+                fileio.unlink(source, missing_ok=False)
                 result.folders.add(source.parent)
             session.delete(entry)
             session.commit()

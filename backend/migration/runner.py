@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from backend.config import IMAGES_DIRNAME
 from backend.errors import Conflict
+from backend.fileio import file_sha256
 from backend.jobs import Job, Progress
 from backend.legacy.database import read_database
 from backend.legacy.importer import import_legacy
@@ -26,7 +27,6 @@ from backend.migration.report import ImportReport
 from backend.migration.safety import SafetyItem, make_safety_backup
 from backend.models import Image
 from backend.runtime import Runtime
-from backend.storage import file_sha256
 
 log = logging.getLogger(__name__)
 

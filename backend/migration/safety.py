@@ -19,12 +19,11 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
-from backend.backup.fsutil import remove_stale
+from backend import fileio
 from backend.config import Settings
 from backend.errors import Conflict
+from backend.fileio import file_sha256, human_size, remove_stale
 from backend.models import Image
-from backend.storage import file_sha256
-from backend.usecases.storage_report import human_size
 
 log = logging.getLogger(__name__)
 
@@ -65,27 +64,14 @@ def bytes_to_copy(sources: Sequence[tuple[Path, int]], target: Path) -> int:
 def check_free_space(target: Path, needed: int, what: str) -> None:
     """Raise NotEnoughSpace, with a message for the person, when `target`'s disk lacks
     `needed` bytes (plus a margin)."""
-    probe = target
-    while not probe.exists() and probe.parent != probe:
-        probe = probe.parent
-    free = shutil.disk_usage(probe).free
-    if needed and free < needed + MARGIN_BYTES:
+    short, free = fileio.space_shortfall(target, needed, MARGIN_BYTES)
+    if needed and short:
         raise NotEnoughSpace(
             f"Not enough free space for {what}: it needs {human_size(needed + MARGIN_BYTES)} "
             f"on the disk of {target}, which has {human_size(free)} free. Free up space and "
             "try again; nothing was changed.",
             field="space",
         )
-
-
-def _unique_final(backups_dir: Path) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    final = backups_dir / f"{PREFIX}{stamp}"
-    n = 1
-    while final.exists():
-        n += 1
-        final = backups_dir / f"{PREFIX}{stamp}-{n}"
-    return final
 
 
 def make_safety_backup(
@@ -108,9 +94,12 @@ def make_safety_backup(
     temp.mkdir()
     try:
         manifest = _write_contents(temp, engine, db_path, items, legacy_databases)
-        (temp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
-        final = _unique_final(backups_dir)
-        os.rename(temp, final)
+        fileio.write_text_atomic(
+            temp / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False)
+        )
+        fileio.sync_folders(_folders_of(temp))
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        final = fileio.publish_dir(temp, backups_dir, f"{PREFIX}{stamp}")
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
@@ -140,9 +129,9 @@ def _write_contents(
         with engine.connect() as connection:
             rows = connection.execute(select(Image.id, Image.folder_path, Image.file_name))
             paths = [dict(row._mapping) for row in rows]
-        (database / "image_paths.json").write_text(json.dumps(paths))
+        fileio.write_text_atomic(database / "image_paths.json", json.dumps(paths))
     for n, legacy in enumerate(legacy_databases, start=1):
-        shutil.copy2(legacy, database / f"legacy-{n}-{legacy.name}")
+        _copy_flushed(legacy, database / f"legacy-{n}-{legacy.name}")
     roots = sorted({str(item.root) for item in items})
     entries = []
     for item in items:
@@ -171,11 +160,21 @@ def _write_contents(
 
 def _link_or_copy(source: Path, target: Path) -> bool:
     try:
-        os.link(source, target)
+        os.link(fileio.long_path(source), fileio.long_path(target))
         return True
     except OSError:
-        shutil.copy2(source, target)
+        _copy_flushed(source, target)
         return False
+
+
+def _copy_flushed(source: Path, target: Path) -> None:
+    """A copy on the disk before any original is retired, with the original's times."""
+    fileio.copy_flushed(source, target)
+    shutil.copystat(fileio.long_path(source), fileio.long_path(target))
+
+
+def _folders_of(root: Path) -> set[Path]:
+    return {root, *(p for p in root.rglob("*") if p.is_dir())}
 
 
 def _sqlite_path(url: str) -> Path | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,14 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend import fileio
 from backend.config import IMAGES_DIRNAME, Settings, write_machine_config
 from backend.db import create_db_engine, make_session_factory, schema_is_current, upgrade_schema
 from backend.errors import Conflict, ValidationError
+from backend.fileio import file_sha256
 from backend.jobs import Progress
 from backend.locks import Lease
 from backend.models import AppState, Base, StoreLock
-from backend.storage import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -152,12 +152,23 @@ def copy_images(
             skipped += 1
         else:
             destination.parent.mkdir(parents=True, exist_ok=True)
-            temp = destination.with_name(f".{destination.name}.part")
-            shutil.copyfile(path, temp)
-            if file_sha256(temp) != checksum:
-                temp.unlink()
-                raise Conflict(f"The copy of {path} did not verify; check the shared folder.")
-            os.replace(temp, destination)
+            temp = fileio.temp_name(destination)
+            try:
+                fileio.copy_flushed(path, temp)
+                if file_sha256(temp) != checksum:
+                    raise Conflict(f"The copy of {path} did not verify; check the shared folder.")
+                # Other PCs may already write into the shared folder: a name is never replaced.
+                if not fileio.publish(temp, destination, others_may_publish=True):
+                    if file_sha256(destination) != checksum:
+                        raise Conflict(
+                            f"{destination} exists with other content; nothing was overwritten."
+                        )
+                    skipped += 1
+                    progress.advance(1, path.stat().st_size)
+                    continue
+            finally:
+                fileio.unlink(temp)
+            fileio.fsync_dir(destination.parent)
             if created is not None:
                 created.append(destination)
             copied += 1
@@ -168,7 +179,7 @@ def copy_images(
 def _take_back(files: list[Path], root: Path) -> None:
     """Remove the files a failed move copied to the shared folder (and folders left empty)."""
     for path in reversed(files):
-        path.unlink(missing_ok=True)
+        fileio.unlink(path)
         folder = path.parent
         while folder != root and folder.is_relative_to(root):
             try:

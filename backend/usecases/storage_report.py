@@ -10,24 +10,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend.fileio import human_size as human_size  # also the report's users'
 from backend.models import Image
 from backend.storage import ImageStore
 
 GIB = 1024**3
 LOW_SPACE_FLOOR = 2 * GIB
 LOW_SPACE_SHARE = 0.10
-
-
-def human_size(size: int) -> str:
-    """`size` bytes for a person: "512 bytes", "3.4 MB", "1.2 GB"."""
-    if size < 1024:
-        return f"{size} bytes"
-    value = float(size)
-    for unit in ("KB", "MB", "GB", "TB"):
-        value /= 1024
-        if value < 1024 or unit == "TB":
-            break
-    return f"{value:.1f} {unit}"
 
 
 def low_space_threshold(total: int) -> int:

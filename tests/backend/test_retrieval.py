@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backend import storage
+from backend import fileio, storage
 from backend.config import LEGACY_ROOTS_ENV
 from backend.errors import ImageMissing
 from backend.models import Image
@@ -222,7 +222,7 @@ def test_without_a_checksum_the_copy_is_verified_against_the_source_before_anyth
         Path(dst).write_bytes(Path(src).read_bytes()[:-10])  # a copy that lost its tail
 
     monkeypatch.setattr(storage.os, "link", no_links)
-    monkeypatch.setattr(storage.shutil, "copyfile", bad_copy)
+    monkeypatch.setattr(fileio.shutil, "copyfile", bad_copy)
     with pytest.raises(ImageMissing, match="did not verify"):
         locate_image(session, store, stored)
     assert (wrong / stored.file_name).read_bytes() == data

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from backend import storage
+from backend import fileio, storage
 from backend.storage import (
     FileNameIndex,
     ImageStore,
@@ -241,7 +241,7 @@ def _final_names(folder) -> list[str]:
 def test_without_hard_links_on_windows_a_crash_leaves_nothing_under_a_final_name(
     image_store, monkeypatch
 ):
-    monkeypatch.setattr(storage, "_RENAME_REFUSES_EXISTING", True, raising=False)
+    monkeypatch.setattr(fileio, "RENAME_REFUSES_EXISTING", True, raising=False)
     monkeypatch.setattr(storage.os, "link", _no_links)
     monkeypatch.setattr(storage.os, "rename", _crash)
     monkeypatch.setattr(storage.os, "replace", _crash)
@@ -262,7 +262,7 @@ def test_without_hard_links_on_windows_the_rename_refuses_a_taken_name(image_sto
     def no_reservation(*_args, **_kwargs):
         raise AssertionError("no placeholder is needed where rename refuses a taken name")
 
-    monkeypatch.setattr(storage, "_RENAME_REFUSES_EXISTING", True, raising=False)
+    monkeypatch.setattr(fileio, "RENAME_REFUSES_EXISTING", True, raising=False)
     monkeypatch.setattr(storage.os, "link", _no_links)
     monkeypatch.setattr(storage.os, "rename", windows_rename)
     monkeypatch.setattr(storage.os, "replace", no_reservation)
@@ -278,7 +278,7 @@ def test_without_hard_links_on_windows_the_rename_refuses_a_taken_name(image_sto
 def test_a_crash_after_reserving_a_name_leaves_an_empty_file_the_sweep_removes(
     image_store, monkeypatch
 ):
-    monkeypatch.setattr(storage, "_RENAME_REFUSES_EXISTING", False, raising=False)
+    monkeypatch.setattr(fileio, "RENAME_REFUSES_EXISTING", False, raising=False)
     monkeypatch.setattr(storage.os, "link", _no_links)
     monkeypatch.setattr(storage.os, "replace", _crash)
     monkeypatch.setattr(storage.time, "time_ns", lambda: 1_700_000_000_000_000_000)
