@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from backend import __version__
+from backend import __version__, console
 from backend.config import load_settings
 from backend.db import session_scope
 from backend.errors import AppError, Conflict
@@ -109,6 +109,7 @@ def add_demo_data(runtime: Runtime) -> dict[str, int] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    console.configure_streams()  # a name the console cannot show must not fail the command
     args = build_parser().parse_args(argv)
     settings = load_settings(getattr(args, "data_dir", None))
     settings.ensure_folders()

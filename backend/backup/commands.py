@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from backend import console
 from backend.backup import restore
 from backend.backup.check import check_store
 from backend.backup.service import run_backup
@@ -167,10 +168,13 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def _confirmed() -> bool:
-    if not sys.stdin.isatty():
+    """Whether the person at the console typed yes. No one to answer (not a console, or the
+    input ended, as NUL gives on Windows) is asked for --yes."""
+    answer = console.ask("Replace the current data with this backup? Type yes: ")
+    if answer is None:
         print("Add --yes to restore without a question.", file=sys.stderr)
         return False
-    return input("Replace the current data with this backup? Type yes: ").strip().lower() == "yes"
+    return answer == "yes"
 
 
 def _describe(summary: dict[str, Any]) -> None:

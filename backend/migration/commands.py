@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from backend import console
 from backend.errors import AppError
 from backend.jobs import DONE, FAILED, Job
 from backend.legacy.importer import open_source, preview
@@ -94,28 +95,26 @@ def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
         print(f"    - {line}")
     notation = args.notation or (evidence.detected if evidence.certain else None)
     if notation is None:
-        if args.yes or not sys.stdin.isatty():
+        # No one to answer (not a console, or the input ended) reads as in a script.
+        answer = None if args.yes else console.ask("Read the tooth numbers as [universal/fdi]? ")
+        if answer is None:
             print(
                 "The notation is not certain: run again with --notation universal or fdi.",
                 file=sys.stderr,
             )
             return None
-        notation = _ask("Read the tooth numbers as [universal/fdi]? ", IMPORT_NOTATIONS)
-        if notation is None:
+        if answer not in IMPORT_NOTATIONS:
             return None
+        notation = answer
     if not (args.yes or args.dry_run):
-        if not sys.stdin.isatty():
+        answer = console.ask(f"Import with teeth read as {notation}? [yes/no] ")
+        if answer is None:
             print("Not confirmed: add --yes to import without being asked.", file=sys.stderr)
             return None
-        if _ask(f"Import with teeth read as {notation}? [yes/no] ", ("yes", "y")) is None:
+        if answer not in ("yes", "y"):
             print("Nothing was imported.")
             return None
     return start_import(runtime, source, notation=notation, dry_run=args.dry_run)
-
-
-def _ask(question: str, accepted: tuple[str, ...]) -> str | None:
-    answer = input(question).strip().lower()
-    return answer if answer in accepted else None
 
 
 def _follow(runtime: Runtime, job: Job, report_file: str | None) -> int:
