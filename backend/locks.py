@@ -1,6 +1,8 @@
 """A cluster-wide lease on whole-store operations (backup, restore, migration, import), kept
 in the database so that every PC using the same database sees it. A holder that dies stops
-renewing, and its lease expires so that nobody is blocked for ever."""
+renewing, and its lease expires so that nobody is blocked for ever; a holder that died on this
+PC (its process, told apart by its start time from a later one with the same id, has ended)
+is not waited for at all."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
+from backend import processes
 from backend.errors import Conflict
 from backend.models import StoreLock
 
@@ -113,16 +116,19 @@ class Lease:
         self._renewer.start()
 
     def _acquire(self) -> None:
+        ours = {
+            "holder": self.holder,
+            "operation": self.operation,
+            "host": processes.this_host(),
+            "pid": os.getpid(),
+            "process_started": processes.process_start_time(),
+        }
         with self._sessions() as session:
             now, expires = db_now(session), db_now(session, self._lease)
             try:
                 session.execute(
                     insert(StoreLock).values(
-                        name=LOCK_NAME,
-                        holder=self.holder,
-                        operation=self.operation,
-                        acquired_at=now,
-                        expires_at=expires,
+                        name=LOCK_NAME, acquired_at=now, expires_at=expires, **ours
                     )
                 )
                 session.commit()
@@ -132,18 +138,31 @@ class Lease:
             taken = session.execute(
                 update(StoreLock)
                 .where(StoreLock.name == LOCK_NAME, StoreLock.expires_at < now)
-                .values(
-                    holder=self.holder,
-                    operation=self.operation,
-                    acquired_at=now,
-                    expires_at=expires,
-                )
+                .values(acquired_at=now, expires_at=expires, **ours)
             )
             session.commit()
             if taken.rowcount == 1:
                 log.warning("took over an expired store lock for %s", self.operation)
                 return
             lock = session.scalar(select(StoreLock).where(StoreLock.name == LOCK_NAME))
+            if lock is not None and processes.ended_here(lock.host, lock.pid, lock.process_started):
+                # Its process on this PC has ended (killed, crashed): nothing renews it, and
+                # waiting for it to run out would only block this PC's work.
+                taken = session.execute(
+                    update(StoreLock)
+                    .where(StoreLock.name == LOCK_NAME, StoreLock.holder == lock.holder)
+                    .values(acquired_at=now, expires_at=expires, **ours)
+                )
+                session.commit()
+                if taken.rowcount == 1:
+                    log.warning(
+                        "took over the store lock of the %s of process %s, which has ended, for %s",
+                        lock.operation,
+                        lock.pid,
+                        self.operation,
+                    )
+                    return
+                lock = session.scalar(select(StoreLock).where(StoreLock.name == LOCK_NAME))
         if lock is None:  # released between our two statements: try once more
             return self._acquire()
         raise StoreLockHeld(lock.operation, lock.holder, lock.acquired_at.strftime("%H:%M"))

@@ -171,6 +171,10 @@ class StoreLock(Base):
     operation: Mapped[str] = mapped_column(String(50))
     acquired_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+    # The holder's process, so that a holder that died on this PC is not waited for.
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    process_started: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class MigrationJournal(Base):

@@ -1,14 +1,19 @@
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import OperationalError
 
+from backend import processes
 from backend.locks import Lease, LeaseLost, StoreLockHeld, current_lock
 from backend.models import StoreLock, utcnow
+from tests.helpers import dead_pid
 
 
 def test_a_second_holder_is_refused_and_told_who_holds_it(runtime):
@@ -160,3 +165,83 @@ def test_lease_times_are_the_database_servers(runtime, monkeypatch):
     _pc_clock_ahead(monkeypatch, timedelta(hours=-3))
     assert current_lock(runtime.sessions).holder == lease.holder
     lease.release()
+
+
+def _recorded_lease(runtime, **holder) -> None:
+    now = utcnow()
+    with runtime.sessions() as session:
+        session.execute(
+            insert(StoreLock).values(
+                name="store",
+                holder=f"{holder.get('host')} (process {holder.get('pid')}, abc123)",
+                operation="import",
+                acquired_at=now,
+                expires_at=now + timedelta(seconds=90),
+                **holder,
+            )
+        )
+        session.commit()
+
+
+def test_a_lease_of_a_process_that_ended_on_this_pc_is_taken_over(runtime):
+    _recorded_lease(runtime, host=processes.this_host(), pid=dead_pid(), process_started=None)
+    lease = Lease(runtime.sessions, "backup")
+    assert current_lock(runtime.sessions).holder == lease.holder
+    lease.release()
+
+
+def test_a_reused_process_id_does_not_keep_a_dead_holders_lease(runtime):
+    # Our own pid is alive, but it started at another time than the holder recorded.
+    _recorded_lease(
+        runtime, host=processes.this_host(), pid=os.getpid(), process_started="an earlier boot"
+    )
+    lease = Lease(runtime.sessions, "backup")
+    assert current_lock(runtime.sessions).holder == lease.holder
+    lease.release()
+
+
+def test_a_live_holder_here_and_any_holder_elsewhere_are_waited_for(runtime):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = processes.process_start_time(sleeper.pid)
+        _recorded_lease(
+            runtime, host=processes.this_host(), pid=sleeper.pid, process_started=started
+        )
+        with pytest.raises(StoreLockHeld, match=f"process {sleeper.pid}"):
+            Lease(runtime.sessions, "backup")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    with runtime.sessions() as session:
+        session.execute(delete(StoreLock))
+        session.commit()
+    _recorded_lease(runtime, host="RECEPTION-2", pid=dead_pid(), process_started=None)
+    with pytest.raises(StoreLockHeld, match="RECEPTION-2"):
+        Lease(runtime.sessions, "backup")  # its pid means nothing on this PC
+
+
+def test_the_running_check_tells_a_later_process_with_the_same_id_apart():
+    here = processes.this_host()
+    assert processes.running_here(here, os.getpid(), processes.process_start_time())
+    assert not processes.running_here(here, os.getpid(), "another start")
+    assert not processes.running_here(here, dead_pid(), None)
+    assert not processes.running_here("RECEPTION-2", os.getpid(), None)
+    assert not processes.ended_here("RECEPTION-2", dead_pid(), None)
+    assert processes.ended_here(here, dead_pid(), None)
+
+
+def test_the_restore_journal_uses_the_same_running_check():
+    from backend.backup import journal as jr
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = processes.process_start_time(sleeper.pid)
+        other = jr.RestoreJournal(id="r1", archive="a.zip", method=jr.FILES, pid=sleeper.pid)
+        other.process_started = started
+        assert jr.still_running(other)
+        other.process_started = "a process that had this id before"
+        assert not jr.still_running(other)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not jr.still_running(jr.RestoreJournal(id="r2", archive="a.zip", method=jr.FILES))
