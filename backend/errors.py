@@ -51,6 +51,12 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class FileOpenElsewhere(Conflict):
+    """Windows refused to move or delete a file because another program has it open."""
+
+    code = "file_in_use"
+
+
 class Forbidden(AppError):
     status = 403
     code = "forbidden"

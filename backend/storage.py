@@ -199,8 +199,23 @@ class ImageStore:
         raise FileExistsError(f"no free file name for {base} in {target_dir}")
 
     # ----- removing
+    def ensure_removable(self, relative: str) -> None:
+        """Raise `fileio.FileInUse`, changing nothing, when the file cannot be removed now
+        because another program has it open (Windows, after the bounded wait). Windows refuses
+        a rename exactly when it would refuse the delete, so the file is renamed to a hidden
+        name and straight back; nothing to check when the file is not there."""
+        path = self.path_of(relative)
+        aside = fileio.temp_name(path, ".probe")
+        try:
+            fileio.rename(path, aside)
+        except FileNotFoundError:
+            return
+        if not fileio.publish(aside, path):  # never over a copy put back meanwhile
+            fileio.unlink(aside)
+
     def remove(self, relative: str) -> bool:
-        """Delete one file of the tree; False when it was already gone."""
+        """Delete one file of the tree; False when it was already gone. Raises
+        `fileio.FileInUse` when another program keeps it open (Windows)."""
         path = self.path_of(relative)
         if not fileio.unlink(path):
             return False
@@ -270,7 +285,10 @@ class ImageStore:
         return path
 
     def remove_thumbnail(self, image_id: str) -> None:
-        fileio.unlink(self.thumbnail_path(image_id))
+        try:
+            fileio.unlink(self.thumbnail_path(image_id))
+        except fileio.FileInUse:  # derived data: a leftover thumbnail names nothing
+            log.warning("the thumbnail of %s is open in another program; left in place", image_id)
 
     # ----- searching
     def find_by_name(self, file_name: str) -> list[Path]:

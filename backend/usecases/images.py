@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from backend import imaging
 from backend import validation as check
-from backend.errors import AppError, ImageMissing, NotFound, ValidationError
+from backend.errors import AppError, FileOpenElsewhere, ImageMissing, NotFound, ValidationError
+from backend.fileio import FileInUse
 from backend.models import Image
 from backend.storage import ImageStore, image_folder
 from backend.usecases.patients import get_patient
@@ -274,7 +275,13 @@ def _apply_update(
     if moving:
         source = store.path_of(old_path)  # present: checked under the lock
         new_folder = image_folder(image.patient_id, new_tooth, new_type)
-        new_path = new_folder + store.copy_in(source, new_folder, image.file_name)
+        # Before anything is made: a copy of a file that cannot be removed afterwards would
+        # stay behind (and on Windows a hard link of a held file cannot be removed either).
+        _ensure_removable(store, old_path, "moved")
+        try:
+            new_path = new_folder + store.copy_in(source, new_folder, image.file_name)
+        except FileInUse as exc:
+            raise _open_elsewhere("moved") from exc
         image.folder_path, image.file_name = new_folder, new_path[len(new_folder) :]
         image.tooth, image.image_type = new_tooth, new_type
     image.treatment_id, image.description, image.taken_date = link, description, taken
@@ -283,12 +290,38 @@ def _apply_update(
     except BaseException:
         session.rollback()
         if new_path is not None:
-            store.remove(new_path)
+            _remove_quietly(store, new_path)
         raise
     if new_path is not None:
-        store.remove(old_path)
+        _remove_quietly(store, old_path)
         log.info("image moved: %s -> %s", old_path, image.relative_path)
     return image
+
+
+def _open_elsewhere(done: str) -> FileOpenElsewhere:
+    return FileOpenElsewhere(
+        f"The image's file is open in another program, so it cannot be {done} now. Close it "
+        "there and try again. Nothing was changed.",
+        field="image_id",
+    )
+
+
+def _ensure_removable(store: ImageStore, relative: str, done: str) -> None:
+    """Refuse (409, nothing changed) when another program keeps the file open (Windows)."""
+    try:
+        store.ensure_removable(relative)
+    except FileInUse as exc:
+        raise _open_elsewhere(done) from exc
+
+
+def _remove_quietly(store: ImageStore, relative: str) -> None:
+    """Remove a file the committed rows no longer name. Opened by another program in the
+    moment since the check (Windows), it stays as a file no row names, which is logged; the
+    change itself is done."""
+    try:
+        store.remove(relative)
+    except FileInUse:
+        log.warning("%s is open in another program and was left in place", relative)
 
 
 def delete_image(session: Session, store: ImageStore, image_id: str) -> None:
@@ -298,11 +331,16 @@ def delete_image(session: Session, store: ImageStore, image_id: str) -> None:
     try:
         image = _locked_image(session, image_id)
         path = image.relative_path
+        _ensure_removable(store, path, "deleted")
         session.delete(image)
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    removed = store.remove(path)
+    try:
+        removed = store.remove(path)
+    except FileInUse:
+        log.warning("%s is open in another program and was left in place", path)
+        removed = False
     store.remove_thumbnail(image.id)
     log.info("image deleted: %s (file %s)", path, "removed" if removed else "was already missing")
