@@ -12,8 +12,9 @@ from collections import namedtuple
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from backend import fileio
 from backend.config import load_settings
 from backend.migration import journal, safety, state
 from backend.migration.journal import Mover, Placement, recover
@@ -271,3 +272,101 @@ def test_our_images_found_in_a_name_based_folder_are_put_back(runtime, session, 
     report = run_migration(runtime)
     assert report.imported == 1 and place.read_bytes() == image_bytes("PNG")
     assert not legacy.exists()
+
+
+def _no_links(*_args, **_kwargs):
+    raise OSError(errno.EPERM, "no hard links on this disk")
+
+
+class _Order:
+    """What the mover does, in order: flushes of copied files, folder syncs, commits (with
+    SQLite's synchronous level at that moment: 2 is FULL) and deletions."""
+
+    def __init__(self, runtime, monkeypatch) -> None:
+        self.events: list[tuple] = []
+        real_sync, real_fsync, real_unlink = (
+            fileio.sync_folders,
+            fileio.fsync_file,
+            fileio.unlink,
+        )
+
+        def sync_folders(folders):
+            folders = set(folders)
+            self.events.append(("sync", frozenset(folders)))
+            real_sync(folders)
+
+        def fsync_file(path):
+            self.events.append(("flush", Path(path)))
+            real_fsync(path)
+
+        def unlink(path, **kwargs):
+            self.events.append(("unlink", Path(path)))
+            return real_unlink(path, **kwargs)
+
+        monkeypatch.setattr(fileio, "sync_folders", sync_folders)
+        monkeypatch.setattr(fileio, "fsync_file", fsync_file)
+        monkeypatch.setattr(fileio, "unlink", unlink)
+        self.sqlite = runtime.engine.dialect.name == "sqlite"
+
+        def on_commit(connection):
+            level = None
+            if self.sqlite:
+                raw = connection.connection.dbapi_connection
+                level = raw.execute("PRAGMA synchronous").fetchone()[0]
+            self.events.append(("commit", level))
+
+        event.listen(runtime.engine, "commit", on_commit)
+        self._listener = (runtime.engine, on_commit)
+
+    def stop(self) -> None:
+        event.remove(self._listener[0], "commit", self._listener[1])
+
+    def index(self, wanted) -> int:
+        return next(i for i, e in enumerate(self.events) if wanted(e))
+
+    def durable_commit(self, e) -> bool:
+        return e[0] == "commit" and (e[1] == 2 or not self.sqlite)
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_an_original_is_retired_only_after_its_new_place_is_durable(
+    runtime, patient, tmp_path, monkeypatch, hard_links
+):
+    if not hard_links:
+        monkeypatch.setattr(journal.os, "link", _no_links)
+    item = _placement(runtime, patient, tmp_path, image_bytes("PNG"))
+    order = _Order(runtime, monkeypatch)
+    try:
+        [outcome] = Mover(runtime.sessions, runtime.store, "migration").place([item])
+    finally:
+        order.stop()
+    assert outcome.error is None and outcome.retired == item.source
+    dest = runtime.store.path_of(outcome.relative_path)
+    retired = order.index(lambda e: e == ("unlink", item.source))
+    durable = order.index(order.durable_commit)
+    synced = order.index(lambda e: e[0] == "sync" and dest.parent in e[1])
+    assert synced < durable < retired
+    if not hard_links:  # the copy's bytes reached the disk before it got its name
+        flushed = order.index(lambda e: e[0] == "flush")
+        assert flushed < synced
+    if order.sqlite:  # only the batch's rows commit at FULL; the connection goes back to NORMAL
+        with runtime.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+
+
+def test_recovery_retires_an_original_only_after_a_durable_commit(
+    runtime, patient, tmp_path, monkeypatch
+):
+    item = _placement(runtime, patient, tmp_path, image_bytes("PNG"))
+    mover = Mover(runtime.sessions, runtime.store, "migration")
+    monkeypatch.setattr(Mover, "_commit_rows", lambda *a: (_ for _ in ()).throw(SystemExit()))
+    with pytest.raises(SystemExit):
+        mover.place([item])
+    monkeypatch.undo()
+    order = _Order(runtime, monkeypatch)
+    try:
+        assert recover(runtime.sessions, runtime.store).finished == 1
+    finally:
+        order.stop()
+    retired = order.index(lambda e: e == ("unlink", item.source))
+    assert order.index(order.durable_commit) < retired

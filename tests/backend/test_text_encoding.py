@@ -1,0 +1,50 @@
+"""Every text file the program reads or writes names its encoding (UTF-8): the Windows default,
+cp1252, cannot hold Arabic names and raised UnicodeEncodeError in the migration's safety
+backup."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+BACKEND = Path(__file__).resolve().parents[2] / "backend"
+TEXT_METHODS = {"read_text", "write_text"}
+
+
+def _mode(call: ast.Call) -> str:
+    args = [*call.args[1:2], *(k.value for k in call.keywords if k.arg == "mode")]
+    if not args:
+        return "r"
+    if isinstance(args[0], ast.Constant) and isinstance(args[0].value, str):
+        return args[0].value
+    return "?"
+
+
+def _text_calls_without_encoding(source: str) -> list[int]:
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        if "encoding" in {k.arg for k in node.keywords}:
+            continue
+        func = node.func
+        text_method = isinstance(func, ast.Attribute) and func.attr in TEXT_METHODS
+        text_open = isinstance(func, ast.Name) and func.id == "open" and "b" not in _mode(node)
+        if text_method or text_open:
+            lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize(
+    "path", sorted(BACKEND.rglob("*.py")), ids=lambda p: str(p.relative_to(BACKEND))
+)
+def test_text_is_read_and_written_as_utf8(path):
+    assert _text_calls_without_encoding(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_check_sees_a_missing_encoding():
+    assert _text_calls_without_encoding("p.write_text('x')\nopen(p, 'w')\nopen(p)\n") == [1, 2, 3]
+    fine = "p.write_text('x', encoding='utf-8')\nopen(p, 'rb')\nopen(p, 'w', encoding='utf-8')\n"
+    assert _text_calls_without_encoding(fine) == []
