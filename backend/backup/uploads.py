@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 
 from backend.config import Settings
-from backend.fileio import remove_path, remove_stale
+from backend.fileio import remove_path, remove_stale, safe_file_name
 from backend.storage import clean_stem
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,8 @@ def incoming_path(settings: Settings, original_name: str | None) -> Path:
         extension = ".zip"
     own = folder / secrets.token_hex(6)
     own.mkdir()
-    return own / f"{clean_stem(original.name)}{extension}"
+    # A device name (CON.zip, NUL.db) is no file on Windows: safe_file_name rewrites it.
+    return own / safe_file_name(f"{clean_stem(original.name)}{extension}")
 
 
 def clear_stale_uploads(settings: Settings) -> int:

@@ -284,3 +284,11 @@ def test_free_space_is_told_in_readable_sizes(tmp_path, monkeypatch):
     assert fileio.space_shortfall(tmp_path / "not yet", 1024**2, 4 * 1024**2) == (True, 3 * 1024**2)
     assert fileio.space_shortfall(tmp_path, 1024**2, 0) == (False, 3 * 1024**2)
     assert fileio.human_size(int(3.4 * 1024**2)) == "3.4 MB"
+
+
+def test_an_uploaded_backup_named_like_a_device_is_kept_under_a_usable_name(settings):
+    from backend.backup.uploads import incoming_path
+
+    assert incoming_path(settings, "CON.zip").name == "_CON.zip"
+    assert incoming_path(settings, "nul.db").name == "_nul.db"
+    assert incoming_path(settings, "clinic backup.zip").name == "clinic_backup.zip"

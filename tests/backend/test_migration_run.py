@@ -370,3 +370,13 @@ def test_recovery_retires_an_original_only_after_a_durable_commit(
         order.stop()
     retired = order.index(lambda e: e == ("unlink", item.source))
     assert order.index(order.durable_commit) < retired
+
+
+def test_a_name_taken_in_another_case_is_not_reused(runtime, patient, tmp_path):
+    item = _placement(runtime, patient, tmp_path, image_bytes("PNG"))
+    folder = runtime.store.path_of(item.folder)
+    folder.mkdir(parents=True)
+    (folder / "LEGACY.PNG").write_bytes(b"another file")  # one name with legacy.png on NTFS
+    [outcome] = Mover(runtime.sessions, runtime.store, "migration").place([item])
+    assert outcome.error is None and outcome.relative_path == item.folder + "legacy-2.png"
+    assert (folder / "LEGACY.PNG").read_bytes() == b"another file"

@@ -333,3 +333,15 @@ def test_relative_of_names_files_of_our_tree_only(image_store, tmp_path):
     inside = image_store.images_dir / PATIENT / "1" / "xray" / "a.png"
     assert image_store.relative_of(inside) == f"dental_images/{PATIENT}/1/xray/a.png"
     assert image_store.relative_of(tmp_path / "elsewhere" / "a.png") is None
+
+
+def test_a_copy_named_like_a_device_or_taken_in_another_case_gets_a_usable_new_name(
+    image_store, tmp_path
+):
+    source = tmp_path / "scan.png"
+    source.write_bytes(b"bytes")
+    folder = image_folder(PATIENT, "8", "xray")
+    assert image_store.copy_in(source, folder, "CON.png") == "_CON.png"
+    assert image_store.copy_in(source, folder, "Scan.PNG") == "Scan.PNG"
+    # "scan.PNG" is the same name as "Scan.PNG" on Windows and macOS
+    assert image_store.copy_in(source, folder, "scan.PNG") == "scan-2.PNG"
