@@ -163,15 +163,16 @@ def test_requests_are_refused_while_a_restore_swaps_the_data_in(client, runtime)
     assert client.get("/api/patients").status_code == 200
 
 
-def test_a_schedule_into_a_missing_folder_is_refused_at_save_time(client):
+def test_a_schedule_into_a_missing_folder_is_refused_at_save_time(client, tmp_path):
     before = client.get("/api/backup").get_json()["settings"]
+    missing = tmp_path / "nonexistent" / "zzz"
     refused = client.patch(
-        "/api/backup/settings", json={"schedule": "daily", "folder": "/proc/nonexistent/zzz"}
+        "/api/backup/settings", json={"schedule": "daily", "folder": str(missing)}
     )
     assert refused.status_code == 400
     error = refused.get_json()["error"]
     assert error["code"] == "folder_not_usable" and error["field"] == "folder"
-    assert "/proc/nonexistent/zzz does not exist" in error["message"]
+    assert f"{missing} does not exist" in error["message"]
     assert client.get("/api/backup").get_json()["settings"] == before
 
 

@@ -10,10 +10,17 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "postgres-test-server.sh"
+
+pytestmark = pytest.mark.skipif(
+    sys.platform == "win32", reason="a bash script of the Linux test machine (scripts/test.sh)"
+)
 
 STUBS = {
     "ls": "echo 15\n",
