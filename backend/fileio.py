@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import ntpath
 import os
 import re
@@ -29,6 +30,8 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
 
 IS_WINDOWS = os.name == "nt"
 # Windows: os.rename fails when the target exists (also on a share: the server decides).
@@ -127,6 +130,17 @@ def unlink(path: Path | str, *, missing_ok: bool = True) -> bool:
     return retrying(delete)
 
 
+def discard(path: Path | str) -> bool:
+    """`unlink` for a temporary file of our own, in cleanup: one that another program still
+    holds after the wait (an antivirus scanning it) is logged and left, hidden and ignored,
+    instead of turning a finished step into an error. False when it was not removed."""
+    try:
+        return unlink(path)
+    except FileInUse:
+        log.warning("%s is held by another program; it is left for later", path)
+        return False
+
+
 # ----- flushing
 
 
@@ -201,7 +215,7 @@ def write_text_atomic(path: Path, text: str) -> None:
             os.fsync(handle.fileno())
         replace(temp, path)
     finally:
-        unlink(temp)
+        discard(temp)
     fsync_dir(path.parent)
 
 
@@ -297,7 +311,7 @@ def publish(temp: Path, final: Path, *, others_may_publish: bool = True) -> bool
         # EPERM/ENOTSUP/EXDEV and friends: no hard links on this file system (FAT, exFAT, some
         # shares) or across disks; any other trouble shows again in the rename.
         return _publish_without_links(temp, final, others_may_publish)
-    unlink(temp)
+    discard(temp)  # published: a temporary name left behind only wastes a name
     return True
 
 

@@ -141,7 +141,7 @@ class ImageStore:
             base = f"{clean_stem(original_name)}-{time.time_ns() // 1_000_000}"
             name = self._publish_unique(temp, target_dir, base, extension)
         finally:
-            fileio.unlink(temp)
+            fileio.discard(temp)
         fsync_dir(target_dir)
         self._name_index.add(target_dir / name)
         return name
@@ -155,7 +155,7 @@ class ImageStore:
             stem, _, ext = file_name.rpartition(".")
             name = self._publish_unique(temp, target_dir, clean_stem(stem or file_name), ext)
         finally:
-            fileio.unlink(temp)
+            fileio.discard(temp)
         fsync_dir(target_dir)
         self._name_index.add(target_dir / name)
         return name
@@ -169,7 +169,7 @@ class ImageStore:
         try:
             published = _publish(temp, final)
         finally:
-            fileio.unlink(temp)
+            fileio.discard(temp)
         if published:
             fsync_dir(final.parent)
             self._name_index.add(final)
@@ -185,7 +185,7 @@ class ImageStore:
             except OSError:
                 fileio.copy_flushed(source, temp)
         except BaseException:
-            fileio.unlink(temp)
+            fileio.discard(temp)
             raise
         return temp
 
@@ -281,7 +281,7 @@ class ImageStore:
             temp.write_bytes(data)
             fileio.replace(temp, path)  # a thumbnail is derived data: replacing it is safe
         finally:
-            fileio.unlink(temp)
+            fileio.discard(temp)
         return path
 
     def remove_thumbnail(self, image_id: str) -> None:

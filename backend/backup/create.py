@@ -29,7 +29,7 @@ from backend.backup.progress import Reporter
 from backend.backup.snapshot import read_facts, snapshot_database
 from backend.backup.verify import verify_archive
 from backend.config import IMAGES_DIRNAME
-from backend.fileio import fsync_file, publish_new, remove_path, remove_stale, unlink
+from backend.fileio import discard, fsync_file, publish_new, remove_path, remove_stale
 from backend.jobs import Progress
 from backend.models import Image, utcnow
 from backend.runtime import Runtime
@@ -131,7 +131,7 @@ def create_backup(
             )
         final = publish_new(temp, folder, final_name)
     finally:
-        unlink(temp)
+        discard(temp)
         remove_path(work)
         remove_path(freeze_root)
     size = final.stat().st_size

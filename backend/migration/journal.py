@@ -87,7 +87,7 @@ def _publish(source: Path, dest: Path, temp: Path) -> None:
         if not fileio.publish(temp, dest, others_may_publish=False):
             raise FileExistsError(errno.EEXIST, "name taken meanwhile", str(dest))
     finally:
-        fileio.unlink(temp)
+        fileio.discard(temp)
 
 
 def _sync_folders(folders: set[Path]) -> None:

@@ -167,7 +167,7 @@ def copy_images(
                     progress.advance(1, path.stat().st_size)
                     continue
             finally:
-                fileio.unlink(temp)
+                fileio.discard(temp)
             fileio.fsync_dir(destination.parent)
             if created is not None:
                 created.append(destination)

@@ -292,3 +292,20 @@ def test_an_uploaded_backup_named_like_a_device_is_kept_under_a_usable_name(sett
     assert incoming_path(settings, "CON.zip").name == "_CON.zip"
     assert incoming_path(settings, "nul.db").name == "_nul.db"
     assert incoming_path(settings, "clinic backup.zip").name == "clinic_backup.zip"
+
+
+def test_a_published_file_whose_temporary_name_stays_held_is_still_published(tmp_path, monkeypatch):
+    temp, final = tmp_path / ".a.part", tmp_path / "a.png"
+    temp.write_bytes(b"done")
+    real_unlink = os.unlink
+
+    def scanner_holds_temp(path, *args, **kwargs):
+        if Path(path) == temp:
+            raise _sharing_violation(path)
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(fileio.os, "unlink", scanner_holds_temp)
+    monkeypatch.setattr(fileio, "RETRY_SECONDS", 0.02)
+    monkeypatch.setattr(fileio, "RETRY_PAUSE", 0.005)
+    assert fileio.publish(temp, final) is True
+    assert final.read_bytes() == b"done" and temp.exists()  # left, hidden, for later
