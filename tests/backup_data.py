@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +126,24 @@ def write_archive(
         )
         archive.writestr(MANIFEST_NAME, manifest.to_bytes())
     return manifest
+
+
+def understate_entry(path: Path, name: str, declared: int, *, crc_of_declared: bool = True) -> None:
+    """Patch the zip at `path` so that its entry `name` declares `declared` bytes (in its local
+    and its central header) while its compressed stream still holds all its data. With
+    `crc_of_declared`, the CRC-32 becomes that of the first `declared` bytes, so that zipfile
+    alone, which cuts an entry at its declared size, would hand them over without a word."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+        with archive.open(info) as source:
+            crc = zlib.crc32(source.read(declared)) if crc_of_declared else info.CRC
+    data = bytearray(path.read_bytes())
+    local = info.header_offset
+    assert data[local : local + 4] == b"PK\x03\x04"
+    struct.pack_into("<II", data, local + 14, crc, info.compress_size)
+    struct.pack_into("<I", data, local + 22, declared)
+    central = data.rindex(name.encode()) - 46
+    assert data[central : central + 4] == b"PK\x01\x02"
+    struct.pack_into("<II", data, central + 16, crc, info.compress_size)
+    struct.pack_into("<I", data, central + 24, declared)
+    path.write_bytes(bytes(data))

@@ -1,19 +1,28 @@
-"""Is a zip archive safe to read and extract? Entry names, entry types, sizes and compression
-ratios are checked before a single byte is extracted, and every byte read is counted against
-the size the archive declared (a zip bomb cannot get past either)."""
+"""Is a zip archive safe to read and extract? Entry names, entry types and declared sizes are
+checked before a single byte is extracted; the declared sizes must fit in the free space of the
+disk they are unpacked to; and every byte read is counted against the size its entry declares,
+so that reading stops at the first byte beyond it. A zip bomb either declares what it expands
+to (and finds no room) or hides it (and is stopped where its declaration ends).
+
+How well an entry compresses proves nothing: a black camera frame or a blank x-ray deflates a
+thousand times and is an honest file, so no compression ratio is ever refused."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import os
 import re
 import stat
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend.backup.errors import NotEnoughSpace
+from backend.fileio import free_bytes, human_size
 from backend.storage import UnsafePath, resolve_under
 
 MIB = 1024 * 1024
@@ -31,16 +40,14 @@ _ALLOWED_TYPES = (0, stat.S_IFREG, stat.S_IFDIR)
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    """What a real backup never exceeds. A deflated photo or database shrinks a few times at
-    most; a ratio far beyond that, on a large entry, is a bomb."""
+    """What a real backup never exceeds, whatever its data: how many entries, how long their
+    names, how large each entry and all of them together may declare to be."""
 
     max_entries: int = 2_000_000
     max_name_length: int = 1024
     max_part_bytes: int = 255
     max_entry_bytes: int = 64 * GIB
     max_total_bytes: int = 4096 * GIB
-    max_ratio: float = 250.0
-    ratio_floor_bytes: int = 4 * MIB
 
 
 DEFAULT_LIMITS = ArchiveLimits()
@@ -80,8 +87,8 @@ def name_problem(name: str, limits: ArchiveLimits = DEFAULT_LIMITS) -> str | Non
 
 
 def entry_problem(info: zipfile.ZipInfo, limits: ArchiveLimits = DEFAULT_LIMITS) -> str | None:
-    """Why one entry is refused: its name, its type (links, devices), encryption, size or
-    compression ratio. None when it is fine."""
+    """Why one entry is refused: its name, its type (links, devices), encryption or declared
+    size. None when it is fine."""
     problem = name_problem(info.filename, limits)
     if problem:
         return problem
@@ -94,14 +101,8 @@ def entry_problem(info: zipfile.ZipInfo, limits: ArchiveLimits = DEFAULT_LIMITS)
     if info.flag_bits & 0x1:
         return f"The entry {name!r} is encrypted."
     if info.file_size > limits.max_entry_bytes:
-        return f"The entry {name!r} declares {info.file_size} bytes, more than any backup holds."
-    if info.file_size >= limits.ratio_floor_bytes and (
-        info.file_size > limits.max_ratio * max(info.compress_size, 1)
-    ):
-        ratio = info.file_size / max(info.compress_size, 1)
         return (
-            f"The entry {name!r} expands {ratio:.0f} times ({info.compress_size} bytes to "
-            f"{info.file_size}): that is a zip bomb, not a backup."
+            f"The entry {name!r} declares {human_size(info.file_size)}, more than any backup holds."
         )
     return None
 
@@ -110,13 +111,14 @@ def archive_problems(
     archive: zipfile.ZipFile, archive_size: int, limits: ArchiveLimits = DEFAULT_LIMITS
 ) -> list[str]:
     """Every reason the archive as a whole may not be extracted, from its central directory
-    alone (nothing is decompressed here)."""
+    alone (nothing is decompressed here). `archive_size` is the size of the zip file."""
     infos = archive.infolist()
     if len(infos) > limits.max_entries:
         return [f"The archive has {len(infos)} entries, more than any backup holds."]
     problems = []
     seen: set[str] = set()
     total = 0
+    compressed = 0
     for info in infos:
         problem = entry_problem(info, limits)
         if problem:
@@ -127,14 +129,72 @@ def archive_problems(
             problems.append(f"The entry {info.filename[:120]!r} appears twice.")
         seen.add(key)
         total += info.file_size
+        compressed += info.compress_size
     if total > limits.max_total_bytes:
-        problems.append(f"The archive declares {total} bytes in all, more than any backup holds.")
-    elif total >= limits.ratio_floor_bytes and total > limits.max_ratio * max(archive_size, 1):
         problems.append(
-            f"The archive would expand from {archive_size} to {total} bytes: that is a zip "
-            "bomb, not a backup."
+            f"The archive declares {human_size(total)} in all, more than any backup holds."
+        )
+    # The entries' compressed bytes are distinct parts of the file; entries claiming more than
+    # the whole file share their data, which only a zip bomb does.
+    if compressed > archive_size:
+        problems.append(
+            f"The entries claim {human_size(compressed)} of compressed data in an archive of "
+            f"{human_size(archive_size)}: they overlap, as in a zip bomb, not a backup."
         )
     return problems
+
+
+def room_problem(plan: Iterable[tuple[zipfile.ZipInfo, Path]]) -> str | None:
+    """Why the entries cannot be extracted where they go: the sizes they declare do not fit in
+    the free space of the disk. `plan` pairs each entry with the folder it is unpacked in;
+    entries bound for the same disk are added up. None when everything fits."""
+    disks: dict[int, _Need] = {}
+    for info, folder in plan:
+        place = _existing(folder)
+        disks.setdefault(os.stat(place).st_dev, _Need(place)).add(info)
+    for need in disks.values():
+        free = free_bytes(need.folder)
+        if need.total > free:
+            assert need.largest is not None
+            files = f"{need.count} files; the largest" if need.count > 1 else "1 file"
+            return (
+                f"Unpacking it needs {human_size(need.total)} on the disk holding {need.folder} "
+                f"({files}, {need.largest.filename[:120]!r}, declares "
+                f"{human_size(need.largest.file_size)}), and {human_size(free)} is free."
+            )
+    return None
+
+
+def require_room(plan: Iterable[tuple[zipfile.ZipInfo, Path]]) -> None:
+    """Refuse, before anything is extracted, entries whose declared sizes do not fit on the
+    disk they go to (see room_problem): raises NotEnoughSpace naming the sizes."""
+    problem = room_problem(plan)
+    if problem:
+        raise NotEnoughSpace(
+            f"{problem} Free up space there, then try again. Nothing was changed.", field="path"
+        )
+
+
+@dataclass
+class _Need:
+    """What the entries bound for one disk declare."""
+
+    folder: Path
+    total: int = 0
+    count: int = 0
+    largest: zipfile.ZipInfo | None = None
+
+    def add(self, info: zipfile.ZipInfo) -> None:
+        self.total += info.file_size
+        self.count += 1
+        if self.largest is None or info.file_size > self.largest.file_size:
+            self.largest = info
+
+
+def _existing(folder: Path) -> Path:
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    return folder
 
 
 def stream_member(
@@ -144,25 +204,41 @@ def stream_member(
     *,
     on_bytes: Callable[[int], None] | None = None,
 ) -> tuple[int, str]:
-    """Read one entry in 1 MB blocks into `sink`, hashing as it goes; never more bytes than the
-    entry declares. Returns (size, sha256). Raises UnsafeArchive when the entry is damaged or
-    holds more than it declares."""
+    """Read one entry in blocks of at most 1 MB into `sink`, hashing as it goes, counting every
+    byte against the size the entry declares: reading stops at the first byte beyond it, which
+    never reaches `sink`. Returns (size, sha256). Raises UnsafeArchive when the entry is
+    damaged, or holds more or less than it declares."""
+    declared = info.file_size
+    name = info.filename[:120]
+    # zipfile cuts an entry silently at its declared size (and checks the CRC-32 where it cuts);
+    # allowed more, it hands over the first byte beyond, so a stream going on past its
+    # declaration shows itself. It decompresses at most a few KB ahead of what is read, so the
+    # allowance is never used up before that byte arrives, and nothing beyond it is read.
+    opened = copy.copy(info)
+    opened.file_size = declared + CHUNK
     digest = hashlib.sha256()
     size = 0
     try:
-        with archive.open(info) as source:
-            while block := source.read(CHUNK):
-                size += len(block)
-                if size > info.file_size:
+        with archive.open(opened) as source:
+            while block := source.read(min(CHUNK, declared - size + 1)):
+                if size + len(block) > declared:
                     raise UnsafeArchive(
-                        f"The entry {info.filename[:120]!r} holds more data than it declares."
+                        f"The entry {name!r} holds more data than the {human_size(declared)} it "
+                        f"declares (reading stopped at byte {declared + 1}): that is a zip bomb "
+                        "or a damaged archive, not a backup."
                     )
+                size += len(block)
                 digest.update(block)
                 sink(block)
                 if on_bytes is not None:
                     on_bytes(len(block))
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-        raise UnsafeArchive(f"The entry {info.filename[:120]!r} is damaged ({exc}).") from exc
+        raise UnsafeArchive(f"The entry {name!r} is damaged ({exc}).") from exc
+    if size < declared:
+        raise UnsafeArchive(
+            f"The entry {name!r} ends after {size} of the {declared} bytes it declares: the "
+            "archive is damaged."
+        )
     return size, digest.hexdigest()
 
 
@@ -175,11 +251,13 @@ def extract_member(
     on_bytes: Callable[[int], None] | None = None,
 ) -> tuple[Path, int, str]:
     """Write one entry to `root/relative` (a new file; never outside `root`, never over an
-    existing file). Returns (path, size, sha256); a failed entry leaves no file behind."""
+    existing file, never more than the entry declares, and only when its declared size fits
+    on the disk). Returns (path, size, sha256); a failed entry leaves no file behind."""
     try:
         target = resolve_under(root, relative)
     except UnsafePath as exc:
         raise UnsafeArchive(str(exc)) from exc
+    require_room([(info, root)])
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         handle = open(target, "xb")  # noqa: SIM115 - closed below; removed only if ours

@@ -14,10 +14,10 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from backend.backup.archive_safety import UnsafeArchive, extract_member
+from backend.backup.archive_safety import UnsafeArchive, extract_member, require_room
 from backend.backup.dbcheck import normalized_folder, sqlite_problems
 from backend.backup.errors import BackupInvalid
-from backend.backup.manifest import DATABASE_ENTRY, Manifest
+from backend.backup.manifest import DATABASE_ENTRY, Entry, Manifest
 from backend.backup.progress import Reporter
 from backend.backup.recovery import MARKER_KEY
 from backend.config import IMAGES_DIRNAME, sqlite_url
@@ -39,8 +39,9 @@ def extract_archive(
     progress: Reporter,
 ) -> None:
     """Extract the database to `database` and (when `image_root` is given) the image tree under
-    `image_root`, each entry checked against its size and checksum in the manifest, then
-    flushed to disk."""
+    `image_root`, then flush them to disk. Before anything is written, every entry's declared
+    size must be its size in the manifest and all of them must fit on the disks they go to;
+    each entry written is checked against its size and checksum in the manifest."""
     wanted = {
         name: entry
         for name, entry in manifest.entries.items()
@@ -55,20 +56,24 @@ def extract_archive(
     )
     written: list[Path] = []
     with zipfile.ZipFile(archive_path) as archive:
+        infos = _declared(archive, wanted)
+        places = {
+            name: (database.parent, database.name) if name == DATABASE_ENTRY else (image_root, name)
+            for name in wanted
+        }
+        require_room((infos[name], root) for name, (root, _) in places.items() if root)
         for name, expected in wanted.items():
-            root, relative = (
-                (database.parent, database.name) if name == DATABASE_ENTRY else (image_root, name)
-            )
+            root, relative = places[name]
             assert root is not None
             try:
                 path, size, digest = extract_member(
                     archive,
-                    archive.getinfo(name),
+                    infos[name],
                     root,
                     relative,
                     on_bytes=lambda n: progress.advance(0, n),
                 )
-            except (UnsafeArchive, KeyError) as exc:
+            except UnsafeArchive as exc:
                 raise BackupInvalid([str(exc)]) from exc
             written.append(path)
             if (size, digest) != (expected.size, expected.sha256):
@@ -77,6 +82,27 @@ def extract_archive(
                 )
             progress.advance(1)
     sync_all(written)
+
+
+def _declared(archive: zipfile.ZipFile, wanted: dict[str, Entry]) -> dict[str, zipfile.ZipInfo]:
+    """The zip's entry for each wanted name, refused unless it declares the manifest's size."""
+    infos: dict[str, zipfile.ZipInfo] = {}
+    problems = []
+    for name, expected in wanted.items():
+        try:
+            info = archive.getinfo(name)
+        except KeyError:
+            problems.append(f"{name[:120]} is listed in the manifest but missing from the archive.")
+            continue
+        if info.file_size != expected.size:
+            problems.append(
+                f"{name[:120]} is {info.file_size} bytes in the archive but {expected.size} in "
+                "the manifest."
+            )
+        infos[name] = info
+    if problems:
+        raise BackupInvalid(problems)
+    return infos
 
 
 def prepare_database(

@@ -1,5 +1,6 @@
 """Checking an archive completely, without touching any data: zip structure, entry names and
-types, sizes and ratios, the manifest, the checksum of every entry, and the database inside.
+types, declared sizes, the manifest (whose sizes must be the zip's), every byte of every entry
+counted against its declared size and checked against its checksum, and the database inside.
 Every problem is reported in its own sentence."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from backend.backup.archive_safety import (
     ArchiveLimits,
     UnsafeArchive,
     archive_problems,
+    room_problem,
     stream_member,
 )
 from backend.backup.dbcheck import snapshot_problems
@@ -212,8 +214,12 @@ def _check_database(archive: zipfile.ZipFile, report: VerifyReport, work_dir: Pa
     assert report.manifest is not None
     with tempfile.TemporaryDirectory(prefix="dental-verify-", dir=work_dir) as folder:
         snapshot = Path(folder) / DATABASE_ENTRY
+        info = archive.getinfo(DATABASE_ENTRY)
+        if no_room := room_problem([(info, Path(folder))]):
+            report.problems.append(f"The database inside cannot be checked. {no_room}")
+            return
         with open(snapshot, "wb") as handle:
-            stream_member(archive, archive.getinfo(DATABASE_ENTRY), handle.write)
+            stream_member(archive, info, handle.write)
         problems, warnings = snapshot_problems(
             snapshot, report.manifest, report.manifest.schema_version
         )
@@ -264,8 +270,12 @@ def _verify_legacy(
                 return
             with tempfile.TemporaryDirectory(prefix="dental-verify-", dir=work_dir) as folder:
                 database = Path(folder) / kinds.LEGACY_DB_NAME
+                info = archive.getinfo(kinds.LEGACY_DB_NAME)
+                if no_room := room_problem([(info, Path(folder))]):
+                    report.problems.append(f"The database inside cannot be checked. {no_room}")
+                    return
                 with open(database, "wb") as handle:
-                    stream_member(archive, archive.getinfo(kinds.LEGACY_DB_NAME), handle.write)
+                    stream_member(archive, info, handle.write)
                 report.problems += _legacy_db_problems(database)
     except (zipfile.BadZipFile, OSError) as exc:
         report.problems.append(f"{BROKEN_ZIP} ({exc})")

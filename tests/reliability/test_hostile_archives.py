@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from backend.backup import journal
+from backend.backup import archive_safety, journal, restore
 from backend.backup.create import create_backup
-from backend.backup.errors import BackupInvalid
+from backend.backup.errors import BackupInvalid, NotEnoughSpace
 from backend.backup.manifest import FORMAT_VERSION
 from backend.backup.restore import preview_restore, restore_backup
 from backend.backup.verify import verify_archive
-from tests.backup_data import populate, state_of
+from tests.backup_data import populate, state_of, understate_entry
 
 
 @pytest.fixture
@@ -29,10 +29,16 @@ def good_archive(runtime) -> Path:
 
 
 def rebuild(
-    good: Path, target: Path, extra: list[tuple[zipfile.ZipInfo, bytes]], *, listed: bool = True
+    good: Path,
+    target: Path,
+    extra: list[tuple[zipfile.ZipInfo, bytes]],
+    *,
+    listed: bool = True,
+    listed_as: dict[str, bytes] | None = None,
 ) -> Path:
     """`good` with `extra` entries added; the manifest lists them with their true size and
-    checksum (so that only the hostile property itself can give them away)."""
+    checksum (so that only the hostile property itself can give them away), or with those of
+    the bytes `listed_as` gives for their name."""
     with zipfile.ZipFile(good) as source:
         manifest = json.loads(source.read("manifest.json"))
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
@@ -42,9 +48,10 @@ def rebuild(
             for info, data in extra:
                 out.writestr(info, data)
                 if listed:
+                    shown = (listed_as or {}).get(info.filename, data)
                     manifest["entries"][info.filename] = {
-                        "size": len(data),
-                        "sha256": hashlib.sha256(data).hexdigest(),
+                        "size": len(shown),
+                        "sha256": hashlib.sha256(shown).hexdigest(),
                     }
             out.writestr("manifest.json", json.dumps(manifest))
     return target
@@ -109,12 +116,41 @@ def test_device_entries_are_refused(runtime, good_archive, tmp_path):
     assert_refused_and_nothing_changed(runtime, archive, "is a device, pipe or socket")
 
 
-def test_a_zip_bomb_is_refused(runtime, good_archive, tmp_path):
+def test_a_zip_bomb_that_hides_its_size_is_stopped_at_its_declared_end(
+    runtime, good_archive, tmp_path
+):
+    # Headers, CRC-32 and manifest all describe the first 4 KB; the deflate stream holds 48 MB.
+    zeros = bytes(48 * 1024 * 1024)
+    name = "dental_images/bomb.bmp"
+    archive = rebuild(
+        good_archive,
+        tmp_path / "bomb.zip",
+        [(entry(name), zeros)],
+        listed_as={name: zeros[:4096]},
+    )
+    understate_entry(archive, name, 4096)
+    assert_refused_and_nothing_changed(runtime, archive, "that is a zip bomb")
+
+
+def test_a_zip_bomb_that_declares_its_size_finds_no_room_before_anything_is_written(
+    runtime, good_archive, tmp_path, monkeypatch
+):
     zeros = bytes(48 * 1024 * 1024)
     archive = rebuild(
         good_archive, tmp_path / "bomb.zip", [(entry("dental_images/bomb.bmp"), zeros)]
     )
-    assert_refused_and_nothing_changed(runtime, archive, "that is a zip bomb")
+    monkeypatch.setattr(restore, "free_bytes", lambda _folder: 16 * 1024 * 1024)
+    monkeypatch.setattr(archive_safety, "free_bytes", lambda _folder: 16 * 1024 * 1024)
+    before = state_of(runtime)
+    backups_before = sorted(p.name for p in runtime.settings.backups_dir.iterdir())
+    with pytest.raises(NotEnoughSpace) as caught:
+        restore_backup(runtime, archive)
+    assert "48.2 MB" in caught.value.message and "16.0 MB is free" in caught.value.message
+    assert "Nothing was changed" in caught.value.message
+    assert state_of(runtime) == before
+    assert sorted(p.name for p in runtime.settings.backups_dir.iterdir()) == backups_before
+    assert journal.load_journal(runtime.settings) is None
+    assert not [p for p in runtime.settings.data_dir.iterdir() if p.name.startswith(".restore")]
 
 
 def test_an_entry_holding_more_than_it_declares_is_refused(runtime, good_archive, tmp_path):
