@@ -17,7 +17,7 @@ INNOSETUP_VERSION=6.4.1
 cache="${DENTAL_IMAGES_WINDOWS_CACHE:-$HOME/.cache/dental-images-windows}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/dental-images-windows.XXXXXX")"
 export WINEDEBUG=-all WINEARCH=win64
-unset CI  # the program's tests read CI=true as "PostgreSQL must be there"; this lane has none
+unset CI  # the program's tests read CI=true as "PostgreSQL must be there"
 passed=0 failed=0
 started=$(date +%s)
 
@@ -78,7 +78,14 @@ fi
 win() { "$@" </dev/null 2>&1 | cat; return "${PIPESTATUS[0]}"; }
 
 # ---------------------------------------------------------------- the suite under Windows Python
-say "backend test suite under Windows Python"
+# On both engines, as on Linux: a PostgreSQL server of this machine (scripts/test.sh has
+# started one and passes its URL; run alone, this starts it). The Linux suite has ended by now,
+# so the two runs never share the server's clean-up of stale test databases.
+if [ -z "${DENTAL_IMAGES_TEST_PG_URL:-}" ]; then
+    DENTAL_IMAGES_TEST_PG_URL="$(scripts/postgres-test-server.sh)" || { fail "PostgreSQL"; finish; }
+    export DENTAL_IMAGES_TEST_PG_URL
+fi
+say "backend test suite under Windows Python (SQLite and PostgreSQL)"
 win wine "$winpython" -m pytest -q -p no:cacheprovider tests/backend > "$work/suite.log"
 tail -n 40 "$work/suite.log"
 summary=$(tail -n 1 "$work/suite.log")
