@@ -104,6 +104,17 @@ def long_path(path: str | os.PathLike[str], *, windows: bool = IS_WINDOWS) -> An
     return "\\\\?\\" + normal
 
 
+def short_form(path: str) -> str:
+    """`path` without the `\\\\?\\` (or `\\\\?\\UNC\\`) prefix, so that two answers of
+    `os.path.realpath` for places in one folder compare: Windows' realpath keeps the prefix when
+    a part of the path appeared or vanished while it resolved (another writer at work)."""
+    if path.startswith("\\\\?\\UNC\\"):
+        return "\\\\" + path[8:]
+    if path.startswith("\\\\?\\"):
+        return path[4:]
+    return path
+
+
 def rename(source: Path | str, target: Path | str) -> None:
     """`os.rename`, waiting out another program that holds the file (see `retrying`). It
     replaces an existing target on POSIX: use `publish` for a name that must be new."""

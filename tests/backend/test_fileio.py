@@ -309,3 +309,9 @@ def test_a_published_file_whose_temporary_name_stays_held_is_still_published(tmp
     monkeypatch.setattr(fileio, "RETRY_PAUSE", 0.005)
     assert fileio.publish(temp, final) is True
     assert final.read_bytes() == b"done" and temp.exists()  # left, hidden, for later
+
+
+def test_short_form_drops_the_extended_length_prefix():
+    assert fileio.short_form("\\\\?\\C:\\data\\dental_images") == "C:\\data\\dental_images"
+    assert fileio.short_form("\\\\?\\UNC\\server\\share\\x") == "\\\\server\\share\\x"
+    assert fileio.short_form("/home/clinic/data") == "/home/clinic/data"

@@ -78,7 +78,12 @@ def test_resolve_under_refuses_a_symlink_that_leads_outside(tmp_path):
     outside.mkdir()
     root = tmp_path / "root"
     root.mkdir()
-    (root / "link").symlink_to(outside)
+    try:
+        (root / "link").symlink_to(outside)
+    except OSError:
+        pytest.skip("this account cannot make symbolic links (Windows without the privilege)")
+    if not (root / "link").is_dir():
+        pytest.skip("symbolic links are accepted but not made here (Wine)")
     with pytest.raises(UnsafePath):
         resolve_under(root, "link/file.png")
 
