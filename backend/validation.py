@@ -15,7 +15,12 @@ from backend.models import IMAGE_TYPES, TREATMENT_STATUSES
 
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# date.fromisoformat also takes 20200101 and 2020-W01-1; the message promises YYYY-MM-DD only.
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MISSING = object()
+# Longer paths fail in the OS (PATH_MAX on Linux, ENAMETOOLONG for a name) as a 500, not a message.
+MAX_PATH_CHARS = 4096
+MAX_NAME_CHARS = 255
 
 
 def tooth(value: Any, notation: str = "universal") -> str:
@@ -56,13 +61,45 @@ def required_text(value: Any, field: str, *, max_length: int = 200) -> str:
     return result
 
 
+def path_text(value: Any, field: str) -> Any:
+    """`value` unchanged unless it is text that no file system accepts as a path: a NUL or
+    another control character, more than MAX_PATH_CHARS characters, or a folder or file name
+    longer than MAX_NAME_CHARS. Those are a ValidationError naming the limit; whether the path
+    exists is for the caller to say."""
+    if not isinstance(value, str):
+        return value
+    if any(ord(char) < 0x20 for char in value):
+        raise ValidationError(
+            f"{_label(field)} contains a control character (such as NUL); no file has such a name.",
+            field=field,
+        )
+    if len(value) > MAX_PATH_CHARS:
+        raise ValidationError(
+            f"{_label(field)} is {len(value)} characters long; a path has at most "
+            f"{MAX_PATH_CHARS}.",
+            field=field,
+        )
+    longest = max(re.split(r"[\\/]", value), key=len)
+    if len(longest) > MAX_NAME_CHARS:
+        raise ValidationError(
+            f"{_label(field)} has a name of {len(longest)} characters; a folder or file name has "
+            f"at most {MAX_NAME_CHARS}.",
+            field=field,
+        )
+    return value
+
+
 def optional_date(value: Any, field: str) -> date | None:
+    """A day written exactly as YYYY-MM-DD (or a date object); None for nothing."""
     if value in (None, ""):
         return None
     if isinstance(value, date):
         return value
+    written = str(value).strip()
     try:
-        return date.fromisoformat(str(value).strip())
+        if not _ISO_DAY.fullmatch(written):
+            raise ValueError(written)
+        return date.fromisoformat(written)
     except ValueError as exc:
         raise ValidationError(
             f"{_label(field)} '{value}' is not a date (use YYYY-MM-DD).", field=field

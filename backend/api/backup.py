@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, g, jsonify, request, send_file
 
+from backend import validation as check
 from backend.api.common import db, json_body, runtime
 from backend.backup import archives, restore, service, state, uploads
 from backend.backup.check import check_store
@@ -58,6 +59,7 @@ def start_backup():
     folder = body.get("folder")
     if folder is not None and not isinstance(folder, str):
         raise ValidationError("The folder must be a path.", field="folder")
+    check.path_text(folder, "folder")
     job = service.start_backup_job(
         runtime(),
         folder=folder or None,
@@ -85,7 +87,7 @@ def upload_backup():
 
 @bp.post("/backups/verify")
 def start_verify():
-    path = restore.archive_path(json_body().get("path"))
+    path = restore.archive_path(check.path_text(json_body().get("path"), "path"))
     settings = runtime().settings
 
     def work(progress: Progress) -> dict:
@@ -111,7 +113,7 @@ def start_check():
 
 @bp.post("/restore/preview")
 def start_restore_preview():
-    path = restore.archive_path(json_body().get("path"))
+    path = restore.archive_path(check.path_text(json_body().get("path"), "path"))
     rt = runtime()
     # The upload is kept: the confirmed restore that follows the preview reads the same file.
     job = rt.jobs.start(
@@ -123,7 +125,7 @@ def start_restore_preview():
 @bp.post("/restore")
 def start_restore():
     body = json_body()
-    path = restore.archive_path(body.get("path"))
+    path = restore.archive_path(check.path_text(body.get("path"), "path"))
     if body.get("confirm") is not True:
         raise ValidationError(
             "A restore replaces the current data: confirm it (confirm: true).", field="confirm"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, request
 
+from backend import validation as check
 from backend.api.common import json_body, runtime
 from backend.errors import NotFound, ValidationError
 from backend.legacy.importer import open_source, preview
@@ -21,7 +22,7 @@ def _source_path(body: dict) -> Path:
     text = str(body.get("source") or "").strip()
     if not text:
         raise ValidationError("Choose the earlier app's data folder.", field="source")
-    return Path(text)
+    return Path(check.path_text(text, "source"))
 
 
 def _notation(body: dict) -> str | None:

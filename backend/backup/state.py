@@ -98,7 +98,7 @@ def _cleaned(values: Mapping[str, Any]) -> BackupSettings:
         raise ValidationError("The time must look like 19:00 (24-hour clock).", field="time")
     weekday = check.optional_int(values.get("weekday"), "weekday", minimum=0, maximum=6) or 0
     keep = check.optional_int(values.get("keep"), "keep", minimum=1, maximum=365) or 7
-    folder = check.text(values.get("folder"), "folder", max_length=1000)
+    folder = check.text(check.path_text(values.get("folder"), "folder"), "folder", max_length=1000)
     if folder and not Path(folder).expanduser().is_absolute():
         raise ValidationError(
             "Choose a full folder path (for example D:\\Backups).", field="folder"

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend import fileio
+from backend import validation as check
 from backend.config import IMAGES_DIRNAME, Settings, write_machine_config
 from backend.db import create_db_engine, make_session_factory, schema_is_current, upgrade_schema
 from backend.errors import Conflict, ValidationError
@@ -264,7 +265,7 @@ def save_server_settings(settings: Settings, db_url: str, images_root: str) -> d
         if not answer["ok"]:
             raise ValidationError(answer["message"], field="db_url")
     if images_root:
-        folder = Path(images_root).expanduser()
+        folder = Path(check.path_text(images_root, "images_root")).expanduser()
         if not folder.is_dir():
             raise ValidationError(
                 f"The folder {images_root} does not exist or cannot be reached from this PC.",
