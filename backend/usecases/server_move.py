@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text
+from sqlalchemy import Connection, Engine, create_engine, delete, func, insert, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from backend import fileio
 from backend import validation as check
@@ -34,22 +35,33 @@ MERGED_TABLE = AppState.__table__
 REPORTED_FIRST = ("patients", "treatments", "images")
 BATCH = 1000
 OPERATION = "move to the server"
+CONNECT_TIMEOUT_S = 5
 
 
 def check_server(db_url: str) -> dict[str, Any]:
-    """Connect to `db_url` and say what is there: {"ok", "message", "server", "schema"}.
+    """Connect to the PostgreSQL server at `db_url` and say what is there: {"ok", "message",
+    "server", "schema"}. Only postgresql URLs are accepted (any other would have the program
+    open, even create, whatever it names, such as a file). The connection gives up after
+    CONNECT_TIMEOUT_S seconds, so a listener that never answers holds no worker for long.
     Never raises for an unreachable or misconfigured server: the answer says what is wrong."""
-    if not db_url or not db_url.startswith(("postgresql", "sqlite")):
+    try:
+        backend_name = make_url(db_url).get_backend_name() if db_url else ""
+    except ArgumentError:
+        backend_name = ""
+    if backend_name != "postgresql":
         raise ValidationError(
             "The address must look like postgresql+psycopg://user:password@server:5432/dental.",
             field="db_url",
         )
-    engine = create_db_engine(db_url)
+    try:
+        engine = create_engine(
+            db_url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
+        )
+    except SQLAlchemyError as exc:  # a driver this program does not have
+        return {"ok": False, "message": f"Cannot connect: {exc}", "server": None, "schema": None}
     try:
         with engine.connect() as connection:
-            server = connection.execute(
-                text("SELECT version()" if engine.dialect.name == "postgresql" else "SELECT 1")
-            ).scalar()
+            server = connection.execute(text("SELECT version()")).scalar()
         schema = "current" if schema_is_current(engine) else "needs upgrade or empty"
         return {"ok": True, "message": "Connected.", "server": str(server), "schema": schema}
     except SQLAlchemyError as exc:
