@@ -24,10 +24,21 @@ from typing import Any
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from backend.errors import ValidationError
 from backend.jobs import Progress
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, TREATMENT_TABLES, read_database
 from backend.legacy.files import FileFacts, NotAnImage, inspect_file
-from backend.legacy.notation import NotationEvidence, chosen_notation, detect_notation
+from backend.legacy.notation import (
+    GENERATIONS,
+    UNIVERSAL,
+    NotationDecision,
+    NotationEvidence,
+    decide,
+    detect_generation,
+    detect_layout,
+    detect_notation,
+    generation_rows,
+)
 from backend.legacy.plan import ImagePlan, ImportPlan, build_plan
 from backend.legacy.source import LegacySource, open_source
 from backend.migration import cleanup, live
@@ -68,6 +79,9 @@ class ImportPreview:
     patient_images: int = 0
     unreferenced_files: int = 0
     missing_examples: list[str] = field(default_factory=list)
+    generations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reading: str | None = None  # how the counts read the teeth; None when not decided
+    name_conflicts: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -84,19 +98,58 @@ class ImportPreview:
             "patient_images": self.patient_images,
             "unreferenced_files": self.unreferenced_files,
             "missing_examples": list(self.missing_examples),
+            "generations": {k: dict(v) for k, v in self.generations.items()},
+            "reading": self.reading,
+            "name_conflicts": list(self.name_conflicts),
         }
 
 
+def generations_of(database: Any, decision: NotationDecision | None) -> dict[str, dict[str, Any]]:
+    """Per table generation holding rows: its rows, the notation evidence, the early chart
+    layout evidence (for Universal) and what the counts used."""
+    shown: dict[str, dict[str, Any]] = {}
+    for generation in GENERATIONS:
+        rows = generation_rows(database, generation)
+        if not rows:
+            continue
+        entry: dict[str, Any] = {
+            "rows": rows,
+            "notation": detect_generation(database, generation).as_dict(),
+        }
+        used = decision.notations.get(generation) if decision else None
+        entry["used"] = used
+        if used == UNIVERSAL or (used is None and entry["notation"]["detected"] == UNIVERSAL):
+            layout = detect_layout(database, generation).as_dict()
+            layout["used"] = decision.layouts.get(generation) if decision else None
+            entry["layout"] = layout
+        shown[generation] = entry
+    return shown
+
+
 def preview(
-    source: LegacySource, runtime: Runtime | None = None, *, notation: str | None = None
+    source: LegacySource,
+    runtime: Runtime | None = None,
+    *,
+    notation: str | None = None,
+    tables: dict[str, str] | None = None,
+    early_layout: str | None = None,
 ) -> ImportPreview:
     """Counts of what `source` holds and what would come across (against `runtime`'s
     database when given, so that what was imported before shows as such), and the tooth
-    notation detected with its evidence. With `notation`, counts use it instead."""
+    notation detected with its evidence, per table generation. `notation` (all generations),
+    `tables` (one generation each) and `early_layout` override the evidence for the counts;
+    a generation the evidence leaves undecided is counted as Universal and `reading` is None."""
     database = read_database(source.database)
     evidence = detect_notation(database)
-    used = chosen_notation(notation or evidence.detected or "universal")
-    report = ImportReport("preview", str(source.folder), used, dry_run=True)
+    try:
+        decision: NotationDecision | None = decide(
+            database, notation, tables, early_layout, require_certain=True
+        )
+        used = decision
+    except ValidationError:
+        decision = None
+        used = decide(database, notation or UNIVERSAL, tables, early_layout)
+    report = ImportReport("preview", str(source.folder), used.describe(), dry_run=True)
     if runtime is None:
         engine = create_engine("sqlite://")
         Base.metadata.create_all(engine)
@@ -120,6 +173,9 @@ def preview(
         patient_images=len(database.rows(PATIENT_IMAGES)),
         unreferenced_files=len(report.unreferenced_files),
         missing_examples=[f"{e.what}: {e.path}" for e in report.missing_files[:10]],
+        generations=generations_of(database, decision),
+        reading=decision.describe() if decision else None,
+        name_conflicts=[f"{e.what}: {e.reason}" for e in report.name_conflicts],
     )
     return result
 
@@ -128,15 +184,23 @@ def import_legacy(
     runtime: Runtime,
     source: LegacySource,
     *,
-    notation: str,
+    notation: str | None = None,
+    tables: dict[str, str] | None = None,
+    early_layout: str | None = None,
     progress: Progress | None = None,
     dry_run: bool = False,
     move_files: bool = False,
     operation: str = "import",
 ) -> ImportReport:
-    """Import `source` with its tooth numbers read in `notation` ("universal" or "fdi").
+    """Import `source` with its tooth numbers read in `notation` ("universal" or "fdi") for
+    every table generation, or as `tables` says for one generation each ({"dental_treatments":
+    "universal"}), or as the evidence decides with certainty; the early chart's mirrored lower
+    arch is read as the tooth names say unless `early_layout` ("mirrored" or "standard") is
+    given. Raises ValidationError before writing when a generation is not decided.
     Does not take the store lease itself: run it inside a whole-store job."""
-    chosen = chosen_notation(notation)
+    database = read_database(source.database)
+    decision = decide(database, notation, tables, early_layout, require_certain=True)
+    chosen = decision.describe()
     progress = progress or Progress()
     report = ImportReport(operation, str(source.folder), chosen, dry_run)
     live.track(progress, report)
@@ -152,9 +216,8 @@ def import_legacy(
         if not dry_run:
             recover(runtime.sessions, runtime.store)
         progress.update(message=f"Reading {source.database.name}")
-        database = read_database(source.database)
         with runtime.sessions() as session:
-            plan = build_plan(session, source, database, chosen, report, _own_files(runtime))
+            plan = build_plan(session, source, database, decision, report, _own_files(runtime))
         placements = _inspect(runtime, plan, report, progress, move_files)
         if dry_run:
             report.imported += len(placements)

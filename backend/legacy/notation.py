@@ -116,3 +116,259 @@ def canonical_tooth(value: Any, notation: str) -> str:
 def _sample(numbers: list[int], limit: int = 8) -> str:
     shown = ", ".join(str(n) for n in numbers[:limit])
     return shown + (f" and {len(numbers) - limit} more" if len(numbers) > limit else "")
+
+
+# ----- per table generation
+# A clinic that started on an early version and updated keeps its early rows in dental_* and its
+# later rows in tooth_*, each in its own numbering, so each generation is decided on its own.
+GENERATIONS: dict[str, tuple[str, str]] = {
+    "dental_treatments": ("dental_treatments", "dental_treatment_images"),
+    "tooth_treatments": ("tooth_treatments", "tooth_treatment_images"),
+}
+MIRRORED, STANDARD = "mirrored", "standard"
+EARLY_LAYOUTS = (MIRRORED, STANDARD)
+_UNIVERSAL_CHECK = re.compile(
+    r"CHECK\s*\(\s*tooth_number\s*>=\s*1\s+AND\s+tooth_number\s*<=\s*32\s*\)"
+    r"|CHECK\s*\(\s*tooth_number\s+BETWEEN\s+1\s+AND\s+32\s*\)",
+    re.I,
+)
+_RIGHT, _LEFT, _UPPER, _LOWER = "الأيمن", "الأيسر", "العلوي", "السفلي"
+
+
+def generation_of(table: str) -> str:
+    """The generation (its treatment table's name) a treatment or image table belongs to."""
+    for generation, tables in GENERATIONS.items():
+        if table in tables:
+            return generation
+    raise KeyError(table)
+
+
+def _generation_numbers(database: LegacyDatabase, generation: str) -> list[int]:
+    found: set[int] = set()
+    for table in GENERATIONS[generation]:
+        for row in database.rows(table):
+            number = as_number(row.get("tooth_number"))
+            if number is not None:
+                found.add(number)
+    return sorted(found)
+
+
+def generation_rows(database: LegacyDatabase, generation: str) -> int:
+    return sum(len(database.rows(t)) for t in GENERATIONS[generation])
+
+
+def detect_generation(database: LegacyDatabase, generation: str) -> NotationEvidence:
+    """Universal or FDI for one table generation, from its treatment table's CHECK constraint
+    and the numbers its two tables use."""
+    numbers = _generation_numbers(database, generation)
+    check = database.create_sql.get(generation, "")
+    evidence: list[str] = []
+    schema_fdi = bool(_FDI_CHECK.search(check))
+    schema_universal = bool(_UNIVERSAL_CHECK.search(check))
+    if schema_fdi:
+        evidence.append(f"{generation} carries a CHECK constraint with the FDI ranges")
+    if schema_universal:
+        evidence.append(f"{generation} carries a CHECK constraint allowing 1-32 (Universal)")
+    fdi_only = [n for n in numbers if n in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
+    universal_only = [n for n in numbers if n in _UNIVERSAL_NUMBERS and n not in _FDI_NUMBERS]
+    neither = [n for n in numbers if n not in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
+    if fdi_only:
+        evidence.append(f"numbers that exist only in FDI: {_sample(fdi_only)}")
+    if universal_only:
+        evidence.append(f"numbers that exist only in Universal: {_sample(universal_only)}")
+    if neither:
+        evidence.append(f"numbers that are teeth in neither system: {_sample(neither)}")
+    says_fdi = schema_fdi or bool(fdi_only)
+    says_universal = schema_universal or bool(universal_only)
+    if says_fdi and says_universal:
+        evidence.append(f"the evidence conflicts: choose the notation of {generation} yourself")
+        return NotationEvidence(None, False, evidence, numbers)
+    if says_fdi:
+        return NotationEvidence(FDI, True, evidence, numbers)
+    if says_universal:
+        return NotationEvidence(UNIVERSAL, True, evidence, numbers)
+    if numbers:
+        evidence.append(
+            f"every number in use ({_sample(numbers)}) is a tooth in both systems "
+            "and no CHECK constraint decides: most likely Universal (the early versions)"
+        )
+    else:
+        evidence.append("no tooth numbers in use: the notation does not matter")
+    return NotationEvidence(UNIVERSAL, not numbers, evidence, numbers)
+
+
+def named_side(name: Any) -> tuple[str, str] | None:
+    """("upper" | "lower", "right" | "left") as the early app's Arabic tooth name says it, or
+    None when the name does not say both (the FDI-era names do not)."""
+    text = str(name or "")
+    jaw = "upper" if _UPPER in text else "lower" if _LOWER in text else None
+    side = "right" if _RIGHT in text else "left" if _LEFT in text else None
+    return (jaw, side) if jaw and side else None
+
+
+def standard_side(code: str) -> tuple[str, str] | None:
+    """Jaw and side of one of our permanent Universal codes ("1".."32")."""
+    if not code.isdigit():
+        return None
+    n = int(code)
+    if n <= 16:
+        return ("upper", "right" if n <= 8 else "left")
+    return ("lower", "left" if n <= 24 else "right")
+
+
+@dataclass
+class LayoutEvidence:
+    """How the early chart laid out the lower arch, from the rows' tooth names."""
+
+    detected: str
+    certain: bool
+    evidence: list[str] = field(default_factory=list)
+    affected: int = 0  # rows with a lower-arch number (17-32) in the generation
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "detected": self.detected,
+            "certain": self.certain,
+            "evidence": list(self.evidence),
+            "affected": self.affected,
+        }
+
+
+def detect_layout(database: LegacyDatabase, generation: str) -> LayoutEvidence:
+    """Mirrored (the early chart drew 17 as the lower right third molar: standard 49 - n) or
+    standard, for a generation read as Universal, from what its tooth names say of the lower
+    arch. Without names the standard layout is kept and the verdict is marked unsure."""
+    mirrored = standard = affected = 0
+    for table in GENERATIONS[generation]:
+        for row in database.rows(table):
+            number = as_number(row.get("tooth_number"))
+            if number is None or not 17 <= number <= 32:
+                continue
+            affected += 1
+            said = named_side(row.get("tooth_name"))
+            if said is None or said[0] != "lower":
+                continue
+            if said == standard_side(str(number)):
+                standard += 1
+            elif said == standard_side(str(49 - number)):
+                mirrored += 1
+    evidence = []
+    if mirrored:
+        evidence.append(f"{mirrored} lower-arch tooth names put the number on the mirrored side")
+    if standard:
+        evidence.append(f"{standard} lower-arch tooth names agree with standard Universal")
+    if mirrored > standard:
+        return LayoutEvidence(MIRRORED, not standard, evidence, affected)
+    if standard:
+        return LayoutEvidence(STANDARD, not mirrored, evidence, affected)
+    if affected:
+        evidence.append("no tooth name says the side: the standard layout is assumed")
+    return LayoutEvidence(STANDARD, not affected, evidence, affected)
+
+
+@dataclass
+class NotationDecision:
+    """How each table generation's numbers are read: its notation and, for Universal, whether
+    its lower arch was drawn mirrored."""
+
+    notations: dict[str, str]
+    layouts: dict[str, str] = field(default_factory=dict)
+
+    def notation_of(self, table: str) -> str:
+        return self.notations[generation_of(table)]
+
+    def mirrored(self, table: str) -> bool:
+        generation = generation_of(table)
+        return self.notations[generation] == UNIVERSAL and self.layouts.get(generation) == MIRRORED
+
+    def tooth(self, table: str, value: Any) -> str:
+        """Our code of a legacy number in `table`. Raises teeth.InvalidTooth."""
+        notation = self.notation_of(table)
+        number = as_number(value)
+        if number is not None and self.mirrored(table) and 17 <= number <= 32:
+            return teeth.normalize(49 - number)
+        return canonical_tooth(value, notation)
+
+    def describe(self) -> str:
+        if len(set(self.notations.values())) == 1 and not any(
+            v == MIRRORED for v in self.layouts.values()
+        ):
+            return next(iter(self.notations.values()))
+        parts = []
+        for generation, notation in self.notations.items():
+            layout = self.layouts.get(generation)
+            mirrored = notation == UNIVERSAL and layout == MIRRORED
+            parts.append(f"{generation}={notation}{' (lower arch mirrored)' if mirrored else ''}")
+        return ", ".join(parts)
+
+
+def table_choices(value: Any) -> dict[str, str]:
+    """Per-generation notations from `{"dental_treatments": "universal"}` or a list of
+    "dental_treatments=universal" texts. Either table of a generation may name it."""
+    if value in (None, "", [], {}):
+        return {}
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else (str(v).split("=", 1) if "=" in str(v) else (str(v), "") for v in value)
+    )
+    chosen: dict[str, str] = {}
+    for table, notation in items:
+        try:
+            generation = generation_of(str(table).strip())
+        except KeyError:
+            raise ValidationError(
+                f"'{table}' is not one of: {', '.join(GENERATIONS)}.", field="table_notation"
+            ) from None
+        chosen[generation] = chosen_notation(notation)
+    return chosen
+
+
+def chosen_layout(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip().lower()
+    if text not in EARLY_LAYOUTS:
+        raise ValidationError(
+            f"Early chart layout '{value}' is not one of: {', '.join(EARLY_LAYOUTS)}.",
+            field="early_layout",
+        )
+    return text
+
+
+def decide(
+    database: LegacyDatabase,
+    notation: str | None = None,
+    tables: dict[str, str] | None = None,
+    early_layout: str | None = None,
+    *,
+    require_certain: bool = False,
+) -> NotationDecision:
+    """The reading of every generation: `tables` first, then `notation` for all, then the
+    evidence. With `require_certain`, a generation holding rows whose evidence does not decide
+    (and that no choice covers) raises ValidationError naming what to choose."""
+    tables = tables or {}
+    notations: dict[str, str] = {}
+    layouts: dict[str, str] = {}
+    for generation in GENERATIONS:
+        if generation in tables:
+            notations[generation] = chosen_notation(tables[generation])
+        elif notation:
+            notations[generation] = chosen_notation(notation)
+        else:
+            found = detect_generation(database, generation)
+            if found.detected is None or (
+                require_certain and not found.certain and generation_rows(database, generation)
+            ):
+                raise ValidationError(
+                    f"The tooth notation of {generation} is not certain "
+                    f"({'; '.join(found.evidence)}): choose it "
+                    f"(--table-notation {generation}=universal or fdi).",
+                    field="table_notation",
+                )
+            notations[generation] = found.detected
+        if notations[generation] == UNIVERSAL:
+            layouts[generation] = (
+                chosen_layout(early_layout) or detect_layout(database, generation).detected
+            )
+    return NotationDecision(notations, layouts)

@@ -19,7 +19,7 @@ from backend.fileio import file_sha256
 from backend.legacy import records
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, LegacyDatabase
 from backend.legacy.matching import RowRef, match_folder, timestamp_ms
-from backend.legacy.notation import canonical_tooth
+from backend.legacy.notation import NotationDecision, decide, named_side, standard_side
 from backend.legacy.paths import FOLDER_ONLY, UNKNOWN, ImageRoots, LegacyPath, parse_image_path
 from backend.legacy.source import LegacySource
 from backend.migration.journal import LEGACY_FILE
@@ -97,17 +97,20 @@ class Planner:
         session: Session,
         source: LegacySource,
         database: LegacyDatabase,
-        notation: str,
+        notation: str | NotationDecision,
         report: ImportReport,
         own_files: set[str] | None = None,
     ) -> None:
         self.session = session
         self.database = database
-        self.notation = notation
+        self.decision = (
+            notation if isinstance(notation, NotationDecision) else decide(database, notation)
+        )
+        self.notation = self.decision.describe()
         self.report = report
         self.roots = ImageRoots(list(source.roots))
         self.own_files = own_files or set()
-        self.plan = ImportPlan(source=source, notation=notation)
+        self.plan = ImportPlan(source=source, notation=self.notation)
         self.links: dict[str, str] = {}
         self.link_files: dict[str, str] = {}  # image key -> its file under a root
         for key, target, source_file in self.session.execute(
@@ -199,13 +202,16 @@ class Planner:
             self.report.failures.append(_entry(ref, None, "its patient is not in the database"))
             return
         try:
-            tooth = canonical_tooth(row.get("tooth_number"), self.notation)
+            tooth = self.decision.tooth(table, row.get("tooth_number"))
         except teeth.InvalidTooth:
             self.report.treatments.failed += 1
             self.report.failures.append(
-                _entry(ref, None, f"tooth {row.get('tooth_number')!r} is not a {self._system}")
+                _entry(
+                    ref, None, f"tooth {row.get('tooth_number')!r} is not a {self._system(table)}"
+                )
             )
             return
+        self._check_name(ref, row, tooth)
         self.planned_keys.add(key)
         treatment_id = new_id()
         self.treatments[(table, str(row.get("id")))] = (treatment_id, patient_id, tooth)
@@ -213,9 +219,25 @@ class Planner:
         self.plan.treatments.append(TreatmentPlan(key, treatment_id, patient_id, tooth, fields))
         self.report.treatments.imported += 1
 
-    @property
-    def _system(self) -> str:
-        return f"{self.notation.upper() if self.notation == 'fdi' else 'Universal'} tooth"
+    def _system(self, table: str) -> str:
+        notation = self.decision.notation_of(table)
+        return f"{'FDI' if notation == 'fdi' else 'Universal'} tooth"
+
+    def _check_name(self, ref: str, row: dict[str, Any], tooth: str) -> None:
+        """A tooth name that says another jaw or side than the tooth it is imported as is
+        reported: the tooth is never moved on the name's word alone."""
+        said = named_side(row.get("tooth_name"))
+        if said is None or standard_side(tooth) is None or said == standard_side(tooth):
+            return
+        self.report.name_conflicts.append(
+            _entry(
+                ref,
+                None,
+                f"tooth_name {row.get('tooth_name')!r} says {said[0]} {said[1]}, but number "
+                f"{row.get('tooth_number')} is imported as tooth {tooth} "
+                f"({standard_side(tooth)[0]} {standard_side(tooth)[1]}): check it",
+            )
+        )
 
     # ----- images (both tables, every path form)
     def _plan_images(self) -> None:
@@ -248,10 +270,10 @@ class Planner:
             self.report.add_failure(ref, path_text, "its patient is not in the database")
             return None
         try:
-            tooth = canonical_tooth(row.get("tooth_number"), self.notation)
+            tooth = self.decision.tooth(table, row.get("tooth_number"))
         except teeth.InvalidTooth:
             self.report.add_failure(
-                ref, path_text, f"tooth {row.get('tooth_number')!r} is not a {self._system}"
+                ref, path_text, f"tooth {row.get('tooth_number')!r} is not a {self._system(table)}"
             )
             return None
         legacy = parse_image_path(path_text)
@@ -386,7 +408,7 @@ def build_plan(
     session: Session,
     source: LegacySource,
     database: LegacyDatabase,
-    notation: str,
+    notation: str | NotationDecision,
     report: ImportReport,
     own_files: set[str] | None = None,
 ) -> ImportPlan:

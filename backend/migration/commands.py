@@ -16,7 +16,13 @@ from backend import console
 from backend.errors import AppError
 from backend.jobs import DONE, FAILED, Job
 from backend.legacy.importer import open_source, preview
-from backend.legacy.notation import IMPORT_NOTATIONS
+from backend.legacy.notation import (
+    EARLY_LAYOUTS,
+    GENERATIONS,
+    IMPORT_NOTATIONS,
+    chosen_layout,
+    table_choices,
+)
 from backend.migration import report as codes
 from backend.migration.runner import start_import, start_migration
 from backend.runtime import Runtime
@@ -42,7 +48,30 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     imported.add_argument(
         "--notation",
         choices=IMPORT_NOTATIONS,
-        help="how the earlier app numbered teeth (default: as detected, when certain)",
+        help="how the earlier app numbered teeth, in every table (default: as detected per "
+        "table generation, when certain)",
+    )
+    imported.add_argument(
+        "--table-notation",
+        action="append",
+        default=[],
+        metavar="TABLE=NOTATION",
+        help=f"the notation of one table generation ({', '.join(GENERATIONS)}), e.g. "
+        "dental_treatments=universal; repeat for the other",
+    )
+    imported.add_argument(
+        "--early-layout",
+        choices=EARLY_LAYOUTS,
+        help="the early chart's lower arch: mirrored (17 = lower right third molar) or "
+        "standard Universal (default: as the tooth names say)",
+    )
+    imported.add_argument(
+        "--images-from",
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="another folder the earlier app kept images in (its program folder, which holds "
+        "dental_images/ or public/upload/); repeatable",
     )
     imported.add_argument("--dry-run", action="store_true", help="report only; change nothing")
     imported.add_argument("--yes", action="store_true", help="confirm the preview without asking")
@@ -78,43 +107,80 @@ def run_command(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
-    source = open_source(args.source)
-    shown = preview(source, runtime, notation=args.notation)
-    evidence = shown.notation
+    extra = [Path(p) for p in args.images_from] + list(runtime.settings.legacy_roots)
+    source = open_source(args.source, extra)
+    tables = table_choices(args.table_notation)
+    layout = chosen_layout(args.early_layout)
+    shown = preview(source, runtime, notation=args.notation, tables=tables, early_layout=layout)
     print(f"Earlier app's data: {source.database}")
     print(f"  image folders: {', '.join(str(r) for r in source.roots) or 'none found'}")
     print(
         f"  patients: {shown.patients} ({shown.patients_new} new); treatments: "
         f"{sum(shown.treatments.values())}; image records: {shown.image_rows} "
         f"({shown.images_found} files found, {shown.images_missing} missing, "
-        f"{shown.images_already_imported} imported before)"
+        f"{shown.images_already_imported} imported before); patient images: "
+        f"{shown.patient_images}"
     )
-    detected = evidence.detected or "undecided"
-    print(f"  tooth notation detected: {detected} ({'certain' if evidence.certain else 'unsure'})")
-    for line in evidence.evidence:
-        print(f"    - {line}")
-    notation = args.notation or (evidence.detected if evidence.certain else None)
-    if notation is None:
-        # No one to answer (not a console, or the input ended) reads as in a script.
-        answer = None if args.yes else console.ask("Read the tooth numbers as [universal/fdi]? ")
-        if answer is None:
-            print(
-                "The notation is not certain: run again with --notation universal or fdi.",
-                file=sys.stderr,
+    for generation, entry in shown.generations.items():
+        evidence = entry["notation"]
+        detected = evidence["detected"] or "undecided"
+        certain = "certain" if evidence["certain"] else "unsure"
+        used = f"; read as {entry['used']}" if entry["used"] else ""
+        print(
+            f"  {generation} ({entry['rows']} treatment and image rows): tooth notation "
+            f"detected: {detected} ({certain}){used}"
+        )
+        for line in evidence["evidence"]:
+            print(f"    - {line}")
+        if "layout" in entry:
+            print(f"    {_layout_line(entry['layout'])}")
+    for conflict in shown.name_conflicts[:LISTED]:
+        print(f"  Name and number disagree: {conflict}")
+    for generation, entry in shown.generations.items():
+        if entry["used"] is None and generation not in tables and not args.notation:
+            # No one to answer (not a console, or the input ended) reads as in a script.
+            answer = (
+                None
+                if args.yes
+                else console.ask(f"Read the tooth numbers of {generation} as [universal/fdi]? ")
             )
-            return None
-        if answer not in IMPORT_NOTATIONS:
-            return None
-        notation = answer
+            if answer is None:
+                print(
+                    f"The notation of {generation} is not certain: run again with "
+                    f"--table-notation {generation}=universal or fdi (or --notation).",
+                    file=sys.stderr,
+                )
+                return None
+            if answer not in IMPORT_NOTATIONS:
+                return None
+            tables[generation] = answer
     if not (args.yes or args.dry_run):
-        answer = console.ask(f"Import with teeth read as {notation}? [yes/no] ")
+        answer = console.ask("Import with the tooth readings shown? [yes/no] ")
         if answer is None:
             print("Not confirmed: add --yes to import without being asked.", file=sys.stderr)
             return None
         if answer not in ("yes", "y"):
             print("Nothing was imported.")
             return None
-    return start_import(runtime, source, notation=notation, dry_run=args.dry_run)
+    return start_import(
+        runtime,
+        source,
+        notation=args.notation,
+        tables=tables,
+        early_layout=layout,
+        dry_run=args.dry_run,
+    )
+
+
+def _layout_line(layout: dict[str, Any]) -> str:
+    used = layout.get("used") or layout["detected"]
+    certain = "" if layout["certain"] else ", unsure"
+    if used == "mirrored":
+        text = f"early chart layout: lower arch mirrored, {layout['affected']} rows affected"
+    else:
+        text = f"early chart layout: standard Universal ({layout['affected']} lower-arch rows)"
+    evidence = "; ".join(layout["evidence"])
+    return f"{text}{certain}" + (f" ({evidence})" if evidence else "")
 
 
 def _follow(runtime: Runtime, job: Job, report_file: str | None) -> int:
@@ -154,6 +220,8 @@ def _print_report(result: dict[str, Any]) -> None:
             print(f"  {title}: {entry['what']} ({entry['path']}): {entry['reason']}")
         if len(entries) > LISTED:
             print(f"  ... and {len(entries) - LISTED} more {title.lower()} (see the report)")
+    for entry in result.get("name_conflicts", [])[:LISTED]:
+        print(f"  Name and number disagree: {entry['what']}: {entry['reason']}")
     for note in result["notes"]:
         print(f"  Note: {note}")
 

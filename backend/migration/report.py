@@ -71,6 +71,8 @@ class ImportReport:
     missing_files: list[Entry] = field(default_factory=list)
     failures: list[Entry] = field(default_factory=list)
     not_imported: list[Entry] = field(default_factory=list)
+    # tooth names that say another tooth than the number was imported as (imported, listed)
+    name_conflicts: list[Entry] = field(default_factory=list)
     unreferenced_files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     backup: str | None = None
@@ -104,6 +106,7 @@ class ImportReport:
         self.missing_files += other.missing_files
         self.failures += other.failures
         self.not_imported += other.not_imported
+        self.name_conflicts += other.name_conflicts
         self.unreferenced_files += other.unreferenced_files
         self.notes += other.notes
 
@@ -133,6 +136,11 @@ class ImportReport:
             f"Treatments: {self.treatments.imported} new, {self.treatments.skipped} already "
             f"there, {self.treatments.failed} failed."
         )
+        if self.name_conflicts:
+            text += (
+                f" {len(self.name_conflicts)} records name another tooth than their number "
+                "(listed: check them)."
+            )
         if self.unreferenced_files:
             text += (
                 f" {_files(len(self.unreferenced_files))} no record refers to {verb} left "
@@ -164,6 +172,7 @@ def csv_of(report: dict[str, Any]) -> str:
         ("missing", "missing_files"),
         ("failed", "failures"),
         ("not_imported", "not_imported"),
+        ("name_conflict", "name_conflicts"),
     ):
         for entry in report.get(key, ()):
             writer.writerow((name, entry["what"], entry["path"] or "", entry["reason"]))

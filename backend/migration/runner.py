@@ -13,12 +13,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 from backend.config import IMAGES_DIRNAME
-from backend.errors import Conflict
+from backend.errors import Conflict, ValidationError
 from backend.fileio import file_sha256
 from backend.jobs import Job, Progress
 from backend.legacy.database import read_database
 from backend.legacy.importer import import_legacy
-from backend.legacy.notation import chosen_notation, detect_notation
+from backend.legacy.notation import decide, detect_notation
 from backend.legacy.paths import ROOT_CANDIDATES
 from backend.legacy.source import LegacySource, locate_database, open_source
 from backend.migration import cleanup, live, state
@@ -101,26 +101,27 @@ def _migrate_sources(
     waiting because their notation is not certain and none was given."""
     waiting = []
     for source in legacy_sources(runtime):
-        evidence = detect_notation(read_database(source.database))
-        chosen = chosen_notation(notation) if notation else None
-        if chosen is None and evidence.certain:
-            chosen = evidence.detected
-        if chosen is None:
+        database = read_database(source.database)
+        try:
+            decision = decide(database, notation, require_certain=True)
+        except ValidationError as exc:
             waiting.append(str(source.database))
             report.notes.append(
-                f"{source.database}: the tooth notation is not certain "
-                f"({'; '.join(evidence.evidence)}). Choose it in Settings or run "
+                f"{source.database}: {exc.message} Choose it in Settings or run "
                 "`dental-images migrate --notation universal|fdi`."
             )
             log.warning("migration of %s waits for the notation to be chosen", source.database)
             continue
+        chosen = decision.describe()
+        evidence = detect_notation(database)
         report.notes.append(
             f"{source.database}: teeth read as {chosen} ({'; '.join(evidence.evidence)})."
         )
         sub = import_legacy(
             runtime,
             source,
-            notation=chosen,
+            notation=notation,
+            tables=None if notation else dict(decision.notations),
             progress=progress,
             dry_run=dry_run,
             move_files=True,
@@ -222,13 +223,26 @@ def start_migration(runtime: Runtime, *, dry_run: bool = False, notation: str | 
 
 
 def start_import(
-    runtime: Runtime, source: LegacySource, *, notation: str, dry_run: bool = False
+    runtime: Runtime,
+    source: LegacySource,
+    *,
+    notation: str | None = None,
+    tables: dict[str, str] | None = None,
+    early_layout: str | None = None,
+    dry_run: bool = False,
 ) -> Job:
-    """Start the import job (whole-store: takes the lease); its result is the report."""
+    """Start the import job (whole-store: takes the lease); its result is the report. The
+    notation arguments are import_legacy's."""
 
     def work(progress: Progress) -> dict:
         report = import_legacy(
-            runtime, source, notation=notation, progress=progress, dry_run=dry_run
+            runtime,
+            source,
+            notation=notation,
+            tables=tables,
+            early_layout=early_layout,
+            progress=progress,
+            dry_run=dry_run,
         )
         save_report(runtime, report)
         return report.as_dict()

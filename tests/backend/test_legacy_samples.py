@@ -1,0 +1,229 @@
+"""The earlier app's own data (shared/legacy-samples, written by its code) comes across whole:
+every patient, treatment and image on the right patient, standard tooth and type, with the
+same bytes, whichever way the folders are handed over. The rows of each sample database are
+the answer key; the samples are copied first and never changed."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from backend import teeth
+from backend.legacy.importer import import_legacy, open_source, preview
+from backend.models import IMAGE_TYPES, Image, LegacyLink, Patient, Treatment
+
+SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "legacy-samples"
+CASES = ("early", "late", "newest", "upgrade")
+EARLY_TABLES = ("dental_treatments", "dental_treatment_images")
+
+pytestmark = pytest.mark.skipif(
+    not SAMPLES.is_dir(),
+    reason=f"the earlier app's sample data is not at {SAMPLES} (shared/ beside the repository)",
+)
+
+# The early app's Arabic names (as its chart showed them) and the standard Universal tooth
+# each names: written out here, not derived by the code under test.
+EARLY_NAMES = {
+    "ضرس العقل الأيمن العلوي": "1",
+    "الضرس الأول الأيمن العلوي": "3",
+    "الضاحك الأول الأيمن العلوي": "5",
+    "القاطع المركزي الأيمن العلوي": "8",
+    "القاطع المركزي الأيسر العلوي": "9",
+    "الضرس الأول الأيسر العلوي": "14",
+    "ضرس العقل الأيسر العلوي": "16",
+    "ضرس العقل الأيسر السفلي": "17",
+    "الضرس الأول الأيسر السفلي": "19",
+    "القاطع المركزي الأيسر السفلي": "24",
+    "القاطع المركزي الأيمن السفلي": "25",
+    "الضاحك الأول الأيمن السفلي": "28",
+    "ضرس العقل الأيمن السفلي": "32",
+}
+
+
+def _tree_hash(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def samples_hash() -> str:
+    return _tree_hash(SAMPLES)
+
+
+def _rows(database: Path) -> dict[str, list[dict[str, Any]]]:
+    """The answer key: every row of the tables that matter, read from a private copy."""
+    folder = database.parent / ".answer-key"
+    folder.mkdir(exist_ok=True)
+    copy = folder / "key.db"
+    shutil.copyfile(database, copy)
+    for suffix in ("-wal", "-shm"):
+        if database.with_name(database.name + suffix).is_file():
+            shutil.copyfile(database.with_name(database.name + suffix), f"{copy}{suffix}")
+    connection = sqlite3.connect(copy)
+    connection.row_factory = sqlite3.Row
+    tables = {
+        name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+    }
+    found = {
+        table: [dict(r) for r in connection.execute(f'SELECT * FROM "{table}"')]
+        for table in (
+            "patients",
+            "dental_treatments",
+            "tooth_treatments",
+            "dental_treatment_images",
+            "tooth_treatment_images",
+            "patient_images",
+        )
+        if table in tables
+    }
+    connection.close()
+    shutil.rmtree(folder)
+    return found
+
+
+def _standard(table: str, number: int) -> str:
+    if table in EARLY_TABLES:
+        return teeth.normalize(49 - number if 17 <= number <= 32 else number)
+    return teeth.from_fdi(number)
+
+
+def _hashes_at(roots: list[Path], image_path: str) -> set[str]:
+    """Checksums of the file(s) a row names, in any of the case's folders."""
+    relative = image_path.replace("\\", "/")
+    relative = relative.removeprefix("public/upload/")
+    found = set()
+    for root in roots:
+        for base in (root, root / "public" / "upload"):
+            target = base / relative
+            paths = sorted(target.iterdir()) if relative.endswith("/") and target.is_dir() else []
+            if not relative.endswith("/") and target.is_file():
+                paths = [target]
+            found |= {hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.is_file()}
+    return found
+
+
+def _copy_case(tmp_path: Path, case: str) -> Path:
+    target = tmp_path / case
+    shutil.copytree(SAMPLES / case, target, symlinks=True)
+    return target
+
+
+def _check(session, store_root: Path, key: dict[str, list[dict]], roots: list[Path]) -> int:
+    """Every row of the answer key came across to the right place; returns the early
+    lower-arch rows that the mirror rule put on the other side."""
+    links = dict(session.execute(select(LegacyLink.key, LegacyLink.target_id)).all())
+    patients = {p.id: p for p in session.scalars(select(Patient))}
+    assert len(patients) == len(key["patients"])
+    for row in key["patients"]:
+        patient = patients[row["id"]]
+        assert patient.full_name == (row["full_name"] or "(no name)")
+    treatments = {t.id: t for t in session.scalars(select(Treatment))}
+    corrected = 0
+    for table in ("dental_treatments", "tooth_treatments"):
+        for row in key.get(table, []):
+            treatment = treatments[links[f"treatment:{row['id']}"]]
+            assert treatment.patient_id == row["patient_id"]
+            assert treatment.tooth == _standard(table, row["tooth_number"]), row
+            if table == "dental_treatments" and row["tooth_name"]:
+                assert treatment.tooth == EARLY_NAMES[row["tooth_name"]]
+                corrected += 17 <= row["tooth_number"] <= 32
+    assert len(treatments) == sum(
+        len(key.get(t, [])) for t in ("dental_treatments", "tooth_treatments")
+    )
+    images = {i.id: i for i in session.scalars(select(Image))}
+    shown = 0
+    for table in ("dental_treatment_images", "tooth_treatment_images"):
+        for row in key.get(table, []):
+            image = images[links[f"image:{row['id']}"]]
+            shown += 1
+            assert image.patient_id == row["patient_id"]
+            assert image.tooth == _standard(table, row["tooth_number"])
+            kind = row["image_type"] if row["image_type"] in IMAGE_TYPES else "other"
+            assert image.image_type == kind
+            stored = store_root / image.folder_path / image.file_name
+            digest = hashlib.sha256(stored.read_bytes()).hexdigest()
+            assert digest == image.sha256
+            assert digest in _hashes_at(roots, row["image_path"]), row["image_path"]
+    assert len({i.sha256 for i in images.values()}) == len(images) == shown
+    return corrected
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("handed", ["images-from", "one-folder", "live-copy"])
+def test_each_sample_comes_across_whole_and_a_second_import_adds_nothing(
+    runtime, session, tmp_path, samples_hash, case, handed
+):
+    folder = _copy_case(tmp_path, case)
+    install, user = folder / "install", folder / "userData"
+    if handed == "live-copy":
+        if not (folder / "live-copy").is_dir():
+            pytest.skip(f"{case} has no live copy")
+        user = folder / "live-copy"
+    roots = [user, install]
+    if handed == "one-folder":
+        merged = tmp_path / "handed"
+        shutil.copytree(user, merged)
+        shutil.copytree(install, merged, dirs_exist_ok=True)
+        source, roots = open_source(merged), [merged]
+    else:
+        source = open_source(user, [install])
+    key = _rows(source.database)
+    shown = preview(source, runtime)
+    assert shown.reading is not None, shown.generations
+    assert shown.images_missing == 0 and shown.images_found == shown.image_rows
+    report = import_legacy(runtime, source)
+    assert report.missing == 0 and report.failed == 0, (report.missing_files, report.failures)
+    corrected = _check(session, runtime.settings.image_store_root, key, roots)
+    if case in ("early", "upgrade"):
+        assert corrected > 0
+        layout = shown.generations["dental_treatments"]["layout"]
+        assert layout["detected"] == "mirrored" and layout["certain"]
+    again = import_legacy(runtime, source)
+    assert again.imported == 0 and again.patients.imported == 0 and again.treatments.imported == 0
+    session.expire_all()
+    _check(session, runtime.settings.image_store_root, key, roots)
+
+
+def test_upgrade_is_decided_per_table_generation(tmp_path):
+    folder = _copy_case(tmp_path, "upgrade")
+    shown = preview(open_source(folder / "userData", [folder / "install"]))
+    assert shown.generations["dental_treatments"]["used"] == "universal"
+    assert shown.generations["tooth_treatments"]["used"] == "fdi"
+    assert shown.reading == (
+        "dental_treatments=universal (lower arch mirrored), tooth_treatments=fdi"
+    )
+    assert shown.name_conflicts == []
+
+
+def test_the_samples_are_unchanged(samples_hash):
+    assert _tree_hash(SAMPLES) == samples_hash
+
+
+def test_import_legacy_finds_the_app_folders_images_with_images_from(tmp_path):
+    """`late` keeps its database in the per-user folder and its images in the program's
+    folder: named with --images-from, every file is found and the mirror-free FDI reading
+    is shown."""
+    import subprocess
+    import sys
+
+    folder = _copy_case(tmp_path, "late")
+    args = [sys.executable, "-m", "backend", "import-legacy", str(folder / "userData")]
+    args += ["--data-dir", str(tmp_path / "home"), "--yes"]
+    run = dict(cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True)
+    without = subprocess.run([*args, "--dry-run"], timeout=120, **run)
+    assert "20 missing" in without.stdout
+    done = subprocess.run([*args, "--images-from", str(folder / "install")], timeout=120, **run)
+    assert "20 files found, 0 missing" in done.stdout, done.stdout + done.stderr
+    assert "tooth_treatments (36 treatment and image rows): tooth notation detected: fdi" in (
+        done.stdout
+    )
+    assert "Images: 20 imported" in done.stdout
