@@ -3,6 +3,9 @@
 import io
 import os
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
@@ -48,11 +51,63 @@ MSG_HIDDEN = (
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """Upper bounds an upload must respect before its pixels are decoded."""
+    """Upper bounds an upload must respect before its pixels are decoded. `max_decoded_bytes`
+    bounds the memory its pixels take while decoded and turned into a thumbnail (pixels × bytes
+    per pixel of its mode, see `working_bytes`): a 190 KB 16-bit PNG of 100 megapixels is
+    small on disk, and its pixel count alone says nothing of the 1 GB it takes."""
 
     max_bytes: int = 64 * 1024 * 1024
     max_pixels: int = 120_000_000
     max_side: int = 30_000
+    max_decoded_bytes: int = 768 * 1024 * 1024
+
+
+# Peak bytes per pixel of decoding an image of each mode and making its thumbnail (the decoded
+# pixels, the upright copy, the conversions to 8-bit RGB), as measured with ru_maxrss on
+# 30-megapixel images: 2 for 8-bit grey, 8 for RGB, 10 for 16-bit grey, 12 for RGBA.
+_BYTES_PER_PIXEL = {"1": 2, "L": 2, "P": 10, "RGB": 8, "YCbCr": 8, "LAB": 8, "HSV": 8}
+_BYTES_PER_PIXEL.update({"I;16": 10, "I;16L": 10, "I;16B": 10, "I;16N": 10, "I": 17, "F": 17})
+_DEFAULT_BYTES_PER_PIXEL = 12  # RGBA, LA, CMYK and the rest
+# All decodes of this process at once stay within this (eight 16-bit 100-megapixel PNGs took
+# the server to 6.5 GB); a decode waits for others to finish, up to DECODE_WAIT_S.
+DECODING_BUDGET_BYTES = 1024 * 1024 * 1024
+DECODE_WAIT_S = 120.0
+MSG_BUSY = "The program is busy reading other large images; try this one again in a minute."
+
+
+def working_bytes(mode: str, width: int, height: int) -> int:
+    """The memory an image of `mode` and size takes decoded and thumbnailed, in bytes."""
+    return width * height * _BYTES_PER_PIXEL.get(mode, _DEFAULT_BYTES_PER_PIXEL)
+
+
+class DecodeBudget:
+    """A semaphore counted in bytes: how much decoded pixel memory may be held at once."""
+
+    def __init__(self, total_bytes: int) -> None:
+        self.total_bytes = total_bytes
+        self.in_use = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def reserve(self, nbytes: int, wait_s: float = DECODE_WAIT_S) -> Iterator[None]:
+        """Hold `nbytes` (at most the total) for the block; InvalidImage(MSG_BUSY) if they do
+        not become free within `wait_s` seconds."""
+        nbytes = min(nbytes, self.total_bytes)
+        with self._changed:
+            if not self._changed.wait_for(
+                lambda: self.in_use + nbytes <= self.total_bytes, timeout=wait_s
+            ):
+                raise InvalidImage(MSG_BUSY)
+            self.in_use += nbytes
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.in_use -= nbytes
+                self._changed.notify_all()
+
+
+DECODE_BUDGET = DecodeBudget(DECODING_BUDGET_BYTES)
 
 
 @dataclass(frozen=True)
@@ -102,6 +157,27 @@ def inspect_image(data: bytes, limits: ImageLimits = ImageLimits()) -> DecodedIm
     return DecodedImage(info=info, image=image)
 
 
+@contextmanager
+def inspected(data: bytes, limits: ImageLimits = ImageLimits()) -> Iterator[DecodedImage]:
+    """`inspect_image`, holding the image's working bytes of DECODE_BUDGET while the block uses
+    the decoded pixels (make its thumbnail inside)."""
+    with DECODE_BUDGET.reserve(_header_cost(data)):
+        yield inspect_image(data, limits)
+
+
+def _header_cost(data: bytes) -> int:
+    """The working bytes the header of `data` announces; 0 when it cannot be read (the
+    inspection that follows says why)."""
+    extension = sniff_extension(data)
+    if extension is None:
+        return 0
+    try:
+        with Image.open(io.BytesIO(data), formats=[_FORMAT_OF_EXTENSION[extension]]) as image:
+            return working_bytes(image.mode, image.width, image.height)
+    except Exception:  # damaged or a bomb: inspect_image refuses it with its reason
+        return 0
+
+
 def make_thumbnail(image: Image.Image, max_side: int = 320) -> bytes:
     """Return JPEG bytes of `image` upright (EXIF orientation), in RGB, at most `max_side` long."""
     small = ImageOps.exif_transpose(image)  # a new image: the caller's one stays as decoded
@@ -128,7 +204,8 @@ def thumbnail_from_file(
         data = Path(path).read_bytes()
     except OSError as error:
         raise InvalidImage("The image file cannot be read.") from error
-    return make_thumbnail(inspect_image(data, limits).image, max_side)
+    with inspected(data, limits) as decoded:
+        return make_thumbnail(decoded.image, max_side)
 
 
 def _mb(size: int) -> str:
@@ -139,6 +216,7 @@ def _decode(data: bytes, pillow_format: str, limits: ImageLimits) -> Image.Image
     try:
         image = Image.open(io.BytesIO(data), formats=[pillow_format])
         _check_dimensions(image.width, image.height, limits)
+        _check_working_bytes(image, limits)
         image.load()
     except InvalidImage:
         raise
@@ -160,6 +238,15 @@ def _check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
     else:
         return
     raise InvalidImage(f"The image is {width} × {height} pixels; the limit is {limit}.")
+
+
+def _check_working_bytes(image: Image.Image, limits: ImageLimits) -> None:
+    needed = working_bytes(image.mode, image.width, image.height)
+    if needed > limits.max_decoded_bytes:
+        raise InvalidImage(
+            f"The image is {image.width} × {image.height} pixels of mode {image.mode}; reading "
+            f"it needs {_mb(needed)} of memory, the limit is {_mb(limits.max_decoded_bytes)}."
+        )
 
 
 def _check_trailer(data: bytes, extension: str) -> None:

@@ -17,7 +17,7 @@ from backend import validation as check
 from backend.errors import AppError, FileOpenElsewhere, ImageMissing, NotFound, ValidationError
 from backend.fileio import FileInUse
 from backend.models import Image
-from backend.storage import ImageStore, image_folder
+from backend.storage import GENERAL, ImageStore, image_folder
 from backend.usecases.patients import get_patient
 from backend.usecases.retrieval import locate_image
 from backend.usecases.treatments import get_treatment
@@ -44,6 +44,13 @@ class UploadResult:
     error: AppError | None = None
 
 
+def place(value: Any) -> str | None:
+    """A tooth code, or None for "general" (the patient's images that belong to no tooth)."""
+    if str(value or "").strip().lower() == GENERAL:
+        return None
+    return check.tooth(value)
+
+
 def get_image(session: Session, image_id: str) -> Image:
     image = session.get(Image, str(image_id)) if image_id else None
     if image is None:
@@ -52,7 +59,7 @@ def get_image(session: Session, image_id: str) -> Image:
 
 
 def _linked_treatment_id(
-    session: Session, treatment_id: Any, patient_id: str, tooth: str
+    session: Session, treatment_id: Any, patient_id: str, tooth: str | None
 ) -> str | None:
     if treatment_id in (None, ""):
         return None
@@ -77,11 +84,12 @@ def add_images(
     taken_date: Any = None,
     limits: imaging.ImageLimits = DEFAULT_LIMITS,
 ) -> list[UploadResult]:
-    """Store each upload under the patient's tooth and type. The shared fields are checked
-    first (any error there stores nothing); then each file on its own: a bad file gets its
-    error in the result and leaves no trace, the good ones are stored."""
+    """Store each upload under the patient's tooth (or "general": no tooth) and type. The
+    shared fields are checked first (any error there stores nothing); then each file on its
+    own: a bad file gets its error in the result and leaves no trace, the good ones are
+    stored."""
     patient = get_patient(session, patient_id)
-    tooth_code = check.tooth(tooth)
+    tooth_code = place(tooth)
     kind = check.image_type(image_type)
     link = _linked_treatment_id(session, treatment_id, patient.id, tooth_code)
     note = check.text(description, "description", max_length=2000)
@@ -123,9 +131,10 @@ def _store_one(
     folder: str,
     fields: dict[str, Any],
 ) -> Image:
-    decoded = imaging.inspect_image(upload.data, limits)
-    thumbnail = imaging.make_thumbnail(decoded.image)
-    info = decoded.info
+    with imaging.inspected(upload.data, limits) as decoded:
+        thumbnail = imaging.make_thumbnail(decoded.image)
+        info = decoded.info
+        del decoded  # the pixels go before the file is written: the budget holds for them
     file_name = store.write_new(folder, upload.name, info.extension, upload.data)
     image = Image(
         folder_path=folder,
@@ -162,10 +171,13 @@ def _store_one(
 def list_tooth_images(
     session: Session, patient_id: str, tooth: Any, image_type: Any = None
 ) -> list[Image]:
-    """A tooth's images, oldest first by taken date (or upload time)."""
+    """A tooth's images (or the patient-level ones, for "general"), oldest first by taken
+    date (or upload time)."""
     patient = get_patient(session, patient_id)
+    code = place(tooth)
     statement = select(Image).where(
-        Image.patient_id == patient.id, Image.tooth == check.tooth(tooth)
+        Image.patient_id == patient.id,
+        Image.tooth.is_(None) if code is None else Image.tooth == code,
     )
     if image_type not in (None, ""):
         statement = statement.where(Image.image_type == check.image_type(image_type))
@@ -233,7 +245,7 @@ def _needs_move(image: Image, changes: Mapping[str, Any]) -> bool:
     """Whether `changes` move the image to another tooth or type (False for values that do not
     check: `_apply_update` refuses them)."""
     try:
-        tooth = check.tooth(changes["tooth"]) if "tooth" in changes else image.tooth
+        tooth = place(changes["tooth"]) if "tooth" in changes else image.tooth
         kind = (
             check.image_type(changes["image_type"]) if "image_type" in changes else image.image_type
         )
@@ -247,7 +259,7 @@ def _apply_update(
 ) -> Image:
     """The update of the locked `image`: check the changes, copy the file if it moves, commit,
     then remove the old file."""
-    new_tooth = check.tooth(changes["tooth"]) if "tooth" in changes else image.tooth
+    new_tooth = place(changes["tooth"]) if "tooth" in changes else image.tooth
     new_type = (
         check.image_type(changes["image_type"]) if "image_type" in changes else image.image_type
     )
