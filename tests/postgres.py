@@ -30,6 +30,14 @@ TEMPLATE = f"{TEMPLATE_PREFIX}{os.getpid()}"
 TEST_PREFIX = "dental_test_"
 _OURS = re.compile(rf"^(?:{TEMPLATE_PREFIX}|{TEST_PREFIX})(\d+)(?:_[0-9a-f]+)?$")
 _COMMENT = "dental-images test database, host {host}"
+
+
+def _comment(platform: str = sys.platform) -> str:
+    # The OS is part of the host: Windows Python under Wine on the same machine has the same
+    # host name but its own pids, which a Linux run must not judge (nor the other way round).
+    return _COMMENT.format(host=f"{socket.gethostname()} ({platform})").replace("'", "")
+
+
 _to_drop_at_exit: set[str] = set()
 
 
@@ -52,11 +60,12 @@ def _alive(pid: int) -> bool:
     return process_alive(pid)
 
 
-def _create(connection, name: str, template: str | None = None) -> None:
+def _create(
+    connection, name: str, template: str | None = None, platform: str = sys.platform
+) -> None:
     clause = f' TEMPLATE "{template}"' if template else ""
     connection.execute(text(f'CREATE DATABASE "{name}"{clause}'))
-    comment = _COMMENT.format(host=socket.gethostname()).replace("'", "")
-    connection.execute(text(f"COMMENT ON DATABASE \"{name}\" IS '{comment}'"))
+    connection.execute(text(f"COMMENT ON DATABASE \"{name}\" IS '{_comment(platform)}'"))
 
 
 def stale_databases(connection) -> list[str]:
@@ -64,7 +73,7 @@ def stale_databases(connection) -> list[str]:
     no longer alive. Those of other hosts are left alone (their pids mean nothing here), and
     so are those without a host, unless they are templates (only earlier versions of this
     module made those)."""
-    ours = _COMMENT.format(host=socket.gethostname()).replace("'", "")
+    ours = _comment()
     rows = connection.execute(
         text(
             "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "

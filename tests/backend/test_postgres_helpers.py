@@ -72,3 +72,21 @@ def test_leftovers_of_killed_runs_are_dropped_and_live_runs_kept():
         sleeper.wait()
         postgres.drop_database(admin, names["live template"])
         engine.dispose()
+
+
+def test_databases_of_the_other_os_on_this_machine_are_left_to_it():
+    """Windows Python under Wine shares the host name, not the pids: its live run's template
+    must survive a Linux run's clean-up (and the other way round)."""
+    admin = postgres.admin_url()
+    name = f"dental_images_template_{dead_pid()}"
+    other_os = "linux" if sys.platform == "win32" else "win32"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            postgres._create(connection, name, platform=other_os)
+        assert name not in postgres.drop_stale_databases(admin)
+        assert name in database_names(admin)
+    finally:
+        postgres.drop_database(admin, name)
+        engine.dispose()
