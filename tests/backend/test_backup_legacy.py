@@ -191,7 +191,7 @@ def test_a_json_file_that_is_no_export_is_refused_and_changes_nothing(
     populate(runtime, patients_count=1)
     before = state_of(runtime)
     bad = tmp_path / "not-an-export.json"
-    bad.write_text(content)
+    bad.write_text(content, encoding="utf-8")
     report = verify_archive(bad)
     assert not report.ok and any(problem in p for p in report.problems)
     for attempt in (preview_restore, restore_backup):

@@ -70,6 +70,6 @@ def test_environment_wins_over_the_config_file(tmp_path, monkeypatch):
 def test_config_keys_can_be_removed_and_bad_files_are_reported(tmp_path):
     write_machine_config(tmp_path, images_root="/x")
     assert write_machine_config(tmp_path, images_root=None) == {}
-    (tmp_path / "config.json").write_text("{not json")
+    (tmp_path / "config.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ValueError, match=r"config\.json cannot be read"):
         load_settings(tmp_path)

@@ -103,7 +103,7 @@ def test_a_folder_without_the_database_is_refused_clearly(tmp_path):
     with pytest.raises(ValidationError, match=r"dental_clinic\.db"):
         open_source(tmp_path / "empty")
     (tmp_path / "fake").mkdir()
-    (tmp_path / "fake" / "dental_clinic.db").write_text("not a database")
+    (tmp_path / "fake" / "dental_clinic.db").write_text("not a database", encoding="utf-8")
     with pytest.raises(ValidationError, match="not an SQLite database"):
         preview(open_source(tmp_path / "fake"))
 

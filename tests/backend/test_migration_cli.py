@@ -51,7 +51,9 @@ def test_exit_codes_tell_scripts_what_happened(tmp_path):
     )
     assert failed.returncode == 4, failed.stderr
     assert "tooth notation detected: fdi" in failed.stdout
-    assert json.loads((tmp_path / "r.json").read_text())["imported"] == len(data.expected)
+    assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["imported"] == len(
+        data.expected
+    )
 
     build_legacy(tmp_path / "partial", notation="universal")
     with sqlite3.connect(tmp_path / "partial" / "dental_clinic.db") as db:

@@ -50,7 +50,7 @@ def test_migration_moves_everything_into_the_layout_after_a_backup(legacy_home):
         check_imported(session, runtime.settings.image_store_root, data)
     moved = [p for p in data.legacy_files if p not in data.unreferenced]
     backup = Path(report.backup)
-    manifest = json.loads((backup / "manifest.json").read_text())
+    manifest = json.loads((backup / "manifest.json").read_text(encoding="utf-8"))
     assert backup.name.startswith("pre-migration-") and (backup / "database" / "dental.db").exists()
     kept = {Path(f["original"]) for f in manifest["files"]}
     assert kept == {p for p in moved if not p.exists()}  # every retired original is kept
@@ -195,7 +195,9 @@ def test_a_partial_backup_left_by_a_killed_run_is_removed_by_a_later_one(runtime
 def test_an_unreadable_legacy_place_does_not_stop_the_start(tmp_path, monkeypatch):
     legacy_root = tmp_path / "old-app"
     legacy_root.mkdir()
-    (legacy_root / "dental_images").write_text("a file where the folder of images was expected")
+    (legacy_root / "dental_images").write_text(
+        "a file where the folder of images was expected", encoding="utf-8"
+    )
     monkeypatch.setenv("DENTAL_IMAGES_LEGACY_ROOTS", str(legacy_root))
     runtime = open_runtime(load_settings(data_dir=tmp_path / "home"))
     try:

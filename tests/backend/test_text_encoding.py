@@ -1,6 +1,7 @@
-"""Every text file the program reads or writes names its encoding (UTF-8): the Windows default,
-cp1252, cannot hold Arabic names and raised UnicodeEncodeError in the migration's safety
-backup."""
+"""Every text file the program (and its tests, which run under Windows Python too) reads or
+writes names its encoding (UTF-8): the Windows default, cp1252, cannot hold Arabic names and
+raised UnicodeEncodeError in the migration's safety backup; a test reading the safety backup's
+manifest without it saw another patient folder name than the one on disk."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-BACKEND = Path(__file__).resolve().parents[2] / "backend"
+ROOT = Path(__file__).resolve().parents[2]
+BACKEND = ROOT / "backend"
+CHECKED = sorted([*BACKEND.rglob("*.py"), *(ROOT / "tests").rglob("*.py")])
 TEXT_METHODS = {"read_text", "write_text"}
 
 
@@ -37,9 +40,7 @@ def _text_calls_without_encoding(source: str) -> list[int]:
     return lines
 
 
-@pytest.mark.parametrize(
-    "path", sorted(BACKEND.rglob("*.py")), ids=lambda p: str(p.relative_to(BACKEND))
-)
+@pytest.mark.parametrize("path", CHECKED, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_text_is_read_and_written_as_utf8(path):
     assert _text_calls_without_encoding(path.read_text(encoding="utf-8")) == []
 

@@ -82,7 +82,7 @@ def bundle_in_use() -> Iterator[Bundle]:
 def _build_unless_current() -> Bundle:
     version = load_bundle_info().version()
     wanted = sources_hash()
-    stamp = json.loads(STAMP.read_text()) if STAMP.exists() else {}
+    stamp = json.loads(STAMP.read_text(encoding="utf-8")) if STAMP.exists() else {}
     tarball, deb = _artefacts(version)
     if stamp.get("hash") == wanted and EXECUTABLE.exists() and tarball.exists():
         return Bundle(BUNDLE, EXECUTABLE, tarball, deb, version, stamp["seconds"], True)
@@ -103,6 +103,6 @@ def _build_unless_current() -> Bundle:
             + completed.stdout[-3000:]
             + completed.stderr[-6000:]
         )
-    STAMP.write_text(json.dumps({"hash": wanted, "seconds": round(seconds, 1)}))
+    STAMP.write_text(json.dumps({"hash": wanted, "seconds": round(seconds, 1)}), encoding="utf-8")
     tarball, deb = _artefacts(version)
     return Bundle(BUNDLE, EXECUTABLE, tarball, deb, version, seconds, False)

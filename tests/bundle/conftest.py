@@ -42,6 +42,6 @@ def folder_bytes(folder: Path) -> int:
 def record(**figures: object) -> None:
     """Add figures to artifacts/bundle/report.json."""
     REPORT.parent.mkdir(parents=True, exist_ok=True)
-    report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
+    report = json.loads(REPORT.read_text(encoding="utf-8")) if REPORT.exists() else {}
     report.update(figures)
-    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+    REPORT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

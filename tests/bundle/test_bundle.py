@@ -167,7 +167,7 @@ def test_served_bundle_stores_images_and_backs_them_up(bundle, tmp_path):
     checked = run_bundle(bundle, "verify", str(archive), "--data-dir", str(data_dir))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "OK:" in checked.stdout
-    log = (data_dir / "logs" / "dental-images.log").read_text()
+    log = (data_dir / "logs" / "dental-images.log").read_text(encoding="utf-8")
     assert "serving headless on http://127.0.0.1:" in log
 
 
@@ -195,7 +195,7 @@ def test_bundled_window_opens_and_renders_the_chart(bundle, tmp_path):
         timeout=300,
     )
     assert result_file.exists(), completed.stdout[-2000:] + completed.stderr[-4000:]
-    result = json.loads(result_file.read_text())
+    result = json.loads(result_file.read_text(encoding="utf-8"))
     assert "error" not in result, result
     if shot.exists():
         (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
@@ -205,7 +205,7 @@ def test_bundled_window_opens_and_renders_the_chart(bundle, tmp_path):
     box_pixels = (TOP_BAR_BOX[2] - TOP_BAR_BOX[0]) * (TOP_BAR_BOX[3] - TOP_BAR_BOX[1])
     assert result["top_bar_pixels"] > 0.9 * box_pixels, result
     assert result["chart_pixels"] >= CHART_MIN_PIXELS, result
-    log = (data_dir / "logs" / "dental-images.log").read_text()
+    log = (data_dir / "logs" / "dental-images.log").read_text(encoding="utf-8")
     assert "window opening on http://127.0.0.1:" in log
     assert "ui ready after" in log
     assert " ERROR " not in log, log

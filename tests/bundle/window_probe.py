@@ -66,7 +66,7 @@ def main() -> None:
         result["error"] = repr(exc)
     finally:
         result["exit_code"] = stop(process)
-        result_path.write_text(json.dumps(result))
+        result_path.write_text(json.dumps(result), encoding="utf-8")
 
 
 if __name__ == "__main__":

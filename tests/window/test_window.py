@@ -47,7 +47,7 @@ def test_window_opens_chart_and_uploads_a_file_chosen_in_the_native_dialog(tmp_p
         timeout=180,
     )
     assert result_file.exists(), completed.stdout[-2000:] + completed.stderr[-4000:]
-    result = json.loads(result_file.read_text())
+    result = json.loads(result_file.read_text(encoding="utf-8"))
     assert "error" not in result, result
     assert result["title"].startswith("Dental Images")
     assert result["bridge"] is True

@@ -103,7 +103,7 @@ def main() -> None:
         except Exception as exc:  # report what failed to the test instead of hanging
             result["error"] = repr(exc)
         finally:
-            result_path.write_text(json.dumps(result))
+            result_path.write_text(json.dumps(result), encoding="utf-8")
             window.destroy()
 
     run_window(runtime, bridge=Bridge(runtime, dialog=fake_dialog), on_shown=drive)

@@ -55,8 +55,8 @@ def backups_dir() -> Path:
 
 
 def record(**figures: object) -> None:
-    known = json.loads(FIGURES.read_text()) if FIGURES.is_file() else {}
-    FIGURES.write_text(json.dumps({**known, **figures}, indent=2))
+    known = json.loads(FIGURES.read_text(encoding="utf-8")) if FIGURES.is_file() else {}
+    FIGURES.write_text(json.dumps({**known, **figures}, indent=2), encoding="utf-8")
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -118,7 +118,7 @@ def test_installs_silently_per_user():
     )
     wine.wait_for_wineserver()
     record(install_s=round(time.monotonic() - started, 1))
-    assert done.returncode == 0, log.read_text(errors="replace")[-3000:]
+    assert done.returncode == 0, log.read_text(errors="replace", encoding="utf-8")[-3000:]
     assert exe().is_file()
     assert (install_dir() / "unins000.exe").is_file()
     start_menu = wine.appdata() / "Microsoft" / "Windows" / "Start Menu" / "Programs"
@@ -255,7 +255,9 @@ def test_window_start_without_webview2_opens_the_default_browser(tmp_path):
     opened = tmp_path / "opened.txt"
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "xdg-open").write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{opened}"\n')
+    (fake / "xdg-open").write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{opened}"\n', encoding="utf-8"
+    )
     (fake / "xdg-open").chmod(0o755)
     process = subprocess.Popen(
         wine.command(exe()),
@@ -266,11 +268,11 @@ def test_window_start_without_webview2_opens_the_default_browser(tmp_path):
     )
     try:
         deadline = time.monotonic() + 120
-        while not (opened.is_file() and "token=" in opened.read_text()):
+        while not (opened.is_file() and "token=" in opened.read_text(encoding="utf-8")):
             assert time.monotonic() < deadline, "no browser was opened within 120 s"
             assert process.poll() is None, "the program ended instead of opening the browser"
             time.sleep(0.5)
-        (launch_url,) = opened.read_text().split()
+        (launch_url,) = opened.read_text(encoding="utf-8").split()
         client = Client(launch_url)
         assert f'data-version="{__version__}"' in client.index_html
     finally:
