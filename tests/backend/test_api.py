@@ -46,6 +46,10 @@ def test_upload_list_serve_edit_delete(client):
     assert original.headers["X-Content-Type-Options"] == "nosniff"
     cached = client.get(stored[0]["url"], headers={"If-None-Match": original.headers["ETag"]})
     assert cached.status_code == 304
+    # A served file stays open until its response is closed, as a browser download would hold
+    # it; Windows refuses to move an open file (answered 409 file_in_use).
+    original.close()
+    cached.close()
     thumb = client.get(stored[1]["thumbnail_url"])
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
 

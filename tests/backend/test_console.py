@@ -35,7 +35,9 @@ class _Console(io.StringIO):
         return True
 
 
-def test_a_terminal_whose_input_ends_gives_no_answer():
+def test_a_terminal_whose_input_ends_gives_no_answer(monkeypatch):
+    # These stand-ins are consoles on Windows too (where a terminal must also be one, below).
+    monkeypatch.setattr(console, "_windows_console", lambda stdin: True)
     assert console.ask("Go on? ", _EndedConsole()) is None
     assert console.ask("Go on? ", _Console("")) is None  # end of input read as ""
     assert console.ask("Go on? ", _Console(" Yes \n")) == "yes"
