@@ -105,6 +105,11 @@ def run_window(
     if missing:
         log.warning("%s: opening in the default browser instead of a window", missing)
         print(f"{missing}: opening in the default browser instead.", flush=True)
+        runtime.notices.append(
+            f"{missing}, so Dental Images opened in your web browser instead of its own "
+            "window. Everything works here; for the program's window, install the free "
+            "WebView2 Runtime from Microsoft and start Dental Images again."
+        )
         return serve_headless(runtime, open_browser=True)
     try:
         import webview

@@ -47,6 +47,8 @@ def test_no_webview2_runtime_opens_the_default_browser(runtime, monkeypatch, cap
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
     with opener.open(url, timeout=10) as page:
         assert page.status == 200
+    (notice,) = runtime.notices  # the main screen says why it is in the browser
+    assert "opened in your web browser" in notice and "WebView2 Runtime" in notice
     servers[0].close()
     thread.join(10)
     messages = [r.getMessage() for r in caplog.records]

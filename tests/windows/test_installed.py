@@ -275,6 +275,8 @@ def test_window_start_without_webview2_opens_the_default_browser(tmp_path):
         (launch_url,) = opened.read_text(encoding="utf-8").split()
         client = Client(launch_url)
         assert f'data-version="{__version__}"' in client.index_html
+        notices = client.json("GET", "/api/status")[1]["notices"]
+        assert any("opened in your web browser" in notice for notice in notices), notices
     finally:
         stop(process)
     log = (data_dir() / "logs" / "dental-images.log").read_text(encoding="utf-8")
