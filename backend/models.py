@@ -114,7 +114,8 @@ class Image(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
-    tooth: Mapped[str] = mapped_column(String(2))
+    # NULL: a patient-level image ("Whole mouth / general"), kept under general/.
+    tooth: Mapped[str | None] = mapped_column(String(2))
     image_type: Mapped[str] = mapped_column(String(12))
     folder_path: Mapped[str] = mapped_column(String(300))
     file_name: Mapped[str] = mapped_column(String(255))

@@ -25,7 +25,7 @@ from backend.fileio import fsync_dir
 
 log = logging.getLogger(__name__)
 
-_TOOTH_PART = re.compile(r"^(?:[1-9]|[12][0-9]|3[0-2]|[A-T])$")
+_TOOTH_PART = re.compile(r"^(?:[1-9]|[12][0-9]|3[0-2]|[A-T]|general)$")
 _IMAGE_TYPES = frozenset({"before", "after", "xray", "clinical", "other"})
 _MAX_STEM = 80
 _LEGACY_NAME_DROP = re.compile(r"[^A-Za-z0-9\u0600-\u06FF\s\-_]")
@@ -57,9 +57,15 @@ def legacy_patient_folder(full_name: str | None, patient_id: str) -> str:
     return cleaned or f"Patient_{patient_id}"
 
 
-def image_folder(patient_id: str, tooth: str, image_type: str) -> str:
+GENERAL = "general"  # the folder of a patient's images that belong to no tooth
+
+
+def image_folder(patient_id: str, tooth: str | None, image_type: str) -> str:
     """The relative folder of a patient's tooth and type, as stored in the database:
-    `dental_images/<uuid>/<tooth>/<type>/` with forward slashes and a trailing slash."""
+    `dental_images/<uuid>/<tooth>/<type>/` with forward slashes and a trailing slash;
+    `dental_images/<uuid>/general/<type>/` for a patient-level image (tooth None)."""
+    if tooth is None:
+        tooth = GENERAL
     try:
         canonical_id = str(uuid.UUID(patient_id))
     except (ValueError, TypeError, AttributeError) as exc:

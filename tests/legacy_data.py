@@ -39,7 +39,7 @@ class Expected:
 
     ref: str
     patient_id: str
-    tooth: str
+    tooth: str | None  # None: a patient-level image
     image_type: str
     data: bytes
 
@@ -284,11 +284,14 @@ def build_legacy(
     del stray
     b.data.unreferenced.append(b.data.legacy_files[-1])
     relative = f"dental_images/{legacy_patient_folder('Layla Haddad', layla)}/other/face.png"
-    b.file(folder, relative)
+    data = b.file(folder, relative)
+    portrait = str(uuid.uuid4())
     b.db.execute(
         "INSERT INTO patient_images VALUES (?, ?, NULL, ?, 'other', 'portrait')",
-        (str(uuid.uuid4()), layla, relative),
+        (portrait, layla, relative),
     )
+    # a patient-level image: no tooth
+    b.data.expected.append(Expected(f"patient_images {portrait}", layla, None, "other", data))
     for k in range(extra):
         patient = (layla, arabic, omar)[k % 3]
         number = (n_front, n_molar, n_lower)[k % 3]

@@ -77,6 +77,7 @@ class ImportPreview:
     images_already_imported: int = 0
     images_not_placeable: int = 0
     patient_images: int = 0
+    patient_images_found: int = 0
     unreferenced_files: int = 0
     missing_examples: list[str] = field(default_factory=list)
     generations: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -96,6 +97,7 @@ class ImportPreview:
             "images_already_imported": self.images_already_imported,
             "images_not_placeable": self.images_not_placeable,
             "patient_images": self.patient_images,
+            "patient_images_found": self.patient_images_found,
             "unreferenced_files": self.unreferenced_files,
             "missing_examples": list(self.missing_examples),
             "generations": {k: dict(v) for k, v in self.generations.items()},
@@ -166,11 +168,12 @@ def preview(
         patients_new=report.patients.imported,
         treatments={t: len(database.rows(t)) for t in TREATMENT_TABLES if database.has(t)},
         image_rows=sum(len(database.rows(t)) for t in IMAGE_TABLES),
-        images_found=len(plan.images),
+        images_found=sum(1 for item in plan.images if item.tooth is not None),
         images_missing=report.missing,
         images_already_imported=report.skipped,
         images_not_placeable=report.failed,
         patient_images=len(database.rows(PATIENT_IMAGES)),
+        patient_images_found=sum(1 for item in plan.images if item.tooth is None),
         unreferenced_files=len(report.unreferenced_files),
         missing_examples=[f"{e.what}: {e.path}" for e in report.missing_files[:10]],
         generations=generations_of(database, decision),

@@ -25,7 +25,7 @@ from backend.legacy.source import LegacySource
 from backend.migration.journal import LEGACY_FILE
 from backend.migration.report import Entry, ImportReport
 from backend.models import Image, LegacyLink, Patient, new_id
-from backend.storage import legacy_patient_folder
+from backend.storage import UnsafePath, legacy_patient_folder, resolve_under
 
 TREATMENT_OF_IMAGES = {
     "tooth_treatment_images": "tooth_treatments",
@@ -58,7 +58,7 @@ class ImagePlan:
     image_id: str
     ref: str
     patient_id: str
-    tooth: str
+    tooth: str | None  # None: a patient-level image
     image_type: str
     fields: dict[str, Any]
     legacy: LegacyPath
@@ -73,6 +73,7 @@ class ImportPlan:
     treatments: list[TreatmentPlan] = field(default_factory=list)
     images: list[ImagePlan] = field(default_factory=list)
     image_rows: int = 0
+    patient_image_rows: int = 0
 
 
 def _pid(value: Any) -> str:
@@ -102,6 +103,7 @@ class Planner:
         own_files: set[str] | None = None,
     ) -> None:
         self.session = session
+        self.source = source
         self.database = database
         self.decision = (
             notation if isinstance(notation, NotationDecision) else decide(database, notation)
@@ -130,7 +132,7 @@ class Planner:
         self._plan_patients()
         self._plan_treatments()
         self._plan_images()
-        self._list_patient_images()
+        self._plan_patient_images()
         self._list_unreferenced()
         return self.plan
 
@@ -379,19 +381,73 @@ class Planner:
             self.report.add_missing(by_key[key].ref, folder, reason)
 
     # ----- what stays behind
-    def _list_patient_images(self) -> None:
+    def _plan_patient_images(self) -> None:
+        """`patient_images` rows become patient-level images (no tooth): their files lie at
+        `patient_images/<patient id>/<file>` in the per-user folder."""
+        bases = list(
+            dict.fromkeys([self.source.database.parent, self.source.folder, *self.roots.roots])
+        )
         for row in self.database.rows(PATIENT_IMAGES):
-            legacy = parse_image_path(row.get("image_path"))
-            hits = self.roots.existing(legacy.relative) if legacy.kind != UNKNOWN else []
-            for hit in hits:
-                self.claimed.setdefault(os.path.realpath(hit), f"{PATIENT_IMAGES} {row.get('id')}")
-            self.report.not_imported.append(
-                _entry(
-                    f"{PATIENT_IMAGES} {row.get('id')}",
-                    str(hits[0]) if hits else records.text(row.get("image_path")),
-                    "a patient image not tied to a tooth: left where it is",
-                )
+            key = _record_key("patient_image", PATIENT_IMAGES, row)
+            ref = f"{PATIENT_IMAGES} {row.get('id')}"
+            path_text = records.text(row.get("image_path")) or ""
+            relative = path_text.replace("\\", "/").lstrip("/")
+            hits = []
+            for base in bases:
+                try:
+                    candidate = resolve_under(base, relative)
+                except UnsafePath:
+                    continue
+                if candidate.is_file() and candidate not in hits:
+                    hits.append(candidate)
+            if key in self.links or key in self.planned_keys:
+                self.report.skipped += 1
+                for hit in hits:
+                    self.claimed.setdefault(os.path.realpath(hit), f"{ref} (imported before)")
+                continue
+            self.planned_keys.add(key)
+            patient_id = self.patients.get(_pid(row.get("patient_id")))
+            if patient_id is None:
+                self.report.add_failure(ref, path_text, "its patient is not in the database")
+                continue
+            image_type, type_note = records.patient_image_type(row.get("image_type"))
+            description = "\n".join(
+                t for t in (records.text(row.get("description")), type_note) if t
             )
+            if records.text(row.get("appointment_id")):
+                description = "\n".join(
+                    t for t in (description, f"Appointment: {row['appointment_id']}") if t
+                )
+            canonical = records.canonical_id(row.get("id"))
+            image_id = canonical if canonical and not self._image_id_taken(canonical) else new_id()
+            fields = {
+                "patient_id": patient_id,
+                "tooth": None,
+                "image_type": image_type,
+                "treatment_id": None,
+                "description": description or None,
+                "taken_date": records.as_date(row.get("taken_date") or row.get("created_at")),
+                "created_at": records.as_datetime(row.get("created_at")),
+                "updated_at": records.as_datetime(row.get("updated_at")),
+            }
+            item = ImagePlan(
+                key,
+                image_id,
+                ref,
+                patient_id,
+                None,
+                image_type,
+                fields,
+                LegacyPath(UNKNOWN, "", file_name=Path(relative).name or None),
+            )
+            self.plan.patient_image_rows += 1
+            if not hits:
+                self.report.add_missing(
+                    ref, path_text, "the patient image's file is not in the source"
+                )
+                continue
+            self._take(item, hits[0])
+            item.fields[LEGACY_FILE] = relative
 
     def _list_unreferenced(self) -> None:
         for path in self.roots.all_files():

@@ -146,6 +146,20 @@ def treatment_fields(table: str, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# patient_images.image_type of the earlier app: a photo of the patient is a clinical image.
+_PATIENT_TYPE_ALIASES = {"photo": "clinical", "photograph": "clinical", "picture": "clinical"}
+
+
+def patient_image_type(row_type: Any) -> tuple[str, str | None]:
+    """Our image type of a `patient_images` row, and a note of the earlier app's own word
+    when it was not one of ours (unknown words become `other`)."""
+    raw = (text(row_type) or "").lower()
+    mapped = _PATIENT_TYPE_ALIASES.get(raw)
+    if mapped:
+        return mapped, f"Type in the earlier app: {text(row_type)}"
+    return image_type(row_type, None)
+
+
 def image_type(row_type: Any, path_type: str | None) -> tuple[str, str | None]:
     """Our image type, and a note when the legacy type was free text we do not have."""
     for candidate in (row_type, path_type):

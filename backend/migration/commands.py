@@ -118,8 +118,8 @@ def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
         f"  patients: {shown.patients} ({shown.patients_new} new); treatments: "
         f"{sum(shown.treatments.values())}; image records: {shown.image_rows} "
         f"({shown.images_found} files found, {shown.images_missing} missing, "
-        f"{shown.images_already_imported} imported before); patient images: "
-        f"{shown.patient_images}"
+        f"{shown.images_already_imported} imported before); patient images (no tooth): "
+        f"{shown.patient_images} ({shown.patient_images_found} files found)"
     )
     for generation, entry in shown.generations.items():
         evidence = entry["notation"]

@@ -13,8 +13,9 @@ from backend.usecases.patients import get_patient
 
 
 def patient_chart(session: Session, patient_id: str) -> dict[str, Any]:
-    """{"patient_id", "teeth": {code: {"counts": {type: n}, "total": n, "treatments": [..]}}}
-    for every tooth that has images or treatments (absent teeth have none)."""
+    """{"patient_id", "teeth": {code: {"counts": {type: n}, "total": n, "treatments": [..]}},
+    "general": {"counts", "total"}} for every tooth that has images or treatments (absent teeth
+    have none); "general" counts the patient-level images (no tooth), always present."""
     patient = get_patient(session, patient_id)
     chart: dict[str, dict[str, Any]] = {}
 
@@ -29,8 +30,9 @@ def patient_chart(session: Session, patient_id: str) -> dict[str, Any]:
         .group_by(Image.tooth, Image.image_type)
     )
     changes = [patient.updated_at]
+    general: dict[str, Any] = {"counts": dict.fromkeys(IMAGE_TYPES, 0), "total": 0}
     for tooth, image_type, count, changed in counts:
-        item = entry(tooth)
+        item = general if tooth is None else entry(tooth)
         item["counts"][image_type] = count
         item["total"] += count
         changes.append(changed)
@@ -59,13 +61,14 @@ def patient_chart(session: Session, patient_id: str) -> dict[str, Any]:
             }
         )
     ordered = dict(sorted(chart.items(), key=lambda kv: teeth.sort_key(kv[0])))
-    return {"patient_id": patient.id, "teeth": ordered, "revision": _revision(ordered, changes)}
+    revision = _revision(ordered, changes, general["total"])
+    return {"patient_id": patient.id, "teeth": ordered, "general": general, "revision": revision}
 
 
-def _revision(chart: dict[str, Any], changes: list[Any]) -> str:
+def _revision(chart: dict[str, Any], changes: list[Any], general: int = 0) -> str:
     """Changes whenever anything of the patient shown on screen changes (an edited description,
     one image deleted and another added): another PC polls it to know when to refresh."""
-    images = sum(item["total"] for item in chart.values())
+    images = general + sum(item["total"] for item in chart.values())
     treatments = sum(len(item["treatments"]) for item in chart.values())
     latest = max((c for c in changes if c is not None), default=None)
     return f"{images}.{treatments}.{latest.isoformat() if latest else '-'}"

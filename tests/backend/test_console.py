@@ -61,8 +61,17 @@ def test_a_restore_asked_at_the_end_of_input_asks_for_yes(monkeypatch, capsys):
 
 def _preview(certain: bool) -> SimpleNamespace:
     evidence = SimpleNamespace(detected="fdi", certain=certain, evidence=[])
+    generation = {
+        "rows": 1,
+        "notation": {"detected": "fdi", "certain": certain, "evidence": []},
+        "used": "fdi" if certain else None,
+    }
     return SimpleNamespace(
         notation=evidence,
+        generations={"tooth_treatments": generation},
+        name_conflicts=[],
+        patient_images=0,
+        patient_images_found=0,
         patients=1,
         patients_new=1,
         treatments={},
@@ -77,7 +86,11 @@ def _preview(certain: bool) -> SimpleNamespace:
     ("certain", "message"),
     [
         (True, "Not confirmed: add --yes to import without being asked."),
-        (False, "The notation is not certain: run again with --notation universal or fdi."),
+        (
+            False,
+            "The notation of tooth_treatments is not certain: run again with "
+            "--table-notation tooth_treatments=universal or fdi (or --notation).",
+        ),
     ],
 )
 def test_an_import_asked_at_the_end_of_input_says_what_to_add(
@@ -87,12 +100,21 @@ def test_an_import_asked_at_the_end_of_input_says_what_to_add(
         raise AssertionError("nothing is imported without an answer")
 
     source = SimpleNamespace(database=Path("dental_clinic.db"), roots=[])
-    monkeypatch.setattr(migration_commands, "open_source", lambda _s: source)
+    monkeypatch.setattr(migration_commands, "open_source", lambda _s, _extra=(): source)
     monkeypatch.setattr(migration_commands, "preview", lambda *_a, **_k: _preview(certain))
     monkeypatch.setattr(migration_commands, "start_import", no_import)
     monkeypatch.setattr(sys, "stdin", _EndedConsole())
-    args = argparse.Namespace(source="old", notation=None, yes=False, dry_run=False)
-    assert migration_commands._start_import(None, args) is None
+    args = argparse.Namespace(
+        source="old",
+        notation=None,
+        yes=False,
+        dry_run=False,
+        images_from=[],
+        table_notation=[],
+        early_layout=None,
+    )
+    runtime = SimpleNamespace(settings=SimpleNamespace(legacy_roots=()))
+    assert migration_commands._start_import(runtime, args) is None
     assert message in capsys.readouterr().err
 
 

@@ -153,6 +153,25 @@ def _check(session, store_root: Path, key: dict[str, list[dict]], roots: list[Pa
             digest = hashlib.sha256(stored.read_bytes()).hexdigest()
             assert digest == image.sha256
             assert digest in _hashes_at(roots, row["image_path"]), row["image_path"]
+    for row in key.get("patient_images", []):
+        image = images[links[f"patient_image:{row['id']}"]]
+        shown += 1
+        assert (image.patient_id, image.tooth, image.treatment_id) == (
+            row["patient_id"],
+            None,
+            None,
+        )
+        assert image.folder_path == f"dental_images/{row['patient_id']}/general/{image.image_type}/"
+        kind = {"photo": "clinical"}.get(row["image_type"], row["image_type"])
+        assert image.image_type == (kind if kind in IMAGE_TYPES else "other")
+        assert f"Type in the earlier app: {row['image_type']}" in (image.description or "") or (
+            row["image_type"] in IMAGE_TYPES
+        )
+        stored = store_root / image.folder_path / image.file_name
+        digest = hashlib.sha256(stored.read_bytes()).hexdigest()
+        assert digest == image.sha256
+        original = [r / row["image_path"] for r in roots if (r / row["image_path"]).is_file()]
+        assert digest == hashlib.sha256(original[0].read_bytes()).hexdigest()
     assert len({i.sha256 for i in images.values()}) == len(images) == shown
     return corrected
 
@@ -180,6 +199,7 @@ def test_each_sample_comes_across_whole_and_a_second_import_adds_nothing(
     shown = preview(source, runtime)
     assert shown.reading is not None, shown.generations
     assert shown.images_missing == 0 and shown.images_found == shown.image_rows
+    assert shown.patient_images_found == shown.patient_images == len(key["patient_images"])
     report = import_legacy(runtime, source)
     assert report.missing == 0 and report.failed == 0, (report.missing_files, report.failures)
     corrected = _check(session, runtime.settings.image_store_root, key, roots)
@@ -226,4 +246,6 @@ def test_import_legacy_finds_the_app_folders_images_with_images_from(tmp_path):
     assert "tooth_treatments (36 treatment and image rows): tooth notation detected: fdi" in (
         done.stdout
     )
-    assert "Images: 20 imported" in done.stdout
+    assert "patient images (no tooth): 2 (2 files found)" in done.stdout
+    assert "Images: 22 imported" in done.stdout  # 20 of teeth, 2 of the patient
+    assert done.returncode == 0
