@@ -29,6 +29,19 @@ class LegacyDatabase:
 
     path: Path
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # In WAL mode (header bytes 18-19), copied while open without its -wal: rows may be missing.
+    wal_missing: bool = False
+
+    def warnings(self) -> list[str]:
+        """What the person must know about this copy before trusting its counts."""
+        if not self.wal_missing:
+            return []
+        return [
+            f"{self.path.name} was written in WAL mode and no {self.path.name}-wal lies beside "
+            "it: the rows the earlier app wrote last may be missing from this copy (their "
+            "files may still be there; files no record names are listed)."
+        ]
+
     create_sql: dict[str, str] = field(default_factory=dict)
     schema_versions: list[int] = field(default_factory=list)
 
@@ -44,7 +57,8 @@ def read_database(path: Path) -> LegacyDatabase:
     database or has no patients table."""
     try:
         with open(path, "rb") as handle:
-            magic = handle.read(len(SQLITE_MAGIC))
+            header = handle.read(20)
+            magic = header[: len(SQLITE_MAGIC)]
     except OSError as exc:
         raise ValidationError(f"{path} cannot be read: {exc.strerror}.", field="source") from exc
     if magic != SQLITE_MAGIC:
@@ -56,24 +70,49 @@ def read_database(path: Path) -> LegacyDatabase:
             sidecar = path.with_name(path.name + suffix)
             if sidecar.is_file():
                 shutil.copyfile(sidecar, copy.with_name(copy.name + suffix))
+        has_wal = path.with_name(path.name + "-wal").is_file()
         connection = sqlite3.connect(copy)
         try:
-            return _read(connection, path)
+            # The copy is opened as data, never as code: no schema-defined functions or
+            # triggers run, and nothing can be written through this connection.
+            connection.execute("PRAGMA trusted_schema = OFF")
+            connection.execute("PRAGMA query_only = ON")
+            database = _read(connection, path, has_wal)
+            # A -shm exists only while the database is open: with it but no -wal, the copy was
+            # taken from a running app without the file that holds its newest rows.
+            shm = path.with_name(path.name + "-shm").is_file()
+            database.wal_missing = header[18:20] == b"\x02\x02" and shm and not has_wal
+            return database
         except sqlite3.DatabaseError as exc:
             raise ValidationError(f"{path} cannot be read: {exc}.", field="source") from exc
         finally:
             connection.close()
 
 
-def _read(connection: sqlite3.Connection, path: Path) -> LegacyDatabase:
+def _read(connection: sqlite3.Connection, path: Path, has_wal: bool = False) -> LegacyDatabase:
     connection.row_factory = sqlite3.Row
     schema = {
         row["name"]: row["sql"] or ""
         for row in connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
     }
     if "patients" not in schema:
+        if not schema and not has_wal:
+            # The earlier app kept its rows in the -wal file until a checkpoint: a .db copied
+            # without it can be an empty shell.
+            raise ValidationError(
+                f"{path.name} holds no tables: it looks like the earlier app's database "
+                f"copied without its {path.name}-wal file, which holds the newest rows. "
+                "Copy both files (and any -shm) together and choose the .db again.",
+                field="source",
+            )
         raise ValidationError(
-            f"{path} is not the earlier app's database (it has no patients table).",
+            f"{path.name} is not the earlier app's database (it has no patients table)"
+            + (
+                ""
+                if has_wal
+                else f"; if it was copied without its {path.name}-wal file, rows may be missing"
+            )
+            + ".",
             field="source",
         )
     database = LegacyDatabase(path=path, create_sql=schema)

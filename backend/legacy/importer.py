@@ -83,6 +83,7 @@ class ImportPreview:
     generations: dict[str, dict[str, Any]] = field(default_factory=dict)
     reading: str | None = None  # how the counts read the teeth; None when not decided
     name_conflicts: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +104,7 @@ class ImportPreview:
             "generations": {k: dict(v) for k, v in self.generations.items()},
             "reading": self.reading,
             "name_conflicts": list(self.name_conflicts),
+            "warnings": list(self.warnings),
         }
 
 
@@ -179,6 +181,7 @@ def preview(
         generations=generations_of(database, decision),
         reading=decision.describe() if decision else None,
         name_conflicts=[f"{e.what}: {e.reason}" for e in report.name_conflicts],
+        warnings=database.warnings(),
     )
     return result
 
@@ -206,6 +209,7 @@ def import_legacy(
     chosen = decision.describe()
     progress = progress or Progress()
     report = ImportReport(operation, str(source.folder), chosen, dry_run)
+    report.notes.extend(database.warnings())
     live.track(progress, report)
     started = time.monotonic()
     try:

@@ -280,7 +280,10 @@ class Planner:
             return None
         legacy = parse_image_path(path_text)
         image_type, type_note = records.image_type(row.get("image_type"), legacy.image_type)
-        description = "\n".join(t for t in (records.text(row.get("description")), type_note) if t)
+        taken_note = records.time_of_day_note(row.get("taken_date"))
+        description = "\n".join(
+            t for t in (records.text(row.get("description")), type_note, taken_note) if t
+        )
         treatment = self.treatments.get((TREATMENT_OF_IMAGES[table], str(row.get(link_column))))
         linked = treatment[0] if treatment and treatment[1:] == (patient_id, tooth) else None
         canonical = records.canonical_id(row.get("id"))

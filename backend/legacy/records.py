@@ -43,6 +43,15 @@ def as_datetime(value: Any) -> datetime | None:
     return moment
 
 
+def time_of_day_note(value: Any) -> str | None:
+    """The legacy `taken_date` as written, when it holds a time of day that our date column
+    cannot keep (so the time is kept in the description)."""
+    moment = as_datetime(value)
+    if moment is None or (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+        return None
+    return f"Taken in the earlier app: {text(value)}"
+
+
 def as_date(value: Any) -> date | None:
     moment = as_datetime(value)
     return moment.date() if moment else None
@@ -122,10 +131,18 @@ def treatment_fields(table: str, row: dict[str, Any]) -> dict[str, Any]:
         category = None
         start = as_date(row.get("created_at"))
         done = None
-        if text(row.get("treatment_details")) and text(row.get("current_treatment")):
-            notes.append(f"Details: {text(row.get('treatment_details'))}")
-        if text(row.get("next_treatment")):
-            notes.append(f"Next treatment: {text(row.get('next_treatment'))}")
+        # Three fields of the early form, each kept under its own label (never merged).
+        for label, column in (
+            ("Current treatment", "current_treatment"),
+            ("Next treatment", "next_treatment"),
+            ("Treatment details", "treatment_details"),
+        ):
+            if text(row.get(column)):
+                notes.append(f"{label}: {text(row.get(column))}")
+    if text(row.get("tooth_name")):
+        notes.append(f"Tooth name in the earlier app: {text(row.get('tooth_name'))}")
+    if text(row.get("appointment_id")):
+        notes.append(f"Appointment in the earlier app: {text(row.get('appointment_id'))}")
     raw_status = text(row.get("treatment_status"))
     if raw_status and status(raw_status) != raw_status.lower():
         notes.append(f"Status in the earlier app: {raw_status}")

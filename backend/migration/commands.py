@@ -134,6 +134,8 @@ def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
             print(f"    - {line}")
         if "layout" in entry:
             print(f"    {_layout_line(entry['layout'])}")
+    for warning in shown.warnings:
+        print(f"  Warning: {warning}")
     for conflict in shown.name_conflicts[:LISTED]:
         print(f"  Name and number disagree: {conflict}")
     for generation, entry in shown.generations.items():

@@ -70,6 +70,7 @@ def _preview(certain: bool) -> SimpleNamespace:
         notation=evidence,
         generations={"tooth_treatments": generation},
         name_conflicts=[],
+        warnings=[],
         patient_images=0,
         patient_images_found=0,
         patients=1,

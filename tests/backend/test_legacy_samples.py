@@ -133,6 +133,15 @@ def _check(session, store_root: Path, key: dict[str, list[dict]], roots: list[Pa
             treatment = treatments[links[f"treatment:{row['id']}"]]
             assert treatment.patient_id == row["patient_id"]
             assert treatment.tooth == _standard(table, row["tooth_number"]), row
+            for label, column in (
+                ("Current treatment", "current_treatment"),
+                ("Next treatment", "next_treatment"),
+                ("Treatment details", "treatment_details"),
+                ("Tooth name in the earlier app", "tooth_name"),
+                ("Appointment in the earlier app", "appointment_id"),
+            ):
+                if row.get(column):
+                    assert f"{label}: {row[column]}" in (treatment.notes or ""), column
             if table == "dental_treatments" and row["tooth_name"]:
                 assert treatment.tooth == EARLY_NAMES[row["tooth_name"]]
                 corrected += 17 <= row["tooth_number"] <= 32
@@ -149,6 +158,8 @@ def _check(session, store_root: Path, key: dict[str, list[dict]], roots: list[Pa
             assert image.tooth == _standard(table, row["tooth_number"])
             kind = row["image_type"] if row["image_type"] in IMAGE_TYPES else "other"
             assert image.image_type == kind
+            if row["taken_date"] and "T" in row["taken_date"]:  # its time of day is kept
+                assert row["taken_date"] in (image.description or "")
             stored = store_root / image.folder_path / image.file_name
             digest = hashlib.sha256(stored.read_bytes()).hexdigest()
             assert digest == image.sha256
@@ -249,3 +260,50 @@ def test_import_legacy_finds_the_app_folders_images_with_images_from(tmp_path):
     assert "patient images (no tooth): 2 (2 files found)" in done.stdout
     assert "Images: 22 imported" in done.stdout  # 20 of teeth, 2 of the patient
     assert done.returncode == 0
+
+
+def test_a_database_copied_without_its_wal_says_rows_may_be_missing(tmp_path):
+    alone = tmp_path / "copied"
+    alone.mkdir()
+    live = SAMPLES / "late" / "live-copy"
+    shutil.copyfile(live / "dental_clinic.db", alone / "dental_clinic.db")
+    shutil.copyfile(live / "dental_clinic.db-shm", alone / "dental_clinic.db-shm")
+    shown = preview(open_source(alone / "dental_clinic.db"))
+    assert shown.warnings and "rows the earlier app wrote last may be missing" in shown.warnings[0]
+    whole = _copy_case(tmp_path, "late")
+    assert preview(open_source(whole / "userData")).warnings == []  # closed: checkpointed
+    assert preview(open_source(whole / "live-copy")).warnings == []  # copied with its -wal
+
+
+def test_a_database_whose_tables_are_all_in_the_missing_wal_says_so(tmp_path):
+    import sqlite3
+
+    from backend.errors import ValidationError
+
+    folder = tmp_path / "running"
+    folder.mkdir()
+    writer = sqlite3.connect(folder / "dental_clinic.db")
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE patients (id TEXT)")
+    writer.commit()
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copyfile(folder / "dental_clinic.db", alone / "dental_clinic.db")
+    writer.close()
+    with pytest.raises(ValidationError) as raised:
+        open_source(alone / "dental_clinic.db") and preview(open_source(alone / "dental_clinic.db"))
+    assert "copied without its dental_clinic.db-wal" in raised.value.message
+    assert str(alone) not in raised.value.message
+
+
+def test_the_earlier_apps_database_is_read_as_data_only(tmp_path):
+    """A trigger or view in the legacy schema never runs and nothing is written through the
+    connection: the original and its -wal are byte-identical afterwards."""
+    from backend.legacy.database import read_database
+
+    folder = _copy_case(tmp_path, "early") / "userData"
+    before = _tree_hash(folder)
+    database = read_database(folder / "dental_clinic.db")
+    assert len(database.rows("patients")) == 8 and database.warnings() == []
+    assert _tree_hash(folder) == before
