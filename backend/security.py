@@ -1,10 +1,31 @@
 """Who may talk to the local server: requests from this machine, to our own host name and port,
-carrying the per-launch secret. Anything else gets 403 and changes nothing."""
+under the per-launch secret path prefix, carrying a per-launch secret. Anything else gets 403
+(404 outside the prefix) and changes nothing.
+
+Browsers send a cookie of 127.0.0.1 to every port of 127.0.0.1, so any other program listening
+on this machine would receive a cookie set for `/`. Each launch therefore draws four values:
+
+* `prefix`: a random first path segment. Every address of the app lies under it, and the
+  session cookie carries `Path=<prefix>/`, so the browser sends it to no other path, hence to
+  no other port unless that port is asked for the secret prefix, which only our pages know.
+* `launch_token`: in the launch address only (`<prefix>/?token=…`, opened once by the window);
+  exchanged for the session cookie, then dropped from the address bar.
+* `session`: the value of the HttpOnly, SameSite=Strict cookie; grants GET and HEAD (the page,
+  images, downloads) and nothing else, and is never accepted as the header.
+* `page_key`: given to the page in a meta tag and sent by it as X-Dental-Token; grants every
+  request. The page never holds the launch token or the session value.
+
+The launch token is also accepted as the header: whoever has the launch address can open the
+page and read the page key anyway, so that adds nothing, and lets programs given the address
+(tests, the Windows checks) call the API directly."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, redirect, request
@@ -12,20 +33,37 @@ from flask import Flask, Response, current_app, redirect, request
 from backend.errors import Forbidden
 
 TOKEN_HEADER = "X-Dental-Token"
-TOKEN_COOKIE = "dental_token"
+SESSION_COOKIE = "dental_session"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 # Public files that reveal nothing, served without the launch token like /static/ (the host is
 # still checked).
 TOKEN_FREE_PATHS = frozenset({"/favicon.ico"})
 CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
+# For originals and thumbnails, which a browser may be asked to open as a page: no script,
+# no plugin, no same-origin access even if the bytes also parse as HTML or script.
+FILE_CSP = "sandbox; default-src 'none'"
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class LaunchSecrets:
+    """The per-launch values described in the module docstring. `prefix` is "" or "/<secret>"."""
+
+    launch_token: str
+    prefix: str = ""
+    session: str = field(default_factory=new_token)
+    page_key: str = field(default_factory=new_token)
+
+    @classmethod
+    def new(cls) -> LaunchSecrets:
+        return cls(launch_token=new_token(), prefix="/" + secrets.token_urlsafe(18))
 
 
 def allowed_hosts(port: int) -> set[str]:
@@ -36,25 +74,42 @@ def _same(a: str | None, b: str) -> bool:
     return a is not None and hmac.compare_digest(a.encode(), b.encode())
 
 
+def _launch_secrets() -> LaunchSecrets:
+    return current_app.config["LAUNCH_SECRETS"]
+
+
+def page_key() -> str:
+    """The X-Dental-Token value the page is given."""
+    return _launch_secrets().page_key
+
+
 def check_request() -> Response | None:
-    """Run before every request: refuse wrong Host, missing or wrong token."""
+    """Run before every request: refuse wrong Host, missing or wrong secret."""
     config = current_app.config
     if request.host.lower() not in config["ALLOWED_HOSTS"]:
         raise Forbidden("This server only answers the Dental Images window on this computer.")
     if request.path.startswith("/static/") or request.path in TOKEN_FREE_PATHS:
         return None
-    token = config["LAUNCH_TOKEN"]
+    launch = _launch_secrets()
     url_token = request.args.get("token")
-    if request.method == "GET" and url_token is not None and _same(url_token, token):
-        # The window opens a tokenised URL once; the cookie carries the secret from then on
+    if request.method == "GET" and url_token is not None and _same(url_token, launch.launch_token):
+        # The window opens a tokenised URL once; the cookie carries the session from then on
         # and the token leaves the address bar.
         query = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "token"])
-        response = redirect(request.path + (f"?{query}" if query else ""))
-        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict", path="/")
+        response = redirect(request.script_root + request.path + (f"?{query}" if query else ""))
+        response.set_cookie(
+            SESSION_COOKIE,
+            launch.session,
+            httponly=True,
+            samesite="Strict",
+            path=(request.script_root or "") + "/",
+        )
         return response
-    if _same(request.headers.get(TOKEN_HEADER), token):
+    header = request.headers.get(TOKEN_HEADER)
+    if _same(header, launch.page_key) or _same(header, launch.launch_token):
         return None
-    if request.method in SAFE_METHODS and _same(request.cookies.get(TOKEN_COOKIE), token):
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if request.method in SAFE_METHODS and _same(cookie, launch.session):
         return None
     raise Forbidden("Missing or wrong launch token. Open the program from its window.")
 
@@ -71,6 +126,38 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-def init_app(app: Flask) -> None:
+class SecretPrefix:
+    """WSGI middleware: serve the app only under `prefix` (moved into SCRIPT_NAME, so that
+    routes, `request.path` and `url_for` work as without it); anything else is a bare 404 that
+    says nothing about the program."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
+        if not self.prefix:
+            return self.app(environ, start_response)
+        full = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        head, rest = full[: len(self.prefix)], full[len(self.prefix) :]
+        if hmac.compare_digest(head.encode(), self.prefix.encode()) and rest.startswith("/"):
+            environ["SCRIPT_NAME"], environ["PATH_INFO"] = self.prefix, rest
+            return self.app(environ, start_response)
+        start_response(
+            "404 Not Found",
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Security-Policy", "default-src 'none'"),
+                ("X-Content-Type-Options", "nosniff"),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [b"Not found.\n"]
+
+
+def init_app(app: Flask, launch: LaunchSecrets) -> None:
+    app.config["LAUNCH_SECRETS"] = launch
+    app.config["URL_PREFIX"] = launch.prefix
+    app.wsgi_app = SecretPrefix(app.wsgi_app, launch.prefix)  # type: ignore[method-assign]
     app.before_request(check_request)
     app.after_request(add_security_headers)

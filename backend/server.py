@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from waitress.server import create_server
 
 from backend.runtime import Runtime
-from backend.security import new_token
+from backend.security import LaunchSecrets
 from backend.webapp import create_app, set_port
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ class LocalServer:
 
     port: int
     token: str
+    prefix: str
     _server: object
 
     @property
@@ -30,8 +31,13 @@ class LocalServer:
         return f"http://{HOST}:{self.port}"
 
     @property
+    def app_url(self) -> str:
+        """Where the app lies: the base address and the per-launch secret path prefix."""
+        return self.base_url + self.prefix
+
+    @property
     def launch_url(self) -> str:
-        return f"{self.base_url}/?token={self.token}"
+        return f"{self.app_url}/?token={self.token}"
 
     def serve_forever(self) -> None:
         self._server.run()  # type: ignore[attr-defined]
@@ -46,10 +52,12 @@ class LocalServer:
 
 
 def bind_server(runtime: Runtime, port: int = 0) -> LocalServer:
-    """Bind 127.0.0.1:`port` (0 = a free port chosen by the OS) with a fresh launch token."""
-    token = new_token()
-    app = create_app(runtime, token=token, port=port)
+    """Bind 127.0.0.1:`port` (0 = a free port chosen by the OS) with fresh launch secrets."""
+    launch = LaunchSecrets.new()
+    app = create_app(runtime, token=launch.launch_token, port=port, prefix=launch.prefix)
     server = create_server(app, host=HOST, port=port, threads=8, clear_untrusted_proxy_headers=True)
     actual_port = int(server.effective_port)  # type: ignore[union-attr]
     set_port(app, actual_port)
-    return LocalServer(port=actual_port, token=token, _server=server)
+    return LocalServer(
+        port=actual_port, token=launch.launch_token, prefix=launch.prefix, _server=server
+    )

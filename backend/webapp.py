@@ -17,16 +17,22 @@ MAX_REQUEST_BYTES = 512 * 1024 * 1024
 
 
 def create_app(
-    runtime: Runtime, *, token: str, port: int, overrides: dict[str, Any] | None = None
+    runtime: Runtime,
+    *,
+    token: str,
+    port: int,
+    prefix: str = "",
+    overrides: dict[str, Any] | None = None,
 ) -> Flask:
-    """An app serving `runtime` to requests that carry `token` and address 127.0.0.1:`port`."""
+    """An app serving `runtime` under the path `prefix` ("" or "/<secret>") to requests that
+    address 127.0.0.1:`port` and carry `token` (the launch token) or what it is exchanged for;
+    see backend.security."""
     app = Flask(
         __name__,
         template_folder=str(web_dir() / "templates"),
         static_folder=str(web_dir() / "static"),
     )
     app.config.update(
-        LAUNCH_TOKEN=token,
         ALLOWED_HOSTS=security.allowed_hosts(port),
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
@@ -35,7 +41,7 @@ def create_app(
     app.config.update(overrides or {})
     common.init_app(app, runtime)
     errors.init_app(app)
-    security.init_app(app)
+    security.init_app(app, security.LaunchSecrets(launch_token=token, prefix=prefix))
     backup_routes.init_app(app)  # first: refuses requests while a restore swaps data in
     status.init_app(app)
     for blueprint in (system.bp, patients.bp, images.bp, settings.bp, jobs.bp, status.bp):

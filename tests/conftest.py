@@ -26,6 +26,7 @@ from backend.webapp import create_app
 TOKEN = "test-launch-token"
 PORT = 5000
 BASE_URL = f"http://127.0.0.1:{PORT}"
+PREFIX = "/test-secret-prefix"  # the app's per-launch secret path prefix (backend.security)
 
 
 @pytest.fixture(autouse=True)
@@ -66,16 +67,21 @@ def store(runtime: Runtime):
 
 
 class LocalClient(FlaskClient):
-    """Addresses 127.0.0.1:PORT, as the window does."""
+    """Addresses 127.0.0.1:PORT under the app's secret path prefix, as the window does: a path
+    such as "/api/patients" (as the API names its own addresses) is asked for at
+    "<prefix>/api/patients"."""
 
     def open(self, *args, **kwargs):
         kwargs.setdefault("base_url", BASE_URL)
+        prefix = self.application.config.get("URL_PREFIX", "")
+        if args and isinstance(args[0], str) and not args[0].startswith(prefix + "/"):
+            args = (prefix + "/" + args[0].lstrip("/"), *args[1:])
         return super().open(*args, **kwargs)
 
 
 def local_app(runtime: Runtime) -> Flask:
     """The web app of `runtime`, whose test clients address it as the window does."""
-    application = create_app(runtime, token=TOKEN, port=PORT)
+    application = create_app(runtime, token=TOKEN, port=PORT, prefix=PREFIX)
     application.test_client_class = LocalClient
     return application
 

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from urllib.request import HTTPCookieProcessor, Request, build_opener
 
-URL = re.compile(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+")
+URL = re.compile(r"http://127\.0\.0\.1:\d+/[\w-]+/\?token=[\w-]+")
 
 
 class Client:
@@ -25,7 +25,8 @@ class Client:
 
     def __init__(self, launch_url: str) -> None:
         parts = urlsplit(launch_url)
-        self.base = f"{parts.scheme}://{parts.netloc}"
+        # the app lies under the per-launch secret path prefix, the launch address's folder
+        self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self.token = parse_qs(parts.query)["token"][0]
         self.opener = build_opener(HTTPCookieProcessor(CookieJar()))
         with self.opener.open(launch_url, timeout=30) as response:

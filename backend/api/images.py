@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from backend.api.common import db, json_body, store
 from backend.api.errors import error_response
 from backend.imaging import MIME_TYPES
+from backend.security import FILE_CSP
 from backend.serializers import image_dict
 from backend.usecases import images, retrieval
 
@@ -75,6 +76,9 @@ def delete_image(image_id: str):
 def _send(path, mimetype: str, etag: str) -> Response:
     response = send_file(path, mimetype=mimetype, etag=etag, conditional=True)
     response.headers["Cache-Control"] = FILE_CACHE
+    # Opened as a page (a new tab), an image that also parses as HTML or script runs nothing.
+    response.headers["Content-Security-Policy"] = FILE_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

@@ -8,14 +8,13 @@ import logging
 from flask import (
     Blueprint,
     Response,
-    current_app,
     jsonify,
     render_template,
     request,
     send_file,
 )
 
-from backend import __version__, teeth
+from backend import __version__, security, teeth
 from backend.errors import NotFound, ValidationError
 from backend.paths import icon_file
 from backend.process_clock import process_age
@@ -69,6 +68,4 @@ def favicon():
 
 @bp.get("/")
 def index():
-    return render_template(
-        "index.html", version=__version__, token=current_app.config["LAUNCH_TOKEN"]
-    )
+    return render_template("index.html", version=__version__, token=security.page_key())

@@ -39,7 +39,7 @@ def _start(args: list[str], env: dict) -> tuple[subprocess.Popen, str]:
     assert process.stdout is not None
     while time.monotonic() < deadline:
         line = process.stdout.readline()
-        match = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line)
+        match = re.search(r"(http://127\.0\.0\.1:\d+/[\w-]+/\?token=\S+)", line)
         if match:
             return process, match.group(1)
     process.kill()

@@ -147,7 +147,7 @@ def test_serve_with_demo_prints_what_was_made_then_serves(tmp_path):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             output.append(process.stdout.readline())
-            if re.search(r"http://127\.0\.0\.1:\d+/\?token=", output[-1]):
+            if re.search(r"http://127\.0\.0\.1:\d+/[\w-]+/\?token=", output[-1]):
                 break
         text = "".join(output)
         assert "Demo data added: 4 patients, 10 treatments, 16 images." in text

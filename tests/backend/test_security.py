@@ -2,8 +2,8 @@ import io
 
 import pytest
 
-from backend.security import TOKEN_COOKIE, TOKEN_HEADER
-from tests.conftest import PORT, TOKEN
+from backend.security import SESSION_COOKIE, TOKEN_HEADER
+from tests.conftest import PORT, PREFIX, TOKEN
 from tests.helpers import image_bytes
 
 
@@ -40,14 +40,18 @@ def test_refused_requests_change_nothing(anonymous_client, client):
     assert client.get("/api/patients").get_json()["patients"] == []
 
 
-def test_tokenised_url_sets_a_strict_cookie_and_drops_the_token(anonymous_client):
+def test_tokenised_url_sets_a_strict_cookie_and_drops_the_token(anonymous_client, app):
     response = anonymous_client.get(f"/?token={TOKEN}&view=chart")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/?view=chart"
+    assert response.headers["Location"] == f"{PREFIX}/?view=chart"
     cookie = response.headers["Set-Cookie"]
+    session = app.config["LAUNCH_SECRETS"].session
     assert (
-        f"{TOKEN_COOKIE}={TOKEN}" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        f"{SESSION_COOKIE}={session}" in cookie
+        and "HttpOnly" in cookie
+        and "SameSite=Strict" in cookie
     )
+    assert f"Path={PREFIX}/" in cookie and TOKEN not in cookie
     assert anonymous_client.get("/api/health").status_code == 200
     assert anonymous_client.get("/").status_code == 200
 

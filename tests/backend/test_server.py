@@ -27,7 +27,7 @@ def request(server, method, path, body=None, headers=None, host=None):
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     all_headers = {"Host": host or f"127.0.0.1:{server.port}", TOKEN_HEADER: server.token}
     all_headers.update(headers or {})
-    connection.request(method, path, body=body, headers=all_headers)
+    connection.request(method, server.prefix + path, body=body, headers=all_headers)
     response = connection.getresponse()
     data = response.read()
     connection.close()
@@ -65,12 +65,12 @@ def test_real_socket_refuses_foreign_host_and_missing_token(live):
 
 def test_launch_url_opens_the_page_with_a_cookie(live):
     connection = http.client.HTTPConnection("127.0.0.1", live.port, timeout=10)
-    connection.request("GET", f"/?token={live.token}")
+    connection.request("GET", f"{live.prefix}/?token={live.token}")
     response = connection.getresponse()
     response.read()
     assert response.status == 302
     cookie = response.getheader("Set-Cookie").split(";")[0]
-    connection.request("GET", "/", headers={"Cookie": cookie})
+    connection.request("GET", f"{live.prefix}/", headers={"Cookie": cookie})
     page = connection.getresponse()
     assert page.status == 200 and b"Dental Images" in page.read()
     connection.close()

@@ -227,7 +227,7 @@ def test_pasting_an_image_uploads_it_to_the_open_tooth(page, session):
         """async () => {
             const item = document.querySelector('#patient-list li[data-patient-id]');
             const token = document.querySelector('meta[name="dental-token"]').content;
-            const url = `/api/patients/${item.dataset.patientId}/teeth/8/images`;
+            const url = `api/patients/${item.dataset.patientId}/teeth/8/images`;
             const r = await fetch(url, { headers: { 'X-Dental-Token': token } });
             return (await r.json()).images;
         }"""
@@ -466,8 +466,8 @@ def test_viewer_controls_change_only_the_view_never_the_file(page, session, stor
     open_patient(page, "Viewer Patient")
     open_tooth(page, "3")
     before = {
-        first.id: file_digest(page, f"/images/{first.id}/file"),
-        second.id: file_digest(page, f"/images/{second.id}/file"),
+        first.id: file_digest(page, f"images/{first.id}/file"),
+        second.id: file_digest(page, f"images/{second.id}/file"),
     }
     assert before[first.id] == {
         "status": 200,
@@ -568,7 +568,7 @@ def test_viewer_controls_change_only_the_view_never_the_file(page, session, stor
 
     # the files were only looked at
     for image, data in ((first, first_bytes), (second, second_bytes)):
-        assert file_digest(page, f"/images/{image.id}/file") == before[image.id]
+        assert file_digest(page, f"images/{image.id}/file") == before[image.id]
         assert (settings.data_dir / image.relative_path).read_bytes() == data
 
 
@@ -699,7 +699,7 @@ def test_demo_button_fills_an_empty_installation(page):
         """async () => {
             const token = document.querySelector('meta[name="dental-token"]').content;
             const init = { method: 'POST', headers: { 'X-Dental-Token': token } };
-            const r = await fetch('/api/demo', init);
+            const r = await fetch('api/demo', init);
             return r.status;
         }"""
     )

@@ -142,7 +142,8 @@ def test_a_toast_shows_above_the_viewer(page, session, store, popover):
     page.locator("#image-grid .thumb").click()
     expect(page.locator("#viewer-dialog")).to_be_visible()
     page.evaluate(
-        "import('/static/js/ui.js').then((ui) => ui.toast('Checked: shown on top', 'ok'))"
+        "import(new URL('static/js/ui.js', document.baseURI).href)"
+        ".then((ui) => ui.toast('Checked: shown on top', 'ok'))"
     )
     expect(page.locator("#toast")).to_be_visible()
     expect(page.locator("#toast")).to_have_text("Checked: shown on top")

@@ -45,7 +45,7 @@ class Pc:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             match = re.search(
-                r"(http://127\.0\.0\.1:\d+)/\?token=(\S+)", self.process.stdout.readline()
+                r"(http://127\.0\.0\.1:\d+/[\w-]+)/\?token=(\S+)", self.process.stdout.readline()
             )
             if match:
                 self.base, self.token = match.groups()

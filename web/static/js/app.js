@@ -33,13 +33,13 @@ function showView(name) {
 }
 
 async function loadTeeth() {
-  state.teeth = await api("GET", `/api/teeth?notation=${state.settings.numbering}`);
+  state.teeth = await api("GET", `api/teeth?notation=${state.settings.numbering}`);
   panel.setTeethFacts(state.teeth.teeth);
 }
 
 async function setNotation(notation) {
   try {
-    state.settings = await api("PATCH", "/api/settings", { numbering: notation });
+    state.settings = await api("PATCH", "api/settings", { numbering: notation });
   } catch (error) {
     toast(error.message, "error");
     return;
@@ -52,7 +52,7 @@ async function setNotation(notation) {
 
 async function searchPatients() {
   const q = $("#patient-search").value.trim();
-  const result = await api("GET", `/api/patients?q=${encodeURIComponent(q)}&limit=200`);
+  const result = await api("GET", `api/patients?q=${encodeURIComponent(q)}&limit=200`);
   state.patients = result.patients;
   renderPatientList(q);
 }
@@ -90,7 +90,7 @@ function renderPatientList(query) {
 }
 
 async function openPatient(id) {
-  state.patient = await api("GET", `/api/patients/${id}`);
+  state.patient = await api("GET", `api/patients/${id}`);
   state.tooth = null;
   panel.hide();
   await refreshPatient();
@@ -101,7 +101,7 @@ async function openPatient(id) {
 async function refreshPatient() {
   if (!state.patient) return;
   const id = state.patient.id;
-  const [patient, chartData] = await Promise.all([api("GET", `/api/patients/${id}`), api("GET", `/api/patients/${id}/chart`)]);
+  const [patient, chartData] = await Promise.all([api("GET", `api/patients/${id}`), api("GET", `api/patients/${id}/chart`)]);
   state.patient = patient;
   state.chart = chartData;
   const hasPrimary = Object.keys(chartData.teeth).some((code) => Number.isNaN(Number(code)));
@@ -139,7 +139,7 @@ async function editPatient(patient) {
   const saved = await runFormDialog($("#patient-dialog"), values, (v) => {
     const body = { ...v, age: v.age || null, gender: v.gender || null };
     if (!body.serial_number) delete body.serial_number;
-    return patient ? api("PATCH", `/api/patients/${patient.id}`, body) : api("POST", "/api/patients", body);
+    return patient ? api("PATCH", `api/patients/${patient.id}`, body) : api("POST", "api/patients", body);
   });
   if (!saved) return;
   toast(patient ? "Patient saved." : `${saved.full_name} added.`, "ok");
@@ -148,7 +148,7 @@ async function editPatient(patient) {
 }
 
 async function deletePatient() {
-  const p = await api("GET", `/api/patients/${state.patient.id}`); // counts as of now, not as shown
+  const p = await api("GET", `api/patients/${state.patient.id}`); // counts as of now, not as shown
   const images = p.image_count;
   const ok = await confirmAction(
     `Delete ${p.full_name}?`,
@@ -158,7 +158,7 @@ async function deletePatient() {
   if (!ok) return;
   let result;
   try {
-    result = await api("DELETE", `/api/patients/${p.id}`);
+    result = await api("DELETE", `api/patients/${p.id}`);
   } catch (error) {
     toast(error.message, "error");
     return;
@@ -177,13 +177,13 @@ function focusPatientList() {
 
 async function openSettings() {
   showView("settings");
-  if (!state.settings) state.settings = await api("GET", "/api/settings"); // clicked while loading
+  if (!state.settings) state.settings = await api("GET", "api/settings"); // clicked while loading
   await settingsPage.show(state.settings);
 }
 
 async function loadDemo() {
   try {
-    const made = await api("POST", "/api/demo");
+    const made = await api("POST", "api/demo");
     toast(`Demo data loaded: ${made.patients} patients, ${made.images} images.`, "ok");
   } catch (error) {
     toast(error.message, "error");
@@ -228,7 +228,7 @@ function bind() {
 async function start() {
   bind();
   try {
-    state.settings = await api("GET", "/api/settings");
+    state.settings = await api("GET", "api/settings");
     $("#notation").value = state.settings.numbering;
     await loadTeeth();
     await searchPatients();
@@ -236,7 +236,7 @@ async function start() {
     toast(error.message, "error");
   }
   document.body.dataset.ready = "true";
-  api("POST", "/api/ready").catch(() => {});
+  api("POST", "api/ready").catch(() => {});
   poll(); // the banners at once, not only after the first interval
 }
 
@@ -248,7 +248,7 @@ function showNotices(notices) {
 
 $("#notice-banner-dismiss").addEventListener("click", async () => {
   try {
-    await api("DELETE", "/api/status/notices");
+    await api("DELETE", "api/status/notices");
     showNotices([]);
   } catch (error) {
     toast(error.message, "error");
@@ -259,7 +259,7 @@ $("#notice-banner-dismiss").addEventListener("click", async () => {
 async function poll() {
   if (document.hidden || document.querySelector("dialog[open]")) return;
   try {
-    const status = await api("GET", "/api/status");
+    const status = await api("GET", "api/status");
     const banner = $("#lock-banner");
     const lock = status.lock;
     banner.hidden = !lock;
@@ -271,7 +271,7 @@ async function poll() {
     }
     showNotices(status.notices || []);
     if (state.patient && !$("#patient-view").hidden) {
-      const chartData = await api("GET", `/api/patients/${state.patient.id}/chart`);
+      const chartData = await api("GET", `api/patients/${state.patient.id}/chart`);
       if (JSON.stringify(chartData) !== JSON.stringify(state.chart)) {
         await refreshPatient();
         if (state.tooth) await panel.refresh();

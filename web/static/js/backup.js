@@ -50,7 +50,7 @@ async function followJob(job, { cancellable = true } = {}) {
   cancel.disabled = false;
   cancel.onclick = async () => {
     cancel.disabled = true;
-    await api("POST", `/api/jobs/${job.id}/cancel`).catch(() => {});
+    await api("POST", `api/jobs/${job.id}/cancel`).catch(() => {});
   };
   let current = job;
   while (current.state === "running") {
@@ -60,7 +60,7 @@ async function followJob(job, { cancellable = true } = {}) {
     $("#backup-job-text").textContent = progressText(p);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     try {
-      current = await api("GET", `/api/jobs/${job.id}`);
+      current = await api("GET", `api/jobs/${job.id}`);
     } catch (error) {
       if (error.code !== "offline") throw error;
     }
@@ -104,7 +104,7 @@ export class BackupSection {
 
   async refreshBanner() {
     try {
-      this.renderBanner(await api("GET", "/api/backup"));
+      this.renderBanner(await api("GET", "api/backup"));
     } catch {
       // shown again at the next round; a restore in progress refuses this for a moment
     }
@@ -118,7 +118,7 @@ export class BackupSection {
   async loadStatus() {
     let status;
     try {
-      status = await api("GET", "/api/backup");
+      status = await api("GET", "api/backup");
     } catch (error) {
       $("#backup-last").textContent = error.message;
       return;
@@ -146,7 +146,7 @@ export class BackupSection {
   async loadList() {
     const box = $("#backup-list");
     try {
-      const { backups } = await api("GET", "/api/backups");
+      const { backups } = await api("GET", "api/backups");
       box.replaceChildren(...backups.map((b) => {
         const item = document.createElement("li");
         item.innerHTML = `<span class="name">${escapeHtml(b.name)}${b.safety ? ' <span class="muted">(safety backup before a restore)</span>' : ""}</span>
@@ -172,7 +172,7 @@ export class BackupSection {
     result.innerHTML = "";
     let job;
     try {
-      job = await api("POST", "/api/backups", { folder: this.folder || null, include_images: includeImages });
+      job = await api("POST", "api/backups", { folder: this.folder || null, include_images: includeImages });
     } catch (error) {
       result.innerHTML = `<p class="warning">${escapeHtml(error.message)}</p>`;
       return;
@@ -181,7 +181,7 @@ export class BackupSection {
     if (done.state === "done") {
       const r = done.result;
       result.innerHTML = `<p class="ok-text">✔ Backup written and verified: <strong>${escapeHtml(r.name)}</strong> (${formatBytes(r.size_bytes)}) in <code>${escapeHtml(r.folder)}</code> — ${escapeHtml(describeBackup(r.backup))}.
-        <a id="backup-download" href="/api/backups/${encodeURIComponent(r.name)}/download" download>Download</a></p>${list(r.warnings)}`;
+        <a id="backup-download" href="api/backups/${encodeURIComponent(r.name)}/download" download>Download</a></p>${list(r.warnings)}`;
       toast("Backup written and verified.", "ok");
     } else if (done.state === "cancelled") {
       result.innerHTML = '<p class="muted">Backup cancelled. No file was kept.</p>';
@@ -199,7 +199,7 @@ export class BackupSection {
     out.textContent = "";
     form.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
     try {
-      this.renderBanner(await api("PATCH", "/api/backup/settings", body));
+      this.renderBanner(await api("PATCH", "api/backup/settings", body));
       const day = body.schedule === "weekly" ? ` on ${WEEKDAYS[Number(body.weekday)]}s` : "";
       out.textContent = body.schedule === "off" ? "Saved: no automatic backups." : `Saved: ${body.schedule === "daily" ? "every day" : "every week"}${day} at ${body.time}.`;
       out.className = "ok-text";
@@ -241,7 +241,7 @@ export class BackupSection {
     try {
       const path = await this.pickArchive();
       if (!path) return;
-      const done = await followJob(await api("POST", "/api/backups/verify", { path }));
+      const done = await followJob(await api("POST", "api/backups/verify", { path }));
       if (done.state !== "done") throw done.error || { message: "Verification cancelled." };
       const r = done.result;
       out.innerHTML = r.ok
@@ -256,7 +256,7 @@ export class BackupSection {
     const out = $("#check-result");
     out.innerHTML = "";
     try {
-      const done = await followJob(await api("POST", "/api/store/check", { repair }));
+      const done = await followJob(await api("POST", "api/store/check", { repair }));
       if (done.state !== "done") throw done.error || { message: "Check cancelled." };
       const r = done.result;
       const head = `Checked ${r.rows} image records and ${r.files} files.${repair ? ` Re-linked ${r.repaired_count}.` : ""}${r.legacy_files ? ` ${r.legacy_files} files are in the earlier app's layout.` : ""}`;
@@ -278,7 +278,7 @@ export class BackupSection {
     try {
       const path = await this.pickArchive();
       if (!path) return;
-      const done = await followJob(await api("POST", "/api/restore/preview", { path }));
+      const done = await followJob(await api("POST", "api/restore/preview", { path }));
       if (done.state !== "done") throw done.error || { message: "Cancelled." };
       this.renderPreview(done.result);
       this.restorePath = path;
@@ -315,7 +315,7 @@ export class BackupSection {
       const body = { path, confirm: true };
       const notation = $("#restore-notation").value;
       if (notation) body.notation = notation;
-      const done = await followJob(await api("POST", "/api/restore", body));
+      const done = await followJob(await api("POST", "api/restore", body));
       if (done.state === "cancelled") {
         out.innerHTML = '<p class="muted">Restore cancelled. Nothing was changed.</p>';
         return;

@@ -4,6 +4,13 @@
 
 const TOKEN = document.querySelector('meta[name="dental-token"]').content;
 
+/** An address the API gives (such as an image's "/images/<id>/file", relative to the program's
+ * root) as the page must use it: relative to the page's <base>, which holds the per-launch
+ * secret path prefix. */
+export function appUrl(path) {
+  return path.replace(/^\/+/, "");
+}
+
 export class ApiError extends Error {
   constructor(error) {
     super(error.message || "Request failed");
@@ -135,13 +142,13 @@ export async function chooseBackupFile() {
 export function uploadBackupFile(file, onProgress) {
   const form = new FormData();
   form.append("file", file, file.name || "backup.zip");
-  return postForm("/api/backups/upload", form, onProgress);
+  return postForm("api/backups/upload", form, onProgress);
 }
 
 /** Open an image in the OS viewer (window) or in a new browser tab. */
 export async function openInViewer(image) {
   if (native() && native().open_image) return native().open_image(image.id);
-  window.open(image.url, "_blank", "noopener");
+  window.open(appUrl(image.url), "_blank", "noopener");
   return true;
 }
 

@@ -14,17 +14,17 @@ function countsText(c) {
 export class MigrationSection {
   constructor({ onImported }) {
     this.onImported = onImported;
-    $("#migration-run").addEventListener("click", () => this.run("/api/migration/run", {}));
+    $("#migration-run").addEventListener("click", () => this.run("api/migration/run", {}));
     $("#import-choose").addEventListener("click", () => this.choose());
     $("#import-preview").addEventListener("click", () => this.preview());
     $("#import-start").addEventListener("click", () => this.startImport());
-    $("#migration-report-json").addEventListener("click", () => download("/api/migration/report?format=json"));
-    $("#migration-report-csv").addEventListener("click", () => download("/api/migration/report?format=csv"));
+    $("#migration-report-json").addEventListener("click", () => download("api/migration/report?format=json"));
+    $("#migration-report-csv").addEventListener("click", () => download("api/migration/report?format=csv"));
   }
 
   async show() {
     try {
-      this.renderStatus(await api("GET", "/api/migration"));
+      this.renderStatus(await api("GET", "api/migration"));
     } catch (error) {
       $("#migration-status").textContent = error.message;
     }
@@ -62,7 +62,7 @@ export class MigrationSection {
     if (notation) body.notation = notation;
     let shown;
     try {
-      shown = await api("POST", "/api/migration/preview", body);
+      shown = await api("POST", "api/migration/preview", body);
     } catch (error) {
       toast(error.message, "error");
       return;
@@ -90,7 +90,7 @@ export class MigrationSection {
 
   async startImport() {
     const body = { source: $("#import-source").value.trim(), notation: $("#import-notation").value };
-    await this.run("/api/migration/import", body);
+    await this.run("api/migration/import", body);
   }
 
   async run(path, body) {
@@ -123,7 +123,7 @@ export class MigrationSection {
 
   async follow(id) {
     for (;;) {
-      const job = await api("GET", `/api/migration/jobs/${id}`);
+      const job = await api("GET", `api/migration/jobs/${id}`);
       const p = job.progress;
       $("#migration-bar").value = p.total ? p.current / p.total : 0;
       $("#migration-message").textContent = p.message;

@@ -53,7 +53,7 @@ export class SettingsPage {
 
   async loadAbout(settings) {
     $("#about-data-dir").textContent = settings.data_dir;
-    const health = await api("GET", "/api/health").catch(() => ({ version: document.body.dataset.version }));
+    const health = await api("GET", "api/health").catch(() => ({ version: document.body.dataset.version }));
     $("#about-version").textContent = health.version;
   }
 
@@ -66,7 +66,7 @@ export class SettingsPage {
     const result = $("#server-result");
     result.textContent = "Connecting…";
     try {
-      const answer = await api("POST", "/api/settings/server/test", { db_url: this.serverForm().db_url });
+      const answer = await api("POST", "api/settings/server/test", { db_url: this.serverForm().db_url });
       result.textContent = answer.ok ? `✔ ${answer.message} ${answer.server} (schema: ${answer.schema})` : `✖ ${answer.message}`;
       result.className = answer.ok ? "ok-text" : "warning";
     } catch (error) {
@@ -86,7 +86,7 @@ export class SettingsPage {
       if (!back) return;
     }
     try {
-      const answer = await api("PUT", "/api/settings/server", this.serverForm());
+      const answer = await api("PUT", "api/settings/server", this.serverForm());
       result.textContent = answer.message;
       result.className = "ok-text";
     } catch (error) {
@@ -98,7 +98,7 @@ export class SettingsPage {
   async loadStorage() {
     const box = $("#storage-report");
     try {
-      const s = await api("GET", "/api/storage");
+      const s = await api("GET", "api/storage");
       box.innerHTML = `
         <dl>
           <dt>Images</dt><dd>${s.image_rows.toLocaleString()} records · ${s.image_files.toLocaleString()} files · ${formatBytes(s.image_bytes)}</dd>
@@ -116,7 +116,7 @@ export class SettingsPage {
     const q = encodeURIComponent($("#log-filter").value.trim());
     const body = $("#log-entries");
     try {
-      const result = await api("GET", `/api/logs?level=${level}&limit=300&q=${q}`);
+      const result = await api("GET", `api/logs?level=${level}&limit=300&q=${q}`);
       this.logFile = result.log_file;
       body.replaceChildren(...result.entries.map((entry) => {
         const row = document.createElement("tr");

@@ -1,5 +1,5 @@
 // The panel of one tooth: images by type, uploads, the timeline, and the tooth's treatments.
-import { api, chooseImageFiles, uploadFile } from "./bridge.js";
+import { api, appUrl, chooseImageFiles, uploadFile } from "./bridge.js";
 import { STATUS_COLORS, STATUS_LABELS } from "./chart.js";
 import {
   $, IMAGE_TYPES, TYPE_LABELS, confirmAction, escapeHtml, formatBytes, formatDate, runFormDialog, toast,
@@ -78,7 +78,7 @@ export class ToothPanel {
   }
 
   async refresh() {
-    const base = `/api/patients/${this.patient.id}`;
+    const base = `api/patients/${this.patient.id}`;
     const [images, treatments] = await Promise.all([
       api("GET", `${base}/teeth/${this.tooth}/images`),
       api("GET", `${base}/treatments?tooth=${encodeURIComponent(this.tooth)}`),
@@ -271,7 +271,7 @@ export class ToothPanel {
 
   async upload(files, { sameBatch = false } = {}) {
     if (!sameBatch) this.newUploadBatch();
-    const path = `/api/patients/${this.patient.id}/teeth/${this.tooth}/images`;
+    const path = `api/patients/${this.patient.id}/teeth/${this.tooth}/images`;
     const fields = { image_type: $("#upload-type").value, treatment_id: $("#upload-treatment").value };
     const queue = files.map((file) => ({ file, row: this.addUploadRow(file.name || "pasted image") }));
     let stored = 0;
@@ -317,7 +317,7 @@ export class ToothPanel {
       if (values.tooth !== image.tooth) changes.tooth = values.tooth;
       if (values.image_type !== image.image_type) changes.image_type = values.image_type;
       if (values.tooth === image.tooth) changes.treatment_id = values.treatment_id || null;
-      return api("PATCH", `/api/images/${image.id}`, changes);
+      return api("PATCH", `api/images/${image.id}`, changes);
     });
     if (!result) return;
     if (result.tooth !== image.tooth || result.image_type !== image.image_type) {
@@ -362,7 +362,7 @@ export class ToothPanel {
     if (!ok) return;
     const neighbour = this.neighbourOf(image.id);
     try {
-      await api("DELETE", `/api/images/${image.id}`);
+      await api("DELETE", `api/images/${image.id}`);
       toast("Image deleted.", "ok");
     } catch (error) {
       toast(error.message, "error");
@@ -379,8 +379,8 @@ export class ToothPanel {
     const result = await runFormDialog($("#treatment-dialog"), values, (v) => {
       const body = { ...v, tooth: this.tooth, cost: v.cost || null, start_date: v.start_date || null, completion_date: v.completion_date || null };
       return treatment
-        ? api("PATCH", `/api/treatments/${treatment.id}`, body)
-        : api("POST", `/api/patients/${this.patient.id}/treatments`, body);
+        ? api("PATCH", `api/treatments/${treatment.id}`, body)
+        : api("POST", `api/patients/${this.patient.id}/treatments`, body);
     }, treatment ? () => this.deleteTreatment(treatment) : null);
     if (!result) return;
     toast(result === "delete" ? "Treatment deleted." : treatment ? "Treatment saved." : "Treatment added.", "ok");
@@ -394,7 +394,7 @@ export class ToothPanel {
     const ok = await confirmAction("Delete this treatment?", `${treatment.treatment_type} will be removed. Its images stay with the tooth.`);
     if (!ok) return false;
     try {
-      await api("DELETE", `/api/treatments/${treatment.id}`);
+      await api("DELETE", `api/treatments/${treatment.id}`);
       return true;
     } catch (error) {
       toast(error.message, "error");
@@ -422,7 +422,7 @@ export function thumbnail(image) {
   img.loading = "lazy";
   img.decoding = "async";
   img.alt = image.description || image.original_name || image.file_name;
-  img.src = image.thumbnail_url;
+  img.src = appUrl(image.thumbnail_url);
   img.addEventListener("error", () => img.replaceWith(missingPlaceholder(image)), { once: true });
   return img;
 }

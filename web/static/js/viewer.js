@@ -1,6 +1,6 @@
 // The full-size viewer (zoom, pan, rotate, flip, brightness/contrast — view only, the file is
 // never changed) and the before/after comparison.
-import { openInViewer } from "./bridge.js";
+import { appUrl, openInViewer } from "./bridge.js";
 import { missingPlaceholder } from "./tooth-panel.js";
 import { $, TYPE_LABELS, formatDate, toast } from "./ui.js";
 
@@ -65,7 +65,7 @@ export class Viewer {
     $("#viewer-missing").hidden = true;
     this.image.hidden = false;
     this.image.alt = image.description || image.original_name || image.file_name;
-    this.image.src = image.url;
+    this.image.src = appUrl(image.url);
     const when = formatDate(image.taken_date || image.created_at);
     $("#viewer-title").textContent = `${TYPE_LABELS[image.image_type]} · ${when} · ${image.description || image.original_name || image.file_name}  (${this.index + 1}/${this.list.length})`;
     const isXray = image.image_type === "xray";
@@ -214,11 +214,11 @@ export class Compare {
     for (const side of ["before", "after"]) {
       const image = this.byId.get($(`#compare-${side}`).value);
       const img = $(`#compare-${side}-img`);
-      if (img.dataset.imageId === image.id && img.src === new URL(image.url, document.baseURI).href) continue; // as shown
+      if (img.dataset.imageId === image.id && img.src === new URL(appUrl(image.url), document.baseURI).href) continue; // as shown
       img.hidden = false;
       $(`#compare-${side}-missing`).hidden = true;
       img.dataset.imageId = image.id;
-      img.src = image.url;
+      img.src = appUrl(image.url);
     }
   }
 
