@@ -4,6 +4,7 @@ import io
 import os
 import re
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +36,13 @@ _MAGIC = re.compile(  # each group is named after the extension it identifies
 # A delimiter must follow the tag name, as browsers and PHP require; without it the 4-byte "<svg"
 # would match by chance in a few percent of large compressed photos.
 _MARKUP = re.compile(rb"<(?:script|html|\?php|svg|!doctype)[\s>/]", re.IGNORECASE)
-_PAYLOADS = (b"PK\x03\x04", b"PK\x05\x06", b"%PDF")
+_PAYLOADS = (b"PK\x03\x04", b"PK\x05\x06", b"%PDF-")
+# Inside metadata (text, not compressed pixels), where 3 bytes do not match by chance: any tag
+# a browser or PHP would act on, PHP's short tags included; the XMP packet's "<?xpacket" is not.
+_METADATA_MARKUP = re.compile(
+    rb"<(?:script|html|body|iframe|object|embed|svg|!doctype|\?php|\?=|\?\s)", re.IGNORECASE
+)
+MAX_METADATA_TEXT = 4 * 1024 * 1024  # decompressed text of one PNG chunk, at most
 _EXECUTABLE_STARTS = (b"MZ", b"\x7fELF", b"<", b"#!", b"Rar!", b"7z\xbc\xaf")
 _PADDING = b"\x00 \t\r\n"
 _TEXT_BYTES = b"\t\n\r" + bytes(range(0x20, 0x7F))
@@ -153,6 +160,7 @@ def inspect_image(data: bytes, limits: ImageLimits = ImageLimits()) -> DecodedIm
     pillow_format = _FORMAT_OF_EXTENSION[extension]
     image = _decode(data, pillow_format, limits)
     _check_trailer(data, extension)
+    _check_metadata(data, extension)
     info = ImageInfo(pillow_format, extension, MIME_TYPES[extension], image.width, image.height)
     return DecodedImage(info=info, image=image)
 
@@ -256,6 +264,114 @@ def _check_trailer(data: bytes, extension: str) -> None:
     payload = trailer.startswith(_EXECUTABLE_STARTS) or any(p in trailer for p in _PAYLOADS)
     if payload or looks_like_text:  # text: a script appended to the image, as in GIF/JS polyglots
         raise InvalidImage(MSG_HIDDEN)
+
+
+def _check_metadata(data: bytes, extension: str) -> None:
+    """Refuse markup, an archive, a PDF or a program hidden in the image's metadata: JPEG APPn
+    and COM segments, PNG text chunks (zTXt and iTXt decompressed) and other ancillary chunks,
+    GIF extension blocks, WebP chunks other than the image's; and the GIF that is also
+    JavaScript (`GIF89a/*…*/=…`)."""
+    if extension == "gif" and (data[6:8] == b"//" or (data[6:8] == b"/*" and b"*/" in data)):
+        raise InvalidImage(MSG_HIDDEN)
+    for payload, textual in _METADATA.get(extension, lambda _data: iter(()))(data):
+        # PHP's short tags are 3 bytes: looked for in text only, where they do not occur by
+        # chance as they would in an EXIF thumbnail's or an ICC profile's bytes.
+        markup = _METADATA_MARKUP if textual else _MARKUP
+        head = payload.lstrip(_PADDING)
+        if (
+            markup.search(payload)
+            or any(p in payload for p in _PAYLOADS)
+            or head.startswith((b"MZ", b"\x7fELF", b"#!"))
+        ):
+            raise InvalidImage(MSG_HIDDEN)
+
+
+def _jpeg_metadata(data: bytes) -> Iterator[tuple[bytes, bool]]:
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            return
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
+            pos += 2
+            continue
+        end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if 0xE0 <= marker <= 0xEF or marker == 0xFE:
+            body = data[pos + 4 : end]
+            yield body, marker == 0xFE or body.startswith(b"http://ns.adobe.com/")
+        pos = end
+        if marker == 0xDA:
+            match = _JPEG_MARKER.search(data, pos)
+            pos = match.start() if match else len(data)
+
+
+_PNG_IMAGE_CHUNKS = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"fdAT", b"tRNS"})
+
+
+def _png_metadata(data: bytes) -> Iterator[tuple[bytes, bool]]:
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind in _PNG_IMAGE_CHUNKS:
+            continue
+        yield body, kind in (b"tEXt", b"iTXt")
+        if kind == b"zTXt":
+            yield _inflate(body.partition(b"\x00")[2][1:]), True
+        elif kind == b"iTXt":
+            _keyword, _, rest = body.partition(b"\x00")
+            if rest[:1] == b"\x01":  # compressed
+                yield _inflate(rest[2:].split(b"\x00", 2)[-1]), True
+
+
+def _inflate(compressed: bytes) -> bytes:
+    """At most MAX_METADATA_TEXT bytes of `compressed`; beyond that (a text bomb) refused."""
+    inflater = zlib.decompressobj()
+    try:
+        text = inflater.decompress(compressed, MAX_METADATA_TEXT)
+    except zlib.error as error:
+        raise InvalidImage(MSG_DAMAGED) from error
+    if inflater.unconsumed_tail:
+        raise InvalidImage(
+            f"The image holds more than {_mb(MAX_METADATA_TEXT)} of compressed text and was "
+            "refused."
+        )
+    return text
+
+
+def _gif_metadata(data: bytes) -> Iterator[tuple[bytes, bool]]:
+    pos, size = 13 + _color_table_size(data, 10), len(data)
+    while pos < size and data[pos] in b"!,":
+        is_extension = data[pos] == 0x21
+        label = data[pos + 1] if is_extension and pos + 1 < size else None
+        pos += 2 if is_extension else 11 + _color_table_size(data, pos + 9)
+        blocks = []
+        while pos < size and data[pos]:
+            blocks.append(data[pos + 1 : pos + 1 + data[pos]])
+            pos += 1 + data[pos]
+        pos += 1
+        if is_extension:
+            yield b"".join(blocks), label in (0xFE, 0x01)  # comment, plain text
+
+
+_WEBP_IMAGE_CHUNKS = frozenset({b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF"})
+
+
+def _webp_metadata(data: bytes) -> Iterator[tuple[bytes, bool]]:
+    pos, end = 12, min(len(data), 8 + int.from_bytes(data[4:8], "little"))
+    while pos + 8 <= end:
+        kind, length = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if kind not in _WEBP_IMAGE_CHUNKS:
+            yield data[pos + 8 : pos + 8 + length], kind == b"XMP "
+        pos += 8 + length + (length & 1)
+
+
+_METADATA = {"jpg": _jpeg_metadata, "png": _png_metadata, "gif": _gif_metadata}
+_METADATA["webp"] = _webp_metadata
 
 
 def _png_end(data: bytes) -> int:
