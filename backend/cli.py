@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from backend import __version__, console
-from backend.config import load_settings
+from backend import __version__, console, private_files
+from backend.config import HOME_ENV, default_data_dir, load_settings, move_password_to_keyring
 from backend.db import session_scope
 from backend.errors import AppError, Conflict
 from backend.logging_setup import setup_logging
@@ -110,10 +111,14 @@ def add_demo_data(runtime: Runtime) -> dict[str, int] | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     console.configure_streams()  # a name the console cannot show must not fail the command
+    private_files.restrict_umask()  # first: everything this process creates is its own
     args = build_parser().parse_args(argv)
-    settings = load_settings(getattr(args, "data_dir", None))
+    chosen = getattr(args, "data_dir", None) or os.environ.get(HOME_ENV) or default_data_dir()
+    settings = load_settings(chosen)
     settings.ensure_folders()
     setup_logging(settings.logs_dir)
+    if move_password_to_keyring(settings.data_dir):
+        settings = load_settings(chosen)
     log.info("dental-images %s starting; data folder %s", __version__, settings.data_dir)
     runtime = open_runtime(settings)
     try:

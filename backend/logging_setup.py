@@ -6,6 +6,8 @@ import logging
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
+from backend import private_files
+
 LOG_FILE_NAME = "dental-images.log"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _MARK = "_dental_images_handler"
@@ -23,6 +25,7 @@ def setup_logging(logs_dir: Path, *, console: bool = True, level: int = logging.
     handlers: list[logging.Handler] = [
         RotatingFileHandler(path, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8")
     ]
+    private_files.restrict(path)  # rotated files are created under the umask (private_files)
     if console:
         handlers.append(logging.StreamHandler())
     for handler in handlers:
