@@ -18,7 +18,13 @@ from typing import Any
 from backend.backup.errors import BackupInvalid
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, TREATMENT_TABLES
 
-MAX_EXPORT_BYTES = 256 * 1024 * 1024  # parsed whole; the earlier app's exports are far smaller
+MAX_EXPORT_BYTES = 256 * 1024 * 1024  # the earlier app's exports are far smaller
+# Parsed one record at a time (see _StreamingExport): memory grows with the records kept, never
+# with the file. A 210 MB file of empty objects parsed whole took 5 GB; no clinic's export holds
+# a million records, nor one record of 16 MB.
+MAX_RECORDS = 1_000_000
+MAX_VALUE_CHARS = 16 * 1024 * 1024
+_CHUNK_CHARS = 1024 * 1024
 KEPT_TABLES = ("patients", *TREATMENT_TABLES, *IMAGE_TABLES, PATIENT_IMAGES)
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
@@ -45,6 +51,8 @@ def examine_export(path: Path) -> tuple[dict[str, Any], list[str]]:
         ]
     try:
         data = _load(path)
+    except _TooLarge as exc:
+        return {}, [str(exc)]
     except (ValueError, UnicodeDecodeError) as exc:
         return {}, [f"The file is not readable JSON ({exc})."]
     if not isinstance(data, dict) or not isinstance(data.get("patients"), list):
@@ -59,9 +67,132 @@ def examine_export(path: Path) -> tuple[dict[str, Any], list[str]]:
     return (data if not problems else {}), problems
 
 
+class _TooLarge(ValueError):
+    """The export is beyond MAX_RECORDS or MAX_VALUE_CHARS; the message names the limit."""
+
+
+class Skipped(list):
+    """A list of records this program does not keep: empty, with the number it had."""
+
+    def __init__(self, records: int) -> None:
+        super().__init__()
+        self.records = records
+
+
 def _load(path: Path) -> Any:
+    """The export's top-level object, read in chunks: the rows of the tables this program keeps,
+    the other tables only counted (`Skipped`), anything else as it is. Not an object: parsed
+    whole within MAX_VALUE_CHARS. ValueError when not JSON, _TooLarge beyond the limits."""
     with open(path, encoding="utf-8-sig") as handle:
-        return json.load(handle)
+        return _StreamingExport(handle).top()
+
+
+class _StreamingExport:
+    """A bounded incremental parse: json.JSONDecoder.raw_decode of one value at a time from a
+    buffer that holds at most the current value and one chunk more."""
+
+    def __init__(self, handle) -> None:
+        self.handle = handle
+        self.buffer = ""
+        self.pos = 0
+        self.eof = False
+        self.records = 0
+        self.decoder = json.JSONDecoder()
+
+    def _more(self) -> bool:
+        if self.eof:
+            return False
+        chunk = self.handle.read(_CHUNK_CHARS)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buffer = self.buffer[self.pos :] + chunk
+        self.pos = 0
+        return True
+
+    def _peek(self) -> str:
+        while True:
+            while self.pos < len(self.buffer) and self.buffer[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buffer):
+                return self.buffer[self.pos]
+            if not self._more():
+                return ""
+
+    def _expect(self, char: str) -> None:
+        if self._peek() != char:
+            raise ValueError(f"expected {char!r} at character {self.pos} of a chunk")
+        self.pos += 1
+
+    def _value(self) -> Any:
+        self._peek()
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buffer, self.pos)
+                if end < len(self.buffer) or self.eof:  # a number may go on in the next chunk
+                    self.pos = end
+                    return value
+            except json.JSONDecodeError:
+                if self.eof:
+                    raise
+            if len(self.buffer) - self.pos > MAX_VALUE_CHARS:
+                raise _TooLarge(
+                    f"The .json file holds a value longer than {MAX_VALUE_CHARS // (1024 * 1024)} "
+                    "MB of text; no export of the earlier app does: it is not one."
+                )
+            self._more()
+
+    def top(self) -> Any:
+        if self._peek() != "{":
+            return self._value() if self._peek() != "[" else self._list(keep=False)
+        self.pos += 1
+        result: dict[str, Any] = {}
+        if self._peek() == "}":
+            self.pos += 1
+            return self._end(result)
+        while True:
+            key = self._value()
+            if not isinstance(key, str):
+                raise ValueError("an object key is not a string")
+            self._expect(":")
+            if self._peek() == "[":
+                result[key] = self._list(keep=key in KEPT_TABLES)
+            else:
+                result[key] = self._value()
+            if self._peek() == ",":
+                self.pos += 1
+                continue
+            self._expect("}")
+            return self._end(result)
+
+    def _end(self, result: Any) -> Any:
+        if self._peek() != "":
+            raise ValueError("extra data after the export's object")
+        return result
+
+    def _list(self, *, keep: bool) -> list[Any]:
+        self._expect("[")
+        kept: list[Any] = []
+        count = 0
+        if self._peek() == "]":
+            self.pos += 1
+            return kept if keep else Skipped(0)
+        while True:
+            item = self._value()
+            count += 1
+            self.records += 1
+            if self.records > MAX_RECORDS:
+                raise _TooLarge(
+                    f"The .json file holds more than {MAX_RECORDS:,} records; no export of the "
+                    "earlier app holds as many: it is not one."
+                )
+            if keep:
+                kept.append(item)
+            if self._peek() == ",":
+                self.pos += 1
+                continue
+            self._expect("]")
+            return kept if keep else Skipped(count)
 
 
 def not_kept_summary(data: dict[str, Any]) -> str | None:
@@ -70,8 +201,11 @@ def not_kept_summary(data: dict[str, Any]) -> str | None:
     for key, value in data.items():
         if key in KEPT_TABLES or key == "metadata":
             continue
-        if isinstance(value, list) and value:
-            parts.append(f"{len(value)} {key}")
+        count = len(value) if isinstance(value, list) else 0
+        if isinstance(value, Skipped):
+            count = value.records
+        if count:
+            parts.append(f"{count} {key}")
         elif isinstance(value, dict) and value:
             parts.append(key)
     if not parts:
