@@ -276,12 +276,15 @@ def build_legacy(
             layla, n_lower, relative, "Post-op photo", table="dental_treatment_images"
         )
         b.expect(old, layla, n_lower, "after", data)  # free-text type: the folder's type wins
-    stray = b.file(
+    # a file no row names in Layla's folder (the app stopped between file and row): kept as
+    # her patient-level image; one in a folder of no patient: listed
+    forgotten = b.file(
         folder,
         f"dental_images/{legacy_patient_folder('Layla Haddad', layla)}"
         f"/xray/forgotten_{BASE_MS}.png",
     )
-    del stray
+    b.data.expected.append(Expected("forgotten", layla, None, "xray", forgotten))
+    b.file(folder, f"dental_images/Nobody_Known/xray/stray_{BASE_MS}.png")
     b.data.unreferenced.append(b.data.legacy_files[-1])
     relative = f"dental_images/{legacy_patient_folder('Layla Haddad', layla)}/other/face.png"
     data = b.file(folder, relative)

@@ -11,7 +11,7 @@ from backend import validation as check
 from backend.api.common import json_body, runtime
 from backend.errors import NotFound, ValidationError
 from backend.legacy.importer import open_source, preview
-from backend.legacy.notation import chosen_notation
+from backend.legacy.notation import chosen_layout, chosen_notation, table_choices
 from backend.migration import live, runner
 from backend.migration.report import csv_of
 
@@ -30,6 +30,31 @@ def _notation(body: dict) -> str | None:
     return chosen_notation(value) if value not in (None, "") else None
 
 
+def _source(body: dict):
+    """The source named in `body`, with the earlier app's other image folders (`images_from`:
+    a list of folders, e.g. its program folder) and those configured for this installation."""
+    extra = body.get("images_from") or []
+    if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
+        raise ValidationError("images_from is a list of folders.", field="images_from")
+    roots = [Path(p) for p in extra if p.strip()] + list(runtime().settings.legacy_roots)
+    return open_source(_source_path(body), roots)
+
+
+def _readings(body: dict) -> dict:
+    """`notation` (every table), `table_notation` ({"dental_treatments": "universal"}) and
+    `early_layout` ("mirrored" or "standard") as the importer takes them."""
+    tables = body.get("table_notation") or {}
+    if not isinstance(tables, dict):
+        raise ValidationError(
+            "table_notation maps a table to its notation.", field="table_notation"
+        )
+    return {
+        "notation": _notation(body),
+        "tables": table_choices(tables),
+        "early_layout": chosen_layout(body.get("early_layout")),
+    }
+
+
 @bp.get("")
 def status():
     return jsonify(runner.migration_status(runtime()))
@@ -38,20 +63,24 @@ def status():
 @bp.post("/preview")
 def preview_source():
     body = json_body()
-    source = open_source(_source_path(body))
-    return jsonify(preview(source, runtime(), notation=_notation(body)).as_dict())
+    return jsonify(preview(_source(body), runtime(), **_readings(body)).as_dict())
 
 
 @bp.post("/import")
 def start_import():
     body = json_body()
-    notation = _notation(body)
-    if notation is None:
-        raise ValidationError("Choose how the earlier app numbered teeth.", field="notation")
-    source = open_source(_source_path(body))
-    job = runner.start_import(
-        runtime(), source, notation=notation, dry_run=bool(body.get("dry_run"))
-    )
+    readings = _readings(body)
+    source = _source(body)
+    shown = preview(source, runtime(), **readings)
+    if shown.reading is None:
+        undecided = [g for g, entry in shown.generations.items() if entry["used"] is None]
+        raise ValidationError(
+            "Choose how the earlier app numbered teeth"
+            + (f" in {', '.join(undecided)}" if undecided else "")
+            + " (notation, or table_notation per table).",
+            field="notation",
+        )
+    job = runner.start_import(runtime(), source, **readings, dry_run=bool(body.get("dry_run")))
     return jsonify(job.as_dict()), 202
 
 

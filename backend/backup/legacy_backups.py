@@ -107,6 +107,7 @@ def preview(runtime: Runtime, archive: Path, kind: str, progress: Reporter) -> d
     warnings = _checked(archive, progress, runtime.settings.backups_dir)
     with staged_source(runtime, archive, kind) as folder:
         found = importer.preview(importer.open_source(folder), runtime)
+    warnings = [*warnings, *found.warnings, *_accounting(found)]
     return {
         "path": str(archive),
         "name": archive.name,
@@ -140,7 +141,7 @@ def restore(
     warnings = _checked(archive, Step(progress, 1, 3, "checking the backup"), settings.backups_dir)
     with staged_source(runtime, archive, kind) as folder:
         source = importer.open_source(folder)
-        chosen = notation or _detected_notation(importer, source, runtime)
+        chosen = notation or _detected_reading(importer, source, runtime)
         safety = create_backup(
             runtime,
             settings.backups_dir,
@@ -150,7 +151,7 @@ def restore(
         progress.update(message="Step 3 of 3, importing the earlier app's data")
         import_marker.mark_started(runtime.sessions, archive, safety.path)
         try:
-            report = importer.import_legacy(runtime, source, notation=chosen, progress=progress)
+            report = importer.import_legacy(runtime, source, notation=notation, progress=progress)
         except BaseException:
             put_back(safety.path)
             import_marker.clear(runtime.sessions)
@@ -165,13 +166,34 @@ def restore(
     }
 
 
-def _detected_notation(importer: Any, source: Any, runtime: Runtime) -> str:
-    evidence = importer.preview(source, runtime).notation
-    if evidence.detected and evidence.certain:
-        return evidence.detected
+def _accounting(found: Any) -> list[str]:
+    """Records against files: the earlier app's backups copied the database without its -wal,
+    so the archive can hold files of rows its database lacks. Said, never dropped silently."""
+    kept, listed = found.files_kept_as_patient_images, found.unreferenced_files
+    if not kept and not listed:
+        return []
+    files = found.images_found + kept + listed
+    return [
+        f"The backup's database holds {found.image_rows} image records; {files} image files "
+        f"are in the archive; {kept + listed} files no record names (their rows were likely "
+        "lost when the earlier app backed up its database without its -wal file): "
+        f"{kept} are kept as patient-level images of their folder's patient, {listed} listed."
+    ]
+
+
+def _detected_reading(importer: Any, source: Any, runtime: Runtime) -> str:
+    """How the backup's teeth are read, decided per table generation from the evidence."""
+    shown = importer.preview(source, runtime)
+    if shown.reading:
+        return shown.reading
+    evidence = [
+        f"{generation}: " + "; ".join(entry["notation"]["evidence"])
+        for generation, entry in shown.generations.items()
+        if entry["used"] is None
+    ]
     raise ValidationError(
         "The tooth numbering of this backup cannot be told for certain ("
-        + "; ".join(evidence.evidence)
+        + " / ".join(evidence)
         + "). Choose Universal or FDI, then restore again. Nothing was changed.",
         field="notation",
     )

@@ -78,6 +78,7 @@ class ImportPreview:
     images_not_placeable: int = 0
     patient_images: int = 0
     patient_images_found: int = 0
+    files_kept_as_patient_images: int = 0  # files no record names, in a patient's folder
     unreferenced_files: int = 0
     missing_examples: list[str] = field(default_factory=list)
     generations: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -99,6 +100,7 @@ class ImportPreview:
             "images_not_placeable": self.images_not_placeable,
             "patient_images": self.patient_images,
             "patient_images_found": self.patient_images_found,
+            "files_kept_as_patient_images": self.files_kept_as_patient_images,
             "unreferenced_files": self.unreferenced_files,
             "missing_examples": list(self.missing_examples),
             "generations": {k: dict(v) for k, v in self.generations.items()},
@@ -175,7 +177,8 @@ def preview(
         images_already_imported=report.skipped,
         images_not_placeable=report.failed,
         patient_images=len(database.rows(PATIENT_IMAGES)),
-        patient_images_found=sum(1 for item in plan.images if item.tooth is None),
+        patient_images_found=sum(1 for i in plan.images if i.key.startswith("patient_image:")),
+        files_kept_as_patient_images=sum(1 for i in plan.images if i.key.startswith("orphan:")),
         unreferenced_files=len(report.unreferenced_files),
         missing_examples=[f"{e.what}: {e.path}" for e in report.missing_files[:10]],
         generations=generations_of(database, decision),

@@ -273,6 +273,7 @@ class NotationDecision:
 
     notations: dict[str, str]
     layouts: dict[str, str] = field(default_factory=dict)
+    with_rows: tuple[str, ...] = ()  # the generations that hold rows (the ones described)
 
     def notation_of(self, table: str) -> str:
         return self.notations[generation_of(table)]
@@ -290,12 +291,14 @@ class NotationDecision:
         return canonical_tooth(value, notation)
 
     def describe(self) -> str:
-        if len(set(self.notations.values())) == 1 and not any(
-            v == MIRRORED for v in self.layouts.values()
+        shown = {g: n for g, n in self.notations.items() if g in self.with_rows}
+        shown = shown or self.notations
+        if len(set(shown.values())) == 1 and not any(
+            self.layouts.get(g) == MIRRORED for g in shown
         ):
-            return next(iter(self.notations.values()))
+            return next(iter(shown.values()))
         parts = []
-        for generation, notation in self.notations.items():
+        for generation, notation in shown.items():
             layout = self.layouts.get(generation)
             mirrored = notation == UNIVERSAL and layout == MIRRORED
             parts.append(f"{generation}={notation}{' (lower arch mirrored)' if mirrored else ''}")
@@ -371,4 +374,5 @@ def decide(
             layouts[generation] = (
                 chosen_layout(early_layout) or detect_layout(database, generation).detected
             )
-    return NotationDecision(notations, layouts)
+    with_rows = tuple(g for g in GENERATIONS if generation_rows(database, g))
+    return NotationDecision(notations, layouts, with_rows)

@@ -5,6 +5,7 @@ goes into the report."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from backend import teeth
 from backend.fileio import file_sha256
 from backend.legacy import records
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, LegacyDatabase
-from backend.legacy.matching import RowRef, match_folder, timestamp_ms
+from backend.legacy.files import NotAnImage, inspect_file
+from backend.legacy.matching import RowRef, match_folder, name_time_ms, timestamp_ms
 from backend.legacy.notation import NotationDecision, decide, named_side, standard_side
 from backend.legacy.paths import FOLDER_ONLY, UNKNOWN, ImageRoots, LegacyPath, parse_image_path
 from backend.legacy.source import LegacySource
@@ -125,6 +127,7 @@ class Planner:
         self.folder_owner: dict[str, str] = {}  # folder name (id or clean name) -> our patient
         self.treatments: dict[tuple[str, str], tuple[str, str, str]] = {}
         self.claimed: dict[str, str] = {}  # real path of a file -> the ref that took it
+        self.named: set[str] = set()  # real paths a row names but could not take (reported)
         self.planned_keys: set[str] = set()
         self.image_ids: set[str] | None = None  # ours and this plan's, loaded on first use
 
@@ -147,6 +150,7 @@ class Planner:
             canonical = records.canonical_id(row.get("id"))
             if key in self.links or key in self.planned_keys:
                 self.patients[legacy_id] = self.links.get(key) or self.patients[legacy_id]
+                self._mark_folders(self.patients[legacy_id], legacy_id, row)
                 self.report.patients.skipped += 1
                 continue
             self.planned_keys.add(key)
@@ -319,6 +323,7 @@ class Planner:
             self.report.add_missing(item.ref, where, "the file is not in the source")
             return
         if len(hits) > 1 and len({file_sha256(h) for h in hits}) > 1:
+            self.named.update(os.path.realpath(h) for h in hits)
             self.report.add_missing(
                 item.ref,
                 legacy.relative or legacy.file_name,
@@ -374,6 +379,8 @@ class Planner:
         matched = match_folder(rows, list(files.values()))
         for key, path in matched.pairs.items():
             self._take(by_key[key], path)
+        if matched.unmatched_rows:
+            self.named.update(os.path.realpath(p) for p in matched.unmatched_files)
         for key in matched.unmatched_rows:
             reason = (
                 "folder-only path and the folder holds no file of its own"
@@ -453,10 +460,82 @@ class Planner:
             item.fields[LEGACY_FILE] = relative
 
     def _list_unreferenced(self) -> None:
-        for path in self.roots.all_files():
-            real = os.path.realpath(path)
-            if real not in self.claimed and real not in self.own_files:
+        """Files no row names. A byte-identical copy of a file that came across (the earlier
+        app's start-up move left its originals) is only counted; a file in a folder of one
+        of the patients (the app stopped between writing a file and its row) becomes a
+        patient-level image of that patient; anything else is listed."""
+        left = [
+            path
+            for path in self.roots.all_files()
+            if os.path.realpath(path) not in self.claimed
+            and os.path.realpath(path) not in self.own_files
+        ]
+        if not left:
+            return
+        taken = {file_sha256(Path(real)) for real in self.claimed if os.path.isfile(real)}
+        copies = 0
+        for path in left:
+            if file_sha256(path) in taken:
+                copies += 1
+                continue
+            if os.path.realpath(path) in self.named or not self._plan_orphan(path):
                 self.report.unreferenced_files.append(str(path))
+        if copies:
+            self.report.notes.append(
+                f"{copies} files no record names are byte-identical copies of files that came "
+                "across (left by the earlier app's own moves); they were not imported twice."
+            )
+
+    def _plan_orphan(self, path: Path) -> bool:
+        """Plan `path` as a patient-level image of the one patient whose folder holds it."""
+        relative = self.roots.relative_to_root(path)
+        parts = Path(relative).parts
+        owners = {self.folder_owner[p] for p in parts[1:2] if p in self.folder_owner}
+        if len(owners) != 1 or not _is_image(path):
+            return False
+        patient_id = owners.pop()
+        key = "orphan:" + hashlib.sha256(relative.encode("utf-8")).hexdigest()
+        if key in self.links or key in self.planned_keys:
+            self.report.skipped += 1
+            return True
+        self.planned_keys.add(key)
+        folder_type = parts[-2] if len(parts) >= 3 else None
+        image_type, _note = records.image_type(folder_type, None)
+        stamp = name_time_ms(path.name)
+        item = ImagePlan(
+            key,
+            new_id(),
+            f"file {relative}",
+            patient_id,
+            None,
+            image_type,
+            {
+                "patient_id": patient_id,
+                "tooth": None,
+                "image_type": image_type,
+                "treatment_id": None,
+                "description": f"Found in the earlier app's folder {relative} with no record "
+                "naming it (kept as a patient-level image).",
+                "taken_date": None,
+                "created_at": records.as_datetime(stamp) if stamp else None,
+                "updated_at": None,
+            },
+            LegacyPath(UNKNOWN, "", file_name=path.name),
+        )
+        self._take(item, path)
+        self.report.notes.append(
+            f"{relative}: no record names this file; kept as a patient-level image of its "
+            "folder's patient."
+        )
+        return True
+
+
+def _is_image(path: Path) -> bool:
+    try:
+        inspect_file(path)
+    except NotAnImage:
+        return False
+    return True
 
 
 def _entry(what: str, path: str | None, reason: str) -> Entry:

@@ -1,7 +1,8 @@
 """`dental-images import-legacy SOURCE` and `dental-images migrate`, with exit codes scripts can
-trust: 0 everything came across; 3 the source lacked some files (everything else came across;
-the report lists them); 4 something failed (listed; a new run retries it); 1 nothing was done
-(unreadable source, notation not decided, not confirmed, another whole-store job running)."""
+trust: 0 everything came across; 3 the source lacked some files, or held files no record names
+(everything else came across; the report lists them); 4 something failed (listed; a new run
+retries it); 1 nothing was done (unreadable source, notation not decided, not confirmed,
+another whole-store job running)."""
 
 from __future__ import annotations
 
@@ -34,9 +35,9 @@ LISTED = 20
 def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add the two sub-commands to the `dental-images` parser."""
     epilog = (
-        "exit codes: 0 everything came across; 3 the source lacked some files (all else "
-        "came across, the report lists them); 4 something failed (listed; run again to "
-        "retry); 1 nothing was done"
+        "exit codes: 0 everything came across; 3 the source lacked some files or held files "
+        "no record names (all else came across, the report lists them); 4 something failed "
+        "(listed; run again to retry); 1 nothing was done"
     )
     imported = commands.add_parser(
         "import-legacy",
@@ -121,6 +122,11 @@ def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
         f"{shown.images_already_imported} imported before); patient images (no tooth): "
         f"{shown.patient_images} ({shown.patient_images_found} files found)"
     )
+    if shown.files_kept_as_patient_images or shown.unreferenced_files:
+        print(
+            f"  files no record names: {shown.files_kept_as_patient_images} in a patient's "
+            f"folder (kept as patient-level images), {shown.unreferenced_files} listed"
+        )
     for generation, entry in shown.generations.items():
         evidence = entry["notation"]
         detected = evidence["detected"] or "undecided"

@@ -12,7 +12,7 @@ from typing import Any
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # nothing was done: unreadable source, another job running, not confirmed
-EXIT_MISSING = 3  # everything else came across; the source lacked some files
+EXIT_MISSING = 3  # everything else came across; files were missing or named by no record
 EXIT_FAILED = 4  # something failed; a new run retries it
 CSV_COLUMNS = ("list", "what", "path", "reason")
 
@@ -114,7 +114,8 @@ class ImportReport:
     def exit_code(self) -> int:
         if self.failed or self.patients.failed or self.treatments.failed:
             return EXIT_FAILED
-        if self.missing:
+        # A file no record names stayed behind: not everything came across.
+        if self.missing or self.unreferenced_files:
             return EXIT_MISSING
         return EXIT_OK
 

@@ -73,6 +73,8 @@ def _preview(certain: bool) -> SimpleNamespace:
         warnings=[],
         patient_images=0,
         patient_images_found=0,
+        files_kept_as_patient_images=0,
+        unreferenced_files=0,
         patients=1,
         patients_new=1,
         treatments={},
