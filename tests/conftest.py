@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
+import keyring
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from keyring.backend import KeyringBackend
 from sqlalchemy.orm import Session
 
 from backend.config import (
@@ -23,6 +25,26 @@ from backend.security import TOKEN_HEADER
 from backend.usecases import patients
 from backend.webapp import create_app
 
+
+class MemoryKeyring(KeyringBackend):
+    """A credential store in memory, as Windows Credential Manager or the Keychain would be."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.entries.pop((service, username), None)
+
+
 TOKEN = "test-launch-token"
 PORT = 5000
 BASE_URL = f"http://127.0.0.1:{PORT}"
@@ -33,6 +55,16 @@ PREFIX = "/test-secret-prefix"  # the app's per-launch secret path prefix (backe
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (HOME_ENV, DB_URL_ENV, LEGACY_ROOTS_ENV, IMAGES_ROOT_ENV):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _memory_keyring() -> Iterator[MemoryKeyring]:
+    """A credential store of the test's own: no test writes into this computer's keyring."""
+    previous = keyring.get_keyring()
+    store = MemoryKeyring()
+    keyring.set_keyring(store)
+    yield store
+    keyring.set_keyring(previous)
 
 
 @pytest.fixture

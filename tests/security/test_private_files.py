@@ -15,7 +15,6 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
 from backend import config as config_module
@@ -27,6 +26,7 @@ from backend.config import (
     write_machine_config,
 )
 from backend.runtime import open_runtime
+from tests.conftest import MemoryKeyring
 from tests.served import Client, start_serving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,32 +111,9 @@ def test_a_shared_images_folder_is_left_as_the_share_grants(tmp_path):
     assert mode(share) == 0o775 and mode(data) == 0o700
 
 
-class MemoryKeyring(KeyringBackend):
-    """A credential store in memory, as Windows Credential Manager or the Keychain would be."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.entries.pop((service, username), None)
-
-
 @pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    store = MemoryKeyring()
-    keyring.set_keyring(store)
-    yield store
-    keyring.set_keyring(previous)
+def memory_keyring(_memory_keyring: MemoryKeyring) -> MemoryKeyring:
+    return _memory_keyring
 
 
 @pytest.fixture
