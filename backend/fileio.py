@@ -115,6 +115,21 @@ def short_form(path: str) -> str:
     return path
 
 
+def real_path(path: str | os.PathLike[str]) -> str:
+    """`os.path.realpath(path)` in the short form (see `short_form`), also for paths over
+    `MAX_PATH`: where the OS cannot give a long path's final name (Wine answers ERROR_MORE_DATA
+    even with the `\\\\?\\` prefix), the nearest parent it can resolve is resolved and the
+    rest joined to it as it is."""
+    text = os.fspath(path)
+    try:
+        return short_form(os.path.realpath(long_path(text)))
+    except OSError:
+        parent, name = os.path.split(text)
+        if not name or not parent or parent == text:
+            raise
+        return os.path.join(real_path(parent), name)
+
+
 def rename(source: Path | str, target: Path | str) -> None:
     """`os.rename`, waiting out another program that holds the file (see `retrying`). It
     replaces an existing target on POSIX: use `publish` for a name that must be new."""

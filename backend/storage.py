@@ -86,8 +86,8 @@ def resolve_under(root: Path, relative: str) -> Path:
     if any(part in ("..",) or "\x00" in part for part in parts):
         raise UnsafePath(f"path escapes its folder: {relative!r}")
     candidate = root.joinpath(*[p for p in parts if p not in ("", ".")])
-    real_root = fileio.short_form(os.path.realpath(root))
-    real = fileio.short_form(os.path.realpath(candidate))
+    real_root = fileio.real_path(root)
+    real = fileio.real_path(candidate)
     if os.path.commonpath([real_root, real]) != real_root:
         raise UnsafePath(f"path escapes its folder: {relative!r}")
     return candidate

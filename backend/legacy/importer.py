@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from backend import fileio
 from backend.errors import ValidationError
 from backend.jobs import Progress
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, TREATMENT_TABLES, read_database
@@ -248,7 +249,7 @@ def import_legacy(
 
 def _own_files(runtime: Runtime) -> set[str]:
     """Real paths of the files our own rows name (never mistaken for the earlier app's)."""
-    root = os.path.realpath(runtime.settings.image_store_root)
+    root = fileio.real_path(runtime.settings.image_store_root)
     with runtime.sessions() as session:
         rows = session.execute(select(Image.folder_path, Image.file_name))
         return {os.path.join(root, folder + name) for folder, name in rows}
@@ -263,7 +264,7 @@ def _inspect(
 ) -> list[Placement]:
     """Read every found file once (checksum, image header) and turn it into a placement;
     a file that is not an image is reported."""
-    images_dir = os.path.realpath(runtime.settings.images_dir)
+    images_dir = fileio.real_path(runtime.settings.images_dir)
     placements = []
     progress.update(current=0, total=len(plan.images), message="Checking the files")
     with ThreadPoolExecutor(max_workers=INSPECT_WORKERS) as pool:
@@ -291,7 +292,7 @@ def _inspect_one(path: Path | None) -> FileFacts | NotAnImage:
 def _placement(item: ImagePlan, facts: FileFacts, images_dir: str, move_files: bool) -> Placement:
     """The file's move into the layout, with the row it gets there."""
     assert item.source is not None
-    inside = os.path.realpath(item.source).startswith(images_dir + os.sep)
+    inside = fileio.real_path(item.source).startswith(images_dir + os.sep)
     row = {
         "id": item.image_id,
         **item.fields,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import teeth
+from backend import fileio, teeth
 from backend.fileio import file_sha256
 from backend.legacy import records
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, LegacyDatabase
@@ -268,7 +268,7 @@ class Planner:
         if key in self.links or key in self.planned_keys:
             self.report.skipped += 1
             for path in self.roots.existing(self.link_files.get(key, "")):
-                self.claimed.setdefault(os.path.realpath(path), f"{ref} (imported before)")
+                self.claimed.setdefault(fileio.real_path(path), f"{ref} (imported before)")
             return None
         self.planned_keys.add(key)
         patient_id = self.patients.get(_pid(row.get("patient_id")))
@@ -315,7 +315,7 @@ class Planner:
         legacy = item.legacy
         hits = self.roots.existing(legacy.relative) if legacy.kind != UNKNOWN else []
         if self.own_files:
-            hits = [h for h in hits if os.path.realpath(h) not in self.own_files]
+            hits = [h for h in hits if fileio.real_path(h) not in self.own_files]
         if not hits and legacy.file_name:
             hits = self._by_name(item)
         if not hits:
@@ -323,7 +323,7 @@ class Planner:
             self.report.add_missing(item.ref, where, "the file is not in the source")
             return
         if len(hits) > 1 and len({file_sha256(h) for h in hits}) > 1:
-            self.named.update(os.path.realpath(h) for h in hits)
+            self.named.update(fileio.real_path(h) for h in hits)
             self.report.add_missing(
                 item.ref,
                 legacy.relative or legacy.file_name,
@@ -354,11 +354,11 @@ class Planner:
 
     def _free(self, path: Path) -> bool:
         """Neither taken by another row of this plan nor a file of our own layout."""
-        real = os.path.realpath(path)
+        real = fileio.real_path(path)
         return real not in self.claimed and real not in self.own_files
 
     def _take(self, item: ImagePlan, path: Path) -> None:
-        real = os.path.realpath(path)
+        real = fileio.real_path(path)
         if real in self.claimed:
             self.report.skipped += 1
             self.report.notes.append(f"{item.ref} names the same file as {self.claimed[real]}.")
@@ -380,7 +380,7 @@ class Planner:
         for key, path in matched.pairs.items():
             self._take(by_key[key], path)
         if matched.unmatched_rows:
-            self.named.update(os.path.realpath(p) for p in matched.unmatched_files)
+            self.named.update(fileio.real_path(p) for p in matched.unmatched_files)
         for key in matched.unmatched_rows:
             reason = (
                 "folder-only path and the folder holds no file of its own"
@@ -413,7 +413,7 @@ class Planner:
             if key in self.links or key in self.planned_keys:
                 self.report.skipped += 1
                 for hit in hits:
-                    self.claimed.setdefault(os.path.realpath(hit), f"{ref} (imported before)")
+                    self.claimed.setdefault(fileio.real_path(hit), f"{ref} (imported before)")
                 continue
             self.planned_keys.add(key)
             patient_id = self.patients.get(_pid(row.get("patient_id")))
@@ -467,8 +467,8 @@ class Planner:
         left = [
             path
             for path in self.roots.all_files()
-            if os.path.realpath(path) not in self.claimed
-            and os.path.realpath(path) not in self.own_files
+            if fileio.real_path(path) not in self.claimed
+            and fileio.real_path(path) not in self.own_files
         ]
         if not left:
             return
@@ -478,7 +478,7 @@ class Planner:
             if file_sha256(path) in taken:
                 copies += 1
                 continue
-            if os.path.realpath(path) in self.named or not self._plan_orphan(path):
+            if fileio.real_path(path) in self.named or not self._plan_orphan(path):
                 self.report.unreferenced_files.append(str(path))
         if copies:
             self.report.notes.append(

@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from backend import fileio
+
 log = logging.getLogger(__name__)
 
 
@@ -16,10 +18,10 @@ def remove_emptied(folders: Iterable[Path], roots: Iterable[Path]) -> int:
     `roots` (and their dental_images/). Returns how many folders were removed."""
     stops = set()
     for root in roots:
-        stops.add(os.path.realpath(root))
-        stops.add(os.path.realpath(Path(root) / "dental_images"))
+        stops.add(fileio.real_path(root))
+        stops.add(fileio.real_path(Path(root) / "dental_images"))
     removed = 0
-    for folder in sorted({os.path.realpath(f) for f in folders}, key=len, reverse=True):
+    for folder in sorted({fileio.real_path(f) for f in folders}, key=len, reverse=True):
         current = folder
         while current not in stops and any(current.startswith(s + os.sep) for s in stops):
             try:

@@ -97,7 +97,7 @@ def _sync_folders(folders: set[Path]) -> None:
 
 def _same_path(a: Path, b: Path) -> bool:
     """The same name (not merely the same inode: a hard link is another name)."""
-    return os.path.realpath(a) == os.path.realpath(b)
+    return fileio.real_path(a) == fileio.real_path(b)
 
 
 def _temp_path(folder: Path, journal_id: str) -> Path:
@@ -156,12 +156,12 @@ class Mover:
 
     def _real_folder(self, folder: str) -> str:
         if folder not in self._real_folders:
-            self._real_folders[folder] = os.path.realpath(self._folder(folder))
+            self._real_folders[folder] = fileio.real_path(self._folder(folder))
         return self._real_folders[folder]
 
     def _real_dir(self, directory: Path) -> str:
         if directory not in self._real_dirs:
-            self._real_dirs[directory] = os.path.realpath(directory)
+            self._real_dirs[directory] = fileio.real_path(directory)
         return self._real_dirs[directory]
 
     def _is_source_name(self, item: Placement, name: str) -> bool:

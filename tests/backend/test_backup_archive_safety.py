@@ -212,7 +212,7 @@ def test_extracting_such_an_entry_writes_no_more_than_declared_and_leaves_nothin
     opened: list[CountingFile] = []
 
     def counting_open(file, mode="r"):
-        opened.append(CountingFile(open(file, mode, encoding="utf-8")))  # noqa: SIM115 - closed by CountingFile
+        opened.append(CountingFile(open(file, mode)))  # noqa: SIM115 - closed by CountingFile
         return opened[-1]
 
     monkeypatch.setattr(archive_safety, "open", counting_open, raising=False)

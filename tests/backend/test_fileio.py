@@ -315,3 +315,19 @@ def test_short_form_drops_the_extended_length_prefix():
     assert fileio.short_form("\\\\?\\C:\\data\\dental_images") == "C:\\data\\dental_images"
     assert fileio.short_form("\\\\?\\UNC\\server\\share\\x") == "\\\\server\\share\\x"
     assert fileio.short_form("/home/clinic/data") == "/home/clinic/data"
+
+
+def test_real_path_resolves_the_nearest_parent_the_os_can(monkeypatch, tmp_path):
+    """Wine cannot give the final name of a path over MAX_PATH (ERROR_MORE_DATA, even with the
+    \\\\?\\ prefix): the parent is resolved and the name joined, instead of failing."""
+    deep = tmp_path / "folder" / "ليلى_حداد" / "before.png"
+    original = os.path.realpath
+
+    def realpath(path):
+        if str(path).endswith("before.png"):
+            raise OSError(234, "More data is available")
+        return original(path)
+
+    monkeypatch.setattr(fileio.os.path, "realpath", realpath)
+    resolved = fileio.real_path(deep)
+    assert resolved == os.path.join(original(deep.parent), "before.png")

@@ -34,7 +34,9 @@ def _text_calls_without_encoding(source: str) -> list[int]:
             continue
         func = node.func
         text_method = isinstance(func, ast.Attribute) and func.attr in TEXT_METHODS
-        text_open = isinstance(func, ast.Name) and func.id == "open" and "b" not in _mode(node)
+        # A mode the source does not spell out ("?") is the caller's: binary or text.
+        mode = _mode(node)
+        text_open = isinstance(func, ast.Name) and func.id == "open" and not {"b", "?"} & set(mode)
         if text_method or text_open:
             lines.append(node.lineno)
     return lines
