@@ -86,7 +86,7 @@ if [ -z "${DENTAL_IMAGES_TEST_PG_URL:-}" ]; then
     export DENTAL_IMAGES_TEST_PG_URL
 fi
 say "backend test suite under Windows Python (SQLite and PostgreSQL)"
-win wine "$winpython" -m pytest -q -rs -p no:cacheprovider tests/backend > "$work/suite.log"
+win wine "$winpython" -m pytest -q -rfEs -p no:cacheprovider tests/backend > "$work/suite.log"
 tail -n 40 "$work/suite.log"
 summary=$(tail -n 1 "$work/suite.log")
 if grep -qE '[0-9]+ passed' <<<"$summary"; then
