@@ -73,7 +73,8 @@ def patient_fields(row: dict[str, Any]) -> dict[str, Any]:
     now = utcnow()
     created = as_datetime(row.get("created_at")) or now
     return {
-        "full_name": text(row.get("full_name"), 200) or "(no name)",
+        # An empty name stays empty (the screen shows "(no name)"), not a made-up name.
+        "full_name": text(row.get("full_name"), 200) or "",
         "gender": gender if gender in ("male", "female", "other") else None,
         "age": age if isinstance(age, int) and 0 <= age <= 150 else None,
         "phone": text(row.get("phone"), 40),

@@ -69,7 +69,7 @@ function renderPatientList(query) {
       item.tabIndex = 0;
       item.dataset.patientId = p.id;
       item.setAttribute("aria-selected", String(state.patient?.id === p.id));
-      item.innerHTML = `<span class="name">${escapeHtml(p.full_name)}</span>
+      item.innerHTML = `<span class="name">${escapeHtml(nameOf(p))}</span>
         <span class="meta">#${escapeHtml(p.serial_number)}${p.phone ? " · " + escapeHtml(p.phone) : ""}</span>
         <span class="count" title="Images">${p.image_count}</span>`;
       item.addEventListener("click", () => openPatient(p.id));
@@ -107,7 +107,7 @@ async function refreshPatient() {
   const hasPrimary = Object.keys(chartData.teeth).some((code) => Number.isNaN(Number(code)));
   if (hasPrimary) state.showPrimary = true;
   $("#show-primary").checked = state.showPrimary;
-  $("#patient-name").textContent = patient.full_name;
+  $("#patient-name").textContent = nameOf(patient);
   const facts = [`Serial #${patient.serial_number}`, patient.phone, patient.age !== null ? `${patient.age} years` : null, patient.gender, `${patient.image_count} image${patient.image_count === 1 ? "" : "s"}`];
   if (patient.allergies) facts.push(`Allergies: ${patient.allergies}`);
   $("#patient-facts").textContent = facts.filter(Boolean).join(" · ");
@@ -115,6 +115,12 @@ async function refreshPatient() {
   const item = $(`#patient-list [data-patient-id="${id}"]`);
   if (item) item.querySelector(".count").textContent = patient.image_count;
   $("#patient-list").querySelectorAll("li").forEach((li) => li.setAttribute("aria-selected", String(li.dataset.patientId === id)));
+}
+
+/** A patient's name as shown: an empty name (the earlier app allowed one) stays empty in the
+ * record and reads "(no name)" on screen. */
+function nameOf(patient) {
+  return patient.full_name || "(no name)";
 }
 
 function renderChart() {
@@ -142,7 +148,7 @@ async function editPatient(patient) {
     return patient ? api("PATCH", `api/patients/${patient.id}`, body) : api("POST", "api/patients", body);
   });
   if (!saved) return;
-  toast(patient ? "Patient saved." : `${saved.full_name} added.`, "ok");
+  toast(patient ? "Patient saved." : `${nameOf(saved)} added.`, "ok");
   await searchPatients();
   await openPatient(saved.id);
 }
@@ -151,7 +157,7 @@ async function deletePatient() {
   const p = await api("GET", `api/patients/${state.patient.id}`); // counts as of now, not as shown
   const images = p.image_count;
   const ok = await confirmAction(
-    `Delete ${p.full_name}?`,
+    `Delete ${nameOf(p)}?`,
     `This removes the patient, their treatments and ${images} image${images === 1 ? "" : "s"} (the files too). This cannot be undone.`,
     images ? `Delete patient and ${images} image${images === 1 ? "" : "s"}` : "Delete patient",
   );
@@ -163,7 +169,7 @@ async function deletePatient() {
     toast(error.message, "error");
     return;
   }
-  toast(`${p.full_name} deleted with ${result.deleted.images} images.`, "ok");
+  toast(`${nameOf(p)} deleted with ${result.deleted.images} images.`, "ok");
   state.patient = null;
   panel.hide();
   await searchPatients();
