@@ -51,7 +51,8 @@ def data_dir() -> Path:
 
 
 def backups_dir() -> Path:
-    return wine.user_home() / "Documents" / "Clinic backups"
+    # Not under the profile's Documents: Wine links that to this machine's own home folder.
+    return wine.prefix() / "drive_c" / "Clinic backups"
 
 
 def record(**figures: object) -> None:
