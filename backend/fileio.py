@@ -306,6 +306,19 @@ def safe_file_name(text: str, *, fallback: str = "file") -> str:
     return name
 
 
+def is_safe_file_name(name: str) -> bool:
+    """Whether `name` is one usable file name on every OS as it is: no separator, drive or
+    forbidden character, not `.` or `..`, no trailing dot or space, no device name."""
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and len(name) <= MAX_NAME
+        and not _FORBIDDEN_CHARS.search(name)
+        and name == name.rstrip(". ")
+        and name.split(".", 1)[0].rstrip(" ").upper() not in _RESERVED_STEMS
+    )
+
+
 # ----- publishing a finished file under a name that is new
 
 

@@ -126,7 +126,14 @@ class ImageStore:
 
     # ----- paths
     def path_of(self, relative: str) -> Path:
-        return resolve_under(self.data_dir, relative)
+        """The file or folder `relative` (as the database stores it, `dental_images/...`)
+        names, which must lie inside the image tree: whatever a row says, nothing else of the
+        data folder (the database, config.json, backups) is ever served, moved or deleted
+        through it. UnsafePath otherwise."""
+        first, _, rest = relative.replace("\\", "/").partition("/")
+        if first != IMAGES_DIRNAME:
+            raise UnsafePath(f"not in the image tree ({IMAGES_DIRNAME}/): {relative!r}")
+        return resolve_under(self.images_dir, rest)
 
     def search_roots(self) -> list[Path]:
         """Folders that may hold image files, ours first, then those of the earlier app."""

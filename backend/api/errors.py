@@ -9,6 +9,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from backend.errors import AppError
+from backend.storage import UnsafePath
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,14 @@ def _http_error(exc: HTTPException) -> Response:
     return error_response(status, {"code": code, "message": message})
 
 
+def _unsafe_path(exc: UnsafePath) -> Response:
+    """A path that would leave its folder, from a request or from a record (a row that names
+    a file outside the image tree): refused before anything was read or changed."""
+    message = f"Refused: {exc}. Nothing was read or changed."
+    _log_refusal(409, "unsafe_path", message)
+    return error_response(409, {"code": "unsafe_path", "message": message})
+
+
 def _unexpected(exc: Exception) -> Response:
     log.exception("unexpected error: %s", exc)
     return error_response(
@@ -80,4 +89,5 @@ def _unexpected(exc: Exception) -> Response:
 def init_app(app: Flask) -> None:
     app.register_error_handler(AppError, _app_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(UnsafePath, _unsafe_path)
     app.register_error_handler(Exception, _unexpected)

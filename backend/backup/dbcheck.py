@@ -11,7 +11,9 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
 from backend.backup.manifest import Manifest
+from backend.fileio import is_safe_file_name
 from backend.paths import migrations_dir
+from backend.storage import UnsafePath, image_folder
 
 REQUIRED_TABLES = ("patients", "treatments", "images", "app_state")
 SHOWN = 5
@@ -70,12 +72,38 @@ def snapshot_problems(
                     f"The manifest counts {manifest.counts[table]} {table}, the database in "
                     f"the backup holds {held}."
                 )
+        problems += foreign_file_rows(connection)
         rows = connection.execute("SELECT folder_path, file_name, sha256 FROM images")
         if manifest.includes_images:
             problems_, warnings_ = _image_rows(rows, manifest)
             problems += problems_
             warnings += warnings_
     return problems, warnings
+
+
+def foreign_file_rows(connection: sqlite3.Connection) -> list[str]:
+    """A problem naming the image rows that point anywhere but at their own file: a folder
+    other than exactly the one their patient, tooth and type give, or a file name that is not
+    one plain name. This program never writes such a row; a crafted one (`./` + `dental.db`)
+    would let a click on that image serve or delete any file of the data folder, so the whole
+    archive is refused."""
+    foreign = []
+    query = "SELECT id, patient_id, tooth, image_type, folder_path, file_name FROM images"
+    for image_id, patient_id, tooth, image_type, folder, name in connection.execute(query):
+        try:
+            own = image_folder(str(patient_id), None if tooth is None else str(tooth), image_type)
+        except UnsafePath:
+            own = None
+        folder, name = str(folder or ""), str(name or "")
+        if own is None or normalized_folder(folder) != own or not is_safe_file_name(name):
+            foreign.append(f"image {image_id} ({folder}{name})")
+    if not foreign:
+        return []
+    return [
+        f"{len(foreign)} image records in the backup name a file that is not their own "
+        f"(first: {', '.join(foreign[:SHOWN])}). This program never writes such a record: "
+        "the backup was altered, so nothing of it is restored."
+    ]
 
 
 def _image_rows(rows, manifest: Manifest) -> tuple[list[str], list[str]]:
