@@ -366,7 +366,8 @@ class FileNameIndex:
             if self._index is None:
                 self._build()
             hits = self._existing(file_name)
-            if not hits and time.monotonic() - self._built_at > self._stale_after:
+            # >=: Windows' clock moves in 16 ms steps, so 0 s must still mean every miss.
+            if not hits and time.monotonic() - self._built_at >= self._stale_after:
                 self._build()
                 hits = self._existing(file_name)
             return sorted(hits)
