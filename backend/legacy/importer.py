@@ -252,7 +252,8 @@ def _own_files(runtime: Runtime) -> set[str]:
     root = fileio.real_path(runtime.settings.image_store_root)
     with runtime.sessions() as session:
         rows = session.execute(select(Image.folder_path, Image.file_name))
-        return {os.path.join(root, folder + name) for folder, name in rows}
+        # normpath: rows keep forward slashes; Windows' real paths have backslashes.
+        return {os.path.normpath(os.path.join(root, folder + name)) for folder, name in rows}
 
 
 def _inspect(
