@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Set up everything the tests need on a fresh Debian/Ubuntu machine, then lint and run the tests.
+# Set up everything the tests need on a fresh Debian/Ubuntu machine, then lint and run the tests:
+# the whole suite on Linux, then the Windows lane under Wine (scripts/windows-checks.sh: the
+# suite under Windows Python, the real installer built, installed and driven).
+# Arguments go to the Linux pytest run; DENTAL_IMAGES_WINDOWS_CHECKS=skip leaves the lane out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/system-packages.sh
@@ -13,4 +16,12 @@ if ! [[ "$DENTAL_IMAGES_TEST_PG_URL" =~ ^postgresql\+psycopg://[^[:space:]]+$ ]]
     exit 1
 fi
 export DENTAL_IMAGES_TEST_PG_URL
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+linux=0
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@" || linux=$?
+if [ "${DENTAL_IMAGES_WINDOWS_CHECKS:-run}" = skip ]; then
+    exit "$linux"
+fi
+windows=0
+bash scripts/windows-checks.sh || windows=$?
+[ "$linux" -eq 0 ] || echo "The Linux suite failed (pytest exit $linux)." >&2
+[ "$linux" -eq 0 ] && [ "$windows" -eq 0 ]
