@@ -41,6 +41,24 @@ count_pytest() {
     done
 }
 
+# A pytest run's log and exit status -> the totals. The summary is searched for, not taken from
+# the last line: Wine's server shares the run's output pipe and may print after pytest has ended.
+# A non-zero status without a counted failure still counts as one.
+pytest_stage() {
+    local what="$1" log="$2" status="$3" summary before
+    tail -n 40 "$log"
+    summary=$(grep -E '^(=+ )?[0-9]+ (passed|failed|errors?|skipped)\b.* in [0-9.]+s' "$log" | tail -n 1)
+    if [ -z "$summary" ]; then
+        fail "$what ended without a summary (exit status $status)"
+        return
+    fi
+    before=$failed
+    count_pytest "$summary"
+    if [ "$status" -ne 0 ] && [ "$failed" -eq "$before" ]; then
+        fail "$what exited with status $status"
+    fi
+}
+
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 # ---------------------------------------------------------------- Wine and Windows Python
@@ -87,13 +105,7 @@ if [ -z "${DENTAL_IMAGES_TEST_PG_URL:-}" ]; then
 fi
 say "backend test suite under Windows Python (SQLite and PostgreSQL)"
 win wine "$winpython" -m pytest -q -rfEs -p no:cacheprovider tests/backend > "$work/suite.log"
-tail -n 40 "$work/suite.log"
-summary=$(tail -n 1 "$work/suite.log")
-if grep -qE '[0-9]+ passed' <<<"$summary"; then
-    count_pytest "$summary"
-else
-    fail "the suite under Windows Python ended without a summary"
-fi
+pytest_stage "the suite under Windows Python" "$work/suite.log" $?
 
 # ---------------------------------------------------------------- bundle and installer
 version=$(.venv/bin/python build/bundle_info.py)
@@ -146,13 +158,7 @@ new_prefix "$WINEPREFIX" || { fail "fresh Wine profile"; finish; }
 DENTAL_IMAGES_WINDOWS_SETUP="$setup" DENTAL_IMAGES_WINDOWS_WORK="$work" \
     xvfb-run -a .venv/bin/python -m pytest -q -p no:cacheprovider \
     tests/windows/test_installed.py > "$work/installed.log" 2>&1
-tail -n 60 "$work/installed.log"
-summary=$(tail -n 1 "$work/installed.log")
-if grep -qE '[0-9]+ (passed|failed)' <<<"$summary"; then
-    count_pytest "$summary"
-else
-    fail "the installed-program checks ended without a summary"
-fi
+pytest_stage "the installed-program checks" "$work/installed.log" $?
 [ -f "$work/figures.json" ] && say "figures: $(tr -d '\n ' < "$work/figures.json")"
 WINEPREFIX="$work/user-prefix" wineserver -k 2>/dev/null
 [ "$failed" -eq 0 ] && rm -rf "$work/user-prefix" "$work/build" "$work/dist"  # logs stay
