@@ -109,15 +109,21 @@ def _parse(data: bytes) -> Dataset:
 
 
 def _transfer_syntax(ds: Dataset) -> UID:
-    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    if not syntax and not ds.keys():
-        raise imaging.InvalidImage(MSG_TRUNCATED)  # cut inside its header
+    meta = getattr(ds, "file_meta", None) or Dataset()
+    if not meta.keys():
+        raise imaging.InvalidImage(MSG_NOT_DICOM)  # a Part 10 file always has its header
+    syntax = meta.get("TransferSyntaxUID")
     if not syntax:
+        if not ds.keys():
+            raise imaging.InvalidImage(MSG_TRUNCATED)  # cut right after its header
         raise imaging.InvalidImage(
             "The DICOM file does not say how its data is encoded (no transfer syntax in its "
             "header), so it cannot be read. Export it again from the x-ray program."
         )
-    return UID(str(syntax))
+    uid = UID(str(syntax))
+    if not uid.is_valid:
+        raise imaging.InvalidImage(MSG_NOT_DICOM)
+    return uid
 
 
 def _check_complete(ds: Dataset, data: bytes, syntax: UID) -> None:
