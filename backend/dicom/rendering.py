@@ -33,7 +33,7 @@ def thumbnail(dicom_file: DicomFile, max_side: int = 320) -> bytes:
     """JPEG thumbnail bytes of the file's middle frame (a CBCT's first slices are often
     empty), at most `max_side` pixels long."""
     facts = dicom_file.facts
-    step = max(1, max(facts.rows, facts.columns) // (2 * max_side))
+    step = max(1, max(facts.rows, facts.columns) // max_side)  # still at least max_side long
     picture = frame_image(dicom_file, facts.frames // 2, step)
     return imaging.make_thumbnail(picture, max_side)
 

@@ -1,7 +1,8 @@
 """Storage-core benchmarks.
 
 1. Ingest of realistic photos (1600x1200 JPEG) through the use-case layer versus the bare image
-   work on the same files in the same run (Pillow decode + EXIF transpose + thumbnail + encode).
+   work on the same files in the same run (Pillow full decode + EXIF transpose + thumbnail +
+   encode). The ingest decodes each JPEG once, straight at thumbnail scale (DCT scaling).
 2. Chart listing latency with 100k image rows over 2k patients.
 """
 
@@ -75,7 +76,7 @@ def bench_ingest(count: int = 200) -> None:
         f"  use-case ingest (validate, store, fsync, row, thumbnail): {ours:.2f} s "
         f"({count / ours:.1f} files/s, {megabytes / ours:.1f} MB/s)"
     )
-    print(f"  ratio ours/bare: {ours / bare:.2f}x (target <= 1.3x)")
+    print(f"  ratio ours/bare: {ours / bare:.2f}x (target <= 0.6x: one decode at thumbnail scale)")
 
 
 def populate_chart_rows(
