@@ -280,7 +280,7 @@ export class ToothPanel {
       while (queue.length) {
         const { file, row } = queue.shift();
         try {
-          await uploadFile(path, file, fields, row.progress);
+          await this.uploadAsking(path, file, fields, row.progress);
           row.done();
           stored += 1;
         } catch (error) {
@@ -301,6 +301,21 @@ export class ToothPanel {
       await this.onChanged();
     }
     toast(failed ? `${stored} stored, ${failed} refused — see the list for reasons.` : `${stored} image${stored === 1 ? "" : "s"} stored.`, failed ? "error" : "ok");
+  }
+
+  /** Upload one file; when it is a DICOM x-ray naming another patient, ask (one question at a
+   * time) and send it again with the server's confirm field if the user agrees. */
+  async uploadAsking(path, file, fields, onProgress) {
+    try {
+      return await uploadFile(path, file, fields, onProgress);
+    } catch (error) {
+      const refusal = error.results?.[0]?.error;
+      if (refusal?.code !== "patient_mismatch") throw error;
+      const ask = () => confirmAction("Another patient's x-ray?", refusal.message, "Store it here");
+      this.asking = (this.asking || Promise.resolve()).then(ask, ask);
+      if (!(await this.asking)) throw error;
+      return uploadFile(path, file, { ...fields, [refusal.confirm_field]: "1" }, onProgress);
+    }
   }
 
   async editImage(image) {
