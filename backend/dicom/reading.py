@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.encaps import parse_basic_offsets, parse_fragments
+from pydicom.encaps import generate_fragments, parse_basic_offsets
 from pydicom.pixels import get_decoder
 from pydicom.pixels.decoders.base import Decoder
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
@@ -86,7 +86,7 @@ def read_dicom(data: bytes, limits: imaging.ImageLimits = DEFAULT_LIMITS) -> Dic
     rows, columns, samples, frames = _geometry(ds)
     _check_size(rows, columns, frames, samples, limits)
     decoder = _decoder(syntax)
-    _check_pixel_data_length(ds, syntax, frames)
+    _check_pixel_data_length(ds, syntax, frames, rows, columns)
     try:
         facts = read_facts(ds, frames)
     except MissingInstanceUid as exc:
@@ -207,9 +207,13 @@ def _decoder(syntax: UID) -> Decoder:
     return decoder
 
 
-def _check_pixel_data_length(ds: Dataset, syntax: UID, frames: int) -> None:
+def _check_pixel_data_length(
+    ds: Dataset, syntax: UID, frames: int, rows: int, columns: int
+) -> None:
     """Every frame present: native data as long as the image description needs, encapsulated
-    data with at least one fragment per frame."""
+    data with at least one fragment per frame, each compressed frame of the size the header
+    gives (a decoder allocates what its own codestream says: a 60000 × 60000 JPEG inside a
+    file claiming 10 × 10 pixels would pass every other check)."""
     pixel_data = ds.PixelData
     if not syntax.is_compressed:
         from pydicom.pixels.utils import get_expected_length
@@ -221,10 +225,21 @@ def _check_pixel_data_length(ds: Dataset, syntax: UID, frames: int) -> None:
                 f"{expected} bytes its {frames} frame(s) need. Copy or export it again."
             )
         return
+    fragments = 0
     try:
         items = io.BytesIO(pixel_data)
         parse_basic_offsets(items)  # leaves `items` at the first fragment
-        fragments, _offsets = parse_fragments(items)
+        for fragment in generate_fragments(items):
+            fragments += 1
+            size = codestream_size(fragment)
+            if size is not None and size != (columns, rows):
+                raise imaging.InvalidImage(
+                    f"The DICOM file's compressed image is {size[0]} × {size[1]} pixels but "
+                    f"its header says {columns} × {rows}: the file is damaged and was refused. "
+                    "Export it again from the x-ray program."
+                )
+    except imaging.InvalidImage:
+        raise
     except Exception as exc:  # a fragment whose length runs past the end
         raise imaging.InvalidImage(MSG_TRUNCATED) from exc
     if fragments < frames:
@@ -232,3 +247,33 @@ def _check_pixel_data_length(ds: Dataset, syntax: UID, frames: int) -> None:
             f"The DICOM file is incomplete: it holds {fragments} compressed fragment(s) for "
             f"{frames} frame(s). Copy or export it again."
         )
+
+
+_JPEG_FRAME_MARKERS = frozenset({*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC)})
+_JPEG_FRAME_MARKERS |= frozenset({*range(0xCD, 0xD0), 0xF7})  # 0xF7: JPEG-LS
+_J2K_START = b"\xff\x4f\xff\x51"  # SOC then SIZ
+
+
+def codestream_size(fragment: bytes) -> tuple[int, int] | None:
+    """(width, height) that a JPEG, JPEG-LS or JPEG 2000 codestream starting `fragment` declares;
+    None for anything else (RLE, the continuation of a frame) or a height left to later (DNL)."""
+    if fragment.startswith(b"\xff\xd8"):
+        pos = 2
+        while pos + 9 <= len(fragment) and fragment[pos] == 0xFF:
+            marker = fragment[pos + 1]
+            if marker in _JPEG_FRAME_MARKERS:
+                height = int.from_bytes(fragment[pos + 5 : pos + 7], "big")
+                width = int.from_bytes(fragment[pos + 7 : pos + 9], "big")
+                return (width, height) if height else None
+            if marker == 0xFF:  # fill byte
+                pos += 1
+                continue
+            pos += 2 + int.from_bytes(fragment[pos + 2 : pos + 4], "big")
+        return None
+    start = fragment.find(_J2K_START, 0, 512)  # a raw codestream, or one inside a JP2 box
+    if start < 0 or start + 24 > len(fragment):
+        return None
+    x_size, y_size, x_offset, y_offset = (
+        int.from_bytes(fragment[at : at + 4], "big") for at in range(start + 8, start + 24, 4)
+    )
+    return x_size - x_offset, y_size - y_offset

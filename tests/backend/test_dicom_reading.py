@@ -319,3 +319,26 @@ def test_the_patient_in_the_file_is_compared_by_name_words_or_serial(file_name, 
 def test_a_dicom_name_is_written_as_people_write_it():
     assert readable_name("HADDAD^LAYLA^M^Dr") == "Dr LAYLA M HADDAD"
     assert readable_name(None) == ""
+
+
+def test_a_compressed_frame_larger_than_the_header_says_is_refused():
+    ds = dicom_dataset(ramp(rows=16, columns=16, bits=8), bits=8)
+    out = io.BytesIO()
+    Image.new("L", (16, 16), 90).save(out, format="JPEG")
+    codestream = bytearray(out.getvalue())
+    sof = codestream.index(b"\xff\xc0")
+    struct.pack_into(">HH", codestream, sof + 5, 60000, 60000)  # height, width
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.50"  # JPEG Baseline
+    ds.PixelData = pydicom.encaps.encapsulate([bytes(codestream)])
+    ds["PixelData"].VR = "OB"
+    message = refusal(dicom_bytes(ds))
+    assert "60000 × 60000 pixels but its header says 16 × 16" in message
+
+
+@pytest.mark.parametrize(
+    "name", ["JPEG2000.dcm", "MR_small_jpeg_ls_lossless.dcm", "JPGExtended.dcm"]
+)
+def test_the_size_in_each_bundled_codestream_is_read(name):
+    ds = pydicom.dcmread(io.BytesIO(bundled(name)))
+    [first] = list(pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=1))[:1]
+    assert reading.codestream_size(first) == (ds.Columns, ds.Rows)
