@@ -10,7 +10,6 @@ pixel limits or over the memory that decoding one frame may take.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 
 import pydicom
@@ -99,9 +98,7 @@ def read_dicom(data: bytes, limits: imaging.ImageLimits = DEFAULT_LIMITS) -> Dic
 
 def _parse(data: bytes) -> Dataset:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # badly written values are judged where they are used
-            return pydicom.dcmread(io.BytesIO(data))
+        return pydicom.dcmread(io.BytesIO(data))
     except RecursionError as exc:  # sequences nested without end
         raise imaging.InvalidImage(MSG_NOT_DICOM) from exc
     except Exception as exc:  # pydicom's refusals are of many kinds; each means "not readable"

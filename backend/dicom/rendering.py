@@ -13,7 +13,6 @@ its bytes of the process-wide decode budget.
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -83,14 +82,12 @@ def _frame_samples(dicom_file: DicomFile, index: int, step: int) -> np.ndarray:
     """The frame's stored values as an array (rows, columns) or (rows, columns, 3)."""
     ds = dicom_file.dataset
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if dicom_file.is_native and step > 1 and int(ds.BitsAllocated) in (8, 16, 32):
-                view, _ = dicom_file.decoder.as_array(
-                    ds, index=index, view_only=True, correct_unused_bits=False
-                )
-                return _stored_bits(np.ascontiguousarray(view[::step, ::step]), ds)
-            array, _ = dicom_file.decoder.as_array(ds, index=index)
+        if dicom_file.is_native and step > 1 and _in_place_readable(ds):
+            view, _ = dicom_file.decoder.as_array(
+                ds, index=index, view_only=True, correct_unused_bits=False
+            )
+            return _stored_bits(np.ascontiguousarray(view[::step, ::step]), ds)
+        array, _ = dicom_file.decoder.as_array(ds, index=index)
     except imaging.InvalidImage:
         raise
     except Exception as exc:  # each decoder fails its own way on damaged data
@@ -99,6 +96,11 @@ def _frame_samples(dicom_file: DicomFile, index: int, step: int) -> np.ndarray:
             "again from the x-ray program."
         ) from exc
     return array[::step, ::step] if step > 1 else array
+
+
+def _in_place_readable(ds: Dataset) -> bool:
+    """Grey samples of whole bytes, which every k-th of can be read without a copy."""
+    return int(ds.BitsAllocated) in (8, 16, 32) and int(ds.get("SamplesPerPixel", 1)) == 1
 
 
 def _stored_bits(array: np.ndarray, ds: Dataset) -> np.ndarray:
