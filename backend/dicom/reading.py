@@ -10,7 +10,9 @@ pixel limits or over the memory that decoding one frame may take.
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import pydicom
 from pydicom.dataelem import RawDataElement
@@ -94,6 +96,39 @@ def read_dicom(data: bytes, limits: imaging.ImageLimits = DEFAULT_LIMITS) -> Dic
             "from the x-ray program."
         ) from exc
     return DicomFile(ds, facts, decoder, rows * columns * samples * _WORKING_BYTES_PER_SAMPLE)
+
+
+class _LastOpened:
+    """The stored DICOM file read last, kept parsed: the viewer asks for one frame after the
+    other of the same file (a CBCT of a few hundred MB), which must not be read and parsed
+    again for each. Keyed by path, size, modification time and the row's checksum."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[object, ...] | None = None
+        self._file: DicomFile | None = None
+
+    def read(self, path: Path, checksum: str, limits: imaging.ImageLimits) -> DicomFile:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns, checksum)
+        with self._lock:
+            if key == self._key and self._file is not None:
+                return self._file
+        dicom_file = read_dicom(path.read_bytes(), limits)
+        with self._lock:
+            self._key, self._file = key, dicom_file
+        return dicom_file
+
+
+_LAST_OPENED = _LastOpened()
+
+
+def read_stored_dicom(
+    path: Path, checksum: str, limits: imaging.ImageLimits = DEFAULT_LIMITS
+) -> DicomFile:
+    """`read_dicom` of the stored file at `path` (whose row says `checksum`), served from the
+    last one read when it is the same file unchanged."""
+    return _LAST_OPENED.read(path, checksum, limits)
 
 
 def _parse(data: bytes) -> Dataset:

@@ -335,7 +335,8 @@ def _dicom_row(facts: Any) -> ImageDicom:
 
 def frame_png(session: Session, store: ImageStore, image: Image, number: int) -> bytes:
     """Frame `number` (from 1, as DICOM counts) of a DICOM image as PNG bytes for the viewer,
-    made from the stored original each time (the browser revalidates by the checksum)."""
+    made from the stored original at each request (the browser revalidates by the checksum;
+    the file read last stays parsed for the next frame)."""
     if image.dicom is None:
         raise NotFound(
             "This image is not a DICOM file and has no frames; its file is shown as it is.",
@@ -350,7 +351,8 @@ def frame_png(session: Session, store: ImageStore, image: Image, number: int) ->
 
     path = locate_image(session, store, image)
     try:
-        return rendering.frame_png(reading.read_dicom(path.read_bytes()), number - 1)
+        dicom_file = reading.read_stored_dicom(path, image.sha256)
+        return rendering.frame_png(dicom_file, number - 1)
     except (OSError, imaging.InvalidImage) as exc:
         raise ImageMissing(
             f"The file of this image cannot be read: {exc}", expected_path=image.relative_path

@@ -4,6 +4,7 @@ refusal of damaged or hostile ones (backend.dicom)."""
 from __future__ import annotations
 
 import io
+import os
 import struct
 
 import numpy as np
@@ -342,3 +343,15 @@ def test_the_size_in_each_bundled_codestream_is_read(name):
     ds = pydicom.dcmread(io.BytesIO(bundled(name)))
     [first] = list(pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=1))[:1]
     assert reading.codestream_size(first) == (ds.Columns, ds.Rows)
+
+
+def test_a_stored_file_read_for_frame_after_frame_is_parsed_once_while_unchanged(tmp_path):
+    path = tmp_path / "cbct.dcm"
+    path.write_bytes(dicom_bytes(dicom_dataset(ramp(frames=3))))
+    first = reading.read_stored_dicom(path, "sum")
+    assert reading.read_stored_dicom(path, "sum") is first
+    path.write_bytes(dicom_bytes(dicom_dataset(ramp(frames=2))))  # replaced: read afresh
+    os.utime(path, ns=(1, 1))
+    changed = reading.read_stored_dicom(path, "sum")
+    assert changed is not first and changed.facts.frames == 2
+    assert reading.read_stored_dicom(path, "other sum") is not changed
