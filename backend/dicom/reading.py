@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pydicom
@@ -55,6 +55,10 @@ class DicomFile:
     facts: DicomFacts
     decoder: Decoder
     frame_working_bytes: int
+    # Display facts worked out once for the whole file (see rendering), by name.
+    display_range: dict[str, tuple[float, float] | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def is_native(self) -> bool:

@@ -49,16 +49,19 @@ def frame_image(dicom_file: DicomFile, index: int, step: int = 1) -> Image.Image
     """Frame `index` as an 8-bit grey ("L") or RGB image, every `step`-th pixel of it."""
     if not 0 <= index < dicom_file.facts.frames:
         raise IndexError(index)
+    ds = dicom_file.dataset
+    photometric = str(ds.PhotometricInterpretation).upper()
+    shared_range = None
+    if dicom_file.facts.frames > 1 and photometric.startswith("MONOCHROME") and not _has_voi(ds):
+        shared_range = _volume_range(dicom_file)  # every slice of a volume alike
     with _decode_budget(dicom_file, step):
         samples = _frame_samples(dicom_file, index, step)
-        ds = dicom_file.dataset
-        photometric = str(ds.PhotometricInterpretation).upper()
         try:
             if photometric == "PALETTE COLOR":
                 return Image.fromarray(_to_8bit_colour(apply_color_lut(samples, ds)), "RGB")
             if samples.ndim == 3:
                 return Image.fromarray(_to_8bit_colour(samples), "RGB")
-            grey = _voi(_modality(samples, ds), ds)
+            grey = _voi(_modality(samples, ds), ds, shared_range)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             raise imaging.InvalidImage(
                 "The DICOM file's display settings (LUTs, window) are damaged, so its image "
@@ -121,7 +124,32 @@ def _modality(samples: np.ndarray, ds: Dataset) -> np.ndarray:
     return samples.astype(np.float32)
 
 
-def _voi(values: np.ndarray, ds: Dataset) -> np.ndarray:
+def _has_voi(ds: Dataset) -> bool:
+    """Whether the file brings its own VOI (a LUT, or a window)."""
+    lut = _first(ds.get("VOILUTSequence"))
+    has_lut = lut is not None and "LUTData" in lut
+    return has_lut or ("WindowCenter" in ds and "WindowWidth" in ds)
+
+
+def _volume_range(dicom_file: DicomFile) -> tuple[float, float] | None:
+    """The percentile range of the middle frame, computed once per file and used for every
+    frame of a multi-frame file without its own VOI (slices then compare by brightness);
+    None when that frame is flat (each frame then gets its own range)."""
+    if "volume" in dicom_file.display_range:
+        return dicom_file.display_range["volume"]
+    facts = dicom_file.facts
+    step = max(1, int((facts.rows * facts.columns / _STATISTICS_SAMPLES) ** 0.5))
+    with _decode_budget(dicom_file, step):
+        samples = _frame_samples(dicom_file, facts.frames // 2, step)
+        low, high = _percentile_range(_modality(samples, dicom_file.dataset))
+    found = (low, high) if high > low else None
+    dicom_file.display_range["volume"] = found
+    return found
+
+
+def _voi(
+    values: np.ndarray, ds: Dataset, shared_range: tuple[float, float] | None = None
+) -> np.ndarray:
     lut = _first(ds.get("VOILUTSequence"))
     if lut is not None and "LUTData" in lut and "LUTDescriptor" in lut:
         return _apply_lut(values, lut, ds)
@@ -131,7 +159,7 @@ def _voi(values: np.ndarray, ds: Dataset) -> np.ndarray:
         windowed = _window(values, float(center), float(width), function)
         if windowed is not None:
             return windowed
-    return _percentile_window(values)
+    return _scale(values, *(shared_range or _percentile_range(values)))
 
 
 def _first(value: object) -> object:
@@ -178,14 +206,14 @@ def _window(values: np.ndarray, center: float, width: float, function: str) -> n
     return _scale(values, low, low + (width - 1))
 
 
-def _percentile_window(values: np.ndarray) -> np.ndarray:
+def _percentile_range(values: np.ndarray) -> tuple[float, float]:
     sample = values.reshape(-1)
     if sample.size > _STATISTICS_SAMPLES:
         sample = sample[:: sample.size // _STATISTICS_SAMPLES]
     low, high = (float(v) for v in np.percentile(sample, _PERCENTILES))
     if high <= low:
         low, high = float(sample.min()), float(sample.max())
-    return _scale(values, low, high)
+    return low, high
 
 
 def _scale(values: np.ndarray, low: float, high: float) -> np.ndarray:

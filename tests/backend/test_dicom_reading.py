@@ -355,3 +355,14 @@ def test_a_stored_file_read_for_frame_after_frame_is_parsed_once_while_unchanged
     changed = reading.read_stored_dicom(path, "sum")
     assert changed is not first and changed.facts.frames == 2
     assert reading.read_stored_dicom(path, "other sum") is not changed
+
+
+def test_frames_without_a_window_share_the_middle_frames_range():
+    # Slices of a volume: the first is darker than the middle one, and stays so when shown.
+    stack = ramp(frames=3, bits=12) // 4
+    stack[1] *= 4
+    stack[2] *= 2
+    dicom_file = reading.read_dicom(dicom_bytes(dicom_dataset(stack)))
+    shown = [grey(rendering.frame_image(dicom_file, n)).mean() for n in range(3)]
+    assert shown[0] < shown[2] < shown[1]
+    assert shown[0] < 0.5 * shown[1]
