@@ -10,7 +10,7 @@ from typing import Any
 
 from backend import teeth
 from backend.errors import ValidationError
-from backend.legacy.database import IMAGE_TABLES, TREATMENT_TABLES, LegacyDatabase
+from backend.legacy.database import LegacyDatabase
 
 UNIVERSAL, FDI = teeth.Notation.UNIVERSAL.value, teeth.Notation.FDI.value
 IMPORT_NOTATIONS = (UNIVERSAL, FDI)
@@ -38,17 +38,6 @@ class NotationEvidence:
         }
 
 
-def tooth_numbers(database: LegacyDatabase) -> list[int]:
-    """Every distinct whole tooth number in the treatment and image tables."""
-    found: set[int] = set()
-    for table in (*TREATMENT_TABLES, *IMAGE_TABLES):
-        for row in database.rows(table):
-            number = as_number(row.get("tooth_number"))
-            if number is not None:
-                found.add(number)
-    return sorted(found)
-
-
 def as_number(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -59,38 +48,23 @@ def as_number(value: Any) -> int | None:
 
 
 def detect_notation(database: LegacyDatabase) -> NotationEvidence:
-    """Decide Universal or FDI from the schema and the numbers in use."""
-    numbers = tooth_numbers(database)
-    evidence: list[str] = []
-    check = database.create_sql.get("tooth_treatments", "")
-    schema_says_fdi = bool(_FDI_CHECK.search(check))
-    if schema_says_fdi:
-        evidence.append("tooth_treatments carries a CHECK constraint with the FDI ranges")
-    fdi_only = [n for n in numbers if n in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
-    universal_only = [n for n in numbers if n in _UNIVERSAL_NUMBERS and n not in _FDI_NUMBERS]
-    neither = [n for n in numbers if n not in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
-    if fdi_only:
-        evidence.append(f"numbers that exist only in FDI: {_sample(fdi_only)}")
-    if universal_only:
-        evidence.append(f"numbers that exist only in Universal: {_sample(universal_only)}")
-    if neither:
-        evidence.append(f"numbers that are teeth in neither system: {_sample(neither)}")
-    says_fdi = schema_says_fdi or bool(fdi_only)
-    if says_fdi and universal_only:
-        evidence.append("the evidence conflicts: choose the notation yourself")
-        return NotationEvidence(None, False, evidence, numbers)
-    if says_fdi:
-        return NotationEvidence(FDI, True, evidence, numbers)
-    if universal_only:
-        return NotationEvidence(UNIVERSAL, True, evidence, numbers)
-    if numbers:
-        evidence.append(
-            f"every number in use ({_sample(numbers)}) is a tooth in both systems "
-            "and no FDI CHECK constraint is present: most likely Universal (the early versions)"
+    """The whole database's numbering, derived from the verdicts of its table generations
+    (`detect_generation`): one numbering when every generation holding rows names the same one,
+    else None, with the evidence of each generation."""
+    found = [detect_generation(database, g) for g in GENERATIONS if generation_rows(database, g)]
+    if not found:
+        return NotationEvidence(
+            UNIVERSAL, True, ["no tooth numbers in use: the notation does not matter"], []
         )
-    else:
-        evidence.append("no tooth numbers in use: the notation does not matter")
-    return NotationEvidence(UNIVERSAL, not numbers, evidence, numbers)
+    evidence = [line for verdict in found for line in verdict.evidence]
+    numbers = sorted({n for verdict in found for n in verdict.numbers})
+    verdicts = {verdict.detected for verdict in found}
+    if len(verdicts) == 1 and None not in verdicts:
+        certain = all(verdict.certain for verdict in found)
+        return NotationEvidence(verdicts.pop(), certain, evidence, numbers)
+    if None not in verdicts:
+        evidence.append("the table generations use different numberings: each is read in its own")
+    return NotationEvidence(None, False, evidence, numbers)
 
 
 def chosen_notation(value: Any) -> str:

@@ -329,16 +329,29 @@ def test_import_legacy_finds_the_app_folders_images_with_images_from(tmp_path):
 
 
 def test_a_database_copied_without_its_wal_says_rows_may_be_missing(tmp_path):
-    alone = tmp_path / "copied"
-    alone.mkdir()
-    live = SAMPLES / "late" / "live-copy"
-    shutil.copyfile(live / "dental_clinic.db", alone / "dental_clinic.db")
-    shutil.copyfile(live / "dental_clinic.db-shm", alone / "dental_clinic.db-shm")
+    """Copied from a running app (its -shm is there) without the -wal: warned. Copied whole, or
+    left closed by the app (no -shm), it is not. Built from a sample opened as the app would
+    hold it, so it does not depend on which sidecars a case happens to ship."""
+    running = _copy_case(tmp_path, "late") / "userData"
+    database = running / "dental_clinic.db"
+    holder = sqlite3.connect(database)  # the app, still running: its -wal and -shm exist
+    try:
+        assert holder.execute("SELECT count(*) FROM patients").fetchone()[0] == 8
+        shm = running / "dental_clinic.db-shm"
+        assert shm.is_file()
+        alone, whole = tmp_path / "copied-alone", tmp_path / "copied-whole"
+        for target, sidecars in ((alone, ("-shm",)), (whole, ("-shm", "-wal"))):
+            target.mkdir()
+            shutil.copyfile(database, target / database.name)
+            for suffix in sidecars:
+                shutil.copyfile(f"{database}{suffix}", target / f"{database.name}{suffix}")
+    finally:
+        holder.close()
     shown = preview(open_source(alone / "dental_clinic.db"))
     assert shown.warnings and "rows the earlier app wrote last may be missing" in shown.warnings[0]
-    whole = _copy_case(tmp_path, "late")
-    assert preview(open_source(whole / "userData")).warnings == []  # closed: checkpointed
-    assert preview(open_source(whole / "live-copy")).warnings == []  # copied with its -wal
+    assert preview(open_source(whole / "dental_clinic.db")).warnings == []  # with its -wal
+    assert not (running / "dental_clinic.db-shm").exists()  # closed by its last connection
+    assert preview(open_source(running)).warnings == []
 
 
 def test_a_database_whose_tables_are_all_in_the_missing_wal_says_so(tmp_path):
