@@ -11,7 +11,7 @@ from backend import validation as check
 from backend.api.common import json_body, runtime
 from backend.errors import NotFound, ValidationError
 from backend.legacy.importer import open_source, preview
-from backend.legacy.notation import chosen_layout, chosen_notation, table_choices
+from backend.legacy.notation import reading_choices
 from backend.migration import live, runner
 from backend.migration.report import csv_of
 
@@ -23,11 +23,6 @@ def _source_path(body: dict) -> Path:
     if not text:
         raise ValidationError("Choose the earlier app's data folder.", field="source")
     return Path(check.path_text(text, "source"))
-
-
-def _notation(body: dict) -> str | None:
-    value = body.get("notation")
-    return chosen_notation(value) if value not in (None, "") else None
 
 
 def _source(body: dict):
@@ -43,16 +38,9 @@ def _source(body: dict):
 def _readings(body: dict) -> dict:
     """`notation` (every table), `table_notation` ({"dental_treatments": "universal"}) and
     `early_layout` ("mirrored" or "standard") as the importer takes them."""
-    tables = body.get("table_notation") or {}
-    if not isinstance(tables, dict):
-        raise ValidationError(
-            "table_notation maps a table to its notation.", field="table_notation"
-        )
-    return {
-        "notation": _notation(body),
-        "tables": table_choices(tables),
-        "early_layout": chosen_layout(body.get("early_layout")),
-    }
+    return reading_choices(
+        body.get("notation"), body.get("table_notation"), body.get("early_layout")
+    )
 
 
 @bp.get("")
@@ -88,7 +76,7 @@ def start_import():
 def start_migration():
     body = request.get_json(silent=True) or {}
     job = runner.start_migration(
-        runtime(), dry_run=bool(body.get("dry_run")), notation=_notation(body)
+        runtime(), dry_run=bool(body.get("dry_run")), notation=_readings(body)["notation"]
     )
     return jsonify(job.as_dict()), 202
 

@@ -21,6 +21,7 @@ from backend.db import session_scope
 from backend.errors import AppError, Conflict
 from backend.fileio import human_size
 from backend.jobs import CANCELLED, FAILED, Job, Progress
+from backend.legacy.notation import add_reading_arguments, reading_from_args
 from backend.runtime import Runtime
 
 NAMES = ("backup", "verify", "check", "restore")
@@ -58,11 +59,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     restore_parser.add_argument("file")
     restore_parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    restore_parser.add_argument(
-        "--notation",
-        choices=("universal", "fdi"),
-        help="tooth numbering of a backup of the earlier app, when it cannot be told",
-    )
+    add_reading_arguments(restore_parser, "a backup of the earlier app")
 
 
 def run(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -144,8 +141,16 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
     except AppError as exc:
         print(f"Not restored: {exc.message}", file=sys.stderr)
         return FAILED_EXIT
+    try:
+        reading = reading_from_args(args)
+    except AppError as exc:
+        print(f"Not restored: {exc.message}", file=sys.stderr)
+        return FAILED_EXIT
     code, job = _run_job(
-        runtime, "restore-check", lambda p: restore.preview_restore(runtime, path, p), False
+        runtime,
+        "restore-check",
+        lambda p: restore.preview_restore(runtime, path, p, reading),
+        False,
     )
     if job is None:
         return code
@@ -158,7 +163,7 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
     code, job = _run_job(
         runtime,
         "restore",
-        lambda p: restore.restore_backup(runtime, path, progress=p, notation=args.notation),
+        lambda p: restore.restore_backup(runtime, path, progress=p, reading=reading),
     )
     if job is not None:
         print(f"Restored. The previous data is in the safety backup {job.result['safety_backup']}.")

@@ -40,6 +40,7 @@ from backend.legacy.notation import (
     detect_notation,
     generation_rows,
 )
+from backend.legacy.paths import ImageRoots
 from backend.legacy.plan import ImagePlan, ImportPlan, build_plan
 from backend.legacy.source import LegacySource, open_source
 from backend.migration import cleanup, live
@@ -60,6 +61,7 @@ __all__ = ["ImportPreview", "ImportReport", "LegacySource", "import_legacy", "op
 log = logging.getLogger(__name__)
 
 BATCH = 200
+LISTED_NAMES = 10  # files no record names, named in a preview (all are in the report)
 INSPECT_WORKERS = min(4, os.cpu_count() or 1)  # files checked at once (see _inspect)
 
 
@@ -81,6 +83,7 @@ class ImportPreview:
     patient_images_found: int = 0
     files_kept_as_patient_images: int = 0  # files no record names, in a patient's folder
     unreferenced_files: int = 0
+    unreferenced_names: list[str] = field(default_factory=list)  # the first few, root-relative
     missing_examples: list[str] = field(default_factory=list)
     generations: dict[str, dict[str, Any]] = field(default_factory=dict)
     reading: str | None = None  # how the counts read the teeth; None when not decided
@@ -103,6 +106,7 @@ class ImportPreview:
             "patient_images_found": self.patient_images_found,
             "files_kept_as_patient_images": self.files_kept_as_patient_images,
             "unreferenced_files": self.unreferenced_files,
+            "unreferenced_names": list(self.unreferenced_names),
             "missing_examples": list(self.missing_examples),
             "generations": {k: dict(v) for k, v in self.generations.items()},
             "reading": self.reading,
@@ -181,6 +185,10 @@ def preview(
         patient_images_found=sum(1 for i in plan.images if i.key.startswith("patient_image:")),
         files_kept_as_patient_images=sum(1 for i in plan.images if i.key.startswith("orphan:")),
         unreferenced_files=len(report.unreferenced_files),
+        unreferenced_names=[
+            ImageRoots(list(source.roots)).relative_to_root(Path(p))
+            for p in report.unreferenced_files[:LISTED_NAMES]
+        ],
         missing_examples=[f"{e.what}: {e.path}" for e in report.missing_files[:10]],
         generations=generations_of(database, decision),
         reading=decision.describe() if decision else None,

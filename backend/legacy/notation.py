@@ -4,6 +4,7 @@ numbers that exist in only one system) and is shown to the person, never guessed
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -311,6 +312,53 @@ def chosen_layout(value: Any) -> str | None:
             field="early_layout",
         )
     return text
+
+
+def reading_choices(
+    notation: Any = None, table_notation: Any = None, early_layout: Any = None
+) -> dict[str, Any]:
+    """The person's choices of how to read the earlier app's teeth, checked, as the importer
+    takes them: `notation` for every table, `table_notation` per table generation (a mapping,
+    or "table=notation" texts as the command line gives them), `early_layout` for the early
+    chart's lower arch. Raises ValidationError naming the bad choice."""
+    if table_notation not in (None, "", [], {}) and not isinstance(table_notation, dict | list):
+        raise ValidationError(
+            "table_notation maps a table to its notation.", field="table_notation"
+        )
+    return {
+        "notation": chosen_notation(notation) if notation not in (None, "") else None,
+        "tables": table_choices(table_notation),
+        "early_layout": chosen_layout(early_layout),
+    }
+
+
+def add_reading_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The command-line options for `reading_choices`; `what` names the data they apply to."""
+    parser.add_argument(
+        "--notation",
+        choices=IMPORT_NOTATIONS,
+        help=f"how the earlier app numbered teeth in {what}, in every table (default: as "
+        "detected per table generation, when certain)",
+    )
+    parser.add_argument(
+        "--table-notation",
+        action="append",
+        default=[],
+        metavar="TABLE=NOTATION",
+        help=f"the notation of one table generation ({', '.join(GENERATIONS)}), e.g. "
+        "dental_treatments=universal; repeat for the other",
+    )
+    parser.add_argument(
+        "--early-layout",
+        choices=EARLY_LAYOUTS,
+        help="the early chart's lower arch: mirrored (17 = lower right third molar) or "
+        "standard Universal (default: as the tooth names say)",
+    )
+
+
+def reading_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """`reading_choices` of the options `add_reading_arguments` added."""
+    return reading_choices(args.notation, args.table_notation, args.early_layout)
 
 
 def decide(

@@ -17,13 +17,7 @@ from backend import console
 from backend.errors import AppError
 from backend.jobs import DONE, FAILED, Job
 from backend.legacy.importer import open_source, preview
-from backend.legacy.notation import (
-    EARLY_LAYOUTS,
-    GENERATIONS,
-    IMPORT_NOTATIONS,
-    chosen_layout,
-    table_choices,
-)
+from backend.legacy.notation import IMPORT_NOTATIONS, add_reading_arguments, reading_from_args
 from backend.migration import report as codes
 from backend.migration.runner import start_import, start_migration
 from backend.runtime import Runtime
@@ -46,26 +40,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         epilog=epilog,
     )
     imported.add_argument("source", help="the earlier app's data folder, or its dental_clinic.db")
-    imported.add_argument(
-        "--notation",
-        choices=IMPORT_NOTATIONS,
-        help="how the earlier app numbered teeth, in every table (default: as detected per "
-        "table generation, when certain)",
-    )
-    imported.add_argument(
-        "--table-notation",
-        action="append",
-        default=[],
-        metavar="TABLE=NOTATION",
-        help=f"the notation of one table generation ({', '.join(GENERATIONS)}), e.g. "
-        "dental_treatments=universal; repeat for the other",
-    )
-    imported.add_argument(
-        "--early-layout",
-        choices=EARLY_LAYOUTS,
-        help="the early chart's lower arch: mirrored (17 = lower right third molar) or "
-        "standard Universal (default: as the tooth names say)",
-    )
+    add_reading_arguments(imported, "its database")
     imported.add_argument(
         "--images-from",
         action="append",
@@ -110,9 +85,9 @@ def run_command(runtime: Runtime, args: argparse.Namespace) -> int:
 def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
     extra = [Path(p) for p in args.images_from] + list(runtime.settings.legacy_roots)
     source = open_source(args.source, extra)
-    tables = table_choices(args.table_notation)
-    layout = chosen_layout(args.early_layout)
-    shown = preview(source, runtime, notation=args.notation, tables=tables, early_layout=layout)
+    reading = reading_from_args(args)
+    tables = reading["tables"]
+    shown = preview(source, runtime, **reading)
     print(f"Earlier app's data: {source.database}")
     print(f"  image folders: {', '.join(str(r) for r in source.roots) or 'none found'}")
     print(
@@ -173,9 +148,7 @@ def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
     return start_import(
         runtime,
         source,
-        notation=args.notation,
-        tables=tables,
-        early_layout=layout,
+        **reading,
         dry_run=args.dry_run,
     )
 

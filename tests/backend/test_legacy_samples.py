@@ -284,9 +284,63 @@ def test_each_samples_own_backup_is_restored_with_what_it_holds(
     if legacy["files_kept_as_patient_images"] or legacy["unreferenced_files"]:
         # the files whose rows the backup lost are said before anything is done
         assert any("no record names" in w for w in shown["warnings"]), shown["warnings"]
+    for name in legacy["unreferenced_names"]:  # named as they lie in the backup, not where staged
+        assert not Path(name).is_absolute()
+        assert any(name in w for w in shown["warnings"]), (name, shown["warnings"])
+    assert len(legacy["unreferenced_names"]) == min(legacy["unreferenced_files"], 10)
     if case in ("early", "upgrade"):
         assert corrected > 0
     assert result["notation"] == shown["legacy"]["reading"]
+
+
+def test_a_restore_of_the_upgrade_backup_takes_a_reading_per_table(runtime, session, tmp_path):
+    """The person's per-table choice reaches a restore of the earlier app's backup: here the
+    early chart read as standard Universal, against the evidence's mirrored lower arch, changes
+    where the early lower-arch images land, and a bad choice changes nothing."""
+    from backend.backup.restore import preview_restore, restore_backup
+    from backend.config import load_settings
+    from backend.errors import ValidationError
+    from backend.legacy.notation import reading_choices
+    from backend.runtime import open_runtime
+
+    archive = next((_copy_case(tmp_path, "upgrade") / "backups").glob("*.zip"))
+    chosen = reading_choices(
+        None, ["dental_treatments=universal", "tooth_treatments=fdi"], "standard"
+    )
+    shown = preview_restore(runtime, archive, reading=chosen)
+    assert shown["legacy"]["reading"] == "dental_treatments=universal, tooth_treatments=fdi"
+    assert preview_restore(runtime, archive)["legacy"]["reading"] == (
+        "dental_treatments=universal (lower arch mirrored), tooth_treatments=fdi"
+    )
+    with pytest.raises(ValidationError) as bad:
+        reading_choices(None, ["tooth_images=fdi"], None)
+    assert "tooth_images" in bad.value.message and bad.value.field == "table_notation"
+    result = restore_backup(runtime, archive, reading=chosen)
+    assert result["notation"] == "dental_treatments=universal, tooth_treatments=fdi"
+    as_written = _teeth_by_legacy_key(session)
+    other = open_runtime(load_settings(tmp_path / "as-detected"))
+    try:
+        restore_backup(other, archive)
+        with other.sessions() as detected:
+            mirrored = _teeth_by_legacy_key(detected)
+    finally:
+        other.close()
+    assert as_written.keys() == mirrored.keys()
+    moved = {k: (as_written[k], mirrored[k]) for k in as_written if as_written[k] != mirrored[k]}
+    assert moved  # the choice was applied ...
+    for standard, mirror in moved.values():  # ... to the early lower arch only: n and 49 - n
+        assert 17 <= int(standard) <= 32 and int(standard) + int(mirror) == 49
+
+
+def _teeth_by_legacy_key(session) -> dict[str, str | None]:
+    """{the earlier app's record: the tooth our record of it is on}, treatments and images."""
+    teeth_of = {t.id: t.tooth for t in session.scalars(select(Treatment))}
+    teeth_of.update({i.id: i.tooth for i in session.scalars(select(Image))})
+    return {
+        link.key: teeth_of[link.target_id]
+        for link in session.scalars(select(LegacyLink))
+        if link.target_id in teeth_of
+    }
 
 
 def test_upgrade_is_decided_per_table_generation(tmp_path):
