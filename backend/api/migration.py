@@ -12,6 +12,7 @@ from backend.api.common import json_body, runtime
 from backend.errors import NotFound, ValidationError
 from backend.legacy.importer import open_source, preview
 from backend.legacy.notation import reading_choices
+from backend.legacy.source import import_roots
 from backend.migration import live, runner
 from backend.migration.report import csv_of
 
@@ -31,7 +32,7 @@ def _source(body: dict):
     extra = body.get("images_from") or []
     if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
         raise ValidationError("images_from is a list of folders.", field="images_from")
-    roots = [Path(p) for p in extra if p.strip()] + list(runtime().settings.legacy_roots)
+    roots = import_roots([p for p in extra if p.strip()], runtime().settings.legacy_roots)
     return open_source(_source_path(body), roots)
 
 

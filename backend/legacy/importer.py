@@ -39,6 +39,7 @@ from backend.legacy.notation import (
     detect_layout,
     detect_notation,
     generation_rows,
+    numbered_texts,
 )
 from backend.legacy.paths import ImageRoots
 from backend.legacy.plan import ImagePlan, ImportPlan, build_plan
@@ -193,9 +194,20 @@ def preview(
         generations=generations_of(database, decision),
         reading=decision.describe() if decision else None,
         name_conflicts=[f"{e.what}: {e.reason}" for e in report.name_conflicts],
-        warnings=database.warnings(),
+        warnings=[*database.warnings(), *_numbered_text_warning(database)],
     )
     return result
+
+
+def _numbered_text_warning(database: Any) -> list[str]:
+    texts = numbered_texts(database)
+    if not texts:
+        return []
+    return [
+        f"{len(texts)} descriptions or notes name a tooth by number (for example "
+        f"\u201c{texts[0]}\u201d). They come across as written, so they may use the earlier "
+        "app's numbering rather than the one shown here."
+    ]
 
 
 def import_legacy(

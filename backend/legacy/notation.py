@@ -68,6 +68,26 @@ def detect_notation(database: LegacyDatabase) -> NotationEvidence:
     return NotationEvidence(None, False, evidence, numbers)
 
 
+# "السن رقم 11", "tooth 11", "#11": a text that names a tooth by the earlier app's number.
+_DIGIT = "[0-9\u0660-\u0669]"
+_NAMED_NUMBER = re.compile(rf"(?:رقم|\btooth|#)\s*{_DIGIT}{{1,2}}(?!{_DIGIT})", re.I)
+TEXT_COLUMNS = ("description", "notes", "treatment_details", "current_treatment", "next_treatment")
+
+
+def numbered_texts(database: LegacyDatabase) -> list[str]:
+    """The texts of treatment and image rows that name a tooth by number. They are imported
+    as written, in the earlier app's numbering, which can differ from the one shown here."""
+    found = []
+    for generation in GENERATIONS.values():
+        for table in generation:
+            for row in database.rows(table):
+                for column in TEXT_COLUMNS:
+                    value = row.get(column)
+                    if isinstance(value, str) and _NAMED_NUMBER.search(value):
+                        found.append(value)
+    return found
+
+
 def chosen_notation(value: Any) -> str:
     """The notation to import with: "universal" or "fdi"."""
     text = str(value or "").strip().lower()

@@ -18,6 +18,7 @@ from backend.errors import AppError
 from backend.jobs import DONE, FAILED, Job
 from backend.legacy.importer import open_source, preview
 from backend.legacy.notation import IMPORT_NOTATIONS, add_reading_arguments, reading_from_args
+from backend.legacy.source import import_roots
 from backend.migration import report as codes
 from backend.migration.runner import start_import, start_migration
 from backend.runtime import Runtime
@@ -47,7 +48,8 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         default=[],
         metavar="FOLDER",
         help="another folder the earlier app kept images in (its program folder, which holds "
-        "dental_images/ or public/upload/); repeatable",
+        "dental_images/ or public/upload/); repeatable. On Windows the folder its installer "
+        "recorded, and its default under Program Files, are looked in as well",
     )
     imported.add_argument("--dry-run", action="store_true", help="report only; change nothing")
     imported.add_argument("--yes", action="store_true", help="confirm the preview without asking")
@@ -83,8 +85,7 @@ def run_command(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
-    extra = [Path(p) for p in args.images_from] + list(runtime.settings.legacy_roots)
-    source = open_source(args.source, extra)
+    source = open_source(args.source, import_roots(args.images_from, runtime.settings.legacy_roots))
     reading = reading_from_args(args)
     tables = reading["tables"]
     shown = preview(source, runtime, **reading)

@@ -403,9 +403,33 @@ def test_a_database_copied_without_its_wal_says_rows_may_be_missing(tmp_path):
         holder.close()
     shown = preview(open_source(alone / "dental_clinic.db"))
     assert shown.warnings and "rows the earlier app wrote last may be missing" in shown.warnings[0]
-    assert preview(open_source(whole / "dental_clinic.db")).warnings == []  # with its -wal
+    assert not _wal_warned(preview(open_source(whole / "dental_clinic.db")))  # with its -wal
     assert not (running / "dental_clinic.db-shm").exists()  # closed by its last connection
-    assert preview(open_source(running)).warnings == []
+    assert not _wal_warned(preview(open_source(running)))
+
+
+def _wal_warned(shown) -> bool:
+    return any("may be missing" in w for w in shown.warnings)
+
+
+def test_the_preview_says_descriptions_may_name_teeth_in_the_earlier_numbering(tmp_path):
+    """The samples' descriptions say "السن رقم 11" (FDI in the later versions): kept as
+    written, and the preview says so before anything is imported."""
+    for case in CASES:
+        folder = _copy_case(tmp_path / case, case)
+        source = open_source(folder / "userData", [folder / "install"])
+        key = _rows(source.database)
+        named = [
+            row["description"]
+            for table in ("dental_treatment_images", "tooth_treatment_images")
+            for row in key.get(table, [])
+            if "رقم" in (row.get("description") or "")
+        ]
+        warned = [w for w in preview(source).warnings if "name a tooth by number" in w]
+        if named:
+            assert len(warned) == 1 and warned[0].startswith(f"{len(named)} descriptions")
+        else:
+            assert warned == []
 
 
 def test_a_database_whose_tables_are_all_in_the_missing_wal_says_so(tmp_path):
