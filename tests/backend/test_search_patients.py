@@ -120,7 +120,9 @@ def test_nothing_searchable_finds_no_one_and_an_empty_query_everyone(clinic):
 
 def test_a_rename_and_a_new_phone_refresh_the_keys(clinic):
     [sarah] = patients.search_patients(clinic, "sarah")
-    patients.update_patient(clinic, sarah.id, {"full_name": "Sára Jones", "phone": "+44 20 7946 0958"})
+    patients.update_patient(
+        clinic, sarah.id, {"full_name": "Sára Jones", "phone": "+44 20 7946 0958"}
+    )
     assert found(clinic, "sarah") == []
     assert found(clinic, "sara jones") == ["Sára Jones"]
     assert found(clinic, "5550142") == []
