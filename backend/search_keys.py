@@ -89,13 +89,16 @@ def compact(folded: str) -> str:
 
 
 def patient_text_key(full_name: str | None, serial_number: str | None) -> str:
-    """The stored text key of a patient: name and serial number."""
-    return " ".join(part for part in (fold_text(full_name), fold_text(serial_number)) if part)
+    """The stored text key of a patient: name and serial number, each folded and compact
+    (matching compares compact text; a space keeps a word from running into the serial)."""
+    return " ".join(
+        part for part in (compact(fold_text(full_name)), compact(fold_text(serial_number))) if part
+    )
 
 
 def description_key(description: str | None) -> str:
-    """The stored text key of an image: its description."""
-    return fold_text(description)
+    """The stored text key of an image: its description, folded and compact."""
+    return compact(fold_text(description))
 
 
 # ---- phone numbers ----------------------------------------------------------------------

@@ -96,9 +96,9 @@ def _conditions(search: ImageSearch) -> list[ColumnElement[bool]] | None:
         words = [compact for word in search.query.split() if (compact := _word(word))]
         if not words:
             return None
-        described = func.replace(Image.search_description, " ", "")
         conditions += [
-            described.like(search_keys.like_contains(word), escape="\\") for word in words
+            Image.search_description.like(search_keys.like_contains(word), escape="\\")
+            for word in words
         ]
     if search.image_type:
         conditions.append(Image.image_type == search.image_type)

@@ -120,9 +120,7 @@ def search_patients(
 
 
 def _patient_term(term: search_keys.Term) -> ColumnElement[bool]:
-    text = func.replace(Patient.search_text, " ", "").like(
-        search_keys.like_contains(term.text), escape="\\"
-    )
+    text = Patient.search_text.like(search_keys.like_contains(term.text), escape="\\")
     if term.phone is None:
         return text
     return or_(text, *[Patient.search_phone.like(pattern) for pattern in term.phone.patterns])

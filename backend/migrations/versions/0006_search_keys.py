@@ -25,6 +25,13 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("search_description", sa.Text(), nullable=False, server_default="")
         )
+    if op.get_bind().dialect.name == "sqlite":  # see backend.models.Patient
+        with op.batch_alter_table("patients") as batch:
+            batch.create_index(
+                "ix_patients_search",
+                ["full_name", "serial_number", "search_text", "search_phone"],
+                unique=False,
+            )
     refresh_search_keys(op.get_bind())
 
 
@@ -32,5 +39,7 @@ def downgrade() -> None:
     with op.batch_alter_table("images") as batch:
         batch.drop_column("search_description")
     with op.batch_alter_table("patients") as batch:
+        if op.get_bind().dialect.name == "sqlite":
+            batch.drop_index("ix_patients_search")
         batch.drop_column("search_phone")
         batch.drop_column("search_text")
