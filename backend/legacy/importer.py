@@ -46,7 +46,7 @@ from backend.legacy.plan import ImagePlan, ImportPlan, build_plan
 from backend.legacy.source import LegacySource, open_source
 from backend.migration import cleanup, live
 from backend.migration.journal import Mover, Placement, recover
-from backend.migration.report import ImportReport
+from backend.migration.report import EXIT_FAILED, EXIT_OK, ImportReport
 from backend.migration.safety import (
     SafetyItem,
     bytes_to_copy,
@@ -257,7 +257,8 @@ def import_legacy(
     finally:
         live.untrack(progress)
     report.finish()
-    log.info(
+    log.log(
+        outcome_level(report),
         "%s of %s finished in %.1f s: %s",
         operation,
         source.folder,
@@ -265,6 +266,15 @@ def import_legacy(
         report.summary(),
     )
     return report
+
+
+def outcome_level(report: ImportReport) -> int:
+    """How loudly the log tells of a finished import or migration: ERROR when something failed,
+    WARNING when files were missing or left behind (not everything came across), INFO when all
+    of it did. A dry run, which changes nothing, tells at INFO."""
+    if report.dry_run or report.exit_code == EXIT_OK:
+        return logging.INFO
+    return logging.ERROR if report.exit_code == EXIT_FAILED else logging.WARNING
 
 
 def _own_files(runtime: Runtime) -> set[str]:
