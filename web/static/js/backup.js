@@ -2,7 +2,7 @@
 // schedule, verify a backup file, check the data, restore with a preview and a confirmation;
 // and the main screen's warning when the last good backup is too old or a scheduled one failed.
 // Long work runs as a job on the server; its progress is polled here.
-import { api, chooseBackupFile, chooseFolder, hasNative, uploadBackupFile } from "./bridge.js";
+import { ViewQuestion, api, chooseBackupFile, chooseFolder, hasNative, isSuperseded, uploadBackupFile } from "./bridge.js";
 import { $, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 
 const POLL_MS = 400;
@@ -73,6 +73,7 @@ export class BackupSection {
   constructor() {
     this.status = null;
     this.restorePath = null;
+    this.questions = { status: new ViewQuestion(), list: new ViewQuestion() };
     $("#backup-now").addEventListener("click", () => this.backUp(true));
     $("#backup-db-only").addEventListener("click", () => this.backUp(false));
     $("#backup-choose-folder").addEventListener("click", () => this.chooseFolder());
@@ -117,9 +118,11 @@ export class BackupSection {
 
   async loadStatus() {
     let status;
+    const ask = this.questions.status.ask();
     try {
-      status = await api("GET", "api/backup");
+      status = await ask.get("api/backup");
     } catch (error) {
+      if (isSuperseded(error) || !ask.current) return;
       $("#backup-last").textContent = error.message;
       return;
     }
@@ -145,8 +148,9 @@ export class BackupSection {
 
   async loadList() {
     const box = $("#backup-list");
+    const ask = this.questions.list.ask();
     try {
-      const { backups } = await api("GET", "api/backups");
+      const { backups } = await ask.get("api/backups");
       box.replaceChildren(...backups.map((b) => {
         const item = document.createElement("li");
         item.innerHTML = `<span class="name">${escapeHtml(b.name)}${b.safety ? ' <span class="muted">(safety backup before a restore)</span>' : ""}</span>
@@ -156,6 +160,7 @@ export class BackupSection {
       }));
       if (!backups.length) box.innerHTML = '<li class="muted">No backup files yet.</li>';
     } catch (error) {
+      if (isSuperseded(error) || !ask.current) return;
       box.innerHTML = `<li class="warning">${escapeHtml(error.message)}</li>`;
     }
   }
