@@ -60,12 +60,16 @@ def seed_clinic(session, store) -> dict[str, str]:
     return ids
 
 
+SCREEN = {"width": 1366, "height": 768}
+
+
 def open_patient(page, name: str) -> None:
     page.locator("#patient-list li[data-patient-id]", has_text=name).click()
 
 
 def test_late_answer_of_the_previous_tooth_never_shows(page, runtime, session, store):
     ids = seed_clinic(session, store)
+    page.set_viewport_size(SCREEN)
     # tooth 11's list answers 1.5 s late, tooth 10's at once: the late one must be dropped
     slow_down(page, [{"pattern": r"/teeth/11/images", "min": 1500, "max": 1500}])
     open_patient(page, "Amal Nasser")
@@ -100,6 +104,7 @@ def test_late_answer_of_the_previous_tooth_never_shows(page, runtime, session, s
 
 def test_uploads_stay_bound_to_their_patient_and_tooth(page, runtime, session, store, tmp_path):
     ids = seed_clinic(session, store)
+    page.set_viewport_size(SCREEN)
     # the upload waits 2.5 s before it is sent: time to go elsewhere meanwhile
     slow_down(page, [{"pattern": r"^upload .*/teeth/8/images", "min": 2500, "max": 2500}])
     open_patient(page, "Amal Nasser")
