@@ -325,6 +325,7 @@ function bind() {
     renderChart();
   });
   document.addEventListener("dental:check-and-repair", () => checkAndRepair());
+  document.addEventListener("dental:job-ended", () => poll()); // its lock banner goes at once
 }
 
 async function start() {
