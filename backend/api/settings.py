@@ -6,15 +6,26 @@ from flask import Blueprint, jsonify, request
 
 from backend.api.common import db, json_body, runtime, store
 from backend.demo import create_demo_data
-from backend.usecases import logs, server_move, settings, storage_report
+from backend.imaging import ALLOWED_FORMATS
+from backend.usecases import images, logs, server_move, settings, storage_report
 
 bp = Blueprint("settings", __name__, url_prefix="/api")
+
+
+def _upload_facts() -> dict[str, object]:
+    """What the page checks before it sends a file: the largest image the server takes and
+    the image formats it accepts. One source: the server's own limits."""
+    return {"max_bytes": images.DEFAULT_LIMITS.max_bytes, "formats": sorted(ALLOWED_FORMATS)}
 
 
 def _settings_response():
     """The settings, then the read-only facts about the installation, in one object."""
     return jsonify(
-        {**settings.get_settings(db()), **settings.installation_facts(runtime().settings)}
+        {
+            **settings.get_settings(db()),
+            **settings.installation_facts(runtime().settings),
+            "upload": _upload_facts(),
+        }
     )
 
 
