@@ -18,6 +18,7 @@ from backend import __version__, security, teeth
 from backend.errors import NotFound, ValidationError
 from backend.paths import icon_file
 from backend.process_clock import process_age
+from backend.storage import GENERAL
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ def teeth_facts():
                 code: {"label": labels[code], "name": teeth.tooth_name(code)}
                 for code in teeth.ALL_TEETH
             },
+            # Where images of no one tooth go (a panoramic x-ray, a portrait): shown beside the
+            # teeth, asked for as the tooth "general".
+            "places": {GENERAL: {"label": "Whole mouth", "name": "images of no one tooth"}},
         }
     )
 

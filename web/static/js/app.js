@@ -5,7 +5,7 @@ import { ViewQuestion, api, isSuperseded } from "./bridge.js";
 import { ToothChart } from "./chart.js";
 import { ConnectionGuard } from "./connection.js";
 import { SettingsPage } from "./settings.js";
-import { ToothPanel } from "./tooth-panel.js";
+import { GENERAL, ToothPanel } from "./tooth-panel.js";
 import { $, confirmAction, escapeHtml, runFormDialog, toast } from "./ui.js";
 import { UploadTray } from "./uploads.js";
 import { Compare, Viewer } from "./viewer.js";
@@ -43,6 +43,7 @@ const panel = new ToothPanel({
   imageFormats: () => (state.settings?.upload?.formats || []).join(", "),
 });
 const chart = new ToothChart($("#tooth-chart"), $("#chart-tooltip"), { onSelect: (code) => selectTooth(code) });
+$("#general-tile").addEventListener("click", () => selectTooth(GENERAL));
 const settingsPage = new SettingsPage({ onNotation: (n) => setNotation(n), onDataChanged: () => searchPatients() });
 new ConnectionGuard({ onBack: () => resync() });
 
@@ -52,7 +53,7 @@ function showView(name) {
 
 async function loadTeeth() {
   state.teeth = await api("GET", `api/teeth?notation=${state.settings.numbering}`);
-  panel.setTeethFacts(state.teeth.teeth);
+  panel.setTeethFacts({ ...state.teeth.teeth, ...state.teeth.places });
 }
 
 async function setNotation(notation) {
@@ -206,13 +207,17 @@ function nameOf(patient) {
 function renderChart() {
   if (!state.chart) return;
   chart.render({ rows: state.teeth.rows, teeth: state.teeth.teeth, chart: state.chart, showPrimary: state.showPrimary, selected: panel.tooth });
+  const general = state.chart.general || { total: 0 };
+  $("#general-count").textContent = general.total;
+  $("#general-tile").setAttribute("aria-pressed", String(panel.tooth === GENERAL));
+  $("#general-tile").setAttribute("aria-label", `Whole mouth / general: ${general.total} image${general.total === 1 ? "" : "s"}`);
 }
 
 async function selectTooth(code) {
   if (!state.patient || state.patient.id !== state.patientId) return; // the patient is still loading
   const shown = panel.show(state.patient, code); // panel.tooth is `code` from here on
   renderChart();
-  chart.moveFocus(code);
+  if (code !== GENERAL) chart.moveFocus(code);
   await shown;
   // The panel starts below the chart: bring it into view once it is filled. Only scrolling: the
   // focus stays on the tooth, so the arrow keys keep moving in the chart (and bring it back).
@@ -321,7 +326,7 @@ function bind() {
   $("#show-primary").addEventListener("change", (e) => {
     state.showPrimary = e.target.checked;
     // a primary tooth's panel goes with the primary teeth (its tooth is no longer drawn)
-    if (!state.showPrimary && panel.tooth && Number.isNaN(Number(panel.tooth))) panel.hide();
+    if (!state.showPrimary && panel.tooth && panel.tooth !== GENERAL && Number.isNaN(Number(panel.tooth))) panel.hide();
     renderChart();
   });
   document.addEventListener("dental:check-and-repair", () => checkAndRepair());

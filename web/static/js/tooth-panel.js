@@ -5,9 +5,16 @@ import {
   $, IMAGE_TYPES, TYPE_LABELS, confirmAction, escapeHtml, formatBytes, formatDate, runFormDialog, toast,
 } from "./ui.js";
 
+/** The place of a patient's images that belong to no one tooth (a panoramic x-ray, a
+ * portrait): opened in this panel like a tooth, without treatments. */
+export const GENERAL = "general";
+
 const TEXT = {
   loading: "Loading…",
   loadFailed: (message) => `The images of this tooth could not be loaded: ${message}`,
+  generalTitle: "Whole mouth / general · images of no one tooth",
+  place: (code, label) => (code === GENERAL ? "the whole mouth" : `tooth ${label}`),
+  noImages: (kind, place) => `No ${kind}images of ${place} yet.`,
   notImages: (formats) => `Only images can be added to a tooth (${formats}). Save a PDF or a document as an image first.`,
   missingFile: "File missing",
   expectedAt: "Expected at",
@@ -126,10 +133,11 @@ export class ToothPanel {
     const base = `api/patients/${this.patient.id}`;
     let images;
     let treatments;
+    const general = this.tooth === GENERAL; // no treatments: they belong to teeth
     try {
       [images, treatments] = await Promise.all([
         ask.get(`${base}/teeth/${encodeURIComponent(this.tooth)}/images`),
-        ask.get(`${base}/treatments?tooth=${encodeURIComponent(this.tooth)}`),
+        general ? { treatments: [] } : ask.get(`${base}/treatments?tooth=${encodeURIComponent(this.tooth)}`),
       ]);
     } catch (error) {
       if (isSuperseded(error) || !ask.current) return;
@@ -150,8 +158,21 @@ export class ToothPanel {
   }
 
   renderTitle() {
+    const general = this.tooth === GENERAL;
+    $("#treatments").hidden = general;
+    $("#upload-treatment").closest("label").hidden = general;
+    if (general) {
+      $("#tooth-title").textContent = TEXT.generalTitle;
+      return;
+    }
     const facts = this.teethFacts[this.tooth];
     $("#tooth-title").textContent = `Tooth ${facts.label} · ${facts.name}`;
+  }
+
+  /** "tooth 8" or "the whole mouth": where an image of `code` (a tooth, GENERAL or null) is. */
+  placeName(code) {
+    const place = code || GENERAL;
+    return TEXT.place(place, this.teethFacts[place]?.label);
   }
 
   renderTabs({ loading = false } = {}) {
@@ -212,7 +233,7 @@ export class ToothPanel {
     if (showTimeline) return this.renderTimeline();
     const images = this.visibleImages();
     if (!images.length) {
-      grid.innerHTML = `<p class="muted empty">No ${this.tab === "all" ? "" : TYPE_LABELS[this.tab] + " "}images of this tooth yet.</p>`;
+      grid.innerHTML = `<p class="muted empty">${escapeHtml(TEXT.noImages(this.tab === "all" ? "" : TYPE_LABELS[this.tab] + " ", this.placeName(this.tooth)))}</p>`;
       return;
     }
     grid.replaceChildren(...images.map((image, index) => this.card(image, images, index)));
@@ -248,7 +269,7 @@ export class ToothPanel {
     const timeline = $("#timeline");
     const ordered = [...this.images].sort((a, b) => (a.taken_date || a.created_at).localeCompare(b.taken_date || b.created_at));
     if (!ordered.length) {
-      timeline.innerHTML = '<p class="muted empty">No images of this tooth yet.</p>';
+      timeline.innerHTML = `<p class="muted empty">${escapeHtml(TEXT.noImages("", this.placeName(this.tooth)))}</p>`;
       return;
     }
     const groups = new Map();
@@ -310,6 +331,7 @@ export class ToothPanel {
       patient: { id: this.patient.id, full_name: this.patient.full_name },
       tooth: this.tooth,
       toothLabel: this.teethFacts[this.tooth].label,
+      place: this.placeName(this.tooth),
       imageType: $("#upload-type").value,
       treatmentId: $("#upload-treatment").value,
     };
@@ -324,21 +346,22 @@ export class ToothPanel {
     const dialog = $("#image-dialog");
     const form = dialog.querySelector("form");
     form.elements.treatment_id.replaceChildren(new Option("— none —", ""), ...this.treatments.map((t) => new Option(t.treatment_type, t.id)));
-    form.elements.tooth.replaceChildren(...Object.entries(this.teethFacts).map(([code, f]) => new Option(`${f.label} · ${f.name}`, code)));
+    form.elements.tooth.replaceChildren(...Object.entries(this.teethFacts).map(([code, f]) => new Option(code === GENERAL ? TEXT.generalTitle : `${f.label} · ${f.name}`, code)));
     $("#image-file-facts").textContent = `${image.path} · ${image.width}×${image.height} ${image.format} · ${formatBytes(image.size_bytes)}`;
     const result = await runFormDialog(dialog, {
       description: image.description, taken_date: image.taken_date, treatment_id: image.treatment_id || "",
-      tooth: image.tooth, image_type: image.image_type,
+      tooth: image.tooth || GENERAL, image_type: image.image_type,
     }, (values) => {
       const changes = { description: values.description, taken_date: values.taken_date || null };
-      if (values.tooth !== image.tooth) changes.tooth = values.tooth;
+      const moved = values.tooth !== (image.tooth || GENERAL);
+      if (moved) changes.tooth = values.tooth;
       if (values.image_type !== image.image_type) changes.image_type = values.image_type;
-      if (values.tooth === image.tooth) changes.treatment_id = values.treatment_id || null;
+      if (!moved) changes.treatment_id = values.treatment_id || null;
       return api("PATCH", `api/images/${image.id}`, changes);
     });
     if (!result) return;
     if (result.tooth !== image.tooth || result.image_type !== image.image_type) {
-      toast(`Moved to tooth ${this.teethFacts[result.tooth].label}, ${TYPE_LABELS[result.image_type]}.`, "ok");
+      toast(`Moved to ${this.placeName(result.tooth)}, ${TYPE_LABELS[result.image_type]}.`, "ok");
     } else {
       toast("Image details saved.", "ok");
     }

@@ -8,17 +8,17 @@ const UPLOAD_CONCURRENCY = 2;
 const KEEP_DONE_MS = 8000; // a batch with no refusal leaves the tray by itself after this
 
 const TEXT = {
-  heading: (b) => `${b.patientName} · tooth ${b.toothLabel} · ${TYPE_LABELS[b.imageType]}`,
+  heading: (b) => `${b.patientName} · ${b.place} · ${TYPE_LABELS[b.imageType]}`,
   waiting: "Waiting…",
   checking: "Checking…",
   stored: "Stored",
   tooLarge: (size, limit) => `The file is ${size}; the limit is ${limit}. Make it smaller (e.g. export it as JPEG) and add it again.`,
   running: (done, total) => `${done} of ${total}`,
   close: "Close",
-  closeLabel: (b) => `Close the upload list of ${b.patientName}, tooth ${b.toothLabel}`,
+  closeLabel: (b) => `Close the upload list of ${b.patientName}, ${b.place}`,
   summary: (stored, failed) => (failed ? `${stored} stored, ${failed} refused` : `${stored} stored`),
-  toastOk: (b, stored) => `${stored} image${stored === 1 ? "" : "s"} stored for ${b.patientName}, tooth ${b.toothLabel}.`,
-  toastFailed: (b, stored, failed) => `${b.patientName}, tooth ${b.toothLabel}: ${stored} stored, ${failed} refused — see the upload list for the reasons.`,
+  toastOk: (b, stored) => `${stored} image${stored === 1 ? "" : "s"} stored for ${b.patientName}, ${b.place}.`,
+  toastFailed: (b, stored, failed) => `${b.patientName}, ${b.place}: ${stored} stored, ${failed} refused — see the upload list for the reasons.`,
   noName: "(no name)",
 };
 
@@ -57,11 +57,11 @@ export class UploadTray {
   }
 
   /** Upload `files` to the target fixed now: {patient: {id, full_name}, tooth, toothLabel,
-   * imageType, treatmentId}; `errors` ([{name, message}]) are files refused before the upload
+   * place ("tooth 8", "the whole mouth"), imageType, treatmentId}; `errors` ([{name, message}]) are files refused before the upload
    * (by the native dialog). Resolves when the batch has ended. */
-  async start({ patient, tooth, toothLabel, imageType, treatmentId, files, errors = [] }) {
+  async start({ patient, tooth, toothLabel, place, imageType, treatmentId, files, errors = [] }) {
     this.dropFinished(); // the tray shows the latest uploads, and those still running
-    const batch = { patientId: patient.id, patientName: patient.full_name || TEXT.noName, tooth, toothLabel, imageType };
+    const batch = { patientId: patient.id, patientName: patient.full_name || TEXT.noName, tooth, toothLabel, place: place || `tooth ${toothLabel}`, imageType };
     const box = this.batchBox(batch);
     const list = box.querySelector("ul");
     const status = box.querySelector(".batch-status");
