@@ -205,8 +205,8 @@ def _numbered_text_warning(database: Any) -> list[str]:
         return []
     return [
         f"{len(texts)} descriptions or notes name a tooth by number (for example "
-        f"\u201c{texts[0]}\u201d). They come across as written, so they may use the earlier "
-        "app's numbering rather than the one shown here."
+        f"\u201c\u2068{texts[0]}\u2069\u201d). They come across as written, so they may "
+        "use the earlier app's numbering rather than the one shown here."
     ]
 
 

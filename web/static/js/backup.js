@@ -3,6 +3,7 @@
 // and the main screen's warning when the last good backup is too old or a scheduled one failed.
 // Long work runs as a job on the server; its progress is polled here.
 import { ViewQuestion, api, chooseBackupFile, chooseFolder, hasNative, isSuperseded, uploadBackupFile } from "./bridge.js";
+import { readingChoice, renderReadingChoice } from "./reading-choice.js";
 import { $, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 
 const POLL_MS = 400;
@@ -345,13 +346,13 @@ export class BackupSection {
     }
     if (preview.legacy) {
       const l = preview.legacy;
-      facts.push(["Kind", "Backup of the earlier app"], ["Patients", `${l.patients} (${l.patients_new} new)`], ["Image records", l.image_rows], ["Images found", l.images_found], ["Tooth numbering detected", l.notation.detected || "undecided"]);
+      facts.push(["Kind", "Backup of the earlier app"], ["Patients", `${l.patients} (${l.patients_new} new)`], ["Image records", l.image_rows], ["Images found", l.images_found], ["Teeth read as", l.reading || "to be chosen below"]);
     }
     $("#restore-facts").innerHTML = facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(String(v))}</dd>`).join("");
     $("#restore-replaces").innerHTML = preview.replaces.map((line) => `<li>${escapeHtml(line)}</li>`).join("");
     $("#restore-warnings").innerHTML = (preview.warnings || []).map((line) => `<li class="warning">${escapeHtml(line)}</li>`).join("");
     $("#restore-notation-row").hidden = !preview.legacy;
-    $("#restore-notation").value = preview.legacy && preview.legacy.notation.detected ? preview.legacy.notation.detected : "";
+    if (preview.legacy) renderReadingChoice($("#restore-reading"), preview.legacy.generations);
     $("#restore-preview").hidden = false;
   }
 
@@ -368,8 +369,7 @@ export class BackupSection {
     $("#restore-preview").hidden = true;
     try {
       const body = { path, confirm: true };
-      const notation = $("#restore-notation").value;
-      if (notation) body.notation = notation;
+      if (!$("#restore-notation-row").hidden) Object.assign(body, readingChoice($("#restore-reading")));
       const done = await followJob(await api("POST", "api/restore", body));
       if (done.state === "cancelled") {
         out.innerHTML = '<p class="muted">Restore cancelled. Nothing was changed.</p>';
