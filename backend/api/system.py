@@ -15,6 +15,7 @@ from flask import (
 )
 
 from backend import __version__, security, teeth
+from backend.api.i18n import page_language
 from backend.errors import NotFound, ValidationError
 from backend.paths import icon_file
 from backend.process_clock import process_age
@@ -68,4 +69,6 @@ def favicon():
 
 @bp.get("/")
 def index():
-    return render_template("index.html", version=__version__, token=security.page_key())
+    return render_template(
+        "index.html", version=__version__, token=security.page_key(), page=page_language()
+    )
