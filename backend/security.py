@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, current_app, redirect, request
 
 from backend.errors import Forbidden
+from backend.i18n import gettext
 
 TOKEN_HEADER = "X-Dental-Token"
 SESSION_COOKIE = "dental_session"
@@ -87,7 +88,9 @@ def check_request() -> Response | None:
     """Run before every request: refuse wrong Host, missing or wrong secret."""
     config = current_app.config
     if request.host.lower() not in config["ALLOWED_HOSTS"]:
-        raise Forbidden("This server only answers the Dental Images window on this computer.")
+        raise Forbidden(
+            gettext("This server only answers the Dental Images window on this computer.")
+        )
     if request.path.startswith("/static/") or request.path in TOKEN_FREE_PATHS:
         return None
     launch = _launch_secrets()
@@ -111,7 +114,7 @@ def check_request() -> Response | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if request.method in SAFE_METHODS and _same(cookie, launch.session):
         return None
-    raise Forbidden("Missing or wrong launch token. Open the program from its window.")
+    raise Forbidden(gettext("Missing or wrong launch token. Open the program from its window."))
 
 
 def add_security_headers(response: Response) -> Response:

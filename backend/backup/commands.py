@@ -20,6 +20,7 @@ from backend.backup.verify import verify_archive
 from backend.db import session_scope
 from backend.errors import AppError, Conflict
 from backend.fileio import human_size
+from backend.i18n import gettext
 from backend.jobs import CANCELLED, FAILED, Job, Progress
 from backend.runtime import Runtime
 
@@ -31,37 +32,47 @@ REPORT_EVERY_S = 2.0
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add the backup sub-commands to the `dental-images` parser."""
     backup = commands.add_parser(
-        "backup", parents=[common], help="make a verified backup (database and images) in one zip"
+        "backup",
+        parents=[common],
+        help=gettext("make a verified backup (database and images) in one zip"),
     )
     backup.add_argument(
         "--dest",
-        help="folder to write it to (default: the remembered folder, else backups/ in the "
-        "data folder)",
+        help=gettext(
+            "folder to write it to (default: the remembered folder, else backups/ in the data "
+            "folder)"
+        ),
     )
-    backup.add_argument("--no-images", action="store_true", help="the database only")
+    backup.add_argument("--no-images", action="store_true", help=gettext("the database only"))
     verify = commands.add_parser(
-        "verify", parents=[common], help="check a backup file completely and say what is wrong"
+        "verify",
+        parents=[common],
+        help=gettext("check a backup file completely and say what is wrong"),
     )
     verify.add_argument("file")
     check = commands.add_parser(
         "check",
         parents=[common],
-        help="check every image against its file and the image folder for unknown files",
+        help=gettext("check every image against its file and the image folder for unknown files"),
     )
     check.add_argument(
-        "--repair", action="store_true", help="re-link images whose file is found by name"
+        "--repair", action="store_true", help=gettext("re-link images whose file is found by name")
     )
     restore_parser = commands.add_parser(
         "restore",
         parents=[common],
-        help="replace the data with a backup's (a safety backup of the current data first)",
+        help=gettext(
+            "replace the data with a backup's (a safety backup of the current data first)"
+        ),
     )
     restore_parser.add_argument("file")
-    restore_parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    restore_parser.add_argument(
+        "--yes", action="store_true", help=gettext("do not ask for confirmation")
+    )
     restore_parser.add_argument(
         "--notation",
         choices=("universal", "fdi"),
-        help="tooth numbering of a backup of the earlier app, when it cannot be told",
+        help=gettext("tooth numbering of a backup of the earlier app, when it cannot be told"),
     )
 
 
@@ -87,11 +98,18 @@ def _backup(runtime: Runtime, args: argparse.Namespace) -> int:
         result = job.result
         counts = result["backup"]["counts"]
         print(
-            f"Backup written and verified: {result['path']} ({human_size(result['size_bytes'])}; "
-            f"{counts['patients']} patients, {counts['images']} images, {counts['files']} files)."
+            gettext(
+                "Backup written and verified: {path} ({size_bytes}; {patients} patients, {images} "
+                "images, {files} files).",
+                path=result["path"],
+                size_bytes=human_size(result["size_bytes"]),
+                patients=counts["patients"],
+                images=counts["images"],
+                files=counts["files"],
+            )
         )
         for warning in result["warnings"]:
-            print(f"Note: {warning}")
+            print(gettext("Note: {warning}", warning=warning))
     return code
 
 
@@ -108,13 +126,13 @@ def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
     report = job.result
     if report.ok:
         _describe(report.as_dict())
-        print(f"OK: {path} is complete and every entry matches its checksum.")
+        print(gettext("OK: {path} is complete and every entry matches its checksum.", path=path))
     else:
-        print(f"PROBLEMS in {path}:")
+        print(gettext("PROBLEMS in {path}:", path=path))
         for problem in report.problems:
             print(f"  - {problem}")
     for warning in report.warnings:
-        print(f"Note: {warning}")
+        print(gettext("Note: {warning}", warning=warning))
     return OK if report.ok else PROBLEMS
 
 
@@ -127,11 +145,25 @@ def _check(runtime: Runtime, args: argparse.Namespace) -> int:
     if job is None:
         return code
     report = job.result
-    print(f"Checked {report.rows} image records and {report.files} files.")
+    print(
+        gettext(
+            "Checked {rows} image records and {files} files.", rows=report.rows, files=report.files
+        )
+    )
     if report.repaired:
-        print(f"Repaired: {len(report.repaired)} images re-linked to a file found by name.")
+        print(
+            gettext(
+                "Repaired: {repaired_count} images re-linked to a file found by name.",
+                repaired_count=len(report.repaired),
+            )
+        )
     if report.legacy_files:
-        print(f"{report.legacy_files} files lie in the earlier app's layout (left for migration).")
+        print(
+            gettext(
+                "{legacy_files} files lie in the earlier app's layout (left for migration).",
+                legacy_files=report.legacy_files,
+            )
+        )
     for problem in report.problems():
         print(f"  - {problem}")
     print("OK: the store is in order." if report.ok else "PROBLEMS found (see above).")
@@ -142,7 +174,7 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
     try:
         path = restore.archive_path(args.file)
     except AppError as exc:
-        print(f"Not restored: {exc.message}", file=sys.stderr)
+        print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
         return FAILED_EXIT
     code, job = _run_job(
         runtime, "restore-check", lambda p: restore.preview_restore(runtime, path, p), False
@@ -153,7 +185,7 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
     for line in job.result["replaces"]:
         print(f"  * {line}")
     if not args.yes and not _confirmed():
-        print("Not restored: not confirmed. Nothing was changed.", file=sys.stderr)
+        print(gettext("Not restored: not confirmed. Nothing was changed."), file=sys.stderr)
         return CANCELLED_EXIT
     code, job = _run_job(
         runtime,
@@ -161,18 +193,23 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
         lambda p: restore.restore_backup(runtime, path, progress=p, notation=args.notation),
     )
     if job is not None:
-        print(f"Restored. The previous data is in the safety backup {job.result['safety_backup']}.")
+        print(
+            gettext(
+                "Restored. The previous data is in the safety backup {safety_backup}.",
+                safety_backup=job.result["safety_backup"],
+            )
+        )
         for warning in job.result["warnings"]:
-            print(f"Note: {warning}")
+            print(gettext("Note: {warning}", warning=warning))
     return code
 
 
 def _confirmed() -> bool:
     """Whether the person at the console typed yes. No one to answer (not a console, or the
     input ended, as NUL gives on Windows) is asked for --yes."""
-    answer = console.ask("Replace the current data with this backup? Type yes: ")
+    answer = console.ask(gettext("Replace the current data with this backup? Type yes: "))
     if answer is None:
-        print("Add --yes to restore without a question.", file=sys.stderr)
+        print(gettext("Add --yes to restore without a question."), file=sys.stderr)
         return False
     return answer == "yes"
 
@@ -191,9 +228,13 @@ def _describe(summary: dict[str, Any]) -> None:
     elif summary.get("legacy"):
         legacy = summary["legacy"]
         print(
-            f"Backup of the earlier app: {legacy['patients']} patients, "
-            f"{legacy['image_rows']} image records; tooth numbering "
-            f"{legacy['notation']['detected'] or 'undecided'}."
+            gettext(
+                "Backup of the earlier app: {patients} patients, {image_rows} image records; "
+                "tooth numbering {value}.",
+                patients=legacy["patients"],
+                image_rows=legacy["image_rows"],
+                value=legacy["notation"]["detected"] or "undecided",
+            )
         )
 
 
@@ -205,7 +246,7 @@ def _run_job(
     try:
         job = runtime.jobs.start(kind, work, exclusive=exclusive)
     except Conflict as exc:
-        print(f"Not started: {exc.message}", file=sys.stderr)
+        print(gettext("Not started: {message}", message=exc.message), file=sys.stderr)
         return BUSY, None
     try:
         _follow(runtime, job)
@@ -213,11 +254,11 @@ def _run_job(
         runtime.jobs.cancel(job.id)
         runtime.jobs.wait(job.id)
     if job.state == CANCELLED:
-        print("Cancelled. Nothing was changed.", file=sys.stderr)
+        print(gettext("Cancelled. Nothing was changed."), file=sys.stderr)
         return CANCELLED_EXIT, None
     if job.state == FAILED:
         assert job.error is not None
-        print(f"Failed: {job.error['message']}", file=sys.stderr)
+        print(gettext("Failed: {message}", message=job.error["message"]), file=sys.stderr)
         for problem in job.error.get("problems", [])[1:]:
             print(f"  - {problem}", file=sys.stderr)
         return FAILED_EXIT, None

@@ -30,6 +30,7 @@ from backend.backup.snapshot import read_facts, snapshot_database
 from backend.backup.verify import verify_archive
 from backend.config import IMAGES_DIRNAME
 from backend.fileio import discard, fsync_file, publish_new, remove_path, remove_stale
+from backend.i18n import gettext
 from backend.jobs import Progress
 from backend.models import Image, utcnow
 from backend.runtime import Runtime
@@ -126,8 +127,11 @@ def create_backup(
         report = verify_archive(temp, progress=progress, work_dir=work, own_totals=False)
         if not report.ok:
             raise BackupFailed(
-                "The backup did not verify after it was written: "
-                f"{report.problems[0]} Nothing was kept; check the disk and try again."
+                gettext(
+                    "The backup did not verify after it was written: {problems} Nothing was kept; "
+                    "check the disk and try again.",
+                    problems=report.problems[0],
+                )
             )
         final = publish_new(temp, folder, final_name)
     finally:

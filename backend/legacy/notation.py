@@ -10,6 +10,7 @@ from typing import Any
 
 from backend import teeth
 from backend.errors import ValidationError
+from backend.i18n import gettext
 from backend.legacy.database import IMAGE_TABLES, TREATMENT_TABLES, LegacyDatabase
 
 UNIVERSAL, FDI = teeth.Notation.UNIVERSAL.value, teeth.Notation.FDI.value
@@ -98,7 +99,11 @@ def chosen_notation(value: Any) -> str:
     text = str(value or "").strip().lower()
     if text not in IMPORT_NOTATIONS:
         raise ValidationError(
-            f"Tooth notation '{value}' is not one of: {', '.join(IMPORT_NOTATIONS)}.",
+            gettext(
+                "Tooth notation '{value}' is not one of: {join}.",
+                value=value,
+                join=", ".join(IMPORT_NOTATIONS),
+            ),
             field="notation",
         )
     return text
@@ -109,7 +114,7 @@ def canonical_tooth(value: Any, notation: str) -> str:
     Raises teeth.InvalidTooth for a number that is no tooth in that notation."""
     number = as_number(value)
     if number is None:
-        raise teeth.InvalidTooth(f"Tooth {value!r} is not a whole number")
+        raise teeth.InvalidTooth(gettext("Tooth {value} is not a whole number", value=repr(value)))
     return teeth.from_fdi(number) if notation == FDI else teeth.normalize(number)
 
 
@@ -321,7 +326,10 @@ def table_choices(value: Any) -> dict[str, str]:
             generation = generation_of(str(table).strip())
         except KeyError:
             raise ValidationError(
-                f"'{table}' is not one of: {', '.join(GENERATIONS)}.", field="table_notation"
+                gettext(
+                    "'{table}' is not one of: {join}.", table=table, join=", ".join(GENERATIONS)
+                ),
+                field="table_notation",
             ) from None
         chosen[generation] = chosen_notation(notation)
     return chosen
@@ -333,7 +341,11 @@ def chosen_layout(value: Any) -> str | None:
     text = str(value).strip().lower()
     if text not in EARLY_LAYOUTS:
         raise ValidationError(
-            f"Early chart layout '{value}' is not one of: {', '.join(EARLY_LAYOUTS)}.",
+            gettext(
+                "Early chart layout '{value}' is not one of: {join}.",
+                value=value,
+                join=", ".join(EARLY_LAYOUTS),
+            ),
             field="early_layout",
         )
     return text
@@ -364,9 +376,12 @@ def decide(
                 require_certain and not found.certain and generation_rows(database, generation)
             ):
                 raise ValidationError(
-                    f"The tooth notation of {generation} is not certain "
-                    f"({'; '.join(found.evidence)}): choose it "
-                    f"(--table-notation {generation}=universal or fdi).",
+                    gettext(
+                        "The tooth notation of {generation} is not certain ({join}): choose it "
+                        "(--table-notation {generation}=universal or fdi).",
+                        generation=generation,
+                        join="; ".join(found.evidence),
+                    ),
                     field="table_notation",
                 )
             notations[generation] = found.detected

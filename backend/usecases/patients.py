@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend import validation as check
 from backend.errors import Conflict, NotFound
+from backend.i18n import gettext
 from backend.models import Image, Patient, Treatment
 from backend.storage import ImageStore
 
@@ -36,7 +37,9 @@ GENDERS = ("male", "female", "other")
 def get_patient(session: Session, patient_id: str) -> Patient:
     patient = session.get(Patient, str(patient_id)) if patient_id else None
     if patient is None:
-        raise NotFound(f"No patient with id '{patient_id}'.", field="patient_id")
+        raise NotFound(
+            gettext("No patient with id '{patient_id}'.", patient_id=patient_id), field="patient_id"
+        )
     return patient
 
 
@@ -98,7 +101,8 @@ def _commit_unique_serial(session: Session, serial: str) -> None:
     except IntegrityError as exc:
         session.rollback()
         raise Conflict(
-            f"Serial number '{serial}' belongs to another patient.", field="serial_number"
+            gettext("Serial number '{serial}' belongs to another patient.", serial=serial),
+            field="serial_number",
         ) from exc
 
 

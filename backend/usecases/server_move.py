@@ -21,6 +21,7 @@ from backend.config import IMAGES_DIRNAME, Settings, write_machine_config
 from backend.db import create_db_engine, make_session_factory, schema_is_current, upgrade_schema
 from backend.errors import Conflict, ValidationError
 from backend.fileio import file_sha256
+from backend.i18n import gettext
 from backend.jobs import Progress
 from backend.locks import Lease
 from backend.models import AppState, Base, StoreLock
@@ -50,7 +51,9 @@ def check_server(db_url: str) -> dict[str, Any]:
         backend_name = ""
     if backend_name != "postgresql":
         raise ValidationError(
-            "The address must look like postgresql+psycopg://user:password@server:5432/dental.",
+            gettext(
+                "The address must look like postgresql+psycopg://user:password@server:5432/dental."
+            ),
             field="db_url",
         )
     try:
@@ -129,8 +132,12 @@ def copy_rows(
         }
         if not counts == written == on_server:
             raise Conflict(
-                f"The copy does not match: {counts} rows here, {on_server} on the server. "
-                "Nothing was kept on the server."
+                gettext(
+                    "The copy does not match: {counts} rows here, {on_server} on the server. "
+                    "Nothing was kept on the server.",
+                    counts=counts,
+                    on_server=on_server,
+                )
             )
         if before_commit is not None:
             before_commit()
@@ -161,7 +168,12 @@ def copy_images(
         checksum = file_sha256(path)
         if destination.exists():
             if file_sha256(destination) != checksum:
-                raise Conflict(f"{destination} exists with other content; nothing was overwritten.")
+                raise Conflict(
+                    gettext(
+                        "{destination} exists with other content; nothing was overwritten.",
+                        destination=destination,
+                    )
+                )
             skipped += 1
         else:
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -169,12 +181,19 @@ def copy_images(
             try:
                 fileio.copy_flushed(path, temp)
                 if file_sha256(temp) != checksum:
-                    raise Conflict(f"The copy of {path} did not verify; check the shared folder.")
+                    raise Conflict(
+                        gettext(
+                            "The copy of {path} did not verify; check the shared folder.", path=path
+                        )
+                    )
                 # Other PCs may already write into the shared folder: a name is never replaced.
                 if not fileio.publish(temp, destination, others_may_publish=True):
                     if file_sha256(destination) != checksum:
                         raise Conflict(
-                            f"{destination} exists with other content; nothing was overwritten."
+                            gettext(
+                                "{destination} exists with other content; nothing was overwritten.",
+                                destination=destination,
+                            )
                         )
                     skipped += 1
                     progress.advance(1, path.stat().st_size)
@@ -229,7 +248,7 @@ def move_to_server(
         raise ValidationError(check["message"], field="db_url")
     if _same_database(source, db_url):
         raise Conflict(
-            "This PC already uses that database: the server already holds its records.",
+            gettext("This PC already uses that database: the server already holds its records."),
             field="db_url",
         )
     report: dict[str, Any] = {}
@@ -280,7 +299,10 @@ def save_server_settings(settings: Settings, db_url: str, images_root: str) -> d
         folder = Path(check.path_text(images_root, "images_root")).expanduser()
         if not folder.is_dir():
             raise ValidationError(
-                f"The folder {images_root} does not exist or cannot be reached from this PC.",
+                gettext(
+                    "The folder {images_root} does not exist or cannot be reached from this PC.",
+                    images_root=images_root,
+                ),
                 field="images_root",
             )
         probe = folder / f".dental-images-write-test-{os.getpid()}"
@@ -289,8 +311,12 @@ def save_server_settings(settings: Settings, db_url: str, images_root: str) -> d
             probe.unlink()
         except OSError as exc:
             raise ValidationError(
-                f"This PC cannot write to {images_root}: {exc.strerror}. Check the share's "
-                "permissions.",
+                gettext(
+                    "This PC cannot write to {images_root}: {strerror}. Check the share's "
+                    "permissions.",
+                    images_root=images_root,
+                    strerror=exc.strerror,
+                ),
                 field="images_root",
             ) from exc
     config = write_machine_config(
