@@ -9,8 +9,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from backend import __version__, console, private_files
-from backend.config import HOME_ENV, default_data_dir, load_settings, move_password_to_keyring
+from backend import __version__, console, i18n, private_files
+from backend.config import (
+    HOME_ENV,
+    default_data_dir,
+    load_settings,
+    move_password_to_keyring,
+    pc_language,
+)
 from backend.db import session_scope
 from backend.errors import AppError, Conflict
 from backend.i18n import gettext
@@ -136,9 +142,23 @@ def add_demo_data(runtime: Runtime) -> dict[str, int] | None:
     return counts
 
 
+def choose_language(argv: Sequence[str] | None) -> str:
+    """Set the language of the command's texts (its help too, so before the parser is built):
+    the one chosen on this PC in Settings (config.json of the data folder named by --data-dir,
+    $DENTAL_IMAGES_HOME or the default), else the OS's. Returns it."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--data-dir")
+    known, _rest = early.parse_known_args(argv)
+    chosen = known.data_dir or os.environ.get(HOME_ENV) or default_data_dir()
+    language = pc_language(Path(chosen).expanduser())
+    i18n.set_process_locale(language)
+    return language
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     console.configure_streams()  # a name the console cannot show must not fail the command
     private_files.restrict_umask()  # first: everything this process creates is its own
+    choose_language(argv)
     args = build_parser().parse_args(argv)
     chosen = getattr(args, "data_dir", None) or os.environ.get(HOME_ENV) or default_data_dir()
     settings = load_settings(chosen)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify, request
 
-from backend import i18n
+from backend import i18n, vocabulary
 from backend.api.common import runtime
 from backend.config import read_pc_preferences
 
@@ -43,6 +43,7 @@ def catalog():
             "language": preferences["language"],
             "theme": preferences["theme"],
             "digits": preferences["digits"],
+            "labels": vocabulary.labels(),
             "messages": i18n.messages(locale),
         }
     )

@@ -17,6 +17,7 @@ from backend.backup.progress import Reporter
 from backend.config import IMAGES_DIRNAME
 from backend.errors import ImageMissing
 from backend.fileio import file_sha256
+from backend.i18n import gettext
 from backend.jobs import Progress
 from backend.models import Image
 from backend.storage import ImageStore, UnsafePath
@@ -96,7 +97,9 @@ def check_store(
     report = CheckReport(repair=repair)
     report.database_problems = _database_problems(session)
     total = session.scalar(select(func.count()).select_from(Image)) or 0
-    progress.update(total=total, current=0, message="Checking every image against its file")
+    progress.update(
+        total=total, current=0, message=gettext("Checking every image against its file")
+    )
     known: set[str] = set()
     missing_ids: list[str] = []
     for image in session.scalars(
@@ -118,7 +121,7 @@ def check_store(
             known.add(image.relative_path)
         else:
             report.missing.append(image.relative_path)
-    progress.update(message="Looking for files no image record knows")
+    progress.update(message=gettext("Looking for files no image record knows"))
     _walk(store, known, report)
     log.info(
         "store check%s: %d rows, %d files, %d missing, %d orphans, %d mismatched, %d repaired",

@@ -20,7 +20,7 @@ from backend.backup.verify import verify_archive
 from backend.db import session_scope
 from backend.errors import AppError, Conflict
 from backend.fileio import human_size
-from backend.i18n import gettext
+from backend.i18n import gettext, ngettext
 from backend.jobs import CANCELLED, FAILED, Job, Progress
 from backend.runtime import Runtime
 
@@ -166,7 +166,11 @@ def _check(runtime: Runtime, args: argparse.Namespace) -> int:
         )
     for problem in report.problems():
         print(f"  - {problem}")
-    print("OK: the store is in order." if report.ok else "PROBLEMS found (see above).")
+    print(
+        gettext("OK: the store is in order.")
+        if report.ok
+        else gettext("PROBLEMS found (see above).")
+    )
     return OK if report.ok else PROBLEMS
 
 
@@ -218,22 +222,27 @@ def _describe(summary: dict[str, Any]) -> None:
     backup = summary.get("backup")
     if backup:
         counts = backup["counts"]
-        print(
-            f"Backup of {backup['created_at']} from {backup['source_machine']} (version "
-            f"{backup['app_version']}): {counts['patients']} patients, {counts['treatments']} "
-            f"treatments, {counts['images']} images, {counts['files']} files"
-            + ("" if backup["includes_images"] else " (database only)")
-            + "."
+        text = gettext(
+            "Backup of {created_at} from {machine} (version {version}): {patients} patients, "
+            "{treatments} treatments, {images} images, {files} files",
+            created_at=backup["created_at"],
+            machine=backup["source_machine"],
+            version=backup["app_version"],
+            patients=counts["patients"],
+            treatments=counts["treatments"],
+            images=counts["images"],
+            files=counts["files"],
         )
+        print(text + ("" if backup["includes_images"] else gettext(" (database only)")) + ".")
     elif summary.get("legacy"):
         legacy = summary["legacy"]
         print(
             gettext(
                 "Backup of the earlier app: {patients} patients, {image_rows} image records; "
-                "tooth numbering {value}.",
+                "tooth numbering {notation}.",
                 patients=legacy["patients"],
                 image_rows=legacy["image_rows"],
-                value=legacy["notation"]["detected"] or "undecided",
+                notation=legacy["notation"]["detected"] or gettext("undecided"),
             )
         )
 
@@ -281,12 +290,23 @@ def _follow(runtime: Runtime, job: Job) -> None:
 def _progress_line(progress: dict[str, Any]) -> str:
     parts = []
     if progress["total"]:
-        parts.append(f"{progress['current']} of {progress['total']} files")
+        parts.append(
+            ngettext(
+                "{current} of {n} file",
+                "{current} of {n} files",
+                progress["total"],
+                current=progress["current"],
+            )
+        )
     if progress["bytes_total"]:
         parts.append(
-            f"{human_size(progress['bytes_done'])} of {human_size(progress['bytes_total'])}"
+            gettext(
+                "{done} of {total}",
+                done=human_size(progress["bytes_done"]),
+                total=human_size(progress["bytes_total"]),
+            )
         )
     if progress["remaining_s"] is not None:
         left = time.strftime("%H:%M:%S", time.gmtime(progress["remaining_s"]))
-        parts.append(f"about {left} left")
+        parts.append(gettext("about {left} left", left=left))
     return " · ".join([progress["message"], *parts])

@@ -30,7 +30,7 @@ from backend.backup.snapshot import read_facts, snapshot_database
 from backend.backup.verify import verify_archive
 from backend.config import IMAGES_DIRNAME
 from backend.fileio import discard, fsync_file, publish_new, remove_path, remove_stale
-from backend.i18n import gettext
+from backend.i18n import gettext, ngettext
 from backend.jobs import Progress
 from backend.models import Image, utcnow
 from backend.runtime import Runtime
@@ -106,7 +106,7 @@ def create_backup(
     temp = folder / f".{final_name}.{token}.zip.part"
     try:
         work.mkdir(parents=True)
-        progress.update(message="Preparing the backup")
+        progress.update(message=gettext("Preparing the backup"))
         snapshot = work / DATABASE_ENTRY
         require_free_space(work, _live_database_size(runtime), "the database snapshot")
         since = time.time()
@@ -120,7 +120,7 @@ def create_backup(
             current=0,
             bytes_total=2 * payload,
             bytes_done=0,
-            message="Copying the images and the database",
+            message=gettext("Copying the images and the database"),
         )
         manifest = _write_archive(runtime, temp, plan, snapshot, include_images, progress)
         fsync_file(temp)
@@ -181,7 +181,13 @@ def _freeze(
             return None
         frozen[entry] = (target, changed)
         if len(frozen) % 500 == 0:
-            progress.update(message=f"Preparing the backup ({len(frozen)} files)")
+            progress.update(
+                message=ngettext(
+                    "Preparing the backup ({n} file)",
+                    "Preparing the backup ({n} files)",
+                    len(frozen),
+                )
+            )
     return frozen
 
 

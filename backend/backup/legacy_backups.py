@@ -23,6 +23,7 @@ from backend.backup.progress import Reporter, Step
 from backend.backup.verify import verify_archive
 from backend.errors import ValidationError
 from backend.fileio import remove_path
+from backend.i18n import gettext
 from backend.jobs import Progress
 from backend.runtime import Runtime
 
@@ -148,7 +149,7 @@ def restore(
             progress=Step(progress, 2, 3, "safety backup of the current data"),
             prefix=SAFETY_PREFIX,
         )
-        progress.update(message="Step 3 of 3, importing the earlier app's data")
+        progress.update(message=gettext("Step 3 of 3, importing the earlier app's data"))
         import_marker.mark_started(runtime.sessions, archive, safety.path)
         try:
             report = importer.import_legacy(runtime, source, notation=notation, progress=progress)

@@ -170,9 +170,9 @@ def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
         )
     for generation, entry in shown.generations.items():
         evidence = entry["notation"]
-        detected = evidence["detected"] or "undecided"
-        certain = "certain" if evidence["certain"] else "unsure"
-        used = f"; read as {entry['used']}" if entry["used"] else ""
+        detected = evidence["detected"] or gettext("undecided")
+        certain = gettext("certain") if evidence["certain"] else gettext("unsure")
+        used = gettext("; read as {notation}", notation=entry["used"]) if entry["used"] else ""
         print(
             gettext(
                 "  {generation} ({rows} treatment and image rows): tooth notation detected: "
@@ -240,11 +240,17 @@ def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
 
 def _layout_line(layout: dict[str, Any]) -> str:
     used = layout.get("used") or layout["detected"]
-    certain = "" if layout["certain"] else ", unsure"
+    certain = "" if layout["certain"] else gettext(", unsure")
     if used == "mirrored":
-        text = f"early chart layout: lower arch mirrored, {layout['affected']} rows affected"
+        text = gettext(
+            "early chart layout: lower arch mirrored, {affected} rows affected",
+            affected=layout["affected"],
+        )
     else:
-        text = f"early chart layout: standard Universal ({layout['affected']} lower-arch rows)"
+        text = gettext(
+            "early chart layout: standard Universal ({affected} lower-arch rows)",
+            affected=layout["affected"],
+        )
     evidence = "; ".join(layout["evidence"])
     return f"{text}{certain}" + (f" ({evidence})" if evidence else "")
 
@@ -266,7 +272,7 @@ def _follow(runtime: Runtime, job: Job, report_file: str | None) -> int:
         time.sleep(0.5)
     if job.state != DONE:
         error = job.error or {}
-        print(gettext("Stopped: {get}", get=error.get("message", job.state)), file=sys.stderr)
+        print(gettext("Stopped: {reason}", reason=error.get("message", job.state)), file=sys.stderr)
         # Typed errors stop a run before it writes; anything else may have stopped it midway.
         before_writing = job.state == FAILED and error.get("status", 500) < 500
         return codes.EXIT_ERROR if before_writing else codes.EXIT_FAILED
@@ -281,15 +287,19 @@ def _print_report(result: dict[str, Any]) -> None:
     print(result["summary"])
     if result.get("backup"):
         print(gettext("Backup taken before moving files: {backup}", backup=result["backup"]))
-    for title, entries in (("Missing", result["missing_files"]), ("Failed", result["failures"])):
+    listed = (
+        (gettext("Missing"), gettext("missing"), result["missing_files"]),
+        (gettext("Failed"), gettext("failed"), result["failures"]),
+    )
+    for title, lower, entries in listed:
         for entry in entries[:LISTED]:
             print(f"  {title}: {entry['what']} ({entry['path']}): {entry['reason']}")
         if len(entries) > LISTED:
             print(
                 gettext(
-                    "  ... and {value} more {lower} (see the report)",
-                    value=len(entries) - LISTED,
-                    lower=title.lower(),
+                    "  ... and {more} more {kind} (see the report)",
+                    more=len(entries) - LISTED,
+                    kind=lower,
                 )
             )
     for entry in result.get("name_conflicts", [])[:LISTED]:

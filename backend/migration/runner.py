@@ -15,6 +15,7 @@ from sqlalchemy import select
 from backend.config import IMAGES_DIRNAME
 from backend.errors import Conflict, ValidationError
 from backend.fileio import file_sha256
+from backend.i18n import gettext
 from backend.jobs import Job, Progress
 from backend.legacy.database import read_database
 from backend.legacy.importer import import_legacy
@@ -155,7 +156,7 @@ def _relocate(runtime: Runtime, progress: Progress, report: ImportReport, dry_ru
             files += [Path(dirpath) / n for n in sorted(names) if not n.startswith(".")]
     if not files:
         return
-    progress.update(current=0, total=len(files), message="Looking for misplaced images")
+    progress.update(current=0, total=len(files), message=gettext("Looking for misplaced images"))
     placements = []
     with runtime.sessions() as session:
         for path in files:

@@ -118,7 +118,7 @@ def copy_rows(
                 field="db_url",
             )
         counts = {table.name: _count(reading, table) for table in TABLES_IN_ORDER}
-        progress.update(total=sum(counts.values()), message="Copying records")
+        progress.update(total=sum(counts.values()), message=gettext("Copying records"))
         written = {}
         for table in TABLES_IN_ORDER:
             written[table.name] = 0
@@ -160,7 +160,9 @@ def copy_images(
     source = source_root / IMAGES_DIRNAME
     files = [p for p in source.rglob("*") if p.is_file() and not p.name.endswith(".part")]
     progress.update(
-        total=len(files), bytes_total=sum(p.stat().st_size for p in files), message="Copying images"
+        total=len(files),
+        bytes_total=sum(p.stat().st_size for p in files),
+        message=gettext("Copying images"),
     )
     copied = skipped = 0
     for path in files:
