@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from backend.errors import AppError, Conflict, NotFound
 from backend.i18n import gettext
+from backend.vocabulary import operation_name
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class JobRunner:
                 raise Conflict(
                     gettext(
                         "A {kind} is running; wait until it has finished.",
-                        kind=self._exclusive.kind,
+                        kind=operation_name(self._exclusive.kind),
                     ),
                     field="job",
                 )

@@ -33,6 +33,7 @@ from backend import processes
 from backend.errors import Conflict
 from backend.i18n import gettext
 from backend.models import StoreLock
+from backend.vocabulary import operation_name
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class StoreLockHeld(Conflict):
             gettext(
                 "A {operation} is running on {holder} since {since} UTC; wait until it has "
                 "finished, then try again.",
-                operation=operation,
+                operation=operation_name(operation),
                 holder=holder,
                 since=since,
             ),
@@ -82,7 +83,7 @@ class LeaseLost(Conflict):
                 "This PC lost the store lock of the {operation}: it could not be renewed in time "
                 "(database unreachable?) or another PC has taken it over. Nothing more was done; "
                 "try again.",
-                operation=operation,
+                operation=operation_name(operation),
             ),
             field="job",
         )

@@ -19,6 +19,21 @@ STATUS_LABELS: dict[str, str] = {
     "cancelled": N_("Cancelled"),
 }
 
+OPERATION_NAMES: dict[str, str] = {
+    "backup": N_("backup"),
+    "restore": N_("restore"),
+    "verify": N_("verify"),
+    "check": N_("check"),
+    "migration": N_("migration"),
+    "import": N_("import"),
+}
+"""Whole-store jobs by their kind, as a message names them ("A backup is running...")."""
+
+
+def operation_name(kind: str) -> str:
+    """The name of a job's kind in the current language (the kind itself when it has none)."""
+    return gettext(OPERATION_NAMES[kind]) if kind in OPERATION_NAMES else kind
+
 
 def labels() -> dict[str, dict[str, str]]:
     """Every image type's and treatment status's name in the current language, by its code."""

@@ -152,16 +152,18 @@ def _check(runtime: Runtime, args: argparse.Namespace) -> int:
     )
     if report.repaired:
         print(
-            gettext(
-                "Repaired: {repaired_count} images re-linked to a file found by name.",
-                repaired_count=len(report.repaired),
+            ngettext(
+                "Repaired: {n} image re-linked to a file found by name.",
+                "Repaired: {n} images re-linked to a file found by name.",
+                len(report.repaired),
             )
         )
     if report.legacy_files:
         print(
-            gettext(
-                "{legacy_files} files lie in the earlier app's layout (left for migration).",
-                legacy_files=report.legacy_files,
+            ngettext(
+                "{n} file lies in the earlier app's layout (left for migration).",
+                "{n} files lie in the earlier app's layout (left for migration).",
+                report.legacy_files,
             )
         )
     for problem in report.problems():

@@ -108,13 +108,13 @@ def create_backup(
         work.mkdir(parents=True)
         progress.update(message=gettext("Preparing the backup"))
         snapshot = work / DATABASE_ENTRY
-        require_free_space(work, _live_database_size(runtime), "the database snapshot")
+        require_free_space(work, _live_database_size(runtime), gettext("the database snapshot"))
         since = time.time()
         snapshot_database(runtime.engine, snapshot)
         frozen = _freeze(settings.images_dir, freeze_root, progress) if include_images else None
         plan = _plan(runtime, snapshot, frozen, since) if include_images else []
         payload = snapshot.stat().st_size + sum(_size(p.source) for p in plan)
-        require_free_space(folder, payload, "this backup")
+        require_free_space(folder, payload, gettext("this backup"))
         progress.update(
             total=len(plan) + 1,
             current=0,

@@ -81,8 +81,10 @@ def _require_space(runtime: Runtime, archive: Path, kind: str) -> None:
     require_free_space(
         runtime.settings.backups_dir,
         2 * unpacked + current_bytes,
-        "restoring the earlier app's backup (unpacking it and a safety backup of the current "
-        "data); nothing was changed",
+        gettext(
+            "restoring the earlier app's backup (unpacking it and a safety backup of the current "
+            "data); nothing was changed"
+        ),
         field="path",
     )
 

@@ -341,7 +341,7 @@ def _carry_out(
     check_free_space(
         runtime.settings.images_dir,
         bytes_to_copy(copying, runtime.settings.images_dir),
-        "the imported images",
+        gettext("the imported images"),
     )
     _write_records(runtime, plan)
     emptied = _place_files(runtime, placements, report, progress)

@@ -15,7 +15,7 @@ from typing import Any
 
 from backend import console
 from backend.errors import AppError
-from backend.i18n import gettext
+from backend.i18n import gettext, ngettext
 from backend.jobs import DONE, FAILED, Job
 from backend.legacy.importer import open_source, preview
 from backend.legacy.notation import (
@@ -242,14 +242,16 @@ def _layout_line(layout: dict[str, Any]) -> str:
     used = layout.get("used") or layout["detected"]
     certain = "" if layout["certain"] else gettext(", unsure")
     if used == "mirrored":
-        text = gettext(
-            "early chart layout: lower arch mirrored, {affected} rows affected",
-            affected=layout["affected"],
+        text = ngettext(
+            "early chart layout: lower arch mirrored, {n} row affected",
+            "early chart layout: lower arch mirrored, {n} rows affected",
+            layout["affected"],
         )
     else:
-        text = gettext(
-            "early chart layout: standard Universal ({affected} lower-arch rows)",
-            affected=layout["affected"],
+        text = ngettext(
+            "early chart layout: standard Universal ({n} lower-arch row)",
+            "early chart layout: standard Universal ({n} lower-arch rows)",
+            layout["affected"],
         )
     evidence = "; ".join(layout["evidence"])
     return f"{text}{certain}" + (f" ({evidence})" if evidence else "")

@@ -95,7 +95,7 @@ def make_safety_backup(
     db_path = _sqlite_path(settings.db_url)
     fixed = sum(p.stat().st_size for p in [*legacy_databases, *filter(None, [db_path])])
     needed = fixed + bytes_to_copy([(i.path, i.size) for i in items], backups_dir)
-    check_free_space(backups_dir, needed, "the backup taken before the migration")
+    check_free_space(backups_dir, needed, gettext("the backup taken before the migration"))
     temp = backups_dir / f".{PREFIX}{secrets.token_hex(6)}.partial"
     temp.mkdir()
     try:

@@ -294,11 +294,11 @@ def _apply_update(
         new_folder = image_folder(image.patient_id, new_tooth, new_type)
         # Before anything is made: a copy of a file that cannot be removed afterwards would
         # stay behind (and on Windows a hard link of a held file cannot be removed either).
-        _ensure_removable(store, old_path, "moved")
+        _ensure_removable(store, old_path, gettext("moved"))
         try:
             new_path = new_folder + store.copy_in(source, new_folder, image.file_name)
         except FileInUse as exc:
-            raise _open_elsewhere("moved") from exc
+            raise _open_elsewhere(gettext("moved")) from exc
         image.folder_path, image.file_name = new_folder, new_path[len(new_folder) :]
         image.tooth, image.image_type = new_tooth, new_type
     image.treatment_id, image.description, image.taken_date = link, description, taken
@@ -351,7 +351,7 @@ def delete_image(session: Session, store: ImageStore, image_id: str) -> None:
     try:
         image = _locked_image(session, image_id)
         path = image.relative_path
-        _ensure_removable(store, path, "deleted")
+        _ensure_removable(store, path, gettext("deleted"))
         session.delete(image)
         session.commit()
     except BaseException:
