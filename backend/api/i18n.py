@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify, request
+from jinja2.ext import InternationalizationExtension
 
 from backend import i18n, vocabulary
 from backend.api.common import runtime
@@ -55,7 +56,7 @@ def init_app(app: Flask) -> None:
     """Every request picks its language with `request_locale`; templates translate with
     `{{ _("...") }}`, `{{ ngettext("...", "...", n) }}` and `{% trans %}`."""
     app.extensions[i18n.REQUEST_RESOLVER] = request_locale
-    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.add_extension(InternationalizationExtension)
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         lambda message: i18n.translations(i18n.current_locale()).gettext(message),
         lambda singular, plural, n: i18n.translations(i18n.current_locale()).ngettext(
