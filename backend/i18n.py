@@ -217,20 +217,20 @@ def language_of_accept_header(header: str | None) -> str | None:
 
 def os_language() -> str:
     """The supported language of this PC's user interface, English when it is another one.
-    Windows: the user's UI language (GetUserDefaultUILanguage); elsewhere LC_ALL, LC_MESSAGES,
-    LANG and LANGUAGE as gettext reads them."""
+    Windows: the user's UI language (GetUserDefaultUILanguage); elsewhere the locale variables
+    as gettext reads them (LANGUAGE's list first, unless the locale is the plain C one)."""
     if sys.platform.startswith("win"):
         return _windows_ui_language() or SOURCE_LOCALE
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(name)
-        if value:
-            if value in ("C", "POSIX") or value.startswith(("C.", "POSIX.")):
-                break  # a plain C locale: LANGUAGE is not consulted either
-            return supported(value) or SOURCE_LOCALE
+    value = next(
+        (os.environ[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if os.environ.get(name)),
+        "C",
+    )
+    if value in ("C", "POSIX") or value.startswith(("C.", "POSIX.")):
+        return SOURCE_LOCALE  # the plain C locale: gettext does not read LANGUAGE either
     for tag in os.environ.get("LANGUAGE", "").split(":"):
         if found := supported(tag):
             return found
-    return SOURCE_LOCALE
+    return supported(value) or SOURCE_LOCALE
 
 
 _LANG_ARABIC = 0x01  # the primary language id of every Arabic LANGID (ar-SA 0x0401, ar-EG...)
