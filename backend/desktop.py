@@ -115,9 +115,12 @@ def run_window(
             flush=True,
         )
         runtime.notices.append(
-            f"{missing}, so Dental Images opened in your web browser instead of its own "
-            "window. Everything works here; for the program's window, install the free "
-            "WebView2 Runtime from Microsoft and start Dental Images again."
+            gettext(
+                "{missing}, so Dental Images opened in your web browser instead of its own "
+                "window. Everything works here; for the program's window, install the free "
+                "WebView2 Runtime from Microsoft and start Dental Images again.",
+                missing=missing,
+            )
         )
         return serve_headless(runtime, open_browser=True)
     try:

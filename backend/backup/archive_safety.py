@@ -127,20 +127,29 @@ def archive_problems(
             continue
         key = unicodedata.normalize("NFC", info.filename.replace("\\", "/")).casefold()
         if key in seen:
-            problems.append(f"The entry {info.filename[:120]!r} appears twice.")
+            problems.append(
+                gettext("The entry {filename} appears twice.", filename=repr(info.filename[:120]))
+            )
         seen.add(key)
         total += info.file_size
         compressed += info.compress_size
     if total > limits.max_total_bytes:
         problems.append(
-            f"The archive declares {human_size(total)} in all, more than any backup holds."
+            gettext(
+                "The archive declares {total} in all, more than any backup holds.",
+                total=human_size(total),
+            )
         )
     # The entries' compressed bytes are distinct parts of the file; entries claiming more than
     # the whole file share their data, which only a zip bomb does.
     if compressed > archive_size:
         problems.append(
-            f"The entries claim {human_size(compressed)} of compressed data in an archive of "
-            f"{human_size(archive_size)}: they overlap, as in a zip bomb, not a backup."
+            gettext(
+                "The entries claim {compressed} of compressed data in an archive of "
+                "{archive_size}: they overlap, as in a zip bomb, not a backup.",
+                compressed=human_size(compressed),
+                archive_size=human_size(archive_size),
+            )
         )
     return problems
 

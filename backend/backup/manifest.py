@@ -97,9 +97,9 @@ def parse_manifest(raw: bytes) -> Manifest:
         raise ManifestError(
             gettext(
                 "This backup uses format {version}, made by a newer version of the program "
-                "({get}); update the program, then restore it.",
+                "({app_version}); update the program, then restore it.",
                 version=version,
-                get=data.get("app_version", "unknown"),
+                app_version=data.get("app_version", "unknown"),
             )
         )
     if data.get("database") != DATABASE_ENTRY:

@@ -66,19 +66,27 @@ def detect_notation(database: LegacyDatabase) -> NotationEvidence:
     check = database.create_sql.get("tooth_treatments", "")
     schema_says_fdi = bool(_FDI_CHECK.search(check))
     if schema_says_fdi:
-        evidence.append("tooth_treatments carries a CHECK constraint with the FDI ranges")
+        evidence.append(gettext("tooth_treatments carries a CHECK constraint with the FDI ranges"))
     fdi_only = [n for n in numbers if n in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
     universal_only = [n for n in numbers if n in _UNIVERSAL_NUMBERS and n not in _FDI_NUMBERS]
     neither = [n for n in numbers if n not in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
     if fdi_only:
-        evidence.append(f"numbers that exist only in FDI: {_sample(fdi_only)}")
+        evidence.append(
+            gettext("numbers that exist only in FDI: {sample}", sample=_sample(fdi_only))
+        )
     if universal_only:
-        evidence.append(f"numbers that exist only in Universal: {_sample(universal_only)}")
+        evidence.append(
+            gettext(
+                "numbers that exist only in Universal: {sample}", sample=_sample(universal_only)
+            )
+        )
     if neither:
-        evidence.append(f"numbers that are teeth in neither system: {_sample(neither)}")
+        evidence.append(
+            gettext("numbers that are teeth in neither system: {sample}", sample=_sample(neither))
+        )
     says_fdi = schema_says_fdi or bool(fdi_only)
     if says_fdi and universal_only:
-        evidence.append("the evidence conflicts: choose the notation yourself")
+        evidence.append(gettext("the evidence conflicts: choose the notation yourself"))
         return NotationEvidence(None, False, evidence, numbers)
     if says_fdi:
         return NotationEvidence(FDI, True, evidence, numbers)
@@ -86,11 +94,14 @@ def detect_notation(database: LegacyDatabase) -> NotationEvidence:
         return NotationEvidence(UNIVERSAL, True, evidence, numbers)
     if numbers:
         evidence.append(
-            f"every number in use ({_sample(numbers)}) is a tooth in both systems "
-            "and no FDI CHECK constraint is present: most likely Universal (the early versions)"
+            gettext(
+                "every number in use ({sample}) is a tooth in both systems and no FDI CHECK "
+                "constraint is present: most likely Universal (the early versions)",
+                sample=_sample(numbers),
+            )
         )
     else:
-        evidence.append("no tooth numbers in use: the notation does not matter")
+        evidence.append(gettext("no tooth numbers in use: the notation does not matter"))
     return NotationEvidence(UNIVERSAL, not numbers, evidence, numbers)
 
 
@@ -100,9 +111,9 @@ def chosen_notation(value: Any) -> str:
     if text not in IMPORT_NOTATIONS:
         raise ValidationError(
             gettext(
-                "Tooth notation '{value}' is not one of: {join}.",
+                "Tooth notation '{value}' is not one of: {choices}.",
                 value=value,
-                join=", ".join(IMPORT_NOTATIONS),
+                choices=", ".join(IMPORT_NOTATIONS),
             ),
             field="notation",
         )
@@ -171,22 +182,44 @@ def detect_generation(database: LegacyDatabase, generation: str) -> NotationEvid
     schema_fdi = bool(_FDI_CHECK.search(check))
     schema_universal = bool(_UNIVERSAL_CHECK.search(check))
     if schema_fdi:
-        evidence.append(f"{generation} carries a CHECK constraint with the FDI ranges")
+        evidence.append(
+            gettext(
+                "{generation} carries a CHECK constraint with the FDI ranges", generation=generation
+            )
+        )
     if schema_universal:
-        evidence.append(f"{generation} carries a CHECK constraint allowing 1-32 (Universal)")
+        evidence.append(
+            gettext(
+                "{generation} carries a CHECK constraint allowing 1-32 (Universal)",
+                generation=generation,
+            )
+        )
     fdi_only = [n for n in numbers if n in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
     universal_only = [n for n in numbers if n in _UNIVERSAL_NUMBERS and n not in _FDI_NUMBERS]
     neither = [n for n in numbers if n not in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
     if fdi_only:
-        evidence.append(f"numbers that exist only in FDI: {_sample(fdi_only)}")
+        evidence.append(
+            gettext("numbers that exist only in FDI: {sample}", sample=_sample(fdi_only))
+        )
     if universal_only:
-        evidence.append(f"numbers that exist only in Universal: {_sample(universal_only)}")
+        evidence.append(
+            gettext(
+                "numbers that exist only in Universal: {sample}", sample=_sample(universal_only)
+            )
+        )
     if neither:
-        evidence.append(f"numbers that are teeth in neither system: {_sample(neither)}")
+        evidence.append(
+            gettext("numbers that are teeth in neither system: {sample}", sample=_sample(neither))
+        )
     says_fdi = schema_fdi or bool(fdi_only)
     says_universal = schema_universal or bool(universal_only)
     if says_fdi and says_universal:
-        evidence.append(f"the evidence conflicts: choose the notation of {generation} yourself")
+        evidence.append(
+            gettext(
+                "the evidence conflicts: choose the notation of {generation} yourself",
+                generation=generation,
+            )
+        )
         return NotationEvidence(None, False, evidence, numbers)
     if says_fdi:
         return NotationEvidence(FDI, True, evidence, numbers)
@@ -194,11 +227,14 @@ def detect_generation(database: LegacyDatabase, generation: str) -> NotationEvid
         return NotationEvidence(UNIVERSAL, True, evidence, numbers)
     if numbers:
         evidence.append(
-            f"every number in use ({_sample(numbers)}) is a tooth in both systems "
-            "and no CHECK constraint decides: most likely Universal (the early versions)"
+            gettext(
+                "every number in use ({sample}) is a tooth in both systems and no CHECK "
+                "constraint decides: most likely Universal (the early versions)",
+                sample=_sample(numbers),
+            )
         )
     else:
-        evidence.append("no tooth numbers in use: the notation does not matter")
+        evidence.append(gettext("no tooth numbers in use: the notation does not matter"))
     return NotationEvidence(UNIVERSAL, not numbers, evidence, numbers)
 
 
@@ -259,15 +295,24 @@ def detect_layout(database: LegacyDatabase, generation: str) -> LayoutEvidence:
                 mirrored += 1
     evidence = []
     if mirrored:
-        evidence.append(f"{mirrored} lower-arch tooth names put the number on the mirrored side")
+        evidence.append(
+            gettext(
+                "{mirrored} lower-arch tooth names put the number on the mirrored side",
+                mirrored=mirrored,
+            )
+        )
     if standard:
-        evidence.append(f"{standard} lower-arch tooth names agree with standard Universal")
+        evidence.append(
+            gettext(
+                "{standard} lower-arch tooth names agree with standard Universal", standard=standard
+            )
+        )
     if mirrored > standard:
         return LayoutEvidence(MIRRORED, not standard, evidence, affected)
     if standard:
         return LayoutEvidence(STANDARD, not mirrored, evidence, affected)
     if affected:
-        evidence.append("no tooth name says the side: the standard layout is assumed")
+        evidence.append(gettext("no tooth name says the side: the standard layout is assumed"))
     return LayoutEvidence(STANDARD, not affected, evidence, affected)
 
 
@@ -327,7 +372,9 @@ def table_choices(value: Any) -> dict[str, str]:
         except KeyError:
             raise ValidationError(
                 gettext(
-                    "'{table}' is not one of: {join}.", table=table, join=", ".join(GENERATIONS)
+                    "'{table}' is not one of: {choices}.",
+                    table=table,
+                    choices=", ".join(GENERATIONS),
                 ),
                 field="table_notation",
             ) from None
@@ -342,9 +389,9 @@ def chosen_layout(value: Any) -> str | None:
     if text not in EARLY_LAYOUTS:
         raise ValidationError(
             gettext(
-                "Early chart layout '{value}' is not one of: {join}.",
+                "Early chart layout '{value}' is not one of: {choices}.",
                 value=value,
-                join=", ".join(EARLY_LAYOUTS),
+                choices=", ".join(EARLY_LAYOUTS),
             ),
             field="early_layout",
         )
@@ -377,10 +424,10 @@ def decide(
             ):
                 raise ValidationError(
                     gettext(
-                        "The tooth notation of {generation} is not certain ({join}): choose it "
+                        "The tooth notation of {generation} is not certain ({evidence}): choose it "
                         "(--table-notation {generation}=universal or fdi).",
                         generation=generation,
-                        join="; ".join(found.evidence),
+                        evidence="; ".join(found.evidence),
                     ),
                     field="table_notation",
                 )

@@ -63,9 +63,9 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         default=[],
         metavar="TABLE=NOTATION",
         help=gettext(
-            "the notation of one table generation ({join}), e.g. dental_treatments=universal; "
-            "repeat for the other",
-            join=", ".join(GENERATIONS),
+            "the notation of one table generation ({generations}), e.g. "
+            "dental_treatments=universal; repeat for the other",
+            generations=", ".join(GENERATIONS),
         ),
     )
     imported.add_argument(
@@ -138,19 +138,19 @@ def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
     print(gettext("Earlier app's data: {database}", database=source.database))
     print(
         gettext(
-            "  image folders: {value}",
-            value=", ".join(str(r) for r in source.roots) or "none found",
+            "  image folders: {folders}",
+            folders=", ".join(str(r) for r in source.roots) or gettext("none found"),
         )
     )
     print(
         gettext(
-            "  patients: {patients} ({patients_new} new); treatments: {sum}; image records: "
+            "  patients: {patients} ({patients_new} new); treatments: {treatments}; image records: "
             "{image_rows} ({images_found} files found, {images_missing} missing, "
             "{images_already_imported} imported before); patient images (no tooth): "
             "{patient_images} ({patient_images_found} files found)",
             patients=shown.patients,
             patients_new=shown.patients_new,
-            sum=sum(shown.treatments.values()),
+            treatments=sum(shown.treatments.values()),
             image_rows=shown.image_rows,
             images_found=shown.images_found,
             images_missing=shown.images_missing,

@@ -68,8 +68,12 @@ def run_migration(
             recovered = recover(runtime.sessions, runtime.store)
             if recovered.finished or recovered.undone:
                 report.notes.append(
-                    f"Interrupted moves recovered: {recovered.finished} finished, "
-                    f"{recovered.undone} undone (to be redone)."
+                    gettext(
+                        "Interrupted moves recovered: {finished} finished, {undone} undone (to be "
+                        "redone).",
+                        finished=recovered.finished,
+                        undone=recovered.undone,
+                    )
                 )
         waiting = _migrate_sources(runtime, progress, report, dry_run, notation)
         _relocate(runtime, progress, report, dry_run)
@@ -108,15 +112,24 @@ def _migrate_sources(
         except ValidationError as exc:
             waiting.append(str(source.database))
             report.notes.append(
-                f"{source.database}: {exc.message} Choose it in Settings or run "
-                "`dental-images migrate --notation universal|fdi`."
+                gettext(
+                    "{database}: {message} Choose it in Settings or run `dental-images migrate "
+                    "--notation universal|fdi`.",
+                    database=source.database,
+                    message=exc.message,
+                )
             )
             log.warning("migration of %s waits for the notation to be chosen", source.database)
             continue
         chosen = decision.describe()
         evidence = detect_notation(database)
         report.notes.append(
-            f"{source.database}: teeth read as {chosen} ({'; '.join(evidence.evidence)})."
+            gettext(
+                "{database}: teeth read as {chosen} ({evidence}).",
+                database=source.database,
+                chosen=chosen,
+                evidence="; ".join(evidence.evidence),
+            )
         )
         sub = import_legacy(
             runtime,

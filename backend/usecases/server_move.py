@@ -61,15 +61,30 @@ def check_server(db_url: str) -> dict[str, Any]:
             db_url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
         )
     except SQLAlchemyError as exc:  # a driver this program does not have
-        return {"ok": False, "message": f"Cannot connect: {exc}", "server": None, "schema": None}
+        return {
+            "ok": False,
+            "message": gettext("Cannot connect: {reason}", reason=exc),
+            "server": None,
+            "schema": None,
+        }
     try:
         with engine.connect() as connection:
             server = connection.execute(text("SELECT version()")).scalar()
         schema = "current" if schema_is_current(engine) else "needs upgrade or empty"
-        return {"ok": True, "message": "Connected.", "server": str(server), "schema": schema}
+        return {
+            "ok": True,
+            "message": gettext("Connected."),
+            "server": str(server),
+            "schema": schema,
+        }
     except SQLAlchemyError as exc:
         reason = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
-        return {"ok": False, "message": f"Cannot connect: {reason}", "server": None, "schema": None}
+        return {
+            "ok": False,
+            "message": gettext("Cannot connect: {reason}", reason=reason),
+            "server": None,
+            "schema": None,
+        }
     finally:
         engine.dispose()
 
@@ -327,5 +342,5 @@ def save_server_settings(settings: Settings, db_url: str, images_root: str) -> d
     log.info("server settings saved for this PC: %s", sorted(config))
     return {
         "saved": True,
-        "message": "Saved. Restart the program on this PC to use these settings.",
+        "message": gettext("Saved. Restart the program on this PC to use these settings."),
     }
