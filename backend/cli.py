@@ -146,10 +146,13 @@ def choose_language(argv: Sequence[str] | None) -> str:
     """Set the language of the command's texts (its help too, so before the parser is built):
     the one chosen on this PC in Settings (config.json of the data folder named by --data-dir,
     $DENTAL_IMAGES_HOME or the default), else the OS's. Returns it."""
-    early = argparse.ArgumentParser(add_help=False)
+    early = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     early.add_argument("--data-dir")
-    known, _rest = early.parse_known_args(argv)
-    chosen = known.data_dir or os.environ.get(HOME_ENV) or default_data_dir()
+    try:
+        named = early.parse_known_args(argv)[0].data_dir
+    except argparse.ArgumentError:
+        named = None  # the full parser says what is wrong with the command line
+    chosen = named or os.environ.get(HOME_ENV) or default_data_dir()
     language = pc_language(Path(chosen).expanduser())
     i18n.set_process_locale(language)
     return language

@@ -303,3 +303,34 @@ def test_the_command_line_follows_the_os_without_a_choice(settings, monkeypatch)
     assert cli.choose_language(["--data-dir", str(settings.data_dir)]) == "ar"
     write_machine_config(settings.data_dir, language="en")
     assert cli.choose_language(["--data-dir", str(settings.data_dir)]) == "en"
+    monkeypatch.setenv("DENTAL_IMAGES_HOME", str(settings.data_dir))
+    assert cli.choose_language(["--data-dir"]) == "en"  # the full parser reports the error
+
+
+# ------------------------------------------------------------------ the Python helpers
+
+
+def test_lazy_texts_are_translated_when_they_are_shown():
+    text = i18n.lazy_gettext("third molar")
+    with i18n.use_locale("ar"):
+        assert str(text) == "ضرس العقل" and text == "ضرس العقل"
+    with i18n.use_locale("en"):
+        assert str(text) == "third molar" and text + "!" == "third molar!"
+    assert i18n.N_("canine") == "canine"  # marked for the catalog, not translated
+
+
+def test_the_process_language_is_used_outside_requests_and_inside_use_locale_wins():
+    i18n.set_process_locale("ar_SA.UTF-8")
+    assert i18n.process_locale() == "ar" and i18n.gettext("Cancelled") == "ملغى"
+    with i18n.use_locale("en"):
+        assert i18n.gettext("Cancelled") == "Cancelled"
+    i18n.set_process_locale("fr")  # not a language of the program: English
+    assert i18n.gettext("Cancelled") == "Cancelled"
+
+
+def test_the_message_table_for_javascript_keeps_the_plural_forms_in_order():
+    table = i18n.messages("ar")
+    assert table["canine"] == "الناب"
+    assert table["Preparing the backup ({n} file)"][2] == "تحضير النسخة الاحتياطية (ملفان)"
+    assert "" not in table and i18n.messages("en") == {}
+    assert i18n.direction("ar") == "rtl" and i18n.direction("en") == "ltr"
