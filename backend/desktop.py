@@ -40,7 +40,9 @@ def missing_webview_runtime() -> str | None:
         return None
     from backend.webview2 import webview2_version
 
-    return None if webview2_version() else "The Microsoft Edge WebView2 Runtime is not installed"
+    if webview2_version():
+        return None
+    return gettext("The Microsoft Edge WebView2 Runtime is not installed")
 
 
 def _start_pending_migration(runtime: Runtime) -> None:

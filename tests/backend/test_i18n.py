@@ -334,3 +334,17 @@ def test_the_message_table_for_javascript_keeps_the_plural_forms_in_order():
     assert table["Preparing the backup ({n} file)"][2] == "تحضير النسخة الاحتياطية (ملفان)"
     assert "" not in table and i18n.messages("en") == {}
     assert i18n.direction("ar") == "rtl" and i18n.direction("en") == "ltr"
+
+
+def test_file_dialog_filters_are_in_arabic_and_pywebview_reads_them():
+    util = pytest.importorskip("webview.util", reason="pywebview (the window extra)")
+    from backend import bridge
+
+    with i18n.use_locale("ar"):
+        shown = bridge.shown_file_types(bridge.IMAGE_FILE_TYPES + bridge.BACKUP_FILE_TYPES)
+    assert shown[0].startswith("الصور (") and shown[2].startswith("النسخ الاحتياطية (")
+    for file_type in shown:
+        description, extensions = util.parse_file_type(file_type)
+        assert ARABIC_LETTERS.match(description) and extensions.startswith("*.")
+    with i18n.use_locale("en"):
+        assert bridge.shown_file_types(bridge.IMAGE_FILE_TYPES) == bridge.IMAGE_FILE_TYPES
