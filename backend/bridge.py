@@ -9,7 +9,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -69,6 +69,13 @@ def pywebview_dialog(
     return [str(path) for path in chosen or ()]
 
 
+def _load_in_window(address: str) -> None:
+    import webview
+
+    if webview.windows:
+        webview.windows[0].load_url(address)
+
+
 def open_with_os(path: Path) -> None:
     """Open a file or folder with the operating system's own program for it."""
     if sys.platform.startswith("win"):
@@ -112,9 +119,20 @@ class Bridge:
     """Methods exposed to the page. Each returns plain JSON-able data. pywebview exposes every
     public attribute, so everything else is kept private."""
 
-    def __init__(self, runtime: Runtime, dialog: FileDialog = pywebview_dialog) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        dialog: FileDialog = pywebview_dialog,
+        *,
+        page_address: Callable[[], str] | None = None,
+        load_page: Callable[[str], None] | None = None,
+    ) -> None:
+        """`page_address()` is the address that opens the program's page now (with its launch
+        token); `load_page(address)` shows an address in the window (pywebview's by default)."""
         self._runtime = runtime
         self._dialog = dialog
+        self._page_address = page_address
+        self._load_page = load_page or _load_in_window
 
     def app_info(self) -> dict[str, str]:
         return {"version": __version__, "data_dir": str(self._runtime.settings.data_dir)}
@@ -148,6 +166,17 @@ class Bridge:
             log.warning("image %s not opened: %s", image_id, exc.message)
             return False
         return self._open(path)
+
+    def reopen_page(self) -> bool:
+        """The page found that the server no longer takes its key (it belongs to an earlier
+        start of the server): load the server's current page in the window. False when this
+        window does not know that address."""
+        if self._page_address is None:
+            return False
+        address = self._page_address()
+        log.info("reopening the program's page: the window's page was from an earlier start")
+        self._load_page(address)
+        return True
 
     def open_log_folder(self) -> bool:
         folder = self._runtime.settings.logs_dir

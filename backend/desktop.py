@@ -140,10 +140,12 @@ def run_window(
     _start_scheduled_backups(runtime)
     _start_upkeep(runtime)
     log.info("window opening on %s", server.base_url)
+    if bridge is None:
+        bridge = Bridge(runtime, page_address=lambda: server.launch_url)
     window = webview.create_window(
         WINDOW_TITLE,
         server.launch_url,
-        js_api=bridge if bridge is not None else Bridge(runtime),
+        js_api=bridge,
         width=1280,
         height=800,
         min_size=(1024, 700),

@@ -12,7 +12,8 @@ from backend.api.common import json_body, runtime
 from backend.errors import NotFound, ValidationError
 from backend.i18n import gettext
 from backend.legacy.importer import open_source, preview
-from backend.legacy.notation import chosen_layout, chosen_notation, table_choices
+from backend.legacy.notation import reading_choices
+from backend.legacy.source import import_roots
 from backend.migration import live, runner
 from backend.migration.report import csv_of
 
@@ -26,34 +27,22 @@ def _source_path(body: dict) -> Path:
     return Path(check.path_text(text, "source"))
 
 
-def _notation(body: dict) -> str | None:
-    value = body.get("notation")
-    return chosen_notation(value) if value not in (None, "") else None
-
-
 def _source(body: dict):
     """The source named in `body`, with the earlier app's other image folders (`images_from`:
     a list of folders, e.g. its program folder) and those configured for this installation."""
     extra = body.get("images_from") or []
     if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
         raise ValidationError(gettext("images_from is a list of folders."), field="images_from")
-    roots = [Path(p) for p in extra if p.strip()] + list(runtime().settings.legacy_roots)
+    roots = import_roots([p for p in extra if p.strip()], runtime().settings.legacy_roots)
     return open_source(_source_path(body), roots)
 
 
 def _readings(body: dict) -> dict:
     """`notation` (every table), `table_notation` ({"dental_treatments": "universal"}) and
     `early_layout` ("mirrored" or "standard") as the importer takes them."""
-    tables = body.get("table_notation") or {}
-    if not isinstance(tables, dict):
-        raise ValidationError(
-            gettext("table_notation maps a table to its notation."), field="table_notation"
-        )
-    return {
-        "notation": _notation(body),
-        "tables": table_choices(tables),
-        "early_layout": chosen_layout(body.get("early_layout")),
-    }
+    return reading_choices(
+        body.get("notation"), body.get("table_notation"), body.get("early_layout")
+    )
 
 
 @bp.get("")
@@ -89,7 +78,7 @@ def start_import():
 def start_migration():
     body = request.get_json(silent=True) or {}
     job = runner.start_migration(
-        runtime(), dry_run=bool(body.get("dry_run")), notation=_notation(body)
+        runtime(), dry_run=bool(body.get("dry_run")), notation=_readings(body)["notation"]
     )
     return jsonify(job.as_dict()), 202
 

@@ -8,9 +8,16 @@ from backend import i18n
 from backend.api.common import db, json_body, runtime, store
 from backend.config import read_pc_preferences
 from backend.demo import create_demo_data
-from backend.usecases import logs, pc_preferences, server_move, settings, storage_report
+from backend.imaging import ALLOWED_FORMATS
+from backend.usecases import images, logs, pc_preferences, server_move, settings, storage_report
 
 bp = Blueprint("settings", __name__, url_prefix="/api")
+
+
+def _upload_facts() -> dict[str, object]:
+    """What the page checks before it sends a file: the largest image the server takes and
+    the image formats it accepts. One source: the server's own limits."""
+    return {"max_bytes": images.DEFAULT_LIMITS.max_bytes, "formats": sorted(ALLOWED_FORMATS)}
 
 
 def _settings_response():
@@ -22,6 +29,7 @@ def _settings_response():
             **read_pc_preferences(runtime().settings.data_dir),
             "locale": i18n.current_locale(),
             **settings.installation_facts(runtime().settings),
+            "upload": _upload_facts(),
         }
     )
 

@@ -22,6 +22,7 @@ from backend.errors import AppError, Conflict
 from backend.fileio import human_size
 from backend.i18n import gettext, ngettext
 from backend.jobs import CANCELLED, FAILED, Job, Progress
+from backend.legacy.notation import add_reading_arguments, reading_from_args
 from backend.runtime import Runtime
 
 NAMES = ("backup", "verify", "check", "restore")
@@ -69,11 +70,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     restore_parser.add_argument(
         "--yes", action="store_true", help=gettext("do not ask for confirmation")
     )
-    restore_parser.add_argument(
-        "--notation",
-        choices=("universal", "fdi"),
-        help=gettext("tooth numbering of a backup of the earlier app, when it cannot be told"),
-    )
+    add_reading_arguments(restore_parser, gettext("a backup of the earlier app"))
 
 
 def run(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -182,8 +179,16 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
     except AppError as exc:
         print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
         return FAILED_EXIT
+    try:
+        reading = reading_from_args(args)
+    except AppError as exc:
+        print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
+        return FAILED_EXIT
     code, job = _run_job(
-        runtime, "restore-check", lambda p: restore.preview_restore(runtime, path, p), False
+        runtime,
+        "restore-check",
+        lambda p: restore.preview_restore(runtime, path, p, reading),
+        False,
     )
     if job is None:
         return code
@@ -196,7 +201,7 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
     code, job = _run_job(
         runtime,
         "restore",
-        lambda p: restore.restore_backup(runtime, path, progress=p, notation=args.notation),
+        lambda p: restore.restore_backup(runtime, path, progress=p, reading=reading),
     )
     if job is not None:
         print(

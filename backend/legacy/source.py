@@ -11,6 +11,7 @@ from backend.config import IMAGES_DIRNAME
 from backend.errors import ValidationError
 from backend.i18n import gettext
 from backend.legacy.database import DB_NAME
+from backend.legacy.installed_app import install_folders
 from backend.legacy.paths import ROOT_CANDIDATES, find_image_roots
 
 
@@ -70,3 +71,10 @@ def open_source(path: Path | str, extra_roots: Iterable[Path] = ()) -> LegacySou
         bases.append(database.parent)
     roots = find_image_roots(bases[0], [*bases[1:], *(Path(r) for r in extra_roots)])
     return LegacySource(folder=folder, database=database, roots=tuple(roots))
+
+
+def import_roots(named: Iterable[Path | str], configured: Iterable[Path]) -> list[Path]:
+    """Where an import looks for image roots besides the database's own folder: the folders
+    the person named, those configured for this installation, and the earlier app's program
+    folders on this PC (Windows), in that order."""
+    return [*(Path(p) for p in named), *configured, *install_folders()]

@@ -18,13 +18,8 @@ from backend.errors import AppError
 from backend.i18n import gettext, ngettext
 from backend.jobs import DONE, FAILED, Job
 from backend.legacy.importer import open_source, preview
-from backend.legacy.notation import (
-    EARLY_LAYOUTS,
-    GENERATIONS,
-    IMPORT_NOTATIONS,
-    chosen_layout,
-    table_choices,
-)
+from backend.legacy.notation import IMPORT_NOTATIONS, add_reading_arguments, reading_from_args
+from backend.legacy.source import import_roots
 from backend.migration import report as codes
 from backend.migration.runner import start_import, start_migration
 from backend.runtime import Runtime
@@ -49,33 +44,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     imported.add_argument(
         "source", help=gettext("the earlier app's data folder, or its dental_clinic.db")
     )
-    imported.add_argument(
-        "--notation",
-        choices=IMPORT_NOTATIONS,
-        help=gettext(
-            "how the earlier app numbered teeth, in every table (default: as detected per table "
-            "generation, when certain)"
-        ),
-    )
-    imported.add_argument(
-        "--table-notation",
-        action="append",
-        default=[],
-        metavar="TABLE=NOTATION",
-        help=gettext(
-            "the notation of one table generation ({generations}), e.g. "
-            "dental_treatments=universal; repeat for the other",
-            generations=", ".join(GENERATIONS),
-        ),
-    )
-    imported.add_argument(
-        "--early-layout",
-        choices=EARLY_LAYOUTS,
-        help=gettext(
-            "the early chart's lower arch: mirrored (17 = lower right third molar) or standard "
-            "Universal (default: as the tooth names say)"
-        ),
-    )
+    add_reading_arguments(imported, gettext("its database"))
     imported.add_argument(
         "--images-from",
         action="append",
@@ -83,7 +52,8 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="FOLDER",
         help=gettext(
             "another folder the earlier app kept images in (its program folder, which holds "
-            "dental_images/ or public/upload/); repeatable"
+            "dental_images/ or public/upload/); repeatable. On Windows the folder its installer "
+            "recorded, and its default under Program Files, are looked in as well"
         ),
     )
     imported.add_argument(
@@ -130,11 +100,10 @@ def run_command(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
-    extra = [Path(p) for p in args.images_from] + list(runtime.settings.legacy_roots)
-    source = open_source(args.source, extra)
-    tables = table_choices(args.table_notation)
-    layout = chosen_layout(args.early_layout)
-    shown = preview(source, runtime, notation=args.notation, tables=tables, early_layout=layout)
+    source = open_source(args.source, import_roots(args.images_from, runtime.settings.legacy_roots))
+    reading = reading_from_args(args)
+    tables = reading["tables"]
+    shown = preview(source, runtime, **reading)
     print(gettext("Earlier app's data: {database}", database=source.database))
     print(
         gettext(
@@ -231,9 +200,7 @@ def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
     return start_import(
         runtime,
         source,
-        notation=args.notation,
-        tables=tables,
-        early_layout=layout,
+        **reading,
         dry_run=args.dry_run,
     )
 

@@ -18,7 +18,7 @@ from backend.fileio import file_sha256
 from backend.i18n import gettext
 from backend.jobs import Job, Progress
 from backend.legacy.database import read_database
-from backend.legacy.importer import import_legacy
+from backend.legacy.importer import import_legacy, outcome_level
 from backend.legacy.notation import decide, detect_notation
 from backend.legacy.paths import ROOT_CANDIDATES
 from backend.legacy.source import LegacySource, locate_database, open_source
@@ -90,7 +90,7 @@ def run_migration(
         )
         with runtime.sessions() as session:
             state.record_state(session, settings, outcome, counts=report.counts(), waiting=waiting)
-        log.info("migration %s: %s", outcome, report.summary())
+        log.log(outcome_level(report), "migration %s: %s", outcome, report.summary())
     save_report(runtime, report)
     return report
 

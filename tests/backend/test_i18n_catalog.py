@@ -4,6 +4,7 @@ is exactly what the catalog holds, every message translated, the compiled .mo th
 
 from __future__ import annotations
 
+import ast
 import gettext as stdlib_gettext
 import re
 import string
@@ -147,3 +148,37 @@ def test_the_compiled_catalog_is_the_po_file(catalog):
                 assert shown == message.string[form], (message.id, n)
         else:
             assert compiled.gettext(message.id) == message.string, message.id
+
+
+def _calls_with_placeholders() -> list[tuple[str, int, set[str], set[str]]]:
+    """(file, line, placeholders of the message, names given) of every gettext/ngettext call
+    in the backend whose message is written out."""
+    found = []
+    for path in sorted((ROOT / "backend").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            count = {"gettext": 1, "ngettext": 2}.get(node.func.id)
+            texts = node.args[:count] if count else []
+            if not texts or not all(isinstance(t, ast.Constant) for t in texts):
+                continue
+            wanted = set().union(*(_placeholders(t.value) for t in texts))
+            given = {keyword.arg for keyword in node.keywords if keyword.arg}
+            if node.func.id == "ngettext":
+                given.add("n")
+            found.append((path.relative_to(ROOT).as_posix(), node.lineno, wanted, given))
+    return found
+
+
+def test_every_message_gets_the_values_its_placeholders_name():
+    """A placeholder without its value raises KeyError when the message is shown; a value no
+    placeholder names is lost; without any value, the braces would show as they are."""
+    calls = _calls_with_placeholders()
+    assert len(calls) > 250
+    wrong = [
+        (file, line, sorted(wanted ^ given))
+        for file, line, wanted, given in calls
+        if wanted != given and not (wanted <= given and given - wanted == {"n"})
+    ]
+    assert wrong == []

@@ -1,7 +1,7 @@
 // Settings: migration of legacy images and import of the earlier app's data. Preview first
 // (counts, the tooth numbering detected and why), then a job whose progress and counts are
 // polled; the last report can be downloaded as JSON or CSV.
-import { api, chooseFolder, download } from "./bridge.js";
+import { ViewQuestion, api, chooseFolder, download, isSuperseded } from "./bridge.js";
 import { $, escapeHtml, toast } from "./ui.js";
 
 const POLL_MS = 400;
@@ -14,6 +14,7 @@ function countsText(c) {
 export class MigrationSection {
   constructor({ onImported }) {
     this.onImported = onImported;
+    this.statusQuestion = new ViewQuestion();
     $("#migration-run").addEventListener("click", () => this.run("api/migration/run", {}));
     $("#import-choose").addEventListener("click", () => this.choose());
     $("#import-preview").addEventListener("click", () => this.preview());
@@ -23,9 +24,11 @@ export class MigrationSection {
   }
 
   async show() {
+    const ask = this.statusQuestion.ask();
     try {
-      this.renderStatus(await api("GET", "api/migration"));
+      this.renderStatus(await ask.get("api/migration"));
     } catch (error) {
+      if (isSuperseded(error) || !ask.current) return;
       $("#migration-status").textContent = error.message;
     }
   }

@@ -1,15 +1,28 @@
 // The panel of one tooth: images by type, uploads, the timeline, and the tooth's treatments.
-import { api, appUrl, chooseImageFiles, uploadFile } from "./bridge.js";
+import { ViewQuestion, api, appUrl, chooseImageFiles, isSuperseded } from "./bridge.js";
 import { STATUS_COLORS, STATUS_LABELS } from "./chart.js";
 import {
   $, IMAGE_TYPES, TYPE_LABELS, confirmAction, escapeHtml, formatBytes, formatDate, runFormDialog, toast,
 } from "./ui.js";
 
-const UPLOAD_CONCURRENCY = 2;
+const TEXT = {
+  loading: "Loading…",
+  loadFailed: (message) => `The images of this tooth could not be loaded: ${message}`,
+  notImages: (formats) => `Only images can be added to a tooth (${formats}). Save a PDF or a document as an image first.`,
+  missingFile: "File missing",
+  expectedAt: "Expected at",
+  checkAndRepair: "Check and repair",
+  checkAndRepairHint: "Looks for the file in the data folder and links it again if it was moved",
+};
 
 export class ToothPanel {
-  constructor({ onChanged, openViewer, openCompare, teethFacts }) {
+  /** `startUpload({patient, tooth, toothLabel, imageType, treatmentId, files, errors})` hands
+   * files to the upload tray, which binds them to that patient and tooth for good. */
+  constructor({ onChanged, openViewer, openCompare, teethFacts, startUpload, imageFormats }) {
     this.onChanged = onChanged;
+    this.startUpload = startUpload;
+    this.imageFormats = imageFormats;
+    this.question = new ViewQuestion();
     this.openViewer = openViewer;
     this.openCompare = openCompare;
     this.teethFacts = teethFacts;
@@ -46,30 +59,45 @@ export class ToothPanel {
     });
     document.addEventListener("paste", (e) => {
       if (!this.tooth || $("#tooth-panel").hidden || document.querySelector("dialog[open]")) return;
-      const files = Array.from(e.clipboardData?.files || []).filter((f) => f.type.startsWith("image/"));
+      const pasted = Array.from(e.clipboardData?.files || []);
+      const files = pasted.filter((f) => f.type.startsWith("image/"));
       if (files.length) {
         e.preventDefault();
         this.upload(files.map((f, i) => new File([f], f.name && f.name !== "image.png" ? f.name : `pasted-${Date.now()}-${i}.png`, { type: f.type })));
+      } else if (pasted.length) {
+        e.preventDefault();
+        toast(TEXT.notImages(this.imageFormats()), "error");
       }
     });
     $("#add-treatment").addEventListener("click", () => this.editTreatment(null));
     $("#open-compare").addEventListener("click", () => this.openCompare(this.images));
   }
 
+  /** Open `tooth` of `patient` ({id, full_name}): the title says at once which tooth is asked
+   * for, and the grid stays empty until that tooth's own answer is in. */
   async show(patient, tooth) {
     const changed = !this.patient || this.patient.id !== patient.id || this.tooth !== tooth;
     this.patient = patient;
     this.tooth = tooth;
-    if (changed) $("#upload-list").replaceChildren();
     $("#tooth-panel").hidden = false;
     $("#tooth-hint").hidden = true;
+    if (changed) this.renderLoading();
     await this.refresh();
   }
 
+  /** Close the panel; an answer still on its way for it is dropped. */
   hide() {
+    this.question.cancel();
     this.tooth = null;
+    this.images = [];
+    this.treatments = [];
     $("#tooth-panel").hidden = true;
     $("#tooth-hint").hidden = false;
+  }
+
+  /** Is the panel showing this patient's tooth? */
+  shows(patientId, tooth) {
+    return Boolean(this.tooth && this.patient && this.patient.id === patientId && this.tooth === tooth);
   }
 
   setTeethFacts(facts) {
@@ -77,12 +105,42 @@ export class ToothPanel {
     if (this.tooth) this.renderTitle();
   }
 
+  renderLoading() {
+    this.images = [];
+    this.treatments = [];
+    const panel = $("#tooth-panel");
+    panel.setAttribute("aria-busy", "true");
+    this.renderTitle();
+    this.renderTabs({ loading: true });
+    $("#image-grid").hidden = false;
+    $("#timeline").hidden = true;
+    $("#image-grid").innerHTML = `<p class="muted empty loading">${escapeHtml(TEXT.loading)}</p>`;
+    $("#treatment-list").innerHTML = `<li class="muted">${escapeHtml(TEXT.loading)}</li>`;
+  }
+
+  /** Ask for the open tooth's images and treatments; only the answer to the latest question
+   * is shown (an earlier tooth's late answer is dropped). */
   async refresh() {
+    if (!this.tooth) return;
+    const ask = this.question.ask();
     const base = `api/patients/${this.patient.id}`;
-    const [images, treatments] = await Promise.all([
-      api("GET", `${base}/teeth/${this.tooth}/images`),
-      api("GET", `${base}/treatments?tooth=${encodeURIComponent(this.tooth)}`),
-    ]);
+    let images;
+    let treatments;
+    try {
+      [images, treatments] = await Promise.all([
+        ask.get(`${base}/teeth/${encodeURIComponent(this.tooth)}/images`),
+        ask.get(`${base}/treatments?tooth=${encodeURIComponent(this.tooth)}`),
+      ]);
+    } catch (error) {
+      if (isSuperseded(error) || !ask.current) return;
+      $("#tooth-panel").removeAttribute("aria-busy");
+      $("#image-grid").hidden = false;
+      $("#timeline").hidden = true;
+      $("#image-grid").innerHTML = `<p class="warning empty">${escapeHtml(TEXT.loadFailed(error.message))}</p>`;
+      return;
+    }
+    if (!ask.current) return;
+    $("#tooth-panel").removeAttribute("aria-busy");
     this.images = images.images;
     this.treatments = treatments.treatments;
     this.renderTitle();
@@ -96,10 +154,11 @@ export class ToothPanel {
     $("#tooth-title").textContent = `Tooth ${facts.label} · ${facts.name}`;
   }
 
-  renderTabs() {
+  renderTabs({ loading = false } = {}) {
     const counts = Object.fromEntries(IMAGE_TYPES.map((t) => [t, 0]));
     for (const image of this.images) counts[image.image_type] += 1;
-    const tabs = [["all", "All", this.images.length], ...IMAGE_TYPES.map((t) => [t, TYPE_LABELS[t], counts[t]]), ["timeline", "Timeline", null]];
+    const count = (n) => (loading ? "…" : n);
+    const tabs = [["all", "All", count(this.images.length)], ...IMAGE_TYPES.map((t) => [t, TYPE_LABELS[t], count(counts[t])]), ["timeline", "Timeline", null]];
     const bar = $("#type-tabs");
     bar.replaceChildren(...tabs.map(([key, label, count]) => {
       const tab = document.createElement("button");
@@ -130,8 +189,14 @@ export class ToothPanel {
   selectTab(key) {
     this.tab = key;
     if (IMAGE_TYPES.includes(key)) $("#upload-type").value = key;
+    if ($("#tooth-panel").getAttribute("aria-busy") === "true") return this.renderTabs({ loading: true });
     this.renderTabs();
     this.renderImages();
+  }
+
+  /** New images of `imageType` landed on the open tooth: show a tab where they are seen. */
+  showUploaded(imageType) {
+    if (this.tab !== "timeline" && this.tab !== imageType) this.tab = "all";
   }
 
   visibleImages() {
@@ -230,77 +295,29 @@ export class ToothPanel {
   }
 
   async chooseFiles() {
+    const target = this.uploadTarget(); // the tooth open when the person asked, not when they chose
     try {
       const { files, errors } = await chooseImageFiles();
-      this.newUploadBatch();
-      for (const error of errors) this.addUploadRow(error.name).fail(error.message);
-      if (files.length) await this.upload(files, { sameBatch: true });
+      if (files.length || errors.length) this.startUpload({ ...target, files, errors });
     } catch (error) {
       toast(error.message, "error");
     }
   }
 
-  /** The list shows the files of the latest uploads only: earlier rows go when a new upload
-   * starts, unless an upload is still running (its rows must stay to report). */
-  newUploadBatch() {
-    if (!this.uploadsRunning) $("#upload-list").replaceChildren();
-  }
-
-  addUploadRow(name) {
-    const item = document.createElement("li");
-    item.innerHTML = `<span class="name">${escapeHtml(name)}</span><progress max="1" value="0"></progress><span class="state">Waiting…</span>`;
-    $("#upload-list").append(item);
-    const state = item.querySelector(".state");
-    const bar = item.querySelector("progress");
+  /** Where files added now go: this patient, this tooth, the chosen type and treatment. */
+  uploadTarget() {
     return {
-      progress: (fraction) => {
-        bar.value = fraction;
-        state.textContent = fraction < 1 ? `${Math.round(fraction * 100)}%` : "Checking…";
-      },
-      done: () => {
-        item.className = "ok";
-        bar.value = 1;
-        state.textContent = "Stored";
-      },
-      fail: (message) => {
-        item.className = "failed";
-        state.textContent = message;
-      },
+      patient: { id: this.patient.id, full_name: this.patient.full_name },
+      tooth: this.tooth,
+      toothLabel: this.teethFacts[this.tooth].label,
+      imageType: $("#upload-type").value,
+      treatmentId: $("#upload-treatment").value,
     };
   }
 
-  async upload(files, { sameBatch = false } = {}) {
-    if (!sameBatch) this.newUploadBatch();
-    const path = `api/patients/${this.patient.id}/teeth/${this.tooth}/images`;
-    const fields = { image_type: $("#upload-type").value, treatment_id: $("#upload-treatment").value };
-    const queue = files.map((file) => ({ file, row: this.addUploadRow(file.name || "pasted image") }));
-    let stored = 0;
-    let failed = 0;
-    const worker = async () => {
-      while (queue.length) {
-        const { file, row } = queue.shift();
-        try {
-          await uploadFile(path, file, fields, row.progress);
-          row.done();
-          stored += 1;
-        } catch (error) {
-          row.fail(error.results?.[0]?.error?.message || error.message);
-          failed += 1;
-        }
-      }
-    };
-    this.uploadsRunning = (this.uploadsRunning || 0) + 1;
-    try {
-      await Promise.all(Array.from({ length: UPLOAD_CONCURRENCY }, worker));
-    } finally {
-      this.uploadsRunning -= 1;
-    }
-    if (stored) {
-      this.tab = this.tab === "timeline" ? "timeline" : (fields.image_type === this.tab ? this.tab : "all");
-      await this.refresh();
-      await this.onChanged();
-    }
-    toast(failed ? `${stored} stored, ${failed} refused — see the list for reasons.` : `${stored} image${stored === 1 ? "" : "s"} stored.`, failed ? "error" : "ok");
+  upload(files) {
+    if (!this.tooth) return;
+    this.startUpload({ ...this.uploadTarget(), files, errors: [] });
   }
 
   async editImage(image) {
@@ -436,6 +453,16 @@ export function missingPlaceholder(image, big = false) {
   const path = parts
     .map((part, i) => `<span>${escapeHtml(i < parts.length - 1 ? `${part}/` : part)}</span>`)
     .join("");
-  box.innerHTML = `<strong>File missing</strong><span>Expected at</span><code>${path}</code>`;
+  box.innerHTML = `<strong>${escapeHtml(TEXT.missingFile)}</strong><span>${escapeHtml(TEXT.expectedAt)}</span><code>${path}</code>`;
+  const repair = document.createElement("button");
+  repair.type = "button";
+  repair.className = "link repair";
+  repair.textContent = TEXT.checkAndRepair;
+  repair.title = TEXT.checkAndRepairHint;
+  repair.addEventListener("click", (event) => {
+    event.stopPropagation(); // not the card's "open in the viewer"
+    document.dispatchEvent(new CustomEvent("dental:check-and-repair"));
+  });
+  box.append(repair);
   return box;
 }
