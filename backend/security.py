@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, current_app, redirect, request
 
 from backend.errors import Forbidden
+from backend.i18n import gettext
 
 TOKEN_HEADER = "X-Dental-Token"
 SESSION_COOKIE = "dental_session"
@@ -122,7 +123,9 @@ def check_request() -> Response | None:
     """Run before every request: refuse wrong Host, missing or wrong secret."""
     config = current_app.config
     if request.host.lower() not in config["ALLOWED_HOSTS"]:
-        raise Forbidden("This server only answers the Dental Images window on this computer.")
+        raise Forbidden(
+            gettext("This server only answers the Dental Images window on this computer.")
+        )
     if request.path.startswith("/static/") or request.path in TOKEN_FREE_PATHS:
         return None
     launch = _launch_secrets()
@@ -148,7 +151,7 @@ def check_request() -> Response | None:
         return None
     if request.method == "GET" and is_page_navigation(request.headers):
         return earlier_start_response(403)
-    raise Forbidden("Missing or wrong launch token. Open the program from its window.")
+    raise Forbidden(gettext("Missing or wrong launch token. Open the program from its window."))
 
 
 def add_security_headers(response: Response) -> Response:

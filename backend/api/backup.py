@@ -13,6 +13,7 @@ from backend.backup.check import check_store
 from backend.backup.verify import verify_archive
 from backend.db import session_scope
 from backend.errors import ValidationError
+from backend.i18n import gettext
 from backend.jobs import Job, Progress
 from backend.legacy.notation import reading_choices
 from backend.locks import current_lock
@@ -59,7 +60,7 @@ def start_backup():
     body = json_body()
     folder = body.get("folder")
     if folder is not None and not isinstance(folder, str):
-        raise ValidationError("The folder must be a path.", field="folder")
+        raise ValidationError(gettext("The folder must be a path."), field="folder")
     check.path_text(folder, "folder")
     job = service.start_backup_job(
         runtime(),
@@ -80,7 +81,7 @@ def upload_backup():
     request.max_content_length = MAX_UPLOAD_BYTES
     uploaded = request.files.get("file")
     if uploaded is None or not uploaded.filename:
-        raise ValidationError("Choose a backup file to upload.", field="file")
+        raise ValidationError(gettext("Choose a backup file to upload."), field="file")
     target = uploads.incoming_path(runtime().settings, uploaded.filename)
     uploaded.save(target)
     return jsonify({"path": str(target), "name": uploaded.filename}), 201
@@ -139,7 +140,8 @@ def start_restore():
     path = restore.archive_path(check.path_text(body.get("path"), "path"))
     if body.get("confirm") is not True:
         raise ValidationError(
-            "A restore replaces the current data: confirm it (confirm: true).", field="confirm"
+            gettext("A restore replaces the current data: confirm it (confirm: true)."),
+            field="confirm",
         )
     reading = _reading(body)
     rt = runtime()

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from backend import validation as check
 from backend.api.common import json_body, runtime
 from backend.errors import NotFound, ValidationError
+from backend.i18n import gettext
 from backend.legacy.importer import open_source, preview
 from backend.legacy.notation import reading_choices
 from backend.legacy.source import import_roots
@@ -22,7 +23,7 @@ bp = Blueprint("migration", __name__, url_prefix="/api/migration")
 def _source_path(body: dict) -> Path:
     text = str(body.get("source") or "").strip()
     if not text:
-        raise ValidationError("Choose the earlier app's data folder.", field="source")
+        raise ValidationError(gettext("Choose the earlier app's data folder."), field="source")
     return Path(check.path_text(text, "source"))
 
 
@@ -31,7 +32,7 @@ def _source(body: dict):
     a list of folders, e.g. its program folder) and those configured for this installation."""
     extra = body.get("images_from") or []
     if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
-        raise ValidationError("images_from is a list of folders.", field="images_from")
+        raise ValidationError(gettext("images_from is a list of folders."), field="images_from")
     roots = import_roots([p for p in extra if p.strip()], runtime().settings.legacy_roots)
     return open_source(_source_path(body), roots)
 
@@ -97,7 +98,7 @@ def job_progress(job_id: str):
 def download_report():
     report = runner.last_report(runtime())
     if report is None:
-        raise NotFound("No import or migration has run yet.", field="report")
+        raise NotFound(gettext("No import or migration has run yet."), field="report")
     if request.args.get("format", "json") == "csv":
         body, mimetype, extension = csv_of(report), "text/csv", "csv"
     else:

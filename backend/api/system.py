@@ -15,7 +15,9 @@ from flask import (
 )
 
 from backend import __version__, security, teeth
+from backend.api.i18n import page_language
 from backend.errors import NotFound, ValidationError
+from backend.i18n import gettext
 from backend.paths import icon_file
 from backend.process_clock import process_age
 from backend.storage import GENERAL
@@ -66,10 +68,12 @@ def favicon():
     take a PNG under this name."""
     icon = icon_file()
     if not icon.is_file():
-        raise NotFound("The program's icon is missing.")
+        raise NotFound(gettext("The program's icon is missing."))
     return send_file(icon, mimetype="image/png", max_age=86400)
 
 
 @bp.get("/")
 def index():
-    return render_template("index.html", version=__version__, token=security.page_key())
+    return render_template(
+        "index.html", version=__version__, token=security.page_key(), page=page_language()
+    )

@@ -23,6 +23,7 @@ from backend.backup.progress import Reporter, Step
 from backend.backup.verify import verify_archive
 from backend.errors import ValidationError
 from backend.fileio import remove_path
+from backend.i18n import gettext
 from backend.jobs import Progress
 from backend.runtime import Runtime
 
@@ -80,8 +81,10 @@ def _require_space(runtime: Runtime, archive: Path, kind: str) -> None:
     require_free_space(
         runtime.settings.backups_dir,
         2 * unpacked + current_bytes,
-        "restoring the earlier app's backup (unpacking it and a safety backup of the current "
-        "data); nothing was changed",
+        gettext(
+            "restoring the earlier app's backup (unpacking it and a safety backup of the current "
+            "data); nothing was changed"
+        ),
         field="path",
     )
 
@@ -157,7 +160,7 @@ def restore(
             progress=Step(progress, 2, 3, "safety backup of the current data"),
             prefix=SAFETY_PREFIX,
         )
-        progress.update(message="Step 3 of 3, importing the earlier app's data")
+        progress.update(message=gettext("Step 3 of 3, importing the earlier app's data"))
         import_marker.mark_started(runtime.sessions, archive, safety.path)
         try:
             report = importer.import_legacy(runtime, source, **reading, progress=progress)

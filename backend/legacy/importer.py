@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from backend import fileio
 from backend.errors import ValidationError
+from backend.i18n import gettext
 from backend.jobs import Progress
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, TREATMENT_TABLES, read_database
 from backend.legacy.files import FileFacts, NotAnImage, inspect_file
@@ -246,7 +247,7 @@ def import_legacy(
         )
         if not dry_run:
             recover(runtime.sessions, runtime.store)
-        progress.update(message=f"Reading {source.database.name}")
+        progress.update(message=gettext("Reading {name}", name=source.database.name))
         with runtime.sessions() as session:
             plan = build_plan(session, source, database, decision, report, _own_files(runtime))
         placements = _inspect(runtime, plan, report, progress, move_files)
@@ -297,7 +298,7 @@ def _inspect(
     a file that is not an image is reported."""
     images_dir = fileio.real_path(runtime.settings.images_dir)
     placements = []
-    progress.update(current=0, total=len(plan.images), message="Checking the files")
+    progress.update(current=0, total=len(plan.images), message=gettext("Checking the files"))
     with ThreadPoolExecutor(max_workers=INSPECT_WORKERS) as pool:
         # Hashing dominates a migration; hashlib and file reads release the GIL, so files are
         # checked in parallel, their results taken in plan order.
@@ -363,14 +364,14 @@ def _carry_out(
         items = [
             SafetyItem(p.source, _root_of(p.source, source), p.sha256, p.size) for p in retiring
         ]
-        progress.update(message="Backing up the database and the files to move")
+        progress.update(message=gettext("Backing up the database and the files to move"))
         backup = make_safety_backup(runtime.settings, runtime.engine, items, [source.database])
         report.backup = str(backup)
     copying = [(p.source, p.size) for p in placements]
     check_free_space(
         runtime.settings.images_dir,
         bytes_to_copy(copying, runtime.settings.images_dir),
-        "the imported images",
+        gettext("the imported images"),
     )
     _write_records(runtime, plan)
     emptied = _place_files(runtime, placements, report, progress)
@@ -421,7 +422,7 @@ def _place_files(
         total=len(placements),
         bytes_done=0,
         bytes_total=total_bytes,
-        message="Bringing the images in",
+        message=gettext("Bringing the images in"),
     )
     for start in range(0, len(placements), BATCH):
         for outcome in mover.place(placements[start : start + BATCH]):
@@ -438,6 +439,10 @@ def _place_files(
         progress.update(
             current=done,
             bytes_done=sum(p.size for p in placements[:done]),
-            message=f"Bringing the images in: {done} of {len(placements)}",
+            message=gettext(
+                "Bringing the images in: {done} of {placements_count}",
+                done=done,
+                placements_count=len(placements),
+            ),
         )
     return mover.emptied

@@ -11,6 +11,7 @@ from typing import Any
 
 from backend import teeth
 from backend.errors import ValidationError
+from backend.i18n import gettext
 from backend.legacy.database import LegacyDatabase
 
 UNIVERSAL, FDI = teeth.Notation.UNIVERSAL.value, teeth.Notation.FDI.value
@@ -55,7 +56,10 @@ def detect_notation(database: LegacyDatabase) -> NotationEvidence:
     found = [detect_generation(database, g) for g in GENERATIONS if generation_rows(database, g)]
     if not found:
         return NotationEvidence(
-            UNIVERSAL, True, ["no tooth numbers in use: the notation does not matter"], []
+            UNIVERSAL,
+            True,
+            [gettext("no tooth numbers in use: the notation does not matter")],
+            [],
         )
     evidence = [line for verdict in found for line in verdict.evidence]
     numbers = sorted({n for verdict in found for n in verdict.numbers})
@@ -64,7 +68,9 @@ def detect_notation(database: LegacyDatabase) -> NotationEvidence:
         certain = all(verdict.certain for verdict in found)
         return NotationEvidence(verdicts.pop(), certain, evidence, numbers)
     if None not in verdicts:
-        evidence.append("the table generations use different numberings: each is read in its own")
+        evidence.append(
+            gettext("the table generations use different numberings: each is read in its own")
+        )
     return NotationEvidence(None, False, evidence, numbers)
 
 
@@ -93,7 +99,11 @@ def chosen_notation(value: Any) -> str:
     text = str(value or "").strip().lower()
     if text not in IMPORT_NOTATIONS:
         raise ValidationError(
-            f"Tooth notation '{value}' is not one of: {', '.join(IMPORT_NOTATIONS)}.",
+            gettext(
+                "Tooth notation '{value}' is not one of: {choices}.",
+                value=value,
+                choices=", ".join(IMPORT_NOTATIONS),
+            ),
             field="notation",
         )
     return text
@@ -104,7 +114,7 @@ def canonical_tooth(value: Any, notation: str) -> str:
     Raises teeth.InvalidTooth for a number that is no tooth in that notation."""
     number = as_number(value)
     if number is None:
-        raise teeth.InvalidTooth(f"Tooth {value!r} is not a whole number")
+        raise teeth.InvalidTooth(gettext("Tooth {value} is not a whole number", value=repr(value)))
     return teeth.from_fdi(number) if notation == FDI else teeth.normalize(number)
 
 
@@ -161,22 +171,44 @@ def detect_generation(database: LegacyDatabase, generation: str) -> NotationEvid
     schema_fdi = bool(_FDI_CHECK.search(check))
     schema_universal = bool(_UNIVERSAL_CHECK.search(check))
     if schema_fdi:
-        evidence.append(f"{generation} carries a CHECK constraint with the FDI ranges")
+        evidence.append(
+            gettext(
+                "{generation} carries a CHECK constraint with the FDI ranges", generation=generation
+            )
+        )
     if schema_universal:
-        evidence.append(f"{generation} carries a CHECK constraint allowing 1-32 (Universal)")
+        evidence.append(
+            gettext(
+                "{generation} carries a CHECK constraint allowing 1-32 (Universal)",
+                generation=generation,
+            )
+        )
     fdi_only = [n for n in numbers if n in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
     universal_only = [n for n in numbers if n in _UNIVERSAL_NUMBERS and n not in _FDI_NUMBERS]
     neither = [n for n in numbers if n not in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
     if fdi_only:
-        evidence.append(f"numbers that exist only in FDI: {_sample(fdi_only)}")
+        evidence.append(
+            gettext("numbers that exist only in FDI: {sample}", sample=_sample(fdi_only))
+        )
     if universal_only:
-        evidence.append(f"numbers that exist only in Universal: {_sample(universal_only)}")
+        evidence.append(
+            gettext(
+                "numbers that exist only in Universal: {sample}", sample=_sample(universal_only)
+            )
+        )
     if neither:
-        evidence.append(f"numbers that are teeth in neither system: {_sample(neither)}")
+        evidence.append(
+            gettext("numbers that are teeth in neither system: {sample}", sample=_sample(neither))
+        )
     says_fdi = schema_fdi or bool(fdi_only)
     says_universal = schema_universal or bool(universal_only)
     if says_fdi and says_universal:
-        evidence.append(f"the evidence conflicts: choose the notation of {generation} yourself")
+        evidence.append(
+            gettext(
+                "the evidence conflicts: choose the notation of {generation} yourself",
+                generation=generation,
+            )
+        )
         return NotationEvidence(None, False, evidence, numbers)
     if says_fdi:
         return NotationEvidence(FDI, True, evidence, numbers)
@@ -184,11 +216,14 @@ def detect_generation(database: LegacyDatabase, generation: str) -> NotationEvid
         return NotationEvidence(UNIVERSAL, True, evidence, numbers)
     if numbers:
         evidence.append(
-            f"every number in use ({_sample(numbers)}) is a tooth in both systems "
-            "and no CHECK constraint decides: most likely Universal (the early versions)"
+            gettext(
+                "every number in use ({sample}) is a tooth in both systems and no CHECK "
+                "constraint decides: most likely Universal (the early versions)",
+                sample=_sample(numbers),
+            )
         )
     else:
-        evidence.append("no tooth numbers in use: the notation does not matter")
+        evidence.append(gettext("no tooth numbers in use: the notation does not matter"))
     return NotationEvidence(UNIVERSAL, not numbers, evidence, numbers)
 
 
@@ -249,15 +284,24 @@ def detect_layout(database: LegacyDatabase, generation: str) -> LayoutEvidence:
                 mirrored += 1
     evidence = []
     if mirrored:
-        evidence.append(f"{mirrored} lower-arch tooth names put the number on the mirrored side")
+        evidence.append(
+            gettext(
+                "{mirrored} lower-arch tooth names put the number on the mirrored side",
+                mirrored=mirrored,
+            )
+        )
     if standard:
-        evidence.append(f"{standard} lower-arch tooth names agree with standard Universal")
+        evidence.append(
+            gettext(
+                "{standard} lower-arch tooth names agree with standard Universal", standard=standard
+            )
+        )
     if mirrored > standard:
         return LayoutEvidence(MIRRORED, not standard, evidence, affected)
     if standard:
         return LayoutEvidence(STANDARD, not mirrored, evidence, affected)
     if affected:
-        evidence.append("no tooth name says the side: the standard layout is assumed")
+        evidence.append(gettext("no tooth name says the side: the standard layout is assumed"))
     return LayoutEvidence(STANDARD, not affected, evidence, affected)
 
 
@@ -316,7 +360,12 @@ def table_choices(value: Any) -> dict[str, str]:
             generation = generation_of(str(table).strip())
         except KeyError:
             raise ValidationError(
-                f"'{table}' is not one of: {', '.join(GENERATIONS)}.", field="table_notation"
+                gettext(
+                    "'{table}' is not one of: {choices}.",
+                    table=table,
+                    choices=", ".join(GENERATIONS),
+                ),
+                field="table_notation",
             ) from None
         chosen[generation] = chosen_notation(notation)
     return chosen
@@ -328,7 +377,11 @@ def chosen_layout(value: Any) -> str | None:
     text = str(value).strip().lower()
     if text not in EARLY_LAYOUTS:
         raise ValidationError(
-            f"Early chart layout '{value}' is not one of: {', '.join(EARLY_LAYOUTS)}.",
+            gettext(
+                "Early chart layout '{value}' is not one of: {choices}.",
+                value=value,
+                choices=", ".join(EARLY_LAYOUTS),
+            ),
             field="early_layout",
         )
     return text
@@ -343,7 +396,7 @@ def reading_choices(
     chart's lower arch. Raises ValidationError naming the bad choice."""
     if table_notation not in (None, "", [], {}) and not isinstance(table_notation, dict | list):
         raise ValidationError(
-            "table_notation maps a table to its notation.", field="table_notation"
+            gettext("table_notation maps a table to its notation."), field="table_notation"
         )
     return {
         "notation": chosen_notation(notation) if notation not in (None, "") else None,
@@ -357,22 +410,30 @@ def add_reading_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--notation",
         choices=IMPORT_NOTATIONS,
-        help=f"how the earlier app numbered teeth in {what}, in every table (default: as "
-        "detected per table generation, when certain)",
+        help=gettext(
+            "how the earlier app numbered teeth in {what}, in every table (default: as detected "
+            "per table generation, when certain)",
+            what=what,
+        ),
     )
     parser.add_argument(
         "--table-notation",
         action="append",
         default=[],
         metavar="TABLE=NOTATION",
-        help=f"the notation of one table generation ({', '.join(GENERATIONS)}), e.g. "
-        "dental_treatments=universal; repeat for the other",
+        help=gettext(
+            "the notation of one table generation ({generations}), e.g. "
+            "dental_treatments=universal; repeat for the other",
+            generations=", ".join(GENERATIONS),
+        ),
     )
     parser.add_argument(
         "--early-layout",
         choices=EARLY_LAYOUTS,
-        help="the early chart's lower arch: mirrored (17 = lower right third molar) or "
-        "standard Universal (default: as the tooth names say)",
+        help=gettext(
+            "the early chart's lower arch: mirrored (17 = lower right third molar) or standard "
+            "Universal (default: as the tooth names say)"
+        ),
     )
 
 
@@ -406,9 +467,12 @@ def decide(
                 require_certain and not found.certain and generation_rows(database, generation)
             ):
                 raise ValidationError(
-                    f"The tooth notation of {generation} is not certain "
-                    f"({'; '.join(found.evidence)}): choose it "
-                    f"(--table-notation {generation}=universal or fdi).",
+                    gettext(
+                        "The tooth notation of {generation} is not certain ({evidence}): choose it "
+                        "(--table-notation {generation}=universal or fdi).",
+                        generation=generation,
+                        evidence="; ".join(found.evidence),
+                    ),
                     field="table_notation",
                 )
             notations[generation] = found.detected

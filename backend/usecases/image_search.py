@@ -13,6 +13,7 @@ from sqlalchemy.sql import ColumnElement
 from backend import search_keys
 from backend import validation as check
 from backend.errors import ValidationError
+from backend.i18n import gettext
 from backend.models import Image
 from backend.storage import GENERAL
 
@@ -54,8 +55,11 @@ def read_image_search(args: dict[str, Any]) -> ImageSearch:
     )
     if search.taken_from and search.taken_to and search.taken_from > search.taken_to:
         raise ValidationError(
-            f"The range starts ({search.taken_from}) after it ends ({search.taken_to}); "
-            "swap the two dates.",
+            gettext(
+                "The range starts ({taken_from}) after it ends ({taken_to}); swap the two dates.",
+                taken_from=search.taken_from,
+                taken_to=search.taken_to,
+            ),
             field="from",
         )
     return search

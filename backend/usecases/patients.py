@@ -14,6 +14,7 @@ from sqlalchemy.sql import ColumnElement
 from backend import search_keys
 from backend import validation as check
 from backend.errors import Conflict, NotFound
+from backend.i18n import gettext
 from backend.models import Image, Patient, Treatment
 from backend.storage import ImageStore
 
@@ -38,7 +39,9 @@ GENDERS = ("male", "female", "other")
 def get_patient(session: Session, patient_id: str) -> Patient:
     patient = session.get(Patient, str(patient_id)) if patient_id else None
     if patient is None:
-        raise NotFound(f"No patient with id '{patient_id}'.", field="patient_id")
+        raise NotFound(
+            gettext("No patient with id '{patient_id}'.", patient_id=patient_id), field="patient_id"
+        )
     return patient
 
 
@@ -100,7 +103,8 @@ def _commit_unique_serial(session: Session, serial: str) -> None:
     except IntegrityError as exc:
         session.rollback()
         raise Conflict(
-            f"Serial number '{serial}' belongs to another patient.", field="serial_number"
+            gettext("Serial number '{serial}' belongs to another patient.", serial=serial),
+            field="serial_number",
         ) from exc
 
 

@@ -90,9 +90,9 @@ def test_check_exits_3_when_a_file_is_missing_and_repair_relinks_by_name(data_di
     moved.parent.mkdir(parents=True)
     image.rename(moved)
     checked = dental(data_dir, "check")
-    assert checked.returncode == 3 and "1 images have no file" in checked.stdout
+    assert checked.returncode == 3 and "1 image has no file" in checked.stdout
     repaired = dental(data_dir, "check", "--repair")
-    assert repaired.returncode == 0 and "Repaired: 1 images re-linked" in repaired.stdout
+    assert repaired.returncode == 0 and "Repaired: 1 image re-linked" in repaired.stdout
     assert image.is_file()
 
 

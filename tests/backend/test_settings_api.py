@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from backend import __version__
+from backend import __version__, i18n
 from backend.config import Settings
 from backend.imaging import ALLOWED_FORMATS
 from backend.models import AppState
@@ -14,6 +14,10 @@ from tests.backend.test_error_shape import assert_error_shape
 def test_defaults_and_installation_facts(client, settings):
     assert client.get("/api/settings").get_json() == {
         "numbering": "universal",
+        "language": "system",
+        "theme": "system",
+        "digits": "latin",
+        "locale": i18n.os_language(),
         "data_dir": str(settings.data_dir),
         "images_dir": str(settings.images_dir),
         "images_root": str(settings.image_store_root),
