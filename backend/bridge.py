@@ -9,7 +9,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,6 +17,7 @@ from backend import __version__
 from backend.db import session_scope
 from backend.errors import AppError
 from backend.fileio import human_size
+from backend.i18n import N_, gettext
 from backend.imaging import MIME_TYPES
 from backend.runtime import Runtime
 from backend.usecases import images
@@ -26,12 +27,19 @@ log = logging.getLogger(__name__)
 
 OPEN = "open"
 FOLDER = "folder"
+# pywebview's filters, "Description (*.ext;*.ext)"; shown in the current language (the
+# description is letters and spaces only, which pywebview requires).
 IMAGE_FILE_TYPES = (
-    "Images (*.png;*.jpg;*.jpeg;*.webp;*.bmp;*.gif;*.tif;*.tiff)",
-    "All files (*.*)",
+    N_("Images (*.png;*.jpg;*.jpeg;*.webp;*.bmp;*.gif;*.tif;*.tiff)"),
+    N_("All files (*.*)"),
 )
-BACKUP_FILE_TYPES = ("Backups (*.zip;*.db;*.json)", "All files (*.*)")
+BACKUP_FILE_TYPES = (N_("Backups (*.zip;*.db;*.json)"), N_("All files (*.*)"))
 MAX_FILE_BYTES = images.DEFAULT_LIMITS.max_bytes
+
+
+def shown_file_types(file_types: Sequence[str]) -> tuple[str, ...]:
+    """A dialog's file filters in the current language."""
+    return tuple(gettext(file_type) for file_type in file_types)
 
 
 class FileDialog(Protocol):
@@ -61,6 +69,13 @@ def pywebview_dialog(
     return [str(path) for path in chosen or ()]
 
 
+def _load_in_window(address: str) -> None:
+    import webview
+
+    if webview.windows:
+        webview.windows[0].load_url(address)
+
+
 def open_with_os(path: Path) -> None:
     """Open a file or folder with the operating system's own program for it."""
     if sys.platform.startswith("win"):
@@ -87,11 +102,16 @@ def _picked_file(path: Path) -> dict[str, Any]:
             size = len(data)
     except OSError as exc:
         log.warning("picked file not readable: %s (%s)", path, exc)
-        return {**picked, "error": "The file cannot be read."}
+        return {**picked, "error": gettext("The file cannot be read.")}
     picked["size_bytes"] = size
     if size > MAX_FILE_BYTES:
         limit = human_size(MAX_FILE_BYTES)
-        return {**picked, "error": f"The file is larger than {limit}, the most one image may be."}
+        return {
+            **picked,
+            "error": gettext(
+                "The file is larger than {limit}, the most one image may be.", limit=limit
+            ),
+        }
     return {**picked, "data_base64": base64.b64encode(data).decode("ascii")}
 
 
@@ -99,9 +119,20 @@ class Bridge:
     """Methods exposed to the page. Each returns plain JSON-able data. pywebview exposes every
     public attribute, so everything else is kept private."""
 
-    def __init__(self, runtime: Runtime, dialog: FileDialog = pywebview_dialog) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        dialog: FileDialog = pywebview_dialog,
+        *,
+        page_address: Callable[[], str] | None = None,
+        load_page: Callable[[str], None] | None = None,
+    ) -> None:
+        """`page_address()` is the address that opens the program's page now (with its launch
+        token); `load_page(address)` shows an address in the window (pywebview's by default)."""
         self._runtime = runtime
         self._dialog = dialog
+        self._page_address = page_address
+        self._load_page = load_page or _load_in_window
 
     def app_info(self) -> dict[str, str]:
         return {"version": __version__, "data_dir": str(self._runtime.settings.data_dir)}
@@ -112,7 +143,9 @@ class Bridge:
     def choose_image_files(self) -> list[dict[str, Any]]:
         """Image files picked in the native dialog: [{"name", "mime", "size_bytes",
         "data_base64"}] (or "error" instead of "data_base64"); [] when cancelled."""
-        paths = self._dialog(OPEN, allow_multiple=True, file_types=IMAGE_FILE_TYPES)
+        paths = self._dialog(
+            OPEN, allow_multiple=True, file_types=shown_file_types(IMAGE_FILE_TYPES)
+        )
         return [_picked_file(Path(p)) for p in paths]
 
     def choose_folder(self) -> str | None:
@@ -121,7 +154,7 @@ class Bridge:
 
     def choose_backup_file(self) -> str | None:
         """A backup file (.zip, .db or .json) picked in the native dialog, or None."""
-        return self._first(self._dialog(OPEN, file_types=BACKUP_FILE_TYPES))
+        return self._first(self._dialog(OPEN, file_types=shown_file_types(BACKUP_FILE_TYPES)))
 
     def open_image(self, image_id: str) -> bool:
         """Open an image's file in the OS viewer. False when it cannot be found or opened."""
@@ -133,6 +166,17 @@ class Bridge:
             log.warning("image %s not opened: %s", image_id, exc.message)
             return False
         return self._open(path)
+
+    def reopen_page(self) -> bool:
+        """The page found that the server no longer takes its key (it belongs to an earlier
+        start of the server): load the server's current page in the window. False when this
+        window does not know that address."""
+        if self._page_address is None:
+            return False
+        address = self._page_address()
+        log.info("reopening the program's page: the window's page was from an earlier start")
+        self._load_page(address)
+        return True
 
     def open_log_folder(self) -> bool:
         folder = self._runtime.settings.logs_dir

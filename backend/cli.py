@@ -9,10 +9,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from backend import __version__, console, private_files
-from backend.config import HOME_ENV, default_data_dir, load_settings, move_password_to_keyring
+from backend import __version__, console, i18n, private_files
+from backend.config import (
+    HOME_ENV,
+    default_data_dir,
+    load_settings,
+    move_password_to_keyring,
+    pc_language,
+)
 from backend.db import session_scope
 from backend.errors import AppError, Conflict
+from backend.i18n import gettext
 from backend.logging_setup import setup_logging
 from backend.runtime import Runtime, open_runtime
 
@@ -24,36 +31,52 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--data-dir",
         default=argparse.SUPPRESS,
-        help="folder holding the database, images, thumbnails, backups and logs "
-        "(default: $DENTAL_IMAGES_HOME, else the per-user app-data folder)",
+        help=gettext(
+            "folder holding the database, images, thumbnails, backups and logs (default: "
+            "$DENTAL_IMAGES_HOME, else the per-user app-data folder)"
+        ),
     )
     common.add_argument(
         "--demo",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="add sample patients, treatments and images first if the installation is empty",
+        help=gettext(
+            "add sample patients, treatments and images first if the installation is empty"
+        ),
     )
     parser = argparse.ArgumentParser(
         prog="dental-images",
-        description="Dental Images: patients' photos and x-rays, tooth by tooth. "
-        "Without a command it opens the program's window.",
+        description=gettext(
+            "Dental Images: patients' photos and x-rays, tooth by tooth. Without a command it "
+            "opens the program's window."
+        ),
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"dental-images {__version__}")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser(
-        "serve", parents=[common], help="run without a window and print the address to open"
+        "serve",
+        parents=[common],
+        help=gettext("run without a window and print the address to open"),
     )
-    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
+    serve.add_argument(
+        "--port", type=int, default=0, help=gettext("port on 127.0.0.1 (default: any free)")
+    )
     move = commands.add_parser(
         "move-to-server",
         parents=[common],
-        help="copy this installation's records onto a PostgreSQL server and point this PC at it",
+        help=gettext(
+            "copy this installation's records onto a PostgreSQL server and point this PC at it"
+        ),
     )
-    move.add_argument("url", help="e.g. postgresql+psycopg://clinic:secret@server:5432/dental")
+    move.add_argument(
+        "url", help=gettext("e.g. postgresql+psycopg://clinic:secret@server:5432/dental")
+    )
     move.add_argument(
         "--images-root",
-        help="also copy the images (verified) to this shared folder and use it from now on",
+        help=gettext(
+            "also copy the images (verified) to this shared folder and use it from now on"
+        ),
     )
     from backend.migration.commands import add_parsers as add_migration_commands
 
@@ -79,14 +102,20 @@ def move_to_server_command(runtime: Runtime, url: str, images_root: str | None) 
             images_root=Path(images_root).expanduser().resolve() if images_root else None,
         )
     except AppError as exc:
-        print(f"Not moved: {exc.message}", file=sys.stderr)
+        print(gettext("Not moved: {message}", message=exc.message), file=sys.stderr)
         return 2
     rows = ", ".join(f"{count} {table}" for table, count in report["rows"].items())
-    print(f"Moved to the server and verified: {rows}.")
+    print(gettext("Moved to the server and verified: {rows}.", rows=rows))
     if "images" in report:
         images = report["images"]
-        print(f"Images: {images['copied']} copied, {images['already_there']} already there.")
-    print("This PC now uses the server. Point the other PCs at it in Settings.")
+        print(
+            gettext(
+                "Images: {copied} copied, {already_there} already there.",
+                copied=images["copied"],
+                already_there=images["already_there"],
+            )
+        )
+    print(gettext("This PC now uses the server. Point the other PCs at it in Settings."))
     return 0
 
 
@@ -99,19 +128,40 @@ def add_demo_data(runtime: Runtime) -> dict[str, int] | None:
         with session_scope(runtime.sessions) as session:
             counts = create_demo_data(session, runtime.store)
     except Conflict:
-        print("Demo data not added: this installation already has patients.", flush=True)
+        print(gettext("Demo data not added: this installation already has patients."), flush=True)
         return None
     print(
-        f"Demo data added: {counts['patients']} patients, {counts['treatments']} treatments, "
-        f"{counts['images']} images.",
+        gettext(
+            "Demo data added: {patients} patients, {treatments} treatments, {images} images.",
+            patients=counts["patients"],
+            treatments=counts["treatments"],
+            images=counts["images"],
+        ),
         flush=True,
     )
     return counts
 
 
+def choose_language(argv: Sequence[str] | None) -> str:
+    """Set the language of the command's texts (its help too, so before the parser is built):
+    the one chosen on this PC in Settings (config.json of the data folder named by --data-dir,
+    $DENTAL_IMAGES_HOME or the default), else the OS's. Returns it."""
+    early = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    early.add_argument("--data-dir")
+    try:
+        named = early.parse_known_args(argv)[0].data_dir
+    except argparse.ArgumentError:
+        named = None  # the full parser says what is wrong with the command line
+    chosen = named or os.environ.get(HOME_ENV) or default_data_dir()
+    language = pc_language(Path(chosen).expanduser())
+    i18n.set_process_locale(language)
+    return language
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     console.configure_streams()  # a name the console cannot show must not fail the command
     private_files.restrict_umask()  # first: everything this process creates is its own
+    choose_language(argv)
     args = build_parser().parse_args(argv)
     chosen = getattr(args, "data_dir", None) or os.environ.get(HOME_ENV) or default_data_dir()
     settings = load_settings(chosen)

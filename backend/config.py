@@ -13,7 +13,7 @@ import platformdirs
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from backend import fileio, private_files
+from backend import fileio, i18n, private_files
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,19 @@ PASSWORD_KEY = "db_password"
 IN_KEYRING = "keyring"
 
 IMAGES_DIRNAME = "dental_images"
+
+# How this PC shows the program, kept in its config.json (not in the clinic's database: one
+# receptionist's PC may be in Arabic and dark, the dentist's in English and light).
+PC_PREFERENCES: dict[str, tuple[str, ...]] = {
+    "language": i18n.LANGUAGE_CHOICES,
+    "theme": i18n.THEME_CHOICES,
+    "digits": i18n.DIGIT_CHOICES,
+}
+PC_PREFERENCE_DEFAULTS: dict[str, str] = {
+    "language": i18n.SYSTEM,
+    "theme": i18n.SYSTEM,
+    "digits": "latin",
+}
 
 
 @dataclass(frozen=True)
@@ -126,6 +139,35 @@ def write_machine_config(data_dir: Path, **changes: str | None) -> dict[str, str
     fileio.write_json_atomic(path, config)  # flushed: survives a power cut
     private_files.restrict(path)
     return config
+
+
+def read_pc_preferences(data_dir: Path) -> dict[str, str]:
+    """This PC's language, theme and digits: the values in config.json, or the defaults for any
+    that is missing, unusable, or when the file cannot be read (the program still starts)."""
+    try:
+        stored = read_machine_config(data_dir)
+    except ValueError as exc:
+        log.warning("%s; showing the program with its default language and theme", exc)
+        stored = {}
+    preferences = dict(PC_PREFERENCE_DEFAULTS)
+    for name, choices in PC_PREFERENCES.items():
+        value = stored.get(name)
+        if value in choices:
+            preferences[name] = value
+        elif value is not None:
+            log.warning(
+                "config.json: %s=%r is not one of %s; using %r",
+                name,
+                value,
+                choices,
+                preferences[name],
+            )
+    return preferences
+
+
+def pc_language(data_dir: Path) -> str:
+    """The language this PC shows the program in: the one chosen in Settings, else the OS's."""
+    return i18n.effective_language(read_pc_preferences(data_dir)["language"])
 
 
 def move_password_to_keyring(data_dir: Path) -> bool:

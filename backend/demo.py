@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict
+from backend.i18n import gettext
 from backend.models import Patient
 from backend.storage import ImageStore
 from backend.usecases import images, patients, treatments
@@ -213,7 +214,10 @@ def create_demo_data(
     Refuses (Conflict) when any patient exists. Returns how many of each were made."""
     if session.scalar(select(Patient.id).limit(1)) is not None:
         raise Conflict(
-            "Demo data can only be added to an empty installation; this one already has patients."
+            gettext(
+                "Demo data can only be added to an empty installation; this one already has "
+                "patients."
+            )
         )
     day = today or date.today()
     counts = {"patients": 0, "treatments": 0, "images": 0}

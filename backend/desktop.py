@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from backend import __version__
+from backend.i18n import gettext
 from backend.paths import icon_file
 from backend.runtime import Runtime
 from backend.server import LocalServer, bind_server
@@ -39,7 +40,9 @@ def missing_webview_runtime() -> str | None:
         return None
     from backend.webview2 import webview2_version
 
-    return None if webview2_version() else "The Microsoft Edge WebView2 Runtime is not installed"
+    if webview2_version():
+        return None
+    return gettext("The Microsoft Edge WebView2 Runtime is not installed")
 
 
 def _start_pending_migration(runtime: Runtime) -> None:
@@ -68,7 +71,12 @@ def serve_headless(runtime: Runtime, port: int = 0, *, open_browser: bool = Fals
     """Serve until interrupted, printing the address that opens the program in a browser, and
     with `open_browser` also opening it in the default browser (where no window can open)."""
     server = bind_server(runtime, port)
-    print(f"Dental Images {__version__} is running. Open this address in a browser:")
+    print(
+        gettext(
+            "Dental Images {version} is running. Open this address in a browser:",
+            version=__version__,
+        )
+    )
     print(f"  {server.launch_url}", flush=True)
     log.info("serving headless on %s", server.base_url)
     if open_browser:
@@ -99,22 +107,30 @@ def run_window(
     `bridge` replaces the default js_api object and `on_shown(window)` runs in a thread once the
     window is up (both for tests that drive a real window)."""
     if not display_available():
-        print("No display found: starting without a window.", flush=True)
+        print(gettext("No display found: starting without a window."), flush=True)
         return serve_headless(runtime)
     missing = missing_webview_runtime()
     if missing:
         log.warning("%s: opening in the default browser instead of a window", missing)
-        print(f"{missing}: opening in the default browser instead.", flush=True)
+        print(
+            gettext("{missing}: opening in the default browser instead.", missing=missing),
+            flush=True,
+        )
         runtime.notices.append(
-            f"{missing}, so Dental Images opened in your web browser instead of its own "
-            "window. Everything works here; for the program's window, install the free "
-            "WebView2 Runtime from Microsoft and start Dental Images again."
+            gettext(
+                "{missing}, so Dental Images opened in your web browser instead of its own "
+                "window. Everything works here; for the program's window, install the free "
+                "WebView2 Runtime from Microsoft and start Dental Images again.",
+                missing=missing,
+            )
         )
         return serve_headless(runtime, open_browser=True)
     try:
         import webview
     except ImportError:
-        print("The window component (pywebview) is not installed: starting without a window.")
+        print(
+            gettext("The window component (pywebview) is not installed: starting without a window.")
+        )
         return serve_headless(runtime, open_browser=True)
     from backend.bridge import Bridge
 
@@ -124,10 +140,12 @@ def run_window(
     _start_scheduled_backups(runtime)
     _start_upkeep(runtime)
     log.info("window opening on %s", server.base_url)
+    if bridge is None:
+        bridge = Bridge(runtime, page_address=lambda: server.launch_url)
     window = webview.create_window(
         WINDOW_TITLE,
         server.launch_url,
-        js_api=bridge if bridge is not None else Bridge(runtime),
+        js_api=bridge,
         width=1280,
         height=800,
         min_size=(1024, 700),

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from backend.errors import AppError, Conflict, NotFound
+from backend.i18n import gettext
+from backend.vocabulary import operation_name
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,10 @@ class JobRunner:
         with self._lock:
             if exclusive and self._exclusive is not None and self._exclusive.state == RUNNING:
                 raise Conflict(
-                    f"A {self._exclusive.kind} is running; wait until it has finished.",
+                    gettext(
+                        "A {kind} is running; wait until it has finished.",
+                        kind=operation_name(self._exclusive.kind),
+                    ),
                     field="job",
                 )
             lease = self._guard(kind) if exclusive and self._guard else None
@@ -157,7 +162,7 @@ class JobRunner:
     def get(self, job_id: str) -> Job:
         job = self._jobs.get(job_id)
         if job is None:
-            raise NotFound(f"No job with id '{job_id}'.", field="job_id")
+            raise NotFound(gettext("No job with id '{job_id}'.", job_id=job_id), field="job_id")
         return job
 
     def cancel(self, job_id: str) -> Job:

@@ -31,7 +31,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from backend import processes
 from backend.errors import Conflict
+from backend.i18n import gettext
 from backend.models import StoreLock
+from backend.vocabulary import operation_name
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,13 @@ def db_now(session: Session, plus: timedelta | None = None) -> ColumnElement:
 class StoreLockHeld(Conflict):
     def __init__(self, operation: str, holder: str, since: str) -> None:
         super().__init__(
-            f"A {operation} is running on {holder} since {since} UTC; "
-            "wait until it has finished, then try again.",
+            gettext(
+                "A {operation} is running on {holder} since {since} UTC; wait until it has "
+                "finished, then try again.",
+                operation=operation_name(operation),
+                holder=holder,
+                since=since,
+            ),
             field="job",
         )
         self.holder = holder
@@ -72,9 +79,12 @@ class StoreLockHeld(Conflict):
 class LeaseLost(Conflict):
     def __init__(self, operation: str) -> None:
         super().__init__(
-            f"This PC lost the store lock of the {operation}: it could not be renewed in time "
-            "(database unreachable?) or another PC has taken it over. Nothing more was done; "
-            "try again.",
+            gettext(
+                "This PC lost the store lock of the {operation}: it could not be renewed in time "
+                "(database unreachable?) or another PC has taken it over. Nothing more was done; "
+                "try again.",
+                operation=operation_name(operation),
+            ),
             field="job",
         )
 

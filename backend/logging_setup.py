@@ -11,6 +11,19 @@ from backend import private_files
 LOG_FILE_NAME = "dental-images.log"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _MARK = "_dental_images_handler"
+OWN_LOGGERS = ("backend",)  # the program's own modules log under their module names
+LIBRARY_MINIMUM = logging.WARNING
+
+
+class OwnOrImportant(logging.Filter):
+    """Lets through every record of the program's own loggers at the level set, and only
+    warnings and errors of the libraries it uses (Alembic's "Context impl", the web server's
+    and Pillow's chatter would bury what the program says in the log viewer)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= LIBRARY_MINIMUM:
+            return True
+        return any(record.name == own or record.name.startswith(own + ".") for own in OWN_LOGGERS)
 
 
 def setup_logging(logs_dir: Path, *, console: bool = True, level: int = logging.INFO) -> Path:
@@ -30,6 +43,7 @@ def setup_logging(logs_dir: Path, *, console: bool = True, level: int = logging.
         handlers.append(logging.StreamHandler())
     for handler in handlers:
         handler.setFormatter(logging.Formatter(FORMAT))
+        handler.addFilter(OwnOrImportant())
         setattr(handler, _MARK, True)
         root.addHandler(handler)
     root.setLevel(level)

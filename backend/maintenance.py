@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from backend.errors import Conflict
+from backend.i18n import gettext
 
 
 class UnderMaintenance(Conflict):
@@ -62,7 +63,9 @@ class MaintenanceGate:
             if not self._condition.wait_for(lambda: not self._active, timeout=timeout):
                 self._owner = None
                 self._condition.notify_all()
-                raise Conflict("Requests of the program did not finish; try again in a moment.")
+                raise Conflict(
+                    gettext("Requests of the program did not finish; try again in a moment.")
+                )
         try:
             yield
         finally:

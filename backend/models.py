@@ -21,8 +21,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from backend import search_keys
 
 IMAGE_TYPES = ("before", "after", "xray", "clinical", "other")
 TREATMENT_STATUSES = ("planned", "in_progress", "completed", "cancelled")
@@ -48,7 +52,24 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def _patient_text_key(context: DefaultExecutionContext) -> str:
+    row = context.get_current_parameters()
+    return search_keys.patient_text_key(row.get("full_name"), row.get("serial_number"))
+
+
+def _patient_phone_key(context: DefaultExecutionContext) -> str:
+    return search_keys.phone_key(context.get_current_parameters().get("phone"))
+
+
+def _description_key(context: DefaultExecutionContext) -> str:
+    return search_keys.description_key(context.get_current_parameters().get("description"))
+
+
 class Patient(Base):
+    """`search_text` and `search_phone` are the search keys of backend.search_keys: computed
+    from the row's own values by every insert that does not give them (ORM or not) and by every
+    ORM update (the listeners below)."""
+
     __tablename__ = "patients"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -66,6 +87,8 @@ class Patient(Base):
     date_added: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    search_text: Mapped[str] = mapped_column(Text, default=_patient_text_key, server_default="")
+    search_phone: Mapped[str] = mapped_column(Text, default=_patient_phone_key, server_default="")
 
     treatments: Mapped[list[Treatment]] = relationship(
         back_populates="patient", cascade="all, delete-orphan", passive_deletes=True
@@ -77,6 +100,12 @@ class Patient(Base):
     __table_args__ = (
         Index("ix_patients_full_name", "full_name"),
         Index("ix_patients_phone", "phone"),
+        # SQLite walks this in name order and tests the keys without reading the rows: a
+        # search costs a scan of the index, not of the table. PostgreSQL scans the table fast
+        # enough, and its index entries have a size limit that long keys could pass.
+        Index(
+            "ix_patients_search", "full_name", "serial_number", "search_text", "search_phone"
+        ).ddl_if(dialect="sqlite"),
     )
 
 
@@ -109,7 +138,8 @@ class Treatment(Base):
 
 
 class Image(Base):
-    """One row, one file: `folder_path` + `file_name` under the data folder."""
+    """One row, one file: `folder_path` + `file_name` under the data folder.
+    `search_description` is kept as Patient's search keys are."""
 
     __tablename__ = "images"
 
@@ -133,6 +163,9 @@ class Image(Base):
     height: Mapped[int] = mapped_column(Integer)
     format: Mapped[str] = mapped_column(String(10))
     original_name: Mapped[str | None] = mapped_column(String(255))
+    search_description: Mapped[str] = mapped_column(
+        Text, default=_description_key, server_default=""
+    )
 
     patient: Mapped[Patient] = relationship(back_populates="images")
     treatment: Mapped[Treatment | None] = relationship()
@@ -154,6 +187,23 @@ class Image(Base):
     @property
     def relative_path(self) -> str:
         return self.folder_path + self.file_name
+
+
+@event.listens_for(Patient, "before_update")
+def _refresh_patient_keys(_mapper, _connection, patient: Patient) -> None:
+    text = search_keys.patient_text_key(patient.full_name, patient.serial_number)
+    phone = search_keys.phone_key(patient.phone)
+    if patient.search_text != text:
+        patient.search_text = text
+    if patient.search_phone != phone:
+        patient.search_phone = phone
+
+
+@event.listens_for(Image, "before_update")
+def _refresh_image_key(_mapper, _connection, image: Image) -> None:
+    key = search_keys.description_key(image.description)
+    if image.search_description != key:
+        image.search_description = key
 
 
 class ImageDicom(Base):

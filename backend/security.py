@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, current_app, redirect, request
 
 from backend.errors import Forbidden
+from backend.i18n import gettext
 
 TOKEN_HEADER = "X-Dental-Token"
 SESSION_COOKIE = "dental_session"
@@ -46,6 +47,41 @@ CSP = (
 # For originals and thumbnails, which a browser may be asked to open as a page: no script,
 # no plugin, no same-origin access even if the bytes also parse as HTML or script.
 FILE_CSP = "sandbox; default-src 'none'"
+
+
+# What a person sees who opens (or reloads) a page of the program with secrets of an earlier
+# start: a browser tab left open while the program was restarted. Only for page navigations;
+# other requests keep their bare answers. It names nothing about this installation.
+EARLIER_START_TITLE = "This window belongs to an earlier start of the program"
+EARLIER_START_TEXT = (
+    "This window belongs to an earlier start of the program; open the program again."
+)
+EARLIER_START_HINT = (
+    "Close this tab. The program's own window (or the address it shows) opens your data."
+)
+EARLIER_START_PAGE = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{EARLIER_START_TITLE}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:"Segoe UI",system-ui,sans-serif;background:#f3f5f8;color:#1f2937;margin:0}}
+main{{max-width:34rem;margin:14vh auto;background:#fff;border-radius:12px;padding:1.5rem 1.8rem;
+border-top:6px solid #0f766e;box-shadow:0 10px 40px rgba(0,0,0,.12)}}h1{{font-size:1.3rem}}
+p{{line-height:1.5}}</style></head>
+<body><main id="earlier-start"><h1>{EARLIER_START_TITLE}</h1><p>{EARLIER_START_TEXT}</p>
+<p>{EARLIER_START_HINT}</p></main></body></html>
+"""
+EARLIER_START_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def is_page_navigation(headers: Any) -> bool:
+    """A browser opening a page (address bar, reload, link), not a script's request."""
+    return headers.get("Sec-Fetch-Mode") == "navigate"
+
+
+def earlier_start_response(status: int) -> Response:
+    """The friendly page for a navigation that carries no valid secret of this start."""
+    response = Response(EARLIER_START_PAGE, status=status, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = EARLIER_START_CSP
+    return response
 
 
 def new_token() -> str:
@@ -87,7 +123,9 @@ def check_request() -> Response | None:
     """Run before every request: refuse wrong Host, missing or wrong secret."""
     config = current_app.config
     if request.host.lower() not in config["ALLOWED_HOSTS"]:
-        raise Forbidden("This server only answers the Dental Images window on this computer.")
+        raise Forbidden(
+            gettext("This server only answers the Dental Images window on this computer.")
+        )
     if request.path.startswith("/static/") or request.path in TOKEN_FREE_PATHS:
         return None
     launch = _launch_secrets()
@@ -111,7 +149,9 @@ def check_request() -> Response | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if request.method in SAFE_METHODS and _same(cookie, launch.session):
         return None
-    raise Forbidden("Missing or wrong launch token. Open the program from its window.")
+    if request.method == "GET" and is_page_navigation(request.headers):
+        return earlier_start_response(403)
+    raise Forbidden(gettext("Missing or wrong launch token. Open the program from its window."))
 
 
 def add_security_headers(response: Response) -> Response:
@@ -129,7 +169,8 @@ def add_security_headers(response: Response) -> Response:
 class SecretPrefix:
     """WSGI middleware: serve the app only under `prefix` (moved into SCRIPT_NAME, so that
     routes, `request.path` and `url_for` work as without it); anything else is a bare 404 that
-    says nothing about the program."""
+    says nothing about the program, or, for a browser opening a page there (a tab left from an
+    earlier start, whose prefix is gone), the generic "open the program again" page."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], prefix: str) -> None:
         self.app = app
@@ -143,6 +184,17 @@ class SecretPrefix:
         if hmac.compare_digest(head.encode(), self.prefix.encode()) and rest.startswith("/"):
             environ["SCRIPT_NAME"], environ["PATH_INFO"] = self.prefix, rest
             return self.app(environ, start_response)
+        if environ.get("HTTP_SEC_FETCH_MODE") == "navigate":  # a tab of an earlier start
+            start_response(
+                "404 Not Found",
+                [
+                    ("Content-Type", "text/html; charset=utf-8"),
+                    ("Content-Security-Policy", EARLIER_START_CSP),
+                    ("X-Content-Type-Options", "nosniff"),
+                    ("Cache-Control", "no-store"),
+                ],
+            )
+            return [EARLIER_START_PAGE.encode()]
         start_response(
             "404 Not Found",
             [

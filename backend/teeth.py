@@ -11,6 +11,8 @@ from __future__ import annotations
 import reprlib
 from enum import StrEnum
 
+from backend.i18n import N_, gettext
+
 PERMANENT: tuple[str, ...] = tuple(str(n) for n in range(1, 33))
 PRIMARY: tuple[str, ...] = tuple(chr(c) for c in range(ord("A"), ord("T") + 1))
 ALL_TEETH: tuple[str, ...] = PERMANENT + PRIMARY
@@ -18,21 +20,41 @@ ALL_TEETH: tuple[str, ...] = PERMANENT + PRIMARY
 QUADRANTS: tuple[str, ...] = ("UR", "UL", "LL", "LR")
 """In Universal and FDI order: index + 1 is the FDI quadrant digit (index + 5 for primary teeth)."""
 
-_QUADRANT_WORDS = {"UR": "Upper right", "UL": "Upper left", "LL": "Lower left", "LR": "Lower right"}
-_FRONT = ("central incisor", "lateral incisor", "canine")
-_MOLARS = ("first molar", "second molar", "third molar")
-_PERMANENT_NAMES = (*_FRONT, "first premolar", "second premolar", *_MOLARS)
-_PRIMARY_NAMES = (*_FRONT, *_MOLARS[:2])
+# Names are put together from a quadrant's pattern and the tooth's kind, both translated: Arabic
+# puts the kind first ("القاطع المركزي الأيمن العلوي").
+_QUADRANT_NAMES = {
+    "UR": N_("Upper right {tooth}"),
+    "UL": N_("Upper left {tooth}"),
+    "LL": N_("Lower left {tooth}"),
+    "LR": N_("Lower right {tooth}"),
+}
+_PERMANENT_NAMES = (
+    N_("central incisor"),
+    N_("lateral incisor"),
+    N_("canine"),
+    N_("first premolar"),
+    N_("second premolar"),
+    N_("first molar"),
+    N_("second molar"),
+    N_("third molar"),
+)
+_PRIMARY_NAMES = (
+    N_("primary central incisor"),
+    N_("primary lateral incisor"),
+    N_("primary canine"),
+    N_("primary first molar"),
+    N_("primary second molar"),
+)
 _PRIMARY_LETTERS = "ABCDE"
 _SYMBOL_SUFFIX = {"┘": "UR", "┐": "LR"}
 _SYMBOL_PREFIX = {"└": "UL", "┌": "LL"}
 
-_UNIVERSAL_HELP = "a Universal tooth number (1-32, or A-T for primary teeth)"
-_FDI_HELP = (
+_UNIVERSAL_HELP = N_("a Universal tooth number (1-32, or A-T for primary teeth)")
+_FDI_HELP = N_(
     "an FDI tooth number (11-18, 21-28, 31-38, 41-48, "
     "or 51-55, 61-65, 71-75, 81-85 for primary teeth)"
 )
-_PALMER_HELP = (
+_PALMER_HELP = N_(
     "a Palmer tooth (quadrant UR, UL, LL or LR with 1-8, or A-E for primary teeth, "
     "e.g. 'UR8', 'ul 1', '8┘', '└8', '8┐', '┌8')"
 )
@@ -51,7 +73,11 @@ class InvalidTooth(ValueError):
 
 
 def _invalid(value: object, accepted: str) -> InvalidTooth:
-    return InvalidTooth(f"Tooth {reprlib.repr(value)} is not {accepted}")
+    return InvalidTooth(
+        gettext(
+            "Tooth {value} is not {accepted}", value=reprlib.repr(value), accepted=gettext(accepted)
+        )
+    )
 
 
 def _place(index: int, per_quadrant: int) -> tuple[str, int]:
@@ -155,7 +181,13 @@ def _notation(notation: Notation | str) -> Notation:
         return Notation(notation.strip().lower() if isinstance(notation, str) else notation)
     except ValueError:
         accepted = ", ".join(n.value for n in Notation)
-        raise ValueError(f"Unknown tooth notation {notation!r}; use one of: {accepted}") from None
+        raise ValueError(
+            gettext(
+                "Unknown tooth notation {notation}; use one of: {accepted}",
+                notation=repr(notation),
+                accepted=accepted,
+            )
+        ) from None
 
 
 def parse(text: str | int, notation: Notation | str = Notation.UNIVERSAL) -> str:
@@ -181,12 +213,12 @@ def label(code: str | int, notation: Notation | str) -> str:
 
 
 def tooth_name(code: str | int) -> str:
-    """Plain-language name, e.g. "Upper right third molar", "Lower left primary canine"."""
+    """Plain-language name in the current language, e.g. "Upper right third molar", "Lower left
+    primary canine", "ضرس العقل الأيمن العلوي"."""
     canonical = normalize(code)
     q, pos = _PLACE[canonical]
-    if canonical in PRIMARY:
-        return f"{_QUADRANT_WORDS[q]} primary {_PRIMARY_NAMES[pos - 1]}"
-    return f"{_QUADRANT_WORDS[q]} {_PERMANENT_NAMES[pos - 1]}"
+    kinds = _PRIMARY_NAMES if canonical in PRIMARY else _PERMANENT_NAMES
+    return gettext(_QUADRANT_NAMES[q], tooth=gettext(kinds[pos - 1]))
 
 
 def sort_key(code: str | int) -> tuple[int, int]:

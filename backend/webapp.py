@@ -8,7 +8,7 @@ from flask import Flask
 
 from backend import security
 from backend.api import backup as backup_routes
-from backend.api import common, errors, images, jobs, patients, settings, status, system
+from backend.api import common, errors, i18n, images, jobs, patients, settings, status, system
 from backend.api import migration as migration_routes
 from backend.paths import web_dir
 from backend.runtime import Runtime
@@ -41,6 +41,7 @@ def create_app(
     app.config.update(overrides or {})
     common.init_app(app, runtime)
     errors.init_app(app)
+    i18n.init_app(app)
     security.init_app(app, security.LaunchSecrets(launch_token=token, prefix=prefix))
     backup_routes.init_app(app)  # first: refuses requests while a restore swaps data in
     status.init_app(app)

@@ -24,6 +24,7 @@ DATA_DIRS = (
     ("web/templates", "web/templates"),
     ("web/static", "web/static"),
     ("backend/migrations", "backend/migrations"),
+    ("backend/translations", "backend/translations"),  # the compiled catalogs (.mo)
 )
 DATA_FILES = (("build/icons/dental-images.png", "build/icons"),)
 

@@ -13,7 +13,9 @@ from backend.backup.check import check_store
 from backend.backup.verify import verify_archive
 from backend.db import session_scope
 from backend.errors import ValidationError
+from backend.i18n import gettext
 from backend.jobs import Job, Progress
+from backend.legacy.notation import reading_choices
 from backend.locks import current_lock
 
 bp = Blueprint("backup", __name__, url_prefix="/api")
@@ -58,7 +60,7 @@ def start_backup():
     body = json_body()
     folder = body.get("folder")
     if folder is not None and not isinstance(folder, str):
-        raise ValidationError("The folder must be a path.", field="folder")
+        raise ValidationError(gettext("The folder must be a path."), field="folder")
     check.path_text(folder, "folder")
     job = service.start_backup_job(
         runtime(),
@@ -79,7 +81,7 @@ def upload_backup():
     request.max_content_length = MAX_UPLOAD_BYTES
     uploaded = request.files.get("file")
     if uploaded is None or not uploaded.filename:
-        raise ValidationError("Choose a backup file to upload.", field="file")
+        raise ValidationError(gettext("Choose a backup file to upload."), field="file")
     target = uploads.incoming_path(runtime().settings, uploaded.filename)
     uploaded.save(target)
     return jsonify({"path": str(target), "name": uploaded.filename}), 201
@@ -111,13 +113,23 @@ def start_check():
     return _started(rt.jobs.start("check", work))
 
 
+def _reading(body: dict) -> dict:
+    """How an earlier app's backup's teeth are to be read: `notation` (every table),
+    `table_notation` ({"dental_treatments": "universal"}), `early_layout`."""
+    return reading_choices(
+        body.get("notation"), body.get("table_notation"), body.get("early_layout")
+    )
+
+
 @bp.post("/restore/preview")
 def start_restore_preview():
-    path = restore.archive_path(check.path_text(json_body().get("path"), "path"))
+    body = json_body()
+    path = restore.archive_path(check.path_text(body.get("path"), "path"))
+    reading = _reading(body)
     rt = runtime()
     # The upload is kept: the confirmed restore that follows the preview reads the same file.
     job = rt.jobs.start(
-        "restore-check", lambda p: restore.preview_restore(rt, path, p), exclusive=False
+        "restore-check", lambda p: restore.preview_restore(rt, path, p, reading), exclusive=False
     )
     return _started(job)
 
@@ -128,16 +140,17 @@ def start_restore():
     path = restore.archive_path(check.path_text(body.get("path"), "path"))
     if body.get("confirm") is not True:
         raise ValidationError(
-            "A restore replaces the current data: confirm it (confirm: true).", field="confirm"
+            gettext("A restore replaces the current data: confirm it (confirm: true)."),
+            field="confirm",
         )
-    notation = body.get("notation") or None
+    reading = _reading(body)
     rt = runtime()
 
     def work(progress: Progress) -> dict:
         # The preview kept the upload for this step; after it, success or not, it goes (the
         # page uploads the file again for another try).
         try:
-            return restore.restore_backup(rt, path, progress=progress, notation=notation)
+            return restore.restore_backup(rt, path, progress=progress, reading=reading)
         finally:
             uploads.discard_upload(rt.settings, path)
 

@@ -8,6 +8,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
 from backend.errors import ValidationError
+from backend.i18n import gettext
 from backend.runtime import Runtime
 from backend.storage import ImageStore
 
@@ -32,7 +33,7 @@ def store() -> ImageStore:
 def json_body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ValidationError("The request body must be a JSON object.", field="body")
+        raise ValidationError(gettext("The request body must be a JSON object."), field="body")
     return data
 
 
@@ -40,7 +41,9 @@ def int_arg(name: str, default: int) -> int:
     try:
         return int(request.args.get(name, default))
     except ValueError as exc:
-        raise ValidationError(f"'{name}' must be a whole number.", field=name) from exc
+        raise ValidationError(
+            gettext("'{name}' must be a whole number.", name=name), field=name
+        ) from exc
 
 
 def _close_session(_exc: BaseException | None) -> None:

@@ -9,6 +9,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from backend.errors import AppError
+from backend.i18n import gettext
 from backend.storage import UnsafePath
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     message = exc.description or exc.name
     if status == 413:
-        message = "The upload is larger than the server accepts in one request."
+        message = gettext("The upload is larger than the server accepts in one request.")
     code = _HTTP_CODES.get(status, "http_error")
     if 400 <= status < 500:
         _log_refusal(status, code, message)
@@ -69,7 +70,7 @@ def _http_error(exc: HTTPException) -> Response:
 def _unsafe_path(exc: UnsafePath) -> Response:
     """A path that would leave its folder, from a request or from a record (a row that names
     a file outside the image tree): refused before anything was read or changed."""
-    message = f"Refused: {exc}. Nothing was read or changed."
+    message = gettext("Refused: {reason}. Nothing was read or changed.", reason=exc)
     _log_refusal(409, "unsafe_path", message)
     return error_response(409, {"code": "unsafe_path", "message": message})
 
@@ -80,8 +81,10 @@ def _unexpected(exc: Exception) -> Response:
         500,
         {
             "code": "internal_error",
-            "message": "Something went wrong inside the program. Nothing was changed; "
-            "the details are in the log.",
+            "message": gettext(
+                "Something went wrong inside the program. Nothing was changed; "
+                "the details are in the log."
+            ),
         },
     )
 

@@ -10,8 +10,10 @@ from flask import Blueprint, Response, jsonify, request
 from backend import validation as check
 from backend.api.common import json_body, runtime
 from backend.errors import NotFound, ValidationError
+from backend.i18n import gettext
 from backend.legacy.importer import open_source, preview
-from backend.legacy.notation import chosen_layout, chosen_notation, table_choices
+from backend.legacy.notation import reading_choices
+from backend.legacy.source import import_roots
 from backend.migration import live, runner
 from backend.migration.report import csv_of
 
@@ -21,13 +23,8 @@ bp = Blueprint("migration", __name__, url_prefix="/api/migration")
 def _source_path(body: dict) -> Path:
     text = str(body.get("source") or "").strip()
     if not text:
-        raise ValidationError("Choose the earlier app's data folder.", field="source")
+        raise ValidationError(gettext("Choose the earlier app's data folder."), field="source")
     return Path(check.path_text(text, "source"))
-
-
-def _notation(body: dict) -> str | None:
-    value = body.get("notation")
-    return chosen_notation(value) if value not in (None, "") else None
 
 
 def _source(body: dict):
@@ -35,24 +32,17 @@ def _source(body: dict):
     a list of folders, e.g. its program folder) and those configured for this installation."""
     extra = body.get("images_from") or []
     if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
-        raise ValidationError("images_from is a list of folders.", field="images_from")
-    roots = [Path(p) for p in extra if p.strip()] + list(runtime().settings.legacy_roots)
+        raise ValidationError(gettext("images_from is a list of folders."), field="images_from")
+    roots = import_roots([p for p in extra if p.strip()], runtime().settings.legacy_roots)
     return open_source(_source_path(body), roots)
 
 
 def _readings(body: dict) -> dict:
     """`notation` (every table), `table_notation` ({"dental_treatments": "universal"}) and
     `early_layout` ("mirrored" or "standard") as the importer takes them."""
-    tables = body.get("table_notation") or {}
-    if not isinstance(tables, dict):
-        raise ValidationError(
-            "table_notation maps a table to its notation.", field="table_notation"
-        )
-    return {
-        "notation": _notation(body),
-        "tables": table_choices(tables),
-        "early_layout": chosen_layout(body.get("early_layout")),
-    }
+    return reading_choices(
+        body.get("notation"), body.get("table_notation"), body.get("early_layout")
+    )
 
 
 @bp.get("")
@@ -88,7 +78,7 @@ def start_import():
 def start_migration():
     body = request.get_json(silent=True) or {}
     job = runner.start_migration(
-        runtime(), dry_run=bool(body.get("dry_run")), notation=_notation(body)
+        runtime(), dry_run=bool(body.get("dry_run")), notation=_readings(body)["notation"]
     )
     return jsonify(job.as_dict()), 202
 
@@ -108,7 +98,7 @@ def job_progress(job_id: str):
 def download_report():
     report = runner.last_report(runtime())
     if report is None:
-        raise NotFound("No import or migration has run yet.", field="report")
+        raise NotFound(gettext("No import or migration has run yet."), field="report")
     if request.args.get("format", "json") == "csv":
         body, mimetype, extension = csv_of(report), "text/csv", "csv"
     else:

@@ -1,12 +1,12 @@
-"""Patients, their chart and their treatments."""
+"""Patients, their chart and their treatments, and the search across everyone's images."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
 from backend.api.common import db, int_arg, json_body, store
-from backend.serializers import patient_dict, treatment_dict
-from backend.usecases import chart, patients, treatments
+from backend.serializers import image_dict, patient_dict, treatment_dict
+from backend.usecases import chart, image_search, patients, treatments
 from backend.validation import tooth
 
 bp = Blueprint("patients", __name__, url_prefix="/api")
@@ -19,6 +19,36 @@ def list_patients():
     )
     counts = patients.image_counts_by_patient(db(), [p.id for p in found])
     return jsonify({"patients": [patient_dict(p, image_count=counts.get(p.id, 0)) for p in found]})
+
+
+@bp.get("/search/images")
+def search_images():
+    """Images of any patient by description (q), type, tooth and the day taken (from, to:
+    YYYY-MM-DD, both included), newest first, a page at a time (limit, offset)."""
+    page = image_search.search_images(
+        db(),
+        image_search.read_image_search(request.args.to_dict()),
+        limit=int_arg("limit", 50),
+        offset=int_arg("offset", 0),
+    )
+    return jsonify(
+        {
+            "images": [
+                {
+                    **image_dict(image),
+                    "patient": {
+                        "id": image.patient.id,
+                        "full_name": image.patient.full_name,
+                        "serial_number": image.patient.serial_number,
+                    },
+                }
+                for image in page.images
+            ],
+            "total": page.total,
+            "limit": page.limit,
+            "offset": page.offset,
+        }
+    )
 
 
 @bp.post("/patients")

@@ -4,17 +4,33 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from backend import i18n
 from backend.api.common import db, json_body, runtime, store
+from backend.config import read_pc_preferences
 from backend.demo import create_demo_data
-from backend.usecases import logs, server_move, settings, storage_report
+from backend.imaging import ALLOWED_FORMATS
+from backend.usecases import images, logs, pc_preferences, server_move, settings, storage_report
 
 bp = Blueprint("settings", __name__, url_prefix="/api")
 
 
+def _upload_facts() -> dict[str, object]:
+    """What the page checks before it sends a file: the largest image the server takes and
+    the image formats it accepts. One source: the server's own limits."""
+    return {"max_bytes": images.DEFAULT_LIMITS.max_bytes, "formats": sorted(ALLOWED_FORMATS)}
+
+
 def _settings_response():
-    """The settings, then the read-only facts about the installation, in one object."""
+    """The clinic's settings, this PC's own (language, theme, digits) with the language the
+    program shows now (`locale`), then the read-only facts about the installation."""
     return jsonify(
-        {**settings.get_settings(db()), **settings.installation_facts(runtime().settings)}
+        {
+            **settings.get_settings(db()),
+            **read_pc_preferences(runtime().settings.data_dir),
+            "locale": i18n.current_locale(),
+            **settings.installation_facts(runtime().settings),
+            "upload": _upload_facts(),
+        }
     )
 
 
@@ -25,7 +41,12 @@ def get_settings():
 
 @bp.patch("/settings")
 def update_settings():
-    settings.update_settings(db(), json_body())
+    """Every change is checked before any is kept: one bad value changes nothing."""
+    own, clinic = pc_preferences.split_changes(json_body())
+    cleaned = pc_preferences.check_changes(own)
+    settings.update_settings(db(), clinic)
+    pc_preferences.save(runtime().settings.data_dir, cleaned)
+    i18n.forget_request_locale()  # the answer is in the newly chosen language
     return _settings_response()
 
 

@@ -8,6 +8,7 @@ from flask import Blueprint, Flask, jsonify, request
 
 from backend.api.common import runtime
 from backend.errors import Conflict
+from backend.i18n import gettext
 from backend.locks import current_lock, held_elsewhere
 
 bp = Blueprint("status", __name__, url_prefix="/api")
@@ -31,8 +32,11 @@ def refuse_changes_during_a_restore_elsewhere() -> None:
     lock = held_elsewhere(runtime().sessions)
     if lock is not None and lock.operation == "restore":
         raise Restoring(
-            f"The clinic's data is being restored on {lock.holder}. Changes are paused until "
-            "the restore has finished; nothing was changed."
+            gettext(
+                "The clinic's data is being restored on {holder}. Changes are paused until the "
+                "restore has finished; nothing was changed.",
+                holder=lock.holder,
+            )
         )
 
 

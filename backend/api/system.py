@@ -15,9 +15,12 @@ from flask import (
 )
 
 from backend import __version__, security, teeth
+from backend.api.i18n import page_language
 from backend.errors import NotFound, ValidationError
+from backend.i18n import gettext
 from backend.paths import icon_file
 from backend.process_clock import process_age
+from backend.storage import GENERAL
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,9 @@ def teeth_facts():
                 code: {"label": labels[code], "name": teeth.tooth_name(code)}
                 for code in teeth.ALL_TEETH
             },
+            # Where images of no one tooth go (a panoramic x-ray, a portrait): shown beside the
+            # teeth, asked for as the tooth "general".
+            "places": {GENERAL: {"label": "Whole mouth", "name": "images of no one tooth"}},
         }
     )
 
@@ -62,10 +68,12 @@ def favicon():
     take a PNG under this name."""
     icon = icon_file()
     if not icon.is_file():
-        raise NotFound("The program's icon is missing.")
+        raise NotFound(gettext("The program's icon is missing."))
     return send_file(icon, mimetype="image/png", max_age=86400)
 
 
 @bp.get("/")
 def index():
-    return render_template("index.html", version=__version__, token=security.page_key())
+    return render_template(
+        "index.html", version=__version__, token=security.page_key(), page=page_language()
+    )

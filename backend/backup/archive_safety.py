@@ -23,6 +23,7 @@ from pathlib import Path
 
 from backend.backup.errors import NotEnoughSpace
 from backend.fileio import free_bytes, human_size
+from backend.i18n import gettext
 from backend.storage import UnsafePath, resolve_under
 
 MIB = 1024 * 1024
@@ -126,20 +127,29 @@ def archive_problems(
             continue
         key = unicodedata.normalize("NFC", info.filename.replace("\\", "/")).casefold()
         if key in seen:
-            problems.append(f"The entry {info.filename[:120]!r} appears twice.")
+            problems.append(
+                gettext("The entry {filename} appears twice.", filename=repr(info.filename[:120]))
+            )
         seen.add(key)
         total += info.file_size
         compressed += info.compress_size
     if total > limits.max_total_bytes:
         problems.append(
-            f"The archive declares {human_size(total)} in all, more than any backup holds."
+            gettext(
+                "The archive declares {total} in all, more than any backup holds.",
+                total=human_size(total),
+            )
         )
     # The entries' compressed bytes are distinct parts of the file; entries claiming more than
     # the whole file share their data, which only a zip bomb does.
     if compressed > archive_size:
         problems.append(
-            f"The entries claim {human_size(compressed)} of compressed data in an archive of "
-            f"{human_size(archive_size)}: they overlap, as in a zip bomb, not a backup."
+            gettext(
+                "The entries claim {compressed} of compressed data in an archive of "
+                "{archive_size}: they overlap, as in a zip bomb, not a backup.",
+                compressed=human_size(compressed),
+                archive_size=human_size(archive_size),
+            )
         )
     return problems
 
@@ -171,7 +181,11 @@ def require_room(plan: Iterable[tuple[zipfile.ZipInfo, Path]]) -> None:
     problem = room_problem(plan)
     if problem:
         raise NotEnoughSpace(
-            f"{problem} Free up space there, then try again. Nothing was changed.", field="path"
+            gettext(
+                "{problem} Free up space there, then try again. Nothing was changed.",
+                problem=problem,
+            ),
+            field="path",
         )
 
 
@@ -223,9 +237,14 @@ def stream_member(
             while block := source.read(min(CHUNK, declared - size + 1)):
                 if size + len(block) > declared:
                     raise UnsafeArchive(
-                        f"The entry {name!r} holds more data than the {human_size(declared)} it "
-                        f"declares (reading stopped at byte {declared + 1}): that is a zip bomb "
-                        "or a damaged archive, not a backup."
+                        gettext(
+                            "The entry {name} holds more data than the {declared} it declares "
+                            "(reading stopped at byte {value}): that is a zip bomb or a damaged "
+                            "archive, not a backup.",
+                            name=repr(name),
+                            declared=human_size(declared),
+                            value=declared + 1,
+                        )
                     )
                 size += len(block)
                 digest.update(block)
@@ -233,11 +252,18 @@ def stream_member(
                 if on_bytes is not None:
                     on_bytes(len(block))
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-        raise UnsafeArchive(f"The entry {name!r} is damaged ({exc}).") from exc
+        raise UnsafeArchive(
+            gettext("The entry {name} is damaged ({exc}).", name=repr(name), exc=exc)
+        ) from exc
     if size < declared:
         raise UnsafeArchive(
-            f"The entry {name!r} ends after {size} of the {declared} bytes it declares: the "
-            "archive is damaged."
+            gettext(
+                "The entry {name} ends after {size} of the {declared} bytes it declares: the "
+                "archive is damaged.",
+                name=repr(name),
+                size=size,
+                declared=declared,
+            )
         )
     return size, digest.hexdigest()
 
@@ -262,7 +288,9 @@ def extract_member(
     try:
         handle = open(target, "xb")  # noqa: SIM115 - closed below; removed only if ours
     except FileExistsError as exc:
-        raise UnsafeArchive(f"The entry {info.filename[:120]!r} appears twice.") from exc
+        raise UnsafeArchive(
+            gettext("The entry {filename} appears twice.", filename=repr(info.filename[:120]))
+        ) from exc
     try:
         with handle:
             size, digest = stream_member(archive, info, handle.write, on_bytes=on_bytes)

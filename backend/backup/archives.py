@@ -11,6 +11,7 @@ from typing import Any
 from backend.backup.create import SAFETY_PREFIX
 from backend.config import Settings
 from backend.errors import NotFound
+from backend.i18n import gettext
 
 LISTED = 50
 
@@ -61,4 +62,6 @@ def find_archive(folders: list[Path], name: str) -> Path:
             candidate = folder / name
             if candidate.is_file():
                 return candidate
-    raise NotFound(f"No backup called '{name}' in the backup folders.", field="name")
+    raise NotFound(
+        gettext("No backup called '{name}' in the backup folders.", name=name), field="name"
+    )

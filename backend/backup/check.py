@@ -17,6 +17,7 @@ from backend.backup.progress import Reporter
 from backend.config import IMAGES_DIRNAME
 from backend.errors import ImageMissing
 from backend.fileio import file_sha256
+from backend.i18n import gettext, ngettext
 from backend.jobs import Progress
 from backend.models import Image
 from backend.storage import ImageStore, UnsafePath
@@ -49,17 +50,34 @@ class CheckReport:
         said = list(self.database_problems)
         if self.missing:
             said.append(
-                f"{len(self.missing)} images have no file (first: {', '.join(self.missing[:3])})."
+                ngettext(
+                    "{n} image has no file (first: {first}).",
+                    "{n} images have no file (first: {first}).",
+                    len(self.missing),
+                    first=", ".join(self.missing[:3]),
+                )
             )
         if self.mismatched:
             said.append(
-                f"{len(self.mismatched)} image files differ from the checksum recorded when "
-                f"they were added: damaged (first: {', '.join(self.mismatched[:3])})."
+                ngettext(
+                    "{n} image file differs from the checksum recorded when it was added: "
+                    "damaged (first: {first}).",
+                    "{n} image files differ from the checksum recorded when they were added: "
+                    "damaged (first: {first}).",
+                    len(self.mismatched),
+                    first=", ".join(self.mismatched[:3]),
+                )
             )
         if self.orphans:
             said.append(
-                f"{len(self.orphans)} files in the image folder belong to no image record "
-                f"(first: {', '.join(self.orphans[:3])}). They were left in place."
+                ngettext(
+                    "{n} file in the image folder belongs to no image record (first: {first}). "
+                    "It was left in place.",
+                    "{n} files in the image folder belong to no image record (first: {first}). "
+                    "They were left in place.",
+                    len(self.orphans),
+                    first=", ".join(self.orphans[:3]),
+                )
             )
         return said
 
@@ -96,7 +114,9 @@ def check_store(
     report = CheckReport(repair=repair)
     report.database_problems = _database_problems(session)
     total = session.scalar(select(func.count()).select_from(Image)) or 0
-    progress.update(total=total, current=0, message="Checking every image against its file")
+    progress.update(
+        total=total, current=0, message=gettext("Checking every image against its file")
+    )
     known: set[str] = set()
     missing_ids: list[str] = []
     for image in session.scalars(
@@ -118,7 +138,7 @@ def check_store(
             known.add(image.relative_path)
         else:
             report.missing.append(image.relative_path)
-    progress.update(message="Looking for files no image record knows")
+    progress.update(message=gettext("Looking for files no image record knows"))
     _walk(store, known, report)
     log.info(
         "store check%s: %d rows, %d files, %d missing, %d orphans, %d mismatched, %d repaired",
@@ -137,10 +157,19 @@ def _database_problems(session: Session) -> list[str]:
     if session.get_bind().dialect.name != "sqlite":
         return []
     result = [row[0] for row in session.execute(text("PRAGMA integrity_check"))]
-    problems = [] if result == ["ok"] else [f"The database is damaged: {'; '.join(result[:3])}."]
+    problems = (
+        []
+        if result == ["ok"]
+        else [gettext("The database is damaged: {details}.", details="; ".join(result[:3]))]
+    )
     broken = session.execute(text("PRAGMA foreign_key_check")).fetchall()
     if broken:
-        problems.append(f"The database has {len(broken)} rows pointing at missing rows.")
+        problems.append(
+            gettext(
+                "The database has {broken_count} rows pointing at missing rows.",
+                broken_count=len(broken),
+            )
+        )
     return problems
 
 

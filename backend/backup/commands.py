@@ -20,7 +20,9 @@ from backend.backup.verify import verify_archive
 from backend.db import session_scope
 from backend.errors import AppError, Conflict
 from backend.fileio import human_size
+from backend.i18n import gettext, ngettext
 from backend.jobs import CANCELLED, FAILED, Job, Progress
+from backend.legacy.notation import add_reading_arguments, reading_from_args
 from backend.runtime import Runtime
 
 NAMES = ("backup", "verify", "check", "restore")
@@ -31,38 +33,44 @@ REPORT_EVERY_S = 2.0
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add the backup sub-commands to the `dental-images` parser."""
     backup = commands.add_parser(
-        "backup", parents=[common], help="make a verified backup (database and images) in one zip"
+        "backup",
+        parents=[common],
+        help=gettext("make a verified backup (database and images) in one zip"),
     )
     backup.add_argument(
         "--dest",
-        help="folder to write it to (default: the remembered folder, else backups/ in the "
-        "data folder)",
+        help=gettext(
+            "folder to write it to (default: the remembered folder, else backups/ in the data "
+            "folder)"
+        ),
     )
-    backup.add_argument("--no-images", action="store_true", help="the database only")
+    backup.add_argument("--no-images", action="store_true", help=gettext("the database only"))
     verify = commands.add_parser(
-        "verify", parents=[common], help="check a backup file completely and say what is wrong"
+        "verify",
+        parents=[common],
+        help=gettext("check a backup file completely and say what is wrong"),
     )
     verify.add_argument("file")
     check = commands.add_parser(
         "check",
         parents=[common],
-        help="check every image against its file and the image folder for unknown files",
+        help=gettext("check every image against its file and the image folder for unknown files"),
     )
     check.add_argument(
-        "--repair", action="store_true", help="re-link images whose file is found by name"
+        "--repair", action="store_true", help=gettext("re-link images whose file is found by name")
     )
     restore_parser = commands.add_parser(
         "restore",
         parents=[common],
-        help="replace the data with a backup's (a safety backup of the current data first)",
+        help=gettext(
+            "replace the data with a backup's (a safety backup of the current data first)"
+        ),
     )
     restore_parser.add_argument("file")
-    restore_parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     restore_parser.add_argument(
-        "--notation",
-        choices=("universal", "fdi"),
-        help="tooth numbering of a backup of the earlier app, when it cannot be told",
+        "--yes", action="store_true", help=gettext("do not ask for confirmation")
     )
+    add_reading_arguments(restore_parser, gettext("a backup of the earlier app"))
 
 
 def run(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -87,11 +95,18 @@ def _backup(runtime: Runtime, args: argparse.Namespace) -> int:
         result = job.result
         counts = result["backup"]["counts"]
         print(
-            f"Backup written and verified: {result['path']} ({human_size(result['size_bytes'])}; "
-            f"{counts['patients']} patients, {counts['images']} images, {counts['files']} files)."
+            gettext(
+                "Backup written and verified: {path} ({size_bytes}; {patients} patients, {images} "
+                "images, {files} files).",
+                path=result["path"],
+                size_bytes=human_size(result["size_bytes"]),
+                patients=counts["patients"],
+                images=counts["images"],
+                files=counts["files"],
+            )
         )
         for warning in result["warnings"]:
-            print(f"Note: {warning}")
+            print(gettext("Note: {warning}", warning=warning))
     return code
 
 
@@ -108,13 +123,13 @@ def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
     report = job.result
     if report.ok:
         _describe(report.as_dict())
-        print(f"OK: {path} is complete and every entry matches its checksum.")
+        print(gettext("OK: {path} is complete and every entry matches its checksum.", path=path))
     else:
-        print(f"PROBLEMS in {path}:")
+        print(gettext("PROBLEMS in {path}:", path=path))
         for problem in report.problems:
             print(f"  - {problem}")
     for warning in report.warnings:
-        print(f"Note: {warning}")
+        print(gettext("Note: {warning}", warning=warning))
     return OK if report.ok else PROBLEMS
 
 
@@ -127,14 +142,34 @@ def _check(runtime: Runtime, args: argparse.Namespace) -> int:
     if job is None:
         return code
     report = job.result
-    print(f"Checked {report.rows} image records and {report.files} files.")
+    print(
+        gettext(
+            "Checked {rows} image records and {files} files.", rows=report.rows, files=report.files
+        )
+    )
     if report.repaired:
-        print(f"Repaired: {len(report.repaired)} images re-linked to a file found by name.")
+        print(
+            ngettext(
+                "Repaired: {n} image re-linked to a file found by name.",
+                "Repaired: {n} images re-linked to a file found by name.",
+                len(report.repaired),
+            )
+        )
     if report.legacy_files:
-        print(f"{report.legacy_files} files lie in the earlier app's layout (left for migration).")
+        print(
+            ngettext(
+                "{n} file lies in the earlier app's layout (left for migration).",
+                "{n} files lie in the earlier app's layout (left for migration).",
+                report.legacy_files,
+            )
+        )
     for problem in report.problems():
         print(f"  - {problem}")
-    print("OK: the store is in order." if report.ok else "PROBLEMS found (see above).")
+    print(
+        gettext("OK: the store is in order.")
+        if report.ok
+        else gettext("PROBLEMS found (see above).")
+    )
     return OK if report.ok else PROBLEMS
 
 
@@ -142,10 +177,18 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
     try:
         path = restore.archive_path(args.file)
     except AppError as exc:
-        print(f"Not restored: {exc.message}", file=sys.stderr)
+        print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
+        return FAILED_EXIT
+    try:
+        reading = reading_from_args(args)
+    except AppError as exc:
+        print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
         return FAILED_EXIT
     code, job = _run_job(
-        runtime, "restore-check", lambda p: restore.preview_restore(runtime, path, p), False
+        runtime,
+        "restore-check",
+        lambda p: restore.preview_restore(runtime, path, p, reading),
+        False,
     )
     if job is None:
         return code
@@ -153,26 +196,31 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
     for line in job.result["replaces"]:
         print(f"  * {line}")
     if not args.yes and not _confirmed():
-        print("Not restored: not confirmed. Nothing was changed.", file=sys.stderr)
+        print(gettext("Not restored: not confirmed. Nothing was changed."), file=sys.stderr)
         return CANCELLED_EXIT
     code, job = _run_job(
         runtime,
         "restore",
-        lambda p: restore.restore_backup(runtime, path, progress=p, notation=args.notation),
+        lambda p: restore.restore_backup(runtime, path, progress=p, reading=reading),
     )
     if job is not None:
-        print(f"Restored. The previous data is in the safety backup {job.result['safety_backup']}.")
+        print(
+            gettext(
+                "Restored. The previous data is in the safety backup {safety_backup}.",
+                safety_backup=job.result["safety_backup"],
+            )
+        )
         for warning in job.result["warnings"]:
-            print(f"Note: {warning}")
+            print(gettext("Note: {warning}", warning=warning))
     return code
 
 
 def _confirmed() -> bool:
     """Whether the person at the console typed yes. No one to answer (not a console, or the
     input ended, as NUL gives on Windows) is asked for --yes."""
-    answer = console.ask("Replace the current data with this backup? Type yes: ")
+    answer = console.ask(gettext("Replace the current data with this backup? Type yes: "))
     if answer is None:
-        print("Add --yes to restore without a question.", file=sys.stderr)
+        print(gettext("Add --yes to restore without a question."), file=sys.stderr)
         return False
     return answer == "yes"
 
@@ -181,19 +229,28 @@ def _describe(summary: dict[str, Any]) -> None:
     backup = summary.get("backup")
     if backup:
         counts = backup["counts"]
-        print(
-            f"Backup of {backup['created_at']} from {backup['source_machine']} (version "
-            f"{backup['app_version']}): {counts['patients']} patients, {counts['treatments']} "
-            f"treatments, {counts['images']} images, {counts['files']} files"
-            + ("" if backup["includes_images"] else " (database only)")
-            + "."
+        text = gettext(
+            "Backup of {created_at} from {machine} (version {version}): {patients} patients, "
+            "{treatments} treatments, {images} images, {files} files",
+            created_at=backup["created_at"],
+            machine=backup["source_machine"],
+            version=backup["app_version"],
+            patients=counts["patients"],
+            treatments=counts["treatments"],
+            images=counts["images"],
+            files=counts["files"],
         )
+        print(text + ("" if backup["includes_images"] else gettext(" (database only)")) + ".")
     elif summary.get("legacy"):
         legacy = summary["legacy"]
         print(
-            f"Backup of the earlier app: {legacy['patients']} patients, "
-            f"{legacy['image_rows']} image records; tooth numbering "
-            f"{legacy['notation']['detected'] or 'undecided'}."
+            gettext(
+                "Backup of the earlier app: {patients} patients, {image_rows} image records; "
+                "tooth numbering {notation}.",
+                patients=legacy["patients"],
+                image_rows=legacy["image_rows"],
+                notation=legacy["notation"]["detected"] or gettext("undecided"),
+            )
         )
 
 
@@ -205,7 +262,7 @@ def _run_job(
     try:
         job = runtime.jobs.start(kind, work, exclusive=exclusive)
     except Conflict as exc:
-        print(f"Not started: {exc.message}", file=sys.stderr)
+        print(gettext("Not started: {message}", message=exc.message), file=sys.stderr)
         return BUSY, None
     try:
         _follow(runtime, job)
@@ -213,11 +270,11 @@ def _run_job(
         runtime.jobs.cancel(job.id)
         runtime.jobs.wait(job.id)
     if job.state == CANCELLED:
-        print("Cancelled. Nothing was changed.", file=sys.stderr)
+        print(gettext("Cancelled. Nothing was changed."), file=sys.stderr)
         return CANCELLED_EXIT, None
     if job.state == FAILED:
         assert job.error is not None
-        print(f"Failed: {job.error['message']}", file=sys.stderr)
+        print(gettext("Failed: {message}", message=job.error["message"]), file=sys.stderr)
         for problem in job.error.get("problems", [])[1:]:
             print(f"  - {problem}", file=sys.stderr)
         return FAILED_EXIT, None
@@ -240,12 +297,23 @@ def _follow(runtime: Runtime, job: Job) -> None:
 def _progress_line(progress: dict[str, Any]) -> str:
     parts = []
     if progress["total"]:
-        parts.append(f"{progress['current']} of {progress['total']} files")
+        parts.append(
+            ngettext(
+                "{current} of {n} file",
+                "{current} of {n} files",
+                progress["total"],
+                current=progress["current"],
+            )
+        )
     if progress["bytes_total"]:
         parts.append(
-            f"{human_size(progress['bytes_done'])} of {human_size(progress['bytes_total'])}"
+            gettext(
+                "{done} of {total}",
+                done=human_size(progress["bytes_done"]),
+                total=human_size(progress["bytes_total"]),
+            )
         )
     if progress["remaining_s"] is not None:
         left = time.strftime("%H:%M:%S", time.gmtime(progress["remaining_s"]))
-        parts.append(f"about {left} left")
+        parts.append(gettext("about {left} left", left=left))
     return " · ".join([progress["message"], *parts])

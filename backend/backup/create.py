@@ -30,6 +30,7 @@ from backend.backup.snapshot import read_facts, snapshot_database
 from backend.backup.verify import verify_archive
 from backend.config import IMAGES_DIRNAME
 from backend.fileio import discard, fsync_file, publish_new, remove_path, remove_stale
+from backend.i18n import gettext, ngettext
 from backend.jobs import Progress
 from backend.models import Image, utcnow
 from backend.runtime import Runtime
@@ -105,29 +106,32 @@ def create_backup(
     temp = folder / f".{final_name}.{token}.zip.part"
     try:
         work.mkdir(parents=True)
-        progress.update(message="Preparing the backup")
+        progress.update(message=gettext("Preparing the backup"))
         snapshot = work / DATABASE_ENTRY
-        require_free_space(work, _live_database_size(runtime), "the database snapshot")
+        require_free_space(work, _live_database_size(runtime), gettext("the database snapshot"))
         since = time.time()
         snapshot_database(runtime.engine, snapshot)
         frozen = _freeze(settings.images_dir, freeze_root, progress) if include_images else None
         plan = _plan(runtime, snapshot, frozen, since) if include_images else []
         payload = snapshot.stat().st_size + sum(_size(p.source) for p in plan)
-        require_free_space(folder, payload, "this backup")
+        require_free_space(folder, payload, gettext("this backup"))
         progress.update(
             total=len(plan) + 1,
             current=0,
             bytes_total=2 * payload,
             bytes_done=0,
-            message="Copying the images and the database",
+            message=gettext("Copying the images and the database"),
         )
         manifest = _write_archive(runtime, temp, plan, snapshot, include_images, progress)
         fsync_file(temp)
         report = verify_archive(temp, progress=progress, work_dir=work, own_totals=False)
         if not report.ok:
             raise BackupFailed(
-                "The backup did not verify after it was written: "
-                f"{report.problems[0]} Nothing was kept; check the disk and try again."
+                gettext(
+                    "The backup did not verify after it was written: {problems} Nothing was kept; "
+                    "check the disk and try again.",
+                    problems=report.problems[0],
+                )
             )
         final = publish_new(temp, folder, final_name)
     finally:
@@ -177,7 +181,13 @@ def _freeze(
             return None
         frozen[entry] = (target, changed)
         if len(frozen) % 500 == 0:
-            progress.update(message=f"Preparing the backup ({len(frozen)} files)")
+            progress.update(
+                message=ngettext(
+                    "Preparing the backup ({n} file)",
+                    "Preparing the backup ({n} files)",
+                    len(frozen),
+                )
+            )
     return frozen
 
 

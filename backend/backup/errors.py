@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from backend.errors import AppError, ValidationError
+from backend.i18n import gettext, ngettext
 
 
 class BackupInvalid(ValidationError):
@@ -12,9 +13,17 @@ class BackupInvalid(ValidationError):
 
     def __init__(self, problems: list[str], *, field: str | None = "path") -> None:
         shown = problems[:5]
-        more = f" (and {len(problems) - 5} more problems)" if len(problems) > 5 else ""
+        more = (
+            ngettext(" (and {n} more problem)", " (and {n} more problems)", len(problems) - 5)
+            if len(problems) > 5
+            else ""
+        )
         super().__init__(
-            "This backup cannot be used: " + " ".join(shown) + more + " Nothing was changed.",
+            gettext(
+                "This backup cannot be used: {problems}{more} Nothing was changed.",
+                problems=" ".join(shown),
+                more=more,
+            ),
             field=field,
         )
         self.problems = problems

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from backend.backup.errors import FolderNotUsable, NotEnoughSpace
 from backend.fileio import free_bytes, human_size
+from backend.i18n import gettext
 
 MARGIN_BYTES = 64 * 1024 * 1024
 
@@ -16,8 +17,11 @@ def ensure_writable_folder(folder: Path) -> None:
     """Refuse a folder that is missing or cannot be written, saying what to do."""
     if not folder.is_dir():
         raise FolderNotUsable(
-            f"The folder {folder} does not exist or cannot be reached. Connect the disk or "
-            "choose another folder.",
+            gettext(
+                "The folder {folder} does not exist or cannot be reached. Connect the disk or "
+                "choose another folder.",
+                folder=folder,
+            ),
             field="folder",
         )
     probe = folder / f".dental-images-write-test-{secrets.token_hex(4)}"
@@ -25,8 +29,12 @@ def ensure_writable_folder(folder: Path) -> None:
         probe.write_bytes(b"")
     except OSError as exc:
         raise FolderNotUsable(
-            f"The program cannot write to {folder} ({exc.strerror or exc}). Choose another "
-            "folder, or ask whoever manages this computer for permission to write there.",
+            gettext(
+                "The program cannot write to {folder} ({value}). Choose another folder, or ask "
+                "whoever manages this computer for permission to write there.",
+                folder=folder,
+                value=exc.strerror or exc,
+            ),
             field="folder",
         ) from exc
     probe.unlink(missing_ok=True)
@@ -37,8 +45,14 @@ def require_free_space(folder: Path, needed: int, what: str, *, field: str = "fo
     free = free_bytes(folder)
     if free < needed + MARGIN_BYTES:
         raise NotEnoughSpace(
-            f"Not enough free space for {what}: it needs about {human_size(needed)} on the disk "
-            f"holding {folder}, and {human_size(free)} is free. Free up space there or choose "
-            "another folder (for example an external disk).",
+            gettext(
+                "Not enough free space for {what}: it needs about {needed} on the disk holding "
+                "{folder}, and {free} is free. Free up space there or choose another folder (for "
+                "example an external disk).",
+                what=what,
+                needed=human_size(needed),
+                folder=folder,
+                free=human_size(free),
+            ),
             field=field,
         )

@@ -23,6 +23,7 @@ from backend.backup.progress import Reporter, Step
 from backend.backup.verify import verify_archive
 from backend.errors import ValidationError
 from backend.fileio import remove_path
+from backend.i18n import gettext
 from backend.jobs import Progress
 from backend.runtime import Runtime
 
@@ -80,8 +81,10 @@ def _require_space(runtime: Runtime, archive: Path, kind: str) -> None:
     require_free_space(
         runtime.settings.backups_dir,
         2 * unpacked + current_bytes,
-        "restoring the earlier app's backup (unpacking it and a safety backup of the current "
-        "data); nothing was changed",
+        gettext(
+            "restoring the earlier app's backup (unpacking it and a safety backup of the current "
+            "data); nothing was changed"
+        ),
         field="path",
     )
 
@@ -100,13 +103,20 @@ def _extract_legacy_zip(archive: Path, folder: Path) -> None:
                 raise BackupInvalid([str(exc)]) from exc
 
 
-def preview(runtime: Runtime, archive: Path, kind: str, progress: Reporter) -> dict[str, Any]:
+def preview(
+    runtime: Runtime,
+    archive: Path,
+    kind: str,
+    progress: Reporter,
+    reading: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Check the earlier app's backup and say what importing it would bring, with the tooth
-    numbering detected and the evidence for it."""
+    numbering detected and the evidence for it, counted as `reading` (`reading_choices`)
+    chooses."""
     importer = _importer()
     warnings = _checked(archive, progress, runtime.settings.backups_dir)
     with staged_source(runtime, archive, kind) as folder:
-        found = importer.preview(importer.open_source(folder), runtime)
+        found = importer.preview(importer.open_source(folder), runtime, **(reading or {}))
     warnings = [*warnings, *found.warnings, *_accounting(found)]
     return {
         "path": str(archive),
@@ -131,27 +141,29 @@ def restore(
     kind: str,
     progress: Progress,
     *,
-    notation: str | None,
+    reading: dict[str, Any] | None,
     put_back: Callable[[Path], None],
 ) -> dict[str, Any]:
-    """Import the earlier app's backup into the current data: checked, staged, safety backup,
-    import; on any failure `put_back(safety backup)` restores the data as it was."""
+    """Import the earlier app's backup into the current data, its teeth read as `reading`
+    (`reading_choices`) chooses, else as the evidence decides: checked, staged, safety
+    backup, import; on any failure `put_back(safety backup)` restores the data as it was."""
+    reading = reading or {}
     importer = _importer()
     settings = runtime.settings
     warnings = _checked(archive, Step(progress, 1, 3, "checking the backup"), settings.backups_dir)
     with staged_source(runtime, archive, kind) as folder:
         source = importer.open_source(folder)
-        chosen = notation or _detected_reading(importer, source, runtime)
+        chosen = _reading_used(importer, source, runtime, reading)
         safety = create_backup(
             runtime,
             settings.backups_dir,
             progress=Step(progress, 2, 3, "safety backup of the current data"),
             prefix=SAFETY_PREFIX,
         )
-        progress.update(message="Step 3 of 3, importing the earlier app's data")
+        progress.update(message=gettext("Step 3 of 3, importing the earlier app's data"))
         import_marker.mark_started(runtime.sessions, archive, safety.path)
         try:
-            report = importer.import_legacy(runtime, source, notation=notation, progress=progress)
+            report = importer.import_legacy(runtime, source, **reading, progress=progress)
         except BaseException:
             put_back(safety.path)
             import_marker.clear(runtime.sessions)
@@ -173,17 +185,22 @@ def _accounting(found: Any) -> list[str]:
     if not kept and not listed:
         return []
     files = found.images_found + kept + listed
+    names = found.unreferenced_names
+    more = f" and {listed - len(names)} more" if listed > len(names) else ""
+    named = f": {', '.join(names)}{more}" if names else ""
     return [
         f"The backup's database holds {found.image_rows} image records; {files} image files "
         f"are in the archive; {kept + listed} files no record names (their rows were likely "
         "lost when the earlier app backed up its database without its -wal file): "
-        f"{kept} are kept as patient-level images of their folder's patient, {listed} listed."
+        f"{kept} are kept as patient-level images of their folder's patient, {listed} are "
+        f"left out{named}."
     ]
 
 
-def _detected_reading(importer: Any, source: Any, runtime: Runtime) -> str:
-    """How the backup's teeth are read, decided per table generation from the evidence."""
-    shown = importer.preview(source, runtime)
+def _reading_used(importer: Any, source: Any, runtime: Runtime, reading: dict[str, Any]) -> str:
+    """How the backup's teeth are read: as chosen, the rest per table generation from the
+    evidence; raises ValidationError naming the generations still to choose."""
+    shown = importer.preview(source, runtime, **reading)
     if shown.reading:
         return shown.reading
     evidence = [
@@ -194,6 +211,7 @@ def _detected_reading(importer: Any, source: Any, runtime: Runtime) -> str:
     raise ValidationError(
         "The tooth numbering of this backup cannot be told for certain ("
         + " / ".join(evidence)
-        + "). Choose Universal or FDI, then restore again. Nothing was changed.",
+        + "). Choose Universal or FDI (for every table, or for each table generation), then "
+        "restore again. Nothing was changed.",
         field="notation",
     )

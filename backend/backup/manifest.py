@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.i18n import gettext
+
 FORMAT = "dental-images-backup"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -85,19 +87,23 @@ def parse_manifest(raw: bytes) -> Manifest:
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ManifestError("manifest.json is not readable JSON.") from exc
+        raise ManifestError(gettext("manifest.json is not readable JSON.")) from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ManifestError("manifest.json does not describe a Dental Images backup.")
+        raise ManifestError(gettext("manifest.json does not describe a Dental Images backup."))
     version = data.get("format_version")
     if not isinstance(version, int) or version < 1:
-        raise ManifestError("manifest.json has no valid format version.")
+        raise ManifestError(gettext("manifest.json has no valid format version."))
     if version > FORMAT_VERSION:
         raise ManifestError(
-            f"This backup uses format {version}, made by a newer version of the program "
-            f"({data.get('app_version', 'unknown')}); update the program, then restore it."
+            gettext(
+                "This backup uses format {version}, made by a newer version of the program "
+                "({app_version}); update the program, then restore it.",
+                version=version,
+                app_version=data.get("app_version", "unknown"),
+            )
         )
     if data.get("database") != DATABASE_ENTRY:
-        raise ManifestError("manifest.json does not name the database entry.")
+        raise ManifestError(gettext("manifest.json does not name the database entry."))
     return Manifest(
         app_version=_text(data, "app_version"),
         created_at=_text(data, "created_at"),
@@ -116,33 +122,37 @@ def parse_manifest(raw: bytes) -> Manifest:
 def _text(data: dict[str, Any], key: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value:
-        raise ManifestError(f"manifest.json has no {key}.")
+        raise ManifestError(gettext("manifest.json has no {key}.", key=key))
     return value
 
 
 def _counts(value: Any) -> dict[str, int]:
     if not isinstance(value, dict):
-        raise ManifestError("manifest.json has no counts.")
+        raise ManifestError(gettext("manifest.json has no counts."))
     counts = {}
     for key in COUNT_KEYS:
         number = value.get(key)
         if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-            raise ManifestError(f"manifest.json has no valid count of {key}.")
+            raise ManifestError(gettext("manifest.json has no valid count of {key}.", key=key))
         counts[key] = number
     return counts
 
 
 def _entries(value: Any) -> dict[str, Entry]:
     if not isinstance(value, dict) or DATABASE_ENTRY not in value:
-        raise ManifestError("manifest.json lists no database entry.")
+        raise ManifestError(gettext("manifest.json lists no database entry."))
     entries = {}
     for name, facts in value.items():
         if not isinstance(facts, dict):
-            raise ManifestError(f"manifest.json has no size and checksum for {name}.")
+            raise ManifestError(
+                gettext("manifest.json has no size and checksum for {name}.", name=name)
+            )
         size, digest = facts.get("size"), facts.get("sha256")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ManifestError(f"manifest.json has no valid size for {name}.")
+            raise ManifestError(gettext("manifest.json has no valid size for {name}.", name=name))
         if not isinstance(digest, str) or not _SHA256.match(digest):
-            raise ManifestError(f"manifest.json has no valid SHA-256 for {name}.")
+            raise ManifestError(
+                gettext("manifest.json has no valid SHA-256 for {name}.", name=name)
+            )
         entries[str(name)] = Entry(size=size, sha256=digest)
     return entries

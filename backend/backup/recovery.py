@@ -18,6 +18,7 @@ from backend.backup.manifest import DATABASE_ENTRY
 from backend.backup.snapshot import load_into
 from backend.config import Settings
 from backend.errors import Conflict
+from backend.i18n import gettext
 from backend.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,11 @@ def recover_interrupted_restore(settings: Settings, engine: Engine) -> str | Non
         return None
     if jr.still_running(journal):
         raise Conflict(
-            f"A restore is running in another copy of the program (process {journal.pid}); "
-            "wait until it has finished, then start the program again."
+            gettext(
+                "A restore is running in another copy of the program (process {pid}); wait until "
+                "it has finished, then start the program again.",
+                pid=journal.pid,
+            )
         )
     if journal.phase == jr.COMMITTED or (
         journal.method == jr.ROWS

@@ -53,13 +53,19 @@ def archive_path(value: Any) -> Path:
     return path.resolve()
 
 
-def preview_restore(runtime: Runtime, archive: Path, progress: Reporter | None = None) -> dict:
+def preview_restore(
+    runtime: Runtime,
+    archive: Path,
+    progress: Reporter | None = None,
+    reading: dict[str, Any] | None = None,
+) -> dict:
     """Check the whole archive (nothing live is touched) and say what a restore would do:
-    when the backup was made, from where, what it holds and what it replaces."""
+    when the backup was made, from where, what it holds and what it replaces. `reading`
+    (`reading_choices`) is how an earlier app's backup's teeth are to be read."""
     progress = progress or Progress()
     kind = kinds.detect_kind(archive)
     if kind in kinds.LEGACY_KINDS:
-        return legacy_backups.preview(runtime, archive, kind, progress)
+        return legacy_backups.preview(runtime, archive, kind, progress, reading)
     report = _verified(runtime, archive, progress)
     assert report.manifest is not None
     return _preview(runtime, report)
@@ -70,10 +76,11 @@ def restore_backup(
     archive: Path,
     *,
     progress: Reporter | None = None,
-    notation: str | None = None,
+    reading: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Replace the current data with the backup's, or change nothing. Returns what was restored
-    and where the safety backup of the previous data is."""
+    and where the safety backup of the previous data is. `reading` (`reading_choices`) is how
+    an earlier app's backup's teeth are read, where the evidence does not decide."""
     progress = progress or Progress()
     kind = kinds.detect_kind(archive)
     if kind in kinds.LEGACY_KINDS:
@@ -83,7 +90,7 @@ def restore_backup(
                 archive,
                 kind,
                 progress,
-                notation=notation,
+                reading=reading,
                 put_back=lambda safety: _put_back(runtime, safety, progress),
             )
         prune_safety_backups(runtime.settings.backups_dir)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from backend import validation as check
 from backend.backup.fsutil import ensure_writable_folder
 from backend.errors import ValidationError
+from backend.i18n import gettext
 from backend.models import AppState, utcnow
 
 SCHEDULE, TIME, WEEKDAY, KEEP, FOLDER, CLINIC = (
@@ -95,13 +96,15 @@ def _cleaned(values: Mapping[str, Any]) -> BackupSettings:
     schedule = check.choice(values.get("schedule"), "schedule", SCHEDULES)
     time = str(values.get("time") or "").strip()
     if not _TIME.match(time):
-        raise ValidationError("The time must look like 19:00 (24-hour clock).", field="time")
+        raise ValidationError(
+            gettext("The time must look like 19:00 (24-hour clock)."), field="time"
+        )
     weekday = check.optional_int(values.get("weekday"), "weekday", minimum=0, maximum=6) or 0
     keep = check.optional_int(values.get("keep"), "keep", minimum=1, maximum=365) or 7
     folder = check.text(check.path_text(values.get("folder"), "folder"), "folder", max_length=1000)
     if folder and not Path(folder).expanduser().is_absolute():
         raise ValidationError(
-            "Choose a full folder path (for example D:\\Backups).", field="folder"
+            gettext("Choose a full folder path (for example D:\\Backups)."), field="folder"
         )
     clinic = check.text(values.get("clinic"), "clinic", max_length=80) or ""
     return BackupSettings(schedule, time, weekday, keep, folder, clinic)

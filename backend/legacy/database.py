@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.errors import ValidationError
+from backend.i18n import gettext
 
 DB_NAME = "dental_clinic.db"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -60,9 +61,14 @@ def read_database(path: Path) -> LegacyDatabase:
             header = handle.read(20)
             magic = header[: len(SQLITE_MAGIC)]
     except OSError as exc:
-        raise ValidationError(f"{path} cannot be read: {exc.strerror}.", field="source") from exc
+        raise ValidationError(
+            gettext("{path} cannot be read: {strerror}.", path=path, strerror=exc.strerror),
+            field="source",
+        ) from exc
     if magic != SQLITE_MAGIC:
-        raise ValidationError(f"{path} is not an SQLite database.", field="source")
+        raise ValidationError(
+            gettext("{path} is not an SQLite database.", path=path), field="source"
+        )
     with tempfile.TemporaryDirectory(prefix="legacy-db-") as folder:
         copy = Path(folder) / DB_NAME
         shutil.copyfile(path, copy)
@@ -84,7 +90,9 @@ def read_database(path: Path) -> LegacyDatabase:
             database.wal_missing = header[18:20] == b"\x02\x02" and shm and not has_wal
             return database
         except sqlite3.DatabaseError as exc:
-            raise ValidationError(f"{path} cannot be read: {exc}.", field="source") from exc
+            raise ValidationError(
+                gettext("{path} cannot be read: {exc}.", path=path, exc=exc), field="source"
+            ) from exc
         finally:
             connection.close()
 
@@ -100,9 +108,12 @@ def _read(connection: sqlite3.Connection, path: Path, has_wal: bool = False) -> 
             # The earlier app kept its rows in the -wal file until a checkpoint: a .db copied
             # without it can be an empty shell.
             raise ValidationError(
-                f"{path.name} holds no tables: it looks like the earlier app's database "
-                f"copied without its {path.name}-wal file, which holds the newest rows. "
-                "Copy both files (and any -shm) together and choose the .db again.",
+                gettext(
+                    "{name} holds no tables: it looks like the earlier app's database copied "
+                    "without its {name}-wal file, which holds the newest rows. Copy both files "
+                    "(and any -shm) together and choose the .db again.",
+                    name=path.name,
+                ),
                 field="source",
             )
         raise ValidationError(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from backend.i18n import gettext
 from backend.imaging import ALLOWED_FORMATS
 
 
@@ -34,18 +35,20 @@ def inspect_file(path: Path) -> FileFacts:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise NotAnImage(f"cannot be read ({exc.strerror or exc})") from exc
+        raise NotAnImage(gettext("cannot be read ({value})", value=exc.strerror or exc)) from exc
     if not data:
-        raise NotAnImage("the file is empty")
+        raise NotAnImage(gettext("the file is empty"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as picture:
                 fmt, width, height = picture.format, picture.width, picture.height
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
-        raise NotAnImage("not an image the program can read") from exc
+        raise NotAnImage(gettext("not an image the program can read")) from exc
     if fmt not in ALLOWED_FORMATS:
-        raise NotAnImage(f"a {fmt} file, not a PNG, JPEG, WebP, BMP, GIF or TIFF image")
+        raise NotAnImage(
+            gettext("a {fmt} file, not a PNG, JPEG, WebP, BMP, GIF or TIFF image", fmt=fmt)
+        )
     return FileFacts(
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),

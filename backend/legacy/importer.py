@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from backend import fileio
 from backend.errors import ValidationError
+from backend.i18n import gettext
 from backend.jobs import Progress
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, TREATMENT_TABLES, read_database
 from backend.legacy.files import FileFacts, NotAnImage, inspect_file
@@ -39,12 +40,14 @@ from backend.legacy.notation import (
     detect_layout,
     detect_notation,
     generation_rows,
+    numbered_texts,
 )
+from backend.legacy.paths import ImageRoots
 from backend.legacy.plan import ImagePlan, ImportPlan, build_plan
 from backend.legacy.source import LegacySource, open_source
 from backend.migration import cleanup, live
 from backend.migration.journal import Mover, Placement, recover
-from backend.migration.report import ImportReport
+from backend.migration.report import EXIT_FAILED, EXIT_OK, ImportReport
 from backend.migration.safety import (
     SafetyItem,
     bytes_to_copy,
@@ -60,6 +63,7 @@ __all__ = ["ImportPreview", "ImportReport", "LegacySource", "import_legacy", "op
 log = logging.getLogger(__name__)
 
 BATCH = 200
+LISTED_NAMES = 10  # files no record names, named in a preview (all are in the report)
 INSPECT_WORKERS = min(4, os.cpu_count() or 1)  # files checked at once (see _inspect)
 
 
@@ -81,6 +85,7 @@ class ImportPreview:
     patient_images_found: int = 0
     files_kept_as_patient_images: int = 0  # files no record names, in a patient's folder
     unreferenced_files: int = 0
+    unreferenced_names: list[str] = field(default_factory=list)  # the first few, root-relative
     missing_examples: list[str] = field(default_factory=list)
     generations: dict[str, dict[str, Any]] = field(default_factory=dict)
     reading: str | None = None  # how the counts read the teeth; None when not decided
@@ -103,6 +108,7 @@ class ImportPreview:
             "patient_images_found": self.patient_images_found,
             "files_kept_as_patient_images": self.files_kept_as_patient_images,
             "unreferenced_files": self.unreferenced_files,
+            "unreferenced_names": list(self.unreferenced_names),
             "missing_examples": list(self.missing_examples),
             "generations": {k: dict(v) for k, v in self.generations.items()},
             "reading": self.reading,
@@ -181,13 +187,28 @@ def preview(
         patient_images_found=sum(1 for i in plan.images if i.key.startswith("patient_image:")),
         files_kept_as_patient_images=sum(1 for i in plan.images if i.key.startswith("orphan:")),
         unreferenced_files=len(report.unreferenced_files),
+        unreferenced_names=[
+            ImageRoots(list(source.roots)).relative_to_root(Path(p))
+            for p in report.unreferenced_files[:LISTED_NAMES]
+        ],
         missing_examples=[f"{e.what}: {e.path}" for e in report.missing_files[:10]],
         generations=generations_of(database, decision),
         reading=decision.describe() if decision else None,
         name_conflicts=[f"{e.what}: {e.reason}" for e in report.name_conflicts],
-        warnings=database.warnings(),
+        warnings=[*database.warnings(), *_numbered_text_warning(database)],
     )
     return result
+
+
+def _numbered_text_warning(database: Any) -> list[str]:
+    texts = numbered_texts(database)
+    if not texts:
+        return []
+    return [
+        f"{len(texts)} descriptions or notes name a tooth by number (for example "
+        f"\u201c\u2068{texts[0]}\u2069\u201d). They come across as written, so they may "
+        "use the earlier app's numbering rather than the one shown here."
+    ]
 
 
 def import_legacy(
@@ -226,7 +247,7 @@ def import_legacy(
         )
         if not dry_run:
             recover(runtime.sessions, runtime.store)
-        progress.update(message=f"Reading {source.database.name}")
+        progress.update(message=gettext("Reading {name}", name=source.database.name))
         with runtime.sessions() as session:
             plan = build_plan(session, source, database, decision, report, _own_files(runtime))
         placements = _inspect(runtime, plan, report, progress, move_files)
@@ -237,7 +258,8 @@ def import_legacy(
     finally:
         live.untrack(progress)
     report.finish()
-    log.info(
+    log.log(
+        outcome_level(report),
         "%s of %s finished in %.1f s: %s",
         operation,
         source.folder,
@@ -245,6 +267,15 @@ def import_legacy(
         report.summary(),
     )
     return report
+
+
+def outcome_level(report: ImportReport) -> int:
+    """How loudly the log tells of a finished import or migration: ERROR when something failed,
+    WARNING when files were missing or left behind (not everything came across), INFO when all
+    of it did. A dry run, which changes nothing, tells at INFO."""
+    if report.dry_run or report.exit_code == EXIT_OK:
+        return logging.INFO
+    return logging.ERROR if report.exit_code == EXIT_FAILED else logging.WARNING
 
 
 def _own_files(runtime: Runtime) -> set[str]:
@@ -267,7 +298,7 @@ def _inspect(
     a file that is not an image is reported."""
     images_dir = fileio.real_path(runtime.settings.images_dir)
     placements = []
-    progress.update(current=0, total=len(plan.images), message="Checking the files")
+    progress.update(current=0, total=len(plan.images), message=gettext("Checking the files"))
     with ThreadPoolExecutor(max_workers=INSPECT_WORKERS) as pool:
         # Hashing dominates a migration; hashlib and file reads release the GIL, so files are
         # checked in parallel, their results taken in plan order.
@@ -333,14 +364,14 @@ def _carry_out(
         items = [
             SafetyItem(p.source, _root_of(p.source, source), p.sha256, p.size) for p in retiring
         ]
-        progress.update(message="Backing up the database and the files to move")
+        progress.update(message=gettext("Backing up the database and the files to move"))
         backup = make_safety_backup(runtime.settings, runtime.engine, items, [source.database])
         report.backup = str(backup)
     copying = [(p.source, p.size) for p in placements]
     check_free_space(
         runtime.settings.images_dir,
         bytes_to_copy(copying, runtime.settings.images_dir),
-        "the imported images",
+        gettext("the imported images"),
     )
     _write_records(runtime, plan)
     emptied = _place_files(runtime, placements, report, progress)
@@ -391,7 +422,7 @@ def _place_files(
         total=len(placements),
         bytes_done=0,
         bytes_total=total_bytes,
-        message="Bringing the images in",
+        message=gettext("Bringing the images in"),
     )
     for start in range(0, len(placements), BATCH):
         for outcome in mover.place(placements[start : start + BATCH]):
@@ -408,6 +439,10 @@ def _place_files(
         progress.update(
             current=done,
             bytes_done=sum(p.size for p in placements[:done]),
-            message=f"Bringing the images in: {done} of {len(placements)}",
+            message=gettext(
+                "Bringing the images in: {done} of {placements_count}",
+                done=done,
+                placements_count=len(placements),
+            ),
         )
     return mover.emptied

@@ -4,13 +4,15 @@ numbers that exist in only one system) and is shown to the person, never guessed
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from backend import teeth
 from backend.errors import ValidationError
-from backend.legacy.database import IMAGE_TABLES, TREATMENT_TABLES, LegacyDatabase
+from backend.i18n import gettext
+from backend.legacy.database import LegacyDatabase
 
 UNIVERSAL, FDI = teeth.Notation.UNIVERSAL.value, teeth.Notation.FDI.value
 IMPORT_NOTATIONS = (UNIVERSAL, FDI)
@@ -38,17 +40,6 @@ class NotationEvidence:
         }
 
 
-def tooth_numbers(database: LegacyDatabase) -> list[int]:
-    """Every distinct whole tooth number in the treatment and image tables."""
-    found: set[int] = set()
-    for table in (*TREATMENT_TABLES, *IMAGE_TABLES):
-        for row in database.rows(table):
-            number = as_number(row.get("tooth_number"))
-            if number is not None:
-                found.add(number)
-    return sorted(found)
-
-
 def as_number(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -59,38 +50,48 @@ def as_number(value: Any) -> int | None:
 
 
 def detect_notation(database: LegacyDatabase) -> NotationEvidence:
-    """Decide Universal or FDI from the schema and the numbers in use."""
-    numbers = tooth_numbers(database)
-    evidence: list[str] = []
-    check = database.create_sql.get("tooth_treatments", "")
-    schema_says_fdi = bool(_FDI_CHECK.search(check))
-    if schema_says_fdi:
-        evidence.append("tooth_treatments carries a CHECK constraint with the FDI ranges")
-    fdi_only = [n for n in numbers if n in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
-    universal_only = [n for n in numbers if n in _UNIVERSAL_NUMBERS and n not in _FDI_NUMBERS]
-    neither = [n for n in numbers if n not in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
-    if fdi_only:
-        evidence.append(f"numbers that exist only in FDI: {_sample(fdi_only)}")
-    if universal_only:
-        evidence.append(f"numbers that exist only in Universal: {_sample(universal_only)}")
-    if neither:
-        evidence.append(f"numbers that are teeth in neither system: {_sample(neither)}")
-    says_fdi = schema_says_fdi or bool(fdi_only)
-    if says_fdi and universal_only:
-        evidence.append("the evidence conflicts: choose the notation yourself")
-        return NotationEvidence(None, False, evidence, numbers)
-    if says_fdi:
-        return NotationEvidence(FDI, True, evidence, numbers)
-    if universal_only:
-        return NotationEvidence(UNIVERSAL, True, evidence, numbers)
-    if numbers:
-        evidence.append(
-            f"every number in use ({_sample(numbers)}) is a tooth in both systems "
-            "and no FDI CHECK constraint is present: most likely Universal (the early versions)"
+    """The whole database's numbering, derived from the verdicts of its table generations
+    (`detect_generation`): one numbering when every generation holding rows names the same one,
+    else None, with the evidence of each generation."""
+    found = [detect_generation(database, g) for g in GENERATIONS if generation_rows(database, g)]
+    if not found:
+        return NotationEvidence(
+            UNIVERSAL,
+            True,
+            [gettext("no tooth numbers in use: the notation does not matter")],
+            [],
         )
-    else:
-        evidence.append("no tooth numbers in use: the notation does not matter")
-    return NotationEvidence(UNIVERSAL, not numbers, evidence, numbers)
+    evidence = [line for verdict in found for line in verdict.evidence]
+    numbers = sorted({n for verdict in found for n in verdict.numbers})
+    verdicts = {verdict.detected for verdict in found}
+    if len(verdicts) == 1 and None not in verdicts:
+        certain = all(verdict.certain for verdict in found)
+        return NotationEvidence(verdicts.pop(), certain, evidence, numbers)
+    if None not in verdicts:
+        evidence.append(
+            gettext("the table generations use different numberings: each is read in its own")
+        )
+    return NotationEvidence(None, False, evidence, numbers)
+
+
+# "السن رقم 11", "tooth 11", "#11": a text that names a tooth by the earlier app's number.
+_DIGIT = "[0-9\u0660-\u0669]"
+_NAMED_NUMBER = re.compile(rf"(?:رقم|\btooth|#)\s*{_DIGIT}{{1,2}}(?!{_DIGIT})", re.I)
+TEXT_COLUMNS = ("description", "notes", "treatment_details", "current_treatment", "next_treatment")
+
+
+def numbered_texts(database: LegacyDatabase) -> list[str]:
+    """The texts of treatment and image rows that name a tooth by number. They are imported
+    as written, in the earlier app's numbering, which can differ from the one shown here."""
+    found = []
+    for generation in GENERATIONS.values():
+        for table in generation:
+            for row in database.rows(table):
+                for column in TEXT_COLUMNS:
+                    value = row.get(column)
+                    if isinstance(value, str) and _NAMED_NUMBER.search(value):
+                        found.append(value)
+    return found
 
 
 def chosen_notation(value: Any) -> str:
@@ -98,7 +99,11 @@ def chosen_notation(value: Any) -> str:
     text = str(value or "").strip().lower()
     if text not in IMPORT_NOTATIONS:
         raise ValidationError(
-            f"Tooth notation '{value}' is not one of: {', '.join(IMPORT_NOTATIONS)}.",
+            gettext(
+                "Tooth notation '{value}' is not one of: {choices}.",
+                value=value,
+                choices=", ".join(IMPORT_NOTATIONS),
+            ),
             field="notation",
         )
     return text
@@ -109,7 +114,7 @@ def canonical_tooth(value: Any, notation: str) -> str:
     Raises teeth.InvalidTooth for a number that is no tooth in that notation."""
     number = as_number(value)
     if number is None:
-        raise teeth.InvalidTooth(f"Tooth {value!r} is not a whole number")
+        raise teeth.InvalidTooth(gettext("Tooth {value} is not a whole number", value=repr(value)))
     return teeth.from_fdi(number) if notation == FDI else teeth.normalize(number)
 
 
@@ -166,22 +171,44 @@ def detect_generation(database: LegacyDatabase, generation: str) -> NotationEvid
     schema_fdi = bool(_FDI_CHECK.search(check))
     schema_universal = bool(_UNIVERSAL_CHECK.search(check))
     if schema_fdi:
-        evidence.append(f"{generation} carries a CHECK constraint with the FDI ranges")
+        evidence.append(
+            gettext(
+                "{generation} carries a CHECK constraint with the FDI ranges", generation=generation
+            )
+        )
     if schema_universal:
-        evidence.append(f"{generation} carries a CHECK constraint allowing 1-32 (Universal)")
+        evidence.append(
+            gettext(
+                "{generation} carries a CHECK constraint allowing 1-32 (Universal)",
+                generation=generation,
+            )
+        )
     fdi_only = [n for n in numbers if n in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
     universal_only = [n for n in numbers if n in _UNIVERSAL_NUMBERS and n not in _FDI_NUMBERS]
     neither = [n for n in numbers if n not in _FDI_NUMBERS and n not in _UNIVERSAL_NUMBERS]
     if fdi_only:
-        evidence.append(f"numbers that exist only in FDI: {_sample(fdi_only)}")
+        evidence.append(
+            gettext("numbers that exist only in FDI: {sample}", sample=_sample(fdi_only))
+        )
     if universal_only:
-        evidence.append(f"numbers that exist only in Universal: {_sample(universal_only)}")
+        evidence.append(
+            gettext(
+                "numbers that exist only in Universal: {sample}", sample=_sample(universal_only)
+            )
+        )
     if neither:
-        evidence.append(f"numbers that are teeth in neither system: {_sample(neither)}")
+        evidence.append(
+            gettext("numbers that are teeth in neither system: {sample}", sample=_sample(neither))
+        )
     says_fdi = schema_fdi or bool(fdi_only)
     says_universal = schema_universal or bool(universal_only)
     if says_fdi and says_universal:
-        evidence.append(f"the evidence conflicts: choose the notation of {generation} yourself")
+        evidence.append(
+            gettext(
+                "the evidence conflicts: choose the notation of {generation} yourself",
+                generation=generation,
+            )
+        )
         return NotationEvidence(None, False, evidence, numbers)
     if says_fdi:
         return NotationEvidence(FDI, True, evidence, numbers)
@@ -189,11 +216,14 @@ def detect_generation(database: LegacyDatabase, generation: str) -> NotationEvid
         return NotationEvidence(UNIVERSAL, True, evidence, numbers)
     if numbers:
         evidence.append(
-            f"every number in use ({_sample(numbers)}) is a tooth in both systems "
-            "and no CHECK constraint decides: most likely Universal (the early versions)"
+            gettext(
+                "every number in use ({sample}) is a tooth in both systems and no CHECK "
+                "constraint decides: most likely Universal (the early versions)",
+                sample=_sample(numbers),
+            )
         )
     else:
-        evidence.append("no tooth numbers in use: the notation does not matter")
+        evidence.append(gettext("no tooth numbers in use: the notation does not matter"))
     return NotationEvidence(UNIVERSAL, not numbers, evidence, numbers)
 
 
@@ -254,15 +284,24 @@ def detect_layout(database: LegacyDatabase, generation: str) -> LayoutEvidence:
                 mirrored += 1
     evidence = []
     if mirrored:
-        evidence.append(f"{mirrored} lower-arch tooth names put the number on the mirrored side")
+        evidence.append(
+            gettext(
+                "{mirrored} lower-arch tooth names put the number on the mirrored side",
+                mirrored=mirrored,
+            )
+        )
     if standard:
-        evidence.append(f"{standard} lower-arch tooth names agree with standard Universal")
+        evidence.append(
+            gettext(
+                "{standard} lower-arch tooth names agree with standard Universal", standard=standard
+            )
+        )
     if mirrored > standard:
         return LayoutEvidence(MIRRORED, not standard, evidence, affected)
     if standard:
         return LayoutEvidence(STANDARD, not mirrored, evidence, affected)
     if affected:
-        evidence.append("no tooth name says the side: the standard layout is assumed")
+        evidence.append(gettext("no tooth name says the side: the standard layout is assumed"))
     return LayoutEvidence(STANDARD, not affected, evidence, affected)
 
 
@@ -321,7 +360,12 @@ def table_choices(value: Any) -> dict[str, str]:
             generation = generation_of(str(table).strip())
         except KeyError:
             raise ValidationError(
-                f"'{table}' is not one of: {', '.join(GENERATIONS)}.", field="table_notation"
+                gettext(
+                    "'{table}' is not one of: {choices}.",
+                    table=table,
+                    choices=", ".join(GENERATIONS),
+                ),
+                field="table_notation",
             ) from None
         chosen[generation] = chosen_notation(notation)
     return chosen
@@ -333,10 +377,69 @@ def chosen_layout(value: Any) -> str | None:
     text = str(value).strip().lower()
     if text not in EARLY_LAYOUTS:
         raise ValidationError(
-            f"Early chart layout '{value}' is not one of: {', '.join(EARLY_LAYOUTS)}.",
+            gettext(
+                "Early chart layout '{value}' is not one of: {choices}.",
+                value=value,
+                choices=", ".join(EARLY_LAYOUTS),
+            ),
             field="early_layout",
         )
     return text
+
+
+def reading_choices(
+    notation: Any = None, table_notation: Any = None, early_layout: Any = None
+) -> dict[str, Any]:
+    """The person's choices of how to read the earlier app's teeth, checked, as the importer
+    takes them: `notation` for every table, `table_notation` per table generation (a mapping,
+    or "table=notation" texts as the command line gives them), `early_layout` for the early
+    chart's lower arch. Raises ValidationError naming the bad choice."""
+    if table_notation not in (None, "", [], {}) and not isinstance(table_notation, dict | list):
+        raise ValidationError(
+            gettext("table_notation maps a table to its notation."), field="table_notation"
+        )
+    return {
+        "notation": chosen_notation(notation) if notation not in (None, "") else None,
+        "tables": table_choices(table_notation),
+        "early_layout": chosen_layout(early_layout),
+    }
+
+
+def add_reading_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The command-line options for `reading_choices`; `what` names the data they apply to."""
+    parser.add_argument(
+        "--notation",
+        choices=IMPORT_NOTATIONS,
+        help=gettext(
+            "how the earlier app numbered teeth in {what}, in every table (default: as detected "
+            "per table generation, when certain)",
+            what=what,
+        ),
+    )
+    parser.add_argument(
+        "--table-notation",
+        action="append",
+        default=[],
+        metavar="TABLE=NOTATION",
+        help=gettext(
+            "the notation of one table generation ({generations}), e.g. "
+            "dental_treatments=universal; repeat for the other",
+            generations=", ".join(GENERATIONS),
+        ),
+    )
+    parser.add_argument(
+        "--early-layout",
+        choices=EARLY_LAYOUTS,
+        help=gettext(
+            "the early chart's lower arch: mirrored (17 = lower right third molar) or standard "
+            "Universal (default: as the tooth names say)"
+        ),
+    )
+
+
+def reading_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """`reading_choices` of the options `add_reading_arguments` added."""
+    return reading_choices(args.notation, args.table_notation, args.early_layout)
 
 
 def decide(
@@ -364,9 +467,12 @@ def decide(
                 require_certain and not found.certain and generation_rows(database, generation)
             ):
                 raise ValidationError(
-                    f"The tooth notation of {generation} is not certain "
-                    f"({'; '.join(found.evidence)}): choose it "
-                    f"(--table-notation {generation}=universal or fdi).",
+                    gettext(
+                        "The tooth notation of {generation} is not certain ({evidence}): choose it "
+                        "(--table-notation {generation}=universal or fdi).",
+                        generation=generation,
+                        evidence="; ".join(found.evidence),
+                    ),
                     field="table_notation",
                 )
             notations[generation] = found.detected

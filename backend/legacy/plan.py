@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend import fileio, teeth
 from backend.fileio import file_sha256
+from backend.i18n import gettext
 from backend.legacy import records
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, LegacyDatabase
 from backend.legacy.files import NotAnImage, inspect_file
@@ -171,8 +172,13 @@ class Planner:
                     suffix += 1
                     serial = f"{taken}-{suffix}"
                 self.report.notes.append(
-                    f"Patient {fields['full_name']}: serial number {taken} was in use; "
-                    f"imported as {serial}."
+                    gettext(
+                        "Patient {full_name}: serial number {taken} was in use; imported as "
+                        "{serial}.",
+                        full_name=fields["full_name"],
+                        taken=taken,
+                        serial=serial,
+                    )
                 )
             serials.add(serial)
             fields["serial_number"] = serial
@@ -361,7 +367,13 @@ class Planner:
         real = fileio.real_path(path)
         if real in self.claimed:
             self.report.skipped += 1
-            self.report.notes.append(f"{item.ref} names the same file as {self.claimed[real]}.")
+            self.report.notes.append(
+                gettext(
+                    "{ref} names the same file as {claimed}.",
+                    ref=item.ref,
+                    claimed=self.claimed[real],
+                )
+            )
             return
         self.claimed[real] = item.ref
         item.source = path
@@ -482,8 +494,11 @@ class Planner:
                 self.report.unreferenced_files.append(str(path))
         if copies:
             self.report.notes.append(
-                f"{copies} files no record names are byte-identical copies of files that came "
-                "across (left by the earlier app's own moves); they were not imported twice."
+                gettext(
+                    "{copies} files no record names are byte-identical copies of files that came "
+                    "across (left by the earlier app's own moves); they were not imported twice.",
+                    copies=copies,
+                )
             )
 
     def _plan_orphan(self, path: Path) -> bool:
@@ -524,8 +539,11 @@ class Planner:
         )
         self._take(item, path)
         self.report.notes.append(
-            f"{relative}: no record names this file; kept as a patient-level image of its "
-            "folder's patient."
+            gettext(
+                "{relative}: no record names this file; kept as a patient-level image of its "
+                "folder's patient.",
+                relative=relative,
+            )
         )
         return True
 

@@ -9,7 +9,9 @@ from typing import Any
 
 from backend.config import IMAGES_DIRNAME
 from backend.errors import ValidationError
+from backend.i18n import gettext
 from backend.legacy.database import DB_NAME
+from backend.legacy.installed_app import install_folders
 from backend.legacy.paths import ROOT_CANDIDATES, find_image_roots
 
 
@@ -46,7 +48,7 @@ def open_source(path: Path | str, extra_roots: Iterable[Path] = ()) -> LegacySou
     under `extra_roots`. Raises ValidationError when no database is found."""
     given = Path(path).expanduser()
     if not given.exists():
-        raise ValidationError(f"{given} does not exist.", field="source")
+        raise ValidationError(gettext("{given} does not exist.", given=given), field="source")
     given = given.resolve()
     if given.is_file():
         database, folder = given, given.parent
@@ -55,8 +57,12 @@ def open_source(path: Path | str, extra_roots: Iterable[Path] = ()) -> LegacySou
         found = locate_database(folder)
         if found is None:
             raise ValidationError(
-                f"No {DB_NAME} was found in {folder}. Choose the earlier app's data folder "
-                "(the one holding dental_clinic.db) or the database file itself.",
+                gettext(
+                    "No {db_name} was found in {folder}. Choose the earlier app's data folder "
+                    "(the one holding dental_clinic.db) or the database file itself.",
+                    db_name=DB_NAME,
+                    folder=folder,
+                ),
                 field="source",
             )
         database = found
@@ -65,3 +71,10 @@ def open_source(path: Path | str, extra_roots: Iterable[Path] = ()) -> LegacySou
         bases.append(database.parent)
     roots = find_image_roots(bases[0], [*bases[1:], *(Path(r) for r in extra_roots)])
     return LegacySource(folder=folder, database=database, roots=tuple(roots))
+
+
+def import_roots(named: Iterable[Path | str], configured: Iterable[Path]) -> list[Path]:
+    """Where an import looks for image roots besides the database's own folder: the folders
+    the person named, those configured for this installation, and the earlier app's program
+    folders on this PC (Windows), in that order."""
+    return [*(Path(p) for p in named), *configured, *install_folders()]

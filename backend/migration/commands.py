@@ -15,15 +15,11 @@ from typing import Any
 
 from backend import console
 from backend.errors import AppError
+from backend.i18n import gettext, ngettext
 from backend.jobs import DONE, FAILED, Job
 from backend.legacy.importer import open_source, preview
-from backend.legacy.notation import (
-    EARLY_LAYOUTS,
-    GENERATIONS,
-    IMPORT_NOTATIONS,
-    chosen_layout,
-    table_choices,
-)
+from backend.legacy.notation import IMPORT_NOTATIONS, add_reading_arguments, reading_from_args
+from backend.legacy.source import import_roots
 from backend.migration import report as codes
 from backend.migration.runner import start_import, start_migration
 from backend.runtime import Runtime
@@ -42,54 +38,50 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     imported = commands.add_parser(
         "import-legacy",
         parents=[common],
-        help="import the earlier app's data (its dental_clinic.db and image folders)",
+        help=gettext("import the earlier app's data (its dental_clinic.db and image folders)"),
         epilog=epilog,
     )
-    imported.add_argument("source", help="the earlier app's data folder, or its dental_clinic.db")
     imported.add_argument(
-        "--notation",
-        choices=IMPORT_NOTATIONS,
-        help="how the earlier app numbered teeth, in every table (default: as detected per "
-        "table generation, when certain)",
+        "source", help=gettext("the earlier app's data folder, or its dental_clinic.db")
     )
-    imported.add_argument(
-        "--table-notation",
-        action="append",
-        default=[],
-        metavar="TABLE=NOTATION",
-        help=f"the notation of one table generation ({', '.join(GENERATIONS)}), e.g. "
-        "dental_treatments=universal; repeat for the other",
-    )
-    imported.add_argument(
-        "--early-layout",
-        choices=EARLY_LAYOUTS,
-        help="the early chart's lower arch: mirrored (17 = lower right third molar) or "
-        "standard Universal (default: as the tooth names say)",
-    )
+    add_reading_arguments(imported, gettext("its database"))
     imported.add_argument(
         "--images-from",
         action="append",
         default=[],
         metavar="FOLDER",
-        help="another folder the earlier app kept images in (its program folder, which holds "
-        "dental_images/ or public/upload/); repeatable",
+        help=gettext(
+            "another folder the earlier app kept images in (its program folder, which holds "
+            "dental_images/ or public/upload/); repeatable. On Windows the folder its installer "
+            "recorded, and its default under Program Files, are looked in as well"
+        ),
     )
-    imported.add_argument("--dry-run", action="store_true", help="report only; change nothing")
-    imported.add_argument("--yes", action="store_true", help="confirm the preview without asking")
-    imported.add_argument("--report", help="also write the report to this file (.json or .csv)")
+    imported.add_argument(
+        "--dry-run", action="store_true", help=gettext("report only; change nothing")
+    )
+    imported.add_argument(
+        "--yes", action="store_true", help=gettext("confirm the preview without asking")
+    )
+    imported.add_argument(
+        "--report", help=gettext("also write the report to this file (.json or .csv)")
+    )
     migrate = commands.add_parser(
         "migrate",
         parents=[common],
-        help="move legacy images found in this installation into the layout now",
+        help=gettext("move legacy images found in this installation into the layout now"),
         epilog=epilog,
     )
-    migrate.add_argument("--dry-run", action="store_true", help="report only; change nothing")
+    migrate.add_argument(
+        "--dry-run", action="store_true", help=gettext("report only; change nothing")
+    )
     migrate.add_argument(
         "--notation",
         choices=IMPORT_NOTATIONS,
-        help="tooth notation of a legacy database found here, when it cannot be detected",
+        help=gettext("tooth notation of a legacy database found here, when it cannot be detected"),
     )
-    migrate.add_argument("--report", help="also write the report to this file (.json or .csv)")
+    migrate.add_argument(
+        "--report", help=gettext("also write the report to this file (.json or .csv)")
+    )
 
 
 def run_command(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -102,60 +94,93 @@ def run_command(runtime: Runtime, args: argparse.Namespace) -> int:
             if job is None:
                 return codes.EXIT_ERROR
     except AppError as exc:
-        print(f"Nothing was done: {exc.message}", file=sys.stderr)
+        print(gettext("Nothing was done: {message}", message=exc.message), file=sys.stderr)
         return codes.EXIT_ERROR
     return _follow(runtime, job, args.report)
 
 
 def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
-    extra = [Path(p) for p in args.images_from] + list(runtime.settings.legacy_roots)
-    source = open_source(args.source, extra)
-    tables = table_choices(args.table_notation)
-    layout = chosen_layout(args.early_layout)
-    shown = preview(source, runtime, notation=args.notation, tables=tables, early_layout=layout)
-    print(f"Earlier app's data: {source.database}")
-    print(f"  image folders: {', '.join(str(r) for r in source.roots) or 'none found'}")
+    source = open_source(args.source, import_roots(args.images_from, runtime.settings.legacy_roots))
+    reading = reading_from_args(args)
+    tables = reading["tables"]
+    shown = preview(source, runtime, **reading)
+    print(gettext("Earlier app's data: {database}", database=source.database))
     print(
-        f"  patients: {shown.patients} ({shown.patients_new} new); treatments: "
-        f"{sum(shown.treatments.values())}; image records: {shown.image_rows} "
-        f"({shown.images_found} files found, {shown.images_missing} missing, "
-        f"{shown.images_already_imported} imported before); patient images (no tooth): "
-        f"{shown.patient_images} ({shown.patient_images_found} files found)"
+        gettext(
+            "  image folders: {folders}",
+            folders=", ".join(str(r) for r in source.roots) or gettext("none found"),
+        )
+    )
+    print(
+        gettext(
+            "  patients: {patients} ({patients_new} new); treatments: {treatments}; image records: "
+            "{image_rows} ({images_found} files found, {images_missing} missing, "
+            "{images_already_imported} imported before); patient images (no tooth): "
+            "{patient_images} ({patient_images_found} files found)",
+            patients=shown.patients,
+            patients_new=shown.patients_new,
+            treatments=sum(shown.treatments.values()),
+            image_rows=shown.image_rows,
+            images_found=shown.images_found,
+            images_missing=shown.images_missing,
+            images_already_imported=shown.images_already_imported,
+            patient_images=shown.patient_images,
+            patient_images_found=shown.patient_images_found,
+        )
     )
     if shown.files_kept_as_patient_images or shown.unreferenced_files:
         print(
-            f"  files no record names: {shown.files_kept_as_patient_images} in a patient's "
-            f"folder (kept as patient-level images), {shown.unreferenced_files} listed"
+            gettext(
+                "  files no record names: {files_kept_as_patient_images} in a patient's folder "
+                "(kept as patient-level images), {unreferenced_files} listed",
+                files_kept_as_patient_images=shown.files_kept_as_patient_images,
+                unreferenced_files=shown.unreferenced_files,
+            )
         )
     for generation, entry in shown.generations.items():
         evidence = entry["notation"]
-        detected = evidence["detected"] or "undecided"
-        certain = "certain" if evidence["certain"] else "unsure"
-        used = f"; read as {entry['used']}" if entry["used"] else ""
+        detected = evidence["detected"] or gettext("undecided")
+        certain = gettext("certain") if evidence["certain"] else gettext("unsure")
+        used = gettext("; read as {notation}", notation=entry["used"]) if entry["used"] else ""
         print(
-            f"  {generation} ({entry['rows']} treatment and image rows): tooth notation "
-            f"detected: {detected} ({certain}){used}"
+            gettext(
+                "  {generation} ({rows} treatment and image rows): tooth notation detected: "
+                "{detected} ({certain}){used}",
+                generation=generation,
+                rows=entry["rows"],
+                detected=detected,
+                certain=certain,
+                used=used,
+            )
         )
         for line in evidence["evidence"]:
             print(f"    - {line}")
         if "layout" in entry:
             print(f"    {_layout_line(entry['layout'])}")
     for warning in shown.warnings:
-        print(f"  Warning: {warning}")
+        print(gettext("  Warning: {warning}", warning=warning))
     for conflict in shown.name_conflicts[:LISTED]:
-        print(f"  Name and number disagree: {conflict}")
+        print(gettext("  Name and number disagree: {conflict}", conflict=conflict))
     for generation, entry in shown.generations.items():
         if entry["used"] is None and generation not in tables and not args.notation:
             # No one to answer (not a console, or the input ended) reads as in a script.
             answer = (
                 None
                 if args.yes
-                else console.ask(f"Read the tooth numbers of {generation} as [universal/fdi]? ")
+                else console.ask(
+                    gettext(
+                        "Read the tooth numbers of {generation} as [universal/fdi]? ",
+                        generation=generation,
+                    )
+                )
             )
             if answer is None:
                 print(
-                    f"The notation of {generation} is not certain: run again with "
-                    f"--table-notation {generation}=universal or fdi (or --notation).",
+                    gettext(
+                        "The notation of {generation} is not certain: run again with "
+                        "--table-notation {generation}=universal or fdi (or --notation).",
+                        generation=generation,
+                    ),
                     file=sys.stderr,
                 )
                 return None
@@ -163,30 +188,38 @@ def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
                 return None
             tables[generation] = answer
     if not (args.yes or args.dry_run):
-        answer = console.ask("Import with the tooth readings shown? [yes/no] ")
+        answer = console.ask(gettext("Import with the tooth readings shown? [yes/no] "))
         if answer is None:
-            print("Not confirmed: add --yes to import without being asked.", file=sys.stderr)
+            print(
+                gettext("Not confirmed: add --yes to import without being asked."), file=sys.stderr
+            )
             return None
         if answer not in ("yes", "y"):
-            print("Nothing was imported.")
+            print(gettext("Nothing was imported."))
             return None
     return start_import(
         runtime,
         source,
-        notation=args.notation,
-        tables=tables,
-        early_layout=layout,
+        **reading,
         dry_run=args.dry_run,
     )
 
 
 def _layout_line(layout: dict[str, Any]) -> str:
     used = layout.get("used") or layout["detected"]
-    certain = "" if layout["certain"] else ", unsure"
+    certain = "" if layout["certain"] else gettext(", unsure")
     if used == "mirrored":
-        text = f"early chart layout: lower arch mirrored, {layout['affected']} rows affected"
+        text = ngettext(
+            "early chart layout: lower arch mirrored, {n} row affected",
+            "early chart layout: lower arch mirrored, {n} rows affected",
+            layout["affected"],
+        )
     else:
-        text = f"early chart layout: standard Universal ({layout['affected']} lower-arch rows)"
+        text = ngettext(
+            "early chart layout: standard Universal ({n} lower-arch row)",
+            "early chart layout: standard Universal ({n} lower-arch rows)",
+            layout["affected"],
+        )
     evidence = "; ".join(layout["evidence"])
     return f"{text}{certain}" + (f" ({evidence})" if evidence else "")
 
@@ -208,7 +241,7 @@ def _follow(runtime: Runtime, job: Job, report_file: str | None) -> int:
         time.sleep(0.5)
     if job.state != DONE:
         error = job.error or {}
-        print(f"Stopped: {error.get('message', job.state)}", file=sys.stderr)
+        print(gettext("Stopped: {reason}", reason=error.get("message", job.state)), file=sys.stderr)
         # Typed errors stop a run before it writes; anything else may have stopped it midway.
         before_writing = job.state == FAILED and error.get("status", 500) < 500
         return codes.EXIT_ERROR if before_writing else codes.EXIT_FAILED
@@ -222,16 +255,32 @@ def _follow(runtime: Runtime, job: Job, report_file: str | None) -> int:
 def _print_report(result: dict[str, Any]) -> None:
     print(result["summary"])
     if result.get("backup"):
-        print(f"Backup taken before moving files: {result['backup']}")
-    for title, entries in (("Missing", result["missing_files"]), ("Failed", result["failures"])):
+        print(gettext("Backup taken before moving files: {backup}", backup=result["backup"]))
+    listed = (
+        (gettext("Missing"), gettext("missing"), result["missing_files"]),
+        (gettext("Failed"), gettext("failed"), result["failures"]),
+    )
+    for title, lower, entries in listed:
         for entry in entries[:LISTED]:
             print(f"  {title}: {entry['what']} ({entry['path']}): {entry['reason']}")
         if len(entries) > LISTED:
-            print(f"  ... and {len(entries) - LISTED} more {title.lower()} (see the report)")
+            print(
+                gettext(
+                    "  ... and {more} more {kind} (see the report)",
+                    more=len(entries) - LISTED,
+                    kind=lower,
+                )
+            )
     for entry in result.get("name_conflicts", [])[:LISTED]:
-        print(f"  Name and number disagree: {entry['what']}: {entry['reason']}")
+        print(
+            gettext(
+                "  Name and number disagree: {what}: {reason}",
+                what=entry["what"],
+                reason=entry["reason"],
+            )
+        )
     for note in result["notes"]:
-        print(f"  Note: {note}")
+        print(gettext("  Note: {note}", note=note))
 
 
 def _write_report(path: Path, result: dict[str, Any]) -> None:
@@ -239,4 +288,4 @@ def _write_report(path: Path, result: dict[str, Any]) -> None:
         path.write_text(codes.csv_of(result), encoding="utf-8")
     else:
         path.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
-    print(f"Report written to {path}")
+    print(gettext("Report written to {path}", path=path))

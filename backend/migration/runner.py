@@ -15,9 +15,10 @@ from sqlalchemy import select
 from backend.config import IMAGES_DIRNAME
 from backend.errors import Conflict, ValidationError
 from backend.fileio import file_sha256
+from backend.i18n import gettext
 from backend.jobs import Job, Progress
 from backend.legacy.database import read_database
-from backend.legacy.importer import import_legacy
+from backend.legacy.importer import import_legacy, outcome_level
 from backend.legacy.notation import decide, detect_notation
 from backend.legacy.paths import ROOT_CANDIDATES
 from backend.legacy.source import LegacySource, locate_database, open_source
@@ -67,8 +68,12 @@ def run_migration(
             recovered = recover(runtime.sessions, runtime.store)
             if recovered.finished or recovered.undone:
                 report.notes.append(
-                    f"Interrupted moves recovered: {recovered.finished} finished, "
-                    f"{recovered.undone} undone (to be redone)."
+                    gettext(
+                        "Interrupted moves recovered: {finished} finished, {undone} undone (to be "
+                        "redone).",
+                        finished=recovered.finished,
+                        undone=recovered.undone,
+                    )
                 )
         waiting = _migrate_sources(runtime, progress, report, dry_run, notation)
         _relocate(runtime, progress, report, dry_run)
@@ -85,7 +90,7 @@ def run_migration(
         )
         with runtime.sessions() as session:
             state.record_state(session, settings, outcome, counts=report.counts(), waiting=waiting)
-        log.info("migration %s: %s", outcome, report.summary())
+        log.log(outcome_level(report), "migration %s: %s", outcome, report.summary())
     save_report(runtime, report)
     return report
 
@@ -107,15 +112,24 @@ def _migrate_sources(
         except ValidationError as exc:
             waiting.append(str(source.database))
             report.notes.append(
-                f"{source.database}: {exc.message} Choose it in Settings or run "
-                "`dental-images migrate --notation universal|fdi`."
+                gettext(
+                    "{database}: {message} Choose it in Settings or run `dental-images migrate "
+                    "--notation universal|fdi`.",
+                    database=source.database,
+                    message=exc.message,
+                )
             )
             log.warning("migration of %s waits for the notation to be chosen", source.database)
             continue
         chosen = decision.describe()
         evidence = detect_notation(database)
         report.notes.append(
-            f"{source.database}: teeth read as {chosen} ({'; '.join(evidence.evidence)})."
+            gettext(
+                "{database}: teeth read as {chosen} ({evidence}).",
+                database=source.database,
+                chosen=chosen,
+                evidence="; ".join(evidence.evidence),
+            )
         )
         sub = import_legacy(
             runtime,
@@ -155,7 +169,7 @@ def _relocate(runtime: Runtime, progress: Progress, report: ImportReport, dry_ru
             files += [Path(dirpath) / n for n in sorted(names) if not n.startswith(".")]
     if not files:
         return
-    progress.update(current=0, total=len(files), message="Looking for misplaced images")
+    progress.update(current=0, total=len(files), message=gettext("Looking for misplaced images"))
     placements = []
     with runtime.sessions() as session:
         for path in files:

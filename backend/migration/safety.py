@@ -23,6 +23,7 @@ from backend import fileio
 from backend.config import Settings
 from backend.errors import Conflict
 from backend.fileio import file_sha256, human_size, remove_stale
+from backend.i18n import gettext
 from backend.models import Image
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,14 @@ def check_free_space(target: Path, needed: int, what: str) -> None:
     short, free = fileio.space_shortfall(target, needed, MARGIN_BYTES)
     if needed and short:
         raise NotEnoughSpace(
-            f"Not enough free space for {what}: it needs {human_size(needed + MARGIN_BYTES)} "
-            f"on the disk of {target}, which has {human_size(free)} free. Free up space and "
-            "try again; nothing was changed.",
+            gettext(
+                "Not enough free space for {what}: it needs {value} on the disk of {target}, "
+                "which has {free} free. Free up space and try again; nothing was changed.",
+                what=what,
+                value=human_size(needed + MARGIN_BYTES),
+                target=target,
+                free=human_size(free),
+            ),
             field="space",
         )
 
@@ -89,7 +95,7 @@ def make_safety_backup(
     db_path = _sqlite_path(settings.db_url)
     fixed = sum(p.stat().st_size for p in [*legacy_databases, *filter(None, [db_path])])
     needed = fixed + bytes_to_copy([(i.path, i.size) for i in items], backups_dir)
-    check_free_space(backups_dir, needed, "the backup taken before the migration")
+    check_free_space(backups_dir, needed, gettext("the backup taken before the migration"))
     temp = backups_dir / f".{PREFIX}{secrets.token_hex(6)}.partial"
     temp.mkdir()
     try:

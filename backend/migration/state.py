@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import IMAGES_DIRNAME, Settings
+from backend.i18n import gettext
 from backend.legacy.database import DB_NAME
 from backend.legacy.paths import ROOT_CANDIDATES
 from backend.models import AppState, MigrationJournal, utcnow
@@ -134,14 +135,20 @@ def _changed(settings: Settings, recorded: dict[str, Any] | None) -> list[str]:
         if now[place] == "-":
             continue
         if path.name == DB_NAME:
-            reasons.append(f"the earlier app's database is at {path}")
+            reasons.append(gettext("the earlier app's database is at {path}", path=path))
         elif path == settings.images_dir:
             seen = set((recorded or {}).get("name_based", ()))
             legacy = [name for name in _name_based_folders(path) if name not in seen]
             if legacy:
-                reasons.append(f"{len(legacy)} name-based legacy folders in {path}")
+                reasons.append(
+                    gettext(
+                        "{legacy_count} name-based legacy folders in {path}",
+                        legacy_count=len(legacy),
+                        path=path,
+                    )
+                )
         elif path.parent != settings.data_dir and _holds_anything(path):
-            reasons.append(f"legacy images in {path}")
+            reasons.append(gettext("legacy images in {path}", path=path))
     return reasons
 
 
@@ -164,7 +171,7 @@ def startup_check(settings: Settings, sessions: sessionmaker[Session]) -> Startu
         state = recorded.get("state") if recorded else None
         reasons = ["file moves interrupted by a crash are to be finished"] if pending else []
         if state == INCOMPLETE:
-            reasons.append("the last migration left files to retry")
+            reasons.append(gettext("the last migration left files to retry"))
         if not (
             state in (COMPLETE, NEEDS_NOTATION) and recorded["fingerprint"] == fingerprint(settings)
         ):

@@ -24,6 +24,7 @@ from backend.errors import (
     ValidationError,
 )
 from backend.fileio import FileInUse
+from backend.i18n import gettext
 from backend.models import Image, ImageDicom, Patient
 from backend.storage import GENERAL, ImageStore, image_folder
 from backend.usecases.patients import get_patient
@@ -105,7 +106,9 @@ def place(value: Any) -> str | None:
 def get_image(session: Session, image_id: str) -> Image:
     image = session.get(Image, str(image_id)) if image_id else None
     if image is None:
-        raise NotFound(f"No image with id '{image_id}'.", field="image_id")
+        raise NotFound(
+            gettext("No image with id '{image_id}'.", image_id=image_id), field="image_id"
+        )
     return image
 
 
@@ -117,7 +120,7 @@ def _linked_treatment_id(
     treatment = get_treatment(session, str(treatment_id))
     if treatment.patient_id != patient_id or treatment.tooth != tooth:
         raise ValidationError(
-            "That treatment belongs to another tooth or patient.", field="treatment_id"
+            gettext("That treatment belongs to another tooth or patient."), field="treatment_id"
         )
     return treatment.id
 
@@ -153,7 +156,7 @@ def add_images(
     taken = check.optional_past_date(taken_date, "taken_date")
     confirmed = check.flag(confirm_patient, CONFIRM_PATIENT_FIELD)
     if not uploads:
-        raise ValidationError("Choose at least one image file.", field="files")
+        raise ValidationError(gettext("Choose at least one image file."), field="files")
     folder = image_folder(patient.id, tooth_code, kind)
     results = []
     for upload in uploads:
@@ -390,7 +393,9 @@ def _locked_image(session: Session, image_id: str) -> Image:
         session.execute(text("UPDATE images SET id = id WHERE id = :id"), {"id": image_id})
     image = session.get(Image, image_id, with_for_update=True, populate_existing=True)
     if image is None:
-        raise NotFound(f"No image with id '{image_id}'.", field="image_id")
+        raise NotFound(
+            gettext("No image with id '{image_id}'.", image_id=image_id), field="image_id"
+        )
     return image
 
 
@@ -427,7 +432,7 @@ def update_image(
         session.rollback()  # releases the row lock
         raise
     raise ImageMissing(
-        "The file of this image went missing while it was being moved; try again.",
+        gettext("The file of this image went missing while it was being moved; try again."),
         expected_path=expected,
     )
 
@@ -480,11 +485,11 @@ def _apply_update(
         new_folder = image_folder(image.patient_id, new_tooth, new_type)
         # Before anything is made: a copy of a file that cannot be removed afterwards would
         # stay behind (and on Windows a hard link of a held file cannot be removed either).
-        _ensure_removable(store, old_path, "moved")
+        _ensure_removable(store, old_path, gettext("moved"))
         try:
             new_path = new_folder + store.copy_in(source, new_folder, image.file_name)
         except FileInUse as exc:
-            raise _open_elsewhere("moved") from exc
+            raise _open_elsewhere(gettext("moved")) from exc
         image.folder_path, image.file_name = new_folder, new_path[len(new_folder) :]
         image.tooth, image.image_type = new_tooth, new_type
     image.treatment_id, image.description, image.taken_date = link, description, taken
@@ -503,8 +508,11 @@ def _apply_update(
 
 def _open_elsewhere(done: str) -> FileOpenElsewhere:
     return FileOpenElsewhere(
-        f"The image's file is open in another program, so it cannot be {done} now. Close it "
-        "there and try again. Nothing was changed.",
+        gettext(
+            "The image's file is open in another program, so it cannot be {done} now. Close it "
+            "there and try again. Nothing was changed.",
+            done=done,
+        ),
         field="image_id",
     )
 
@@ -534,7 +542,7 @@ def delete_image(session: Session, store: ImageStore, image_id: str) -> None:
     try:
         image = _locked_image(session, image_id)
         path = image.relative_path
-        _ensure_removable(store, path, "deleted")
+        _ensure_removable(store, path, gettext("deleted"))
         session.delete(image)
         session.commit()
     except BaseException:

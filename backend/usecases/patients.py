@@ -9,9 +9,12 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
+from backend import search_keys
 from backend import validation as check
 from backend.errors import Conflict, NotFound
+from backend.i18n import gettext
 from backend.models import Image, Patient, Treatment
 from backend.storage import ImageStore
 
@@ -36,7 +39,9 @@ GENDERS = ("male", "female", "other")
 def get_patient(session: Session, patient_id: str) -> Patient:
     patient = session.get(Patient, str(patient_id)) if patient_id else None
     if patient is None:
-        raise NotFound(f"No patient with id '{patient_id}'.", field="patient_id")
+        raise NotFound(
+            gettext("No patient with id '{patient_id}'.", patient_id=patient_id), field="patient_id"
+        )
     return patient
 
 
@@ -98,30 +103,31 @@ def _commit_unique_serial(session: Session, serial: str) -> None:
     except IntegrityError as exc:
         session.rollback()
         raise Conflict(
-            f"Serial number '{serial}' belongs to another patient.", field="serial_number"
+            gettext("Serial number '{serial}' belongs to another patient.", serial=serial),
+            field="serial_number",
         ) from exc
 
 
 def search_patients(
     session: Session, query: str = "", *, limit: int = 50, offset: int = 0
 ) -> list[Patient]:
-    """Patients whose name, serial number or phone contains `query`, by name."""
+    """Patients, by name, whose name, serial number or phone matches every term of `query` as
+    backend.search_keys reads it (accents, Arabic letter forms and digit scripts ignored; phone
+    numbers by their digits). A query with nothing searchable in it finds no one."""
     statement = select(Patient).order_by(Patient.full_name, Patient.serial_number)
-    words = (query or "").strip()
-    if words:
-        pattern = f"%{_escape_like(words)}%"
-        statement = statement.where(
-            or_(
-                Patient.full_name.ilike(pattern, escape="\\"),
-                Patient.serial_number.ilike(pattern, escape="\\"),
-                Patient.phone.ilike(pattern, escape="\\"),
-            )
-        )
+    if (query or "").strip():
+        terms = search_keys.query_terms(query)
+        if not terms:
+            return []
+        statement = statement.where(*[_patient_term(term) for term in terms])
     return list(session.scalars(statement.limit(max(1, min(limit, 500))).offset(max(0, offset))))
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _patient_term(term: search_keys.Term) -> ColumnElement[bool]:
+    text = Patient.search_text.like(search_keys.like_contains(term.text), escape="\\")
+    if term.phone is None:
+        return text
+    return or_(text, *[Patient.search_phone.like(pattern) for pattern in term.phone.patterns])
 
 
 def image_counts_by_patient(session: Session, patient_ids: list[str]) -> dict[str, int]:

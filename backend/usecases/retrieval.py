@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend import imaging
 from backend.errors import ImageMissing, NotFound
+from backend.i18n import gettext
 from backend.models import Image
 from backend.storage import (
     ImageStore,
@@ -111,8 +112,12 @@ def _locate_locked(session: Session, store: ImageStore, image: Image) -> Path:
             log.info("image %s: %s went away while being copied; looking again", image.id, found)
     log.error("image missing: %s (row %s)", image.relative_path, image.id)
     raise ImageMissing(
-        f"The file of this image is missing: {image.file_name} is not at "
-        f"{image.relative_path} nor anywhere else the program looked.",
+        gettext(
+            "The file of this image is missing: {file_name} is not at {relative_path} nor "
+            "anywhere else the program looked.",
+            file_name=image.file_name,
+            relative_path=image.relative_path,
+        ),
         expected_path=image.relative_path,
     )
 
@@ -123,7 +128,7 @@ def _reload_locked(session: Session, image: Image) -> None:
     try:
         session.refresh(image, with_for_update=True)
     except InvalidRequestError as exc:
-        raise NotFound("This image no longer exists.") from exc
+        raise NotFound(gettext("This image no longer exists.")) from exc
 
 
 def _search(store: ImageStore, image: Image, expected: Path) -> tuple[Path | None, str]:
@@ -166,7 +171,9 @@ def _restore(session: Session, store: ImageStore, image: Image, found: Path, how
         if ours:
             store.remove(relative)
         raise ImageMissing(
-            f"A copy of {image.file_name} was found but did not verify.",
+            gettext(
+                "A copy of {file_name} was found but did not verify.", file_name=image.file_name
+            ),
             expected_path=image.relative_path,
         )
     image.file_name, image.sha256 = placed.name, source_sum
@@ -216,7 +223,8 @@ def thumbnail_file(session: Session, store: ImageStore, image: Image) -> Path:
         data = imaging.thumbnail_from_file(original)
     except imaging.InvalidImage as exc:
         raise ImageMissing(
-            f"The file of this image cannot be read: {exc}", expected_path=image.relative_path
+            gettext("The file of this image cannot be read: {exc}", exc=exc),
+            expected_path=image.relative_path,
         ) from exc
     log.info("thumbnail rebuilt for image %s", image.id)
     return store.write_thumbnail(image.id, data)

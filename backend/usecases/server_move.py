@@ -21,6 +21,7 @@ from backend.config import IMAGES_DIRNAME, Settings, write_machine_config
 from backend.db import create_db_engine, make_session_factory, schema_is_current, upgrade_schema
 from backend.errors import Conflict, ValidationError
 from backend.fileio import file_sha256
+from backend.i18n import gettext
 from backend.jobs import Progress
 from backend.locks import Lease
 from backend.models import AppState, Base, StoreLock
@@ -50,7 +51,9 @@ def check_server(db_url: str) -> dict[str, Any]:
         backend_name = ""
     if backend_name != "postgresql":
         raise ValidationError(
-            "The address must look like postgresql+psycopg://user:password@server:5432/dental.",
+            gettext(
+                "The address must look like postgresql+psycopg://user:password@server:5432/dental."
+            ),
             field="db_url",
         )
     try:
@@ -58,15 +61,30 @@ def check_server(db_url: str) -> dict[str, Any]:
             db_url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
         )
     except SQLAlchemyError as exc:  # a driver this program does not have
-        return {"ok": False, "message": f"Cannot connect: {exc}", "server": None, "schema": None}
+        return {
+            "ok": False,
+            "message": gettext("Cannot connect: {reason}", reason=exc),
+            "server": None,
+            "schema": None,
+        }
     try:
         with engine.connect() as connection:
             server = connection.execute(text("SELECT version()")).scalar()
         schema = "current" if schema_is_current(engine) else "needs upgrade or empty"
-        return {"ok": True, "message": "Connected.", "server": str(server), "schema": schema}
+        return {
+            "ok": True,
+            "message": gettext("Connected."),
+            "server": str(server),
+            "schema": schema,
+        }
     except SQLAlchemyError as exc:
         reason = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
-        return {"ok": False, "message": f"Cannot connect: {reason}", "server": None, "schema": None}
+        return {
+            "ok": False,
+            "message": gettext("Cannot connect: {reason}", reason=reason),
+            "server": None,
+            "schema": None,
+        }
     finally:
         engine.dispose()
 
@@ -115,7 +133,7 @@ def copy_rows(
                 field="db_url",
             )
         counts = {table.name: _count(reading, table) for table in TABLES_IN_ORDER}
-        progress.update(total=sum(counts.values()), message="Copying records")
+        progress.update(total=sum(counts.values()), message=gettext("Copying records"))
         written = {}
         for table in TABLES_IN_ORDER:
             written[table.name] = 0
@@ -129,8 +147,12 @@ def copy_rows(
         }
         if not counts == written == on_server:
             raise Conflict(
-                f"The copy does not match: {counts} rows here, {on_server} on the server. "
-                "Nothing was kept on the server."
+                gettext(
+                    "The copy does not match: {counts} rows here, {on_server} on the server. "
+                    "Nothing was kept on the server.",
+                    counts=counts,
+                    on_server=on_server,
+                )
             )
         if before_commit is not None:
             before_commit()
@@ -153,7 +175,9 @@ def copy_images(
     source = source_root / IMAGES_DIRNAME
     files = [p for p in source.rglob("*") if p.is_file() and not p.name.endswith(".part")]
     progress.update(
-        total=len(files), bytes_total=sum(p.stat().st_size for p in files), message="Copying images"
+        total=len(files),
+        bytes_total=sum(p.stat().st_size for p in files),
+        message=gettext("Copying images"),
     )
     copied = skipped = 0
     for path in files:
@@ -161,7 +185,12 @@ def copy_images(
         checksum = file_sha256(path)
         if destination.exists():
             if file_sha256(destination) != checksum:
-                raise Conflict(f"{destination} exists with other content; nothing was overwritten.")
+                raise Conflict(
+                    gettext(
+                        "{destination} exists with other content; nothing was overwritten.",
+                        destination=destination,
+                    )
+                )
             skipped += 1
         else:
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -169,12 +198,19 @@ def copy_images(
             try:
                 fileio.copy_flushed(path, temp)
                 if file_sha256(temp) != checksum:
-                    raise Conflict(f"The copy of {path} did not verify; check the shared folder.")
+                    raise Conflict(
+                        gettext(
+                            "The copy of {path} did not verify; check the shared folder.", path=path
+                        )
+                    )
                 # Other PCs may already write into the shared folder: a name is never replaced.
                 if not fileio.publish(temp, destination, others_may_publish=True):
                     if file_sha256(destination) != checksum:
                         raise Conflict(
-                            f"{destination} exists with other content; nothing was overwritten."
+                            gettext(
+                                "{destination} exists with other content; nothing was overwritten.",
+                                destination=destination,
+                            )
                         )
                     skipped += 1
                     progress.advance(1, path.stat().st_size)
@@ -229,7 +265,7 @@ def move_to_server(
         raise ValidationError(check["message"], field="db_url")
     if _same_database(source, db_url):
         raise Conflict(
-            "This PC already uses that database: the server already holds its records.",
+            gettext("This PC already uses that database: the server already holds its records."),
             field="db_url",
         )
     report: dict[str, Any] = {}
@@ -280,7 +316,10 @@ def save_server_settings(settings: Settings, db_url: str, images_root: str) -> d
         folder = Path(check.path_text(images_root, "images_root")).expanduser()
         if not folder.is_dir():
             raise ValidationError(
-                f"The folder {images_root} does not exist or cannot be reached from this PC.",
+                gettext(
+                    "The folder {images_root} does not exist or cannot be reached from this PC.",
+                    images_root=images_root,
+                ),
                 field="images_root",
             )
         probe = folder / f".dental-images-write-test-{os.getpid()}"
@@ -289,8 +328,12 @@ def save_server_settings(settings: Settings, db_url: str, images_root: str) -> d
             probe.unlink()
         except OSError as exc:
             raise ValidationError(
-                f"This PC cannot write to {images_root}: {exc.strerror}. Check the share's "
-                "permissions.",
+                gettext(
+                    "This PC cannot write to {images_root}: {strerror}. Check the share's "
+                    "permissions.",
+                    images_root=images_root,
+                    strerror=exc.strerror,
+                ),
                 field="images_root",
             ) from exc
     config = write_machine_config(
@@ -299,5 +342,5 @@ def save_server_settings(settings: Settings, db_url: str, images_root: str) -> d
     log.info("server settings saved for this PC: %s", sorted(config))
     return {
         "saved": True,
-        "message": "Saved. Restart the program on this PC to use these settings.",
+        "message": gettext("Saved. Restart the program on this PC to use these settings."),
     }

@@ -16,6 +16,7 @@ from backend import __version__, teeth
 from backend import validation as check
 from backend.config import Settings
 from backend.errors import ValidationError
+from backend.i18n import gettext
 from backend.models import AppState
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,10 @@ def update_settings(session: Session, changes: Mapping[str, Any]) -> dict[str, s
     for name in changes:
         if name in READ_ONLY_FACTS:
             raise ValidationError(
-                f"'{name}' is a fact about this installation and cannot be changed here.",
+                gettext(
+                    "'{name}' is a fact about this installation and cannot be changed here.",
+                    name=name,
+                ),
                 field=name,
             )
     check.only_known_fields(changes, set(DEFAULTS))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend import validation as check
 from backend.errors import NotFound, ValidationError
+from backend.i18n import gettext
 from backend.models import Treatment
 from backend.usecases.patients import get_patient
 
@@ -33,7 +34,10 @@ TREATMENT_FIELDS = {
 def get_treatment(session: Session, treatment_id: str) -> Treatment:
     treatment = session.get(Treatment, str(treatment_id)) if treatment_id else None
     if treatment is None:
-        raise NotFound(f"No treatment with id '{treatment_id}'.", field="treatment_id")
+        raise NotFound(
+            gettext("No treatment with id '{treatment_id}'.", treatment_id=treatment_id),
+            field="treatment_id",
+        )
     return treatment
 
 
@@ -72,7 +76,9 @@ def _check_dates(treatment: Treatment) -> None:
         and treatment.completion_date
         and treatment.completion_date < treatment.start_date
     ):
-        raise ValidationError("Completion date is before the start date.", field="completion_date")
+        raise ValidationError(
+            gettext("Completion date is before the start date."), field="completion_date"
+        )
 
 
 def create_treatment(session: Session, patient_id: str, data: Mapping[str, Any]) -> Treatment:

@@ -21,7 +21,7 @@ TARGET = [
     "--implementation", "cp", "--abi", "cp311", "--only-binary=:all:",
 ]  # fmt: skip
 SDIST_ONLY = ["proxy_tools==0.1.0"]
-TEST_TOOLS = ("pytest", "pytest-timeout")
+TEST_TOOLS = ("pytest", "pytest-timeout", "babel")  # babel: the catalog tests
 
 
 def requirements() -> list[str]:

@@ -49,7 +49,7 @@ def test_missing_unknown_and_damaged_files_are_each_reported(runtime):
     assert report.orphans == [f"dental_images/{patient}/14/before/stray.png"]
     assert report.legacy_files == 1
     said = " ".join(report.problems())
-    assert "1 images have no file" in said and "damaged" in said and "belong to no image" in said
+    assert "1 image has no file" in said and "damaged" in said and "belongs to no image" in said
     assert stray.exists() and legacy.exists()  # never deleted by a check
 
 

@@ -90,9 +90,9 @@ def test_check_exits_3_when_a_file_is_missing_and_repair_relinks_by_name(data_di
     moved.parent.mkdir(parents=True)
     image.rename(moved)
     checked = dental(data_dir, "check")
-    assert checked.returncode == 3 and "1 images have no file" in checked.stdout
+    assert checked.returncode == 3 and "1 image has no file" in checked.stdout
     repaired = dental(data_dir, "check", "--repair")
-    assert repaired.returncode == 0 and "Repaired: 1 images re-linked" in repaired.stdout
+    assert repaired.returncode == 0 and "Repaired: 1 image re-linked" in repaired.stdout
     assert image.is_file()
 
 
@@ -153,3 +153,26 @@ def test_another_pcs_restore_makes_a_backup_wait_with_exit_4(data_dir, tmp_path)
     (tmp_path / "dest").mkdir()
     busy = dental(data_dir, "backup", "--dest", str(tmp_path / "dest"))
     assert busy.returncode == 4 and "RECEPTION-2" in busy.stderr
+
+
+def test_restore_takes_the_per_table_reading_and_refuses_a_bad_one_with_exit_1(data_dir, tmp_path):
+    """The earlier app's backup, restored with one numbering per table generation from the
+    command line; an unknown table is refused before anything is touched."""
+    from tests.legacy_data import build_legacy
+
+    legacy = build_legacy(tmp_path / "old app", notation="fdi")
+    bad = dental(
+        data_dir, "restore", str(legacy.database), "--table-notation", "teeth=fdi", "--yes"
+    )
+    assert bad.returncode == 1 and "'teeth' is not one of" in bad.stderr
+    assert not list((data_dir / "backups").glob("safety-*.zip"))
+    done = dental(
+        data_dir,
+        "restore",
+        str(legacy.database),
+        "--table-notation",
+        "tooth_treatments=fdi",
+        "--yes",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Restored." in done.stdout

@@ -148,6 +148,7 @@ def test_only_the_api_methods_are_public(runtime):
         "choose_backup_file",
         "open_image",
         "open_log_folder",
+        "reopen_page",
     }
     assert all(callable(getattr(api, name)) for name in public)
     info = api.app_info()
@@ -194,3 +195,24 @@ def test_default_dialog_cancelled_or_without_window_gives_nothing(monkeypatch):
     assert bridge.pywebview_dialog(OPEN) == []
     _fake_webview(monkeypatch)
     assert bridge.pywebview_dialog(FOLDER) == []
+
+
+def test_reopen_page_loads_the_current_address_in_the_window(runtime):
+    loaded = []
+    addresses = iter(
+        ["http://127.0.0.1:5001/first/?token=a", "http://127.0.0.1:5002/second/?token=b"]
+    )
+    window_bridge = Bridge(runtime, page_address=lambda: next(addresses), load_page=loaded.append)
+    assert window_bridge.reopen_page() is True
+    assert window_bridge.reopen_page() is True
+    # the address of the server running at each call, not one remembered from the start
+    assert loaded == [
+        "http://127.0.0.1:5001/first/?token=a",
+        "http://127.0.0.1:5002/second/?token=b",
+    ]
+
+
+def test_reopen_page_without_an_address_says_so(runtime):
+    loaded = []
+    assert Bridge(runtime, load_page=loaded.append).reopen_page() is False
+    assert loaded == []

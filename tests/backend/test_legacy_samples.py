@@ -284,9 +284,63 @@ def test_each_samples_own_backup_is_restored_with_what_it_holds(
     if legacy["files_kept_as_patient_images"] or legacy["unreferenced_files"]:
         # the files whose rows the backup lost are said before anything is done
         assert any("no record names" in w for w in shown["warnings"]), shown["warnings"]
+    for name in legacy["unreferenced_names"]:  # named as they lie in the backup, not where staged
+        assert not Path(name).is_absolute()
+        assert any(name in w for w in shown["warnings"]), (name, shown["warnings"])
+    assert len(legacy["unreferenced_names"]) == min(legacy["unreferenced_files"], 10)
     if case in ("early", "upgrade"):
         assert corrected > 0
     assert result["notation"] == shown["legacy"]["reading"]
+
+
+def test_a_restore_of_the_upgrade_backup_takes_a_reading_per_table(runtime, session, tmp_path):
+    """The person's per-table choice reaches a restore of the earlier app's backup: here the
+    early chart read as standard Universal, against the evidence's mirrored lower arch, changes
+    where the early lower-arch images land, and a bad choice changes nothing."""
+    from backend.backup.restore import preview_restore, restore_backup
+    from backend.config import load_settings
+    from backend.errors import ValidationError
+    from backend.legacy.notation import reading_choices
+    from backend.runtime import open_runtime
+
+    archive = next((_copy_case(tmp_path, "upgrade") / "backups").glob("*.zip"))
+    chosen = reading_choices(
+        None, ["dental_treatments=universal", "tooth_treatments=fdi"], "standard"
+    )
+    shown = preview_restore(runtime, archive, reading=chosen)
+    assert shown["legacy"]["reading"] == "dental_treatments=universal, tooth_treatments=fdi"
+    assert preview_restore(runtime, archive)["legacy"]["reading"] == (
+        "dental_treatments=universal (lower arch mirrored), tooth_treatments=fdi"
+    )
+    with pytest.raises(ValidationError) as bad:
+        reading_choices(None, ["tooth_images=fdi"], None)
+    assert "tooth_images" in bad.value.message and bad.value.field == "table_notation"
+    result = restore_backup(runtime, archive, reading=chosen)
+    assert result["notation"] == "dental_treatments=universal, tooth_treatments=fdi"
+    as_written = _teeth_by_legacy_key(session)
+    other = open_runtime(load_settings(tmp_path / "as-detected"))
+    try:
+        restore_backup(other, archive)
+        with other.sessions() as detected:
+            mirrored = _teeth_by_legacy_key(detected)
+    finally:
+        other.close()
+    assert as_written.keys() == mirrored.keys()
+    moved = {k: (as_written[k], mirrored[k]) for k in as_written if as_written[k] != mirrored[k]}
+    assert moved  # the choice was applied ...
+    for standard, mirror in moved.values():  # ... to the early lower arch only: n and 49 - n
+        assert 17 <= int(standard) <= 32 and int(standard) + int(mirror) == 49
+
+
+def _teeth_by_legacy_key(session) -> dict[str, str | None]:
+    """{the earlier app's record: the tooth our record of it is on}, treatments and images."""
+    teeth_of = {t.id: t.tooth for t in session.scalars(select(Treatment))}
+    teeth_of.update({i.id: i.tooth for i in session.scalars(select(Image))})
+    return {
+        link.key: teeth_of[link.target_id]
+        for link in session.scalars(select(LegacyLink))
+        if link.target_id in teeth_of
+    }
 
 
 def test_upgrade_is_decided_per_table_generation(tmp_path):
@@ -329,16 +383,53 @@ def test_import_legacy_finds_the_app_folders_images_with_images_from(tmp_path):
 
 
 def test_a_database_copied_without_its_wal_says_rows_may_be_missing(tmp_path):
-    alone = tmp_path / "copied"
-    alone.mkdir()
-    live = SAMPLES / "late" / "live-copy"
-    shutil.copyfile(live / "dental_clinic.db", alone / "dental_clinic.db")
-    shutil.copyfile(live / "dental_clinic.db-shm", alone / "dental_clinic.db-shm")
+    """Copied from a running app (its -shm is there) without the -wal: warned. Copied whole, or
+    left closed by the app (no -shm), it is not. Built from a sample opened as the app would
+    hold it, so it does not depend on which sidecars a case happens to ship."""
+    running = _copy_case(tmp_path, "late") / "userData"
+    database = running / "dental_clinic.db"
+    holder = sqlite3.connect(database)  # the app, still running: its -wal and -shm exist
+    try:
+        assert holder.execute("SELECT count(*) FROM patients").fetchone()[0] == 8
+        shm = running / "dental_clinic.db-shm"
+        assert shm.is_file()
+        alone, whole = tmp_path / "copied-alone", tmp_path / "copied-whole"
+        for target, sidecars in ((alone, ("-shm",)), (whole, ("-shm", "-wal"))):
+            target.mkdir()
+            shutil.copyfile(database, target / database.name)
+            for suffix in sidecars:
+                shutil.copyfile(f"{database}{suffix}", target / f"{database.name}{suffix}")
+    finally:
+        holder.close()
     shown = preview(open_source(alone / "dental_clinic.db"))
     assert shown.warnings and "rows the earlier app wrote last may be missing" in shown.warnings[0]
-    whole = _copy_case(tmp_path, "late")
-    assert preview(open_source(whole / "userData")).warnings == []  # closed: checkpointed
-    assert preview(open_source(whole / "live-copy")).warnings == []  # copied with its -wal
+    assert not _wal_warned(preview(open_source(whole / "dental_clinic.db")))  # with its -wal
+    assert not (running / "dental_clinic.db-shm").exists()  # closed by its last connection
+    assert not _wal_warned(preview(open_source(running)))
+
+
+def _wal_warned(shown) -> bool:
+    return any("may be missing" in w for w in shown.warnings)
+
+
+def test_the_preview_says_descriptions_may_name_teeth_in_the_earlier_numbering(tmp_path):
+    """The samples' descriptions say "السن رقم 11" (FDI in the later versions): kept as
+    written, and the preview says so before anything is imported."""
+    for case in CASES:
+        folder = _copy_case(tmp_path / case, case)
+        source = open_source(folder / "userData", [folder / "install"])
+        key = _rows(source.database)
+        named = [
+            row["description"]
+            for table in ("dental_treatment_images", "tooth_treatment_images")
+            for row in key.get(table, [])
+            if "رقم" in (row.get("description") or "")
+        ]
+        warned = [w for w in preview(source).warnings if "name a tooth by number" in w]
+        if named:
+            assert len(warned) == 1 and warned[0].startswith(f"{len(named)} descriptions")
+        else:
+            assert warned == []
 
 
 def test_a_database_whose_tables_are_all_in_the_missing_wal_says_so(tmp_path):

@@ -2,9 +2,11 @@
 
 from pathlib import Path
 
-from backend import __version__
+from backend import __version__, i18n
 from backend.config import Settings
+from backend.imaging import ALLOWED_FORMATS
 from backend.models import AppState
+from backend.usecases import images
 from backend.usecases import settings as app_settings
 from tests.backend.test_error_shape import assert_error_shape
 
@@ -12,11 +14,19 @@ from tests.backend.test_error_shape import assert_error_shape
 def test_defaults_and_installation_facts(client, settings):
     assert client.get("/api/settings").get_json() == {
         "numbering": "universal",
+        "language": "system",
+        "theme": "system",
+        "digits": "latin",
+        "locale": i18n.os_language(),
         "data_dir": str(settings.data_dir),
         "images_dir": str(settings.images_dir),
         "images_root": str(settings.image_store_root),
         "db_url": app_settings.mask_db_url(settings.db_url),
         "version": __version__,
+        "upload": {
+            "max_bytes": images.DEFAULT_LIMITS.max_bytes,
+            "formats": sorted(ALLOWED_FORMATS),
+        },
     }
 
 

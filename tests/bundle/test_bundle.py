@@ -39,6 +39,7 @@ def test_bundle_carries_its_files_and_only_the_linux_webview(bundle):
     assert (internal / "web" / "templates" / "index.html").is_file()
     assert (internal / "web" / "static" / "js" / "app.js").is_file()
     assert (internal / "backend" / "migrations" / "env.py").is_file()
+    assert (internal / "backend" / "translations" / "ar" / "LC_MESSAGES" / "messages.mo").is_file()
     versions = sorted(p.name for p in (internal / "backend" / "migrations" / "versions").iterdir())
     source = sorted(p.name for p in (ROOT / "backend" / "migrations" / "versions").glob("*.py"))
     assert versions == source

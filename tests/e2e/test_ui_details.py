@@ -209,7 +209,7 @@ def test_pasting_an_image_uploads_it_to_the_open_tooth(page, session):
             document.body.dispatchEvent(event);
         }"""
     )
-    row = page.locator("#upload-list li.ok")
+    row = page.locator("#upload-tray li.ok")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Stored")
     expect(row.locator(".name")).to_have_text(re.compile(r"^pasted-\d+-0\.png$"))
@@ -256,7 +256,7 @@ def test_pasting_an_image_uploads_it_to_the_open_tooth(page, session):
     )
     page.click("#treatment-form button[value=cancel]")
     page.wait_for_timeout(500)
-    expect(page.locator("#upload-list li")).to_have_count(1)
+    expect(page.locator("#upload-tray li")).to_have_count(1)
     expect(tooth(page, "8").locator(".badge text")).to_have_text("1")
 
 

@@ -68,12 +68,12 @@ def test_full_flow_from_new_patient_to_deleted_image(page, tmp_path):
             "side.png": image_bytes("PNG", (640, 480), (60, 80, 200)),
         },
     )
-    expect(page.locator("#upload-list li.ok")).to_have_count(2)
+    expect(page.locator("#upload-tray li.ok")).to_have_count(2)
     page.select_option("#upload-type", "after")
     drop_file(page, "healed.jpg", image_bytes("JPEG", (800, 600), (90, 200, 90)), "image/jpeg")
     # the list shows the latest upload only
-    expect(page.locator("#upload-list li")).to_have_count(1)
-    expect(page.locator("#upload-list li.ok")).to_contain_text("healed.jpg")
+    expect(page.locator("#upload-tray li")).to_have_count(1)
+    expect(page.locator("#upload-tray li.ok")).to_contain_text("healed.jpg")
 
     expect(page.locator("#image-grid .image-card")).to_have_count(3)
     expect(page.locator("#image-grid .image-card img").first).to_have_js_property("complete", True)
@@ -142,8 +142,8 @@ def test_a_bad_file_shows_its_error_while_good_files_land(page, tmp_path):
             "also-good.jpg": image_bytes("JPEG"),
         },
     )
-    expect(page.locator("#upload-list li.ok")).to_have_count(2)
-    failed = page.locator("#upload-list li.failed")
+    expect(page.locator("#upload-tray li.ok")).to_have_count(2)
+    failed = page.locator("#upload-tray li.failed")
     expect(failed).to_have_count(1)
     expect(failed).to_contain_text("notes.jpg")
     expect(failed).to_contain_text("not a PNG, JPEG")
@@ -200,7 +200,7 @@ def test_patient_search_edit_and_delete_with_image_count(page, tmp_path):
     expect(page.locator("#patient-facts")).to_contain_text("34 years")
     tooth(page, "3").click()
     choose_files(page, tmp_path, {"x.png": image_bytes("PNG")})
-    expect(page.locator("#upload-list li.ok")).to_have_count(1)
+    expect(page.locator("#upload-tray li.ok")).to_have_count(1)
     page.click("#delete-patient")
     expect(page.locator("#confirm-text")).to_contain_text("1 image")
     page.click("#confirm-ok")

@@ -55,3 +55,33 @@ def test_nothing_is_served_outside_the_secret_prefix(app):
         response = raw.get(path, base_url="http://127.0.0.1:5000", headers={TOKEN_HEADER: TOKEN})
         assert response.status_code == 404, path
         assert response.get_data() == b"Not found.\n"
+
+
+def test_a_tab_of_an_earlier_start_gets_a_friendly_page_not_json(app, anonymous_client):
+    """A browser reloading a page whose secrets are another start's: outside the prefix (the
+    prefix of an earlier start) and inside it without the session, a page saying what to do;
+    the same requests from a script keep their bare answers."""
+    from werkzeug.test import Client
+
+    navigate = {"Sec-Fetch-Mode": "navigate", "Accept": "text/html"}
+    old_prefix = Client(app).get(
+        "/earlier-prefix/", base_url="http://127.0.0.1:5000", headers=navigate
+    )
+    no_session = anonymous_client.get("/", headers=navigate)
+    for response, status in ((old_prefix, 404), (no_session, 403)):
+        assert response.status_code == status
+        assert response.mimetype == "text/html"
+        text = response.get_data(as_text=True)
+        assert (
+            "This window belongs to an earlier start of the program; open the program again."
+            in text
+        )
+        assert "{" not in text.split("<style>")[0]  # no JSON
+        assert "script-src" not in response.headers["Content-Security-Policy"]
+    assert (
+        anonymous_client.get("/api/patients", headers={"Sec-Fetch-Mode": "cors"}).get_json()[
+            "error"
+        ]["code"]
+        == "forbidden"
+    )
+    assert anonymous_client.post("/", headers=navigate).status_code == 403

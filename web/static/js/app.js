@@ -1,32 +1,51 @@
 // The program's page: patients on the left; the chosen patient's chart and tooth panel in the
-// middle; settings. Every server call goes through bridge.js.
-import { api } from "./bridge.js";
+// middle; settings. Every server call goes through bridge.js; every list view asks through its
+// own ViewQuestion, so that it only ever shows the answer to what it asks now.
+import { ViewQuestion, api, isSuperseded } from "./bridge.js";
 import { ToothChart } from "./chart.js";
+import { ConnectionGuard } from "./connection.js";
 import { SettingsPage } from "./settings.js";
-import { ToothPanel } from "./tooth-panel.js";
+import { GENERAL, ToothPanel } from "./tooth-panel.js";
 import { $, confirmAction, escapeHtml, runFormDialog, toast } from "./ui.js";
+import { UploadTray } from "./uploads.js";
 import { Compare, Viewer } from "./viewer.js";
+
+const TEXT = {
+  listFailed: (message) => `The patient list could not be loaded: ${message}`,
+  patientFailed: (message) => `This patient could not be opened: ${message}`,
+};
 
 const state = {
   settings: null,
   teeth: null,
   patients: [],
+  patientId: null, // the patient asked for; `patient` and `chart` are the answers about them
   patient: null,
   chart: null,
-  tooth: null,
   showPrimary: false,
 };
 
+const questions = { patients: new ViewQuestion(), patient: new ViewQuestion(), poll: new ViewQuestion() };
+
 const viewer = new Viewer();
 const compare = new Compare();
+const uploads = new UploadTray({
+  limits: () => ({ maxBytes: state.settings?.upload?.max_bytes }),
+  onFinished: (batch) => uploadFinished(batch),
+});
+// The panel is the one owner of "the open tooth" (panel.tooth); the chart shows it selected.
 const panel = new ToothPanel({
   onChanged: () => refreshPatient(),
   openViewer: (list, index) => viewer.open(list, index),
   openCompare: (images) => compare.open(images),
   teethFacts: {},
+  startUpload: (target) => uploads.start(target),
+  imageFormats: () => (state.settings?.upload?.formats || []).join(", "),
 });
 const chart = new ToothChart($("#tooth-chart"), $("#chart-tooltip"), { onSelect: (code) => selectTooth(code) });
+$("#general-tile").addEventListener("click", () => selectTooth(GENERAL));
 const settingsPage = new SettingsPage({ onNotation: (n) => setNotation(n), onDataChanged: () => searchPatients() });
+new ConnectionGuard({ onBack: () => resync() });
 
 function showView(name) {
   for (const view of ["welcome", "patient", "settings"]) $(`#${view}-view`).hidden = view !== name;
@@ -34,7 +53,7 @@ function showView(name) {
 
 async function loadTeeth() {
   state.teeth = await api("GET", `api/teeth?notation=${state.settings.numbering}`);
-  panel.setTeethFacts(state.teeth.teeth);
+  panel.setTeethFacts({ ...state.teeth.teeth, ...state.teeth.places });
 }
 
 async function setNotation(notation) {
@@ -52,7 +71,15 @@ async function setNotation(notation) {
 
 async function searchPatients() {
   const q = $("#patient-search").value.trim();
-  const result = await api("GET", `api/patients?q=${encodeURIComponent(q)}&limit=200`);
+  const ask = questions.patients.ask();
+  let result;
+  try {
+    result = await ask.get(`api/patients?q=${encodeURIComponent(q)}&limit=200`);
+  } catch (error) {
+    if (isSuperseded(error) || !ask.current) return;
+    $("#patient-list").innerHTML = `<li class="warning empty">${escapeHtml(TEXT.listFailed(error.message))}</li>`;
+    return;
+  }
   state.patients = result.patients;
   renderPatientList(q);
 }
@@ -68,20 +95,20 @@ function renderPatientList(query) {
       item.setAttribute("role", "option");
       item.tabIndex = 0;
       item.dataset.patientId = p.id;
-      item.setAttribute("aria-selected", String(state.patient?.id === p.id));
-      item.innerHTML = `<span class="name">${escapeHtml(nameOf(p))}</span>
+      item.setAttribute("aria-selected", String(state.patientId === p.id));
+      item.innerHTML = `<span class="name" dir="auto">${escapeHtml(nameOf(p))}</span>
         <span class="meta">#${escapeHtml(p.serial_number)}${p.phone ? " · " + escapeHtml(p.phone) : ""}</span>
         <span class="count" title="Images">${p.image_count}</span>`;
-      item.addEventListener("click", () => openPatient(p.id));
+      item.addEventListener("click", () => openPatient(p.id, p));
       item.addEventListener("keydown", (e) => {
-        if (e.key === "Enter") openPatient(p.id);
+        if (e.key === "Enter") openPatient(p.id, p);
         if (e.key === "ArrowDown") item.nextElementSibling?.focus();
         if (e.key === "ArrowUp") item.previousElementSibling?.focus();
       });
       return item;
     }));
   }
-  if (!state.patient && $("#settings-view").hidden) {
+  if (!state.patientId && $("#settings-view").hidden) {
     showView("welcome");
     const empty = !query && !state.patients.length;
     $("#load-demo").hidden = !empty;
@@ -89,21 +116,41 @@ function renderPatientList(query) {
   }
 }
 
-async function openPatient(id) {
-  state.patient = await api("GET", `api/patients/${id}`);
-  state.tooth = null;
+/** Open a patient: from this moment the page is about them (the list marks them, the chart
+ * waits for their answer; no tooth is open). `summary` is their list row, shown meanwhile. */
+async function openPatient(id, summary = null) {
+  state.patientId = id;
+  state.patient = null;
+  state.chart = null;
   panel.hide();
-  await refreshPatient();
+  markSelectedPatient();
+  $("#patient-view").classList.add("loading");
+  $("#patient-view").setAttribute("aria-busy", "true");
+  $("#patient-name").textContent = summary ? nameOf(summary) : "";
+  $("#patient-facts").textContent = "";
   showView("patient");
-  chart.focusQuietly(); // the arrow keys work in the chart at once
+  if (await refreshPatient()) chart.focusQuietly(); // the arrow keys work in the chart at once
 }
 
+/** Ask again about the open patient (record and chart); true when the answer was shown. */
 async function refreshPatient() {
-  if (!state.patient) return;
-  const id = state.patient.id;
-  const [patient, chartData] = await Promise.all([api("GET", `api/patients/${id}`), api("GET", `api/patients/${id}/chart`)]);
+  const id = state.patientId;
+  if (!id) return false;
+  const ask = questions.patient.ask();
+  let patient;
+  let chartData;
+  try {
+    [patient, chartData] = await Promise.all([ask.get(`api/patients/${id}`), ask.get(`api/patients/${id}/chart`)]);
+  } catch (error) {
+    if (isSuperseded(error) || !ask.current) return false;
+    if (!state.patient) $("#patient-facts").textContent = TEXT.patientFailed(error.message);
+    return false;
+  }
+  if (!ask.current) return false;
   state.patient = patient;
   state.chart = chartData;
+  $("#patient-view").classList.remove("loading");
+  $("#patient-view").removeAttribute("aria-busy");
   const hasPrimary = Object.keys(chartData.teeth).some((code) => Number.isNaN(Number(code)));
   if (hasPrimary) state.showPrimary = true;
   $("#show-primary").checked = state.showPrimary;
@@ -114,7 +161,41 @@ async function refreshPatient() {
   renderChart();
   const item = $(`#patient-list [data-patient-id="${id}"]`);
   if (item) item.querySelector(".count").textContent = patient.image_count;
-  $("#patient-list").querySelectorAll("li").forEach((li) => li.setAttribute("aria-selected", String(li.dataset.patientId === id)));
+  markSelectedPatient();
+  return true;
+}
+
+function markSelectedPatient() {
+  $("#patient-list").querySelectorAll("li").forEach((li) => li.setAttribute("aria-selected", String(li.dataset.patientId === state.patientId)));
+}
+
+/** An upload ended with files stored: every view showing that patient asks again. */
+async function uploadFinished(batch) {
+  const work = [searchPatients()]; // the list's counts
+  if (state.patientId === batch.patientId) {
+    if (panel.shows(batch.patientId, batch.tooth)) {
+      panel.showUploaded(batch.imageType);
+      work.push(panel.refresh());
+    }
+    work.push(refreshPatient());
+  }
+  await Promise.all(work);
+}
+
+/** The server answers again after a loss: every view asks its question again. */
+async function resync() {
+  try {
+    state.settings = await api("GET", "api/settings");
+    $("#notation").value = state.settings.numbering;
+    await loadTeeth();
+  } catch {
+    return; // lost again: the next "back" resyncs
+  }
+  const work = [searchPatients()];
+  if (state.patientId) work.push(refreshPatient());
+  if (panel.tooth) work.push(panel.refresh());
+  if (!$("#settings-view").hidden) work.push(settingsPage.show(state.settings));
+  await Promise.all(work);
 }
 
 /** A patient's name as shown: an empty name (the earlier app allowed one) stays empty in the
@@ -124,17 +205,23 @@ function nameOf(patient) {
 }
 
 function renderChart() {
-  chart.render({ rows: state.teeth.rows, teeth: state.teeth.teeth, chart: state.chart, showPrimary: state.showPrimary, selected: state.tooth });
+  if (!state.chart) return;
+  chart.render({ rows: state.teeth.rows, teeth: state.teeth.teeth, chart: state.chart, showPrimary: state.showPrimary, selected: panel.tooth });
+  const general = state.chart.general || { total: 0 };
+  $("#general-count").textContent = general.total;
+  $("#general-tile").setAttribute("aria-pressed", String(panel.tooth === GENERAL));
+  $("#general-tile").setAttribute("aria-label", `Whole mouth / general: ${general.total} image${general.total === 1 ? "" : "s"}`);
 }
 
 async function selectTooth(code) {
-  state.tooth = code;
+  if (!state.patient || state.patient.id !== state.patientId) return; // the patient is still loading
+  const shown = panel.show(state.patient, code); // panel.tooth is `code` from here on
   renderChart();
-  chart.moveFocus(code);
-  await panel.show(state.patient, code);
+  if (code !== GENERAL) chart.moveFocus(code);
+  await shown;
   // The panel starts below the chart: bring it into view once it is filled. Only scrolling: the
   // focus stays on the tooth, so the arrow keys keep moving in the chart (and bring it back).
-  if (state.tooth !== code) return; // another tooth was chosen meanwhile
+  if (panel.tooth !== code) return; // another tooth was chosen meanwhile
   const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   $("#tooth-panel").scrollIntoView({ behavior: smooth ? "smooth" : "auto", block: "nearest" });
 }
@@ -169,8 +256,11 @@ async function deletePatient() {
     toast(error.message, "error");
     return;
   }
-  toast(`${nameOf(p)} deleted with ${result.deleted.images} images.`, "ok");
+  toast(`${nameOf(p)} deleted with ${result.deleted.images} image${result.deleted.images === 1 ? "" : "s"}.`, "ok");
+  questions.patient.cancel();
+  state.patientId = null;
   state.patient = null;
+  state.chart = null;
   panel.hide();
   await searchPatients();
   focusPatientList(); // the page's content went with the patient: keep the keyboard somewhere
@@ -179,6 +269,14 @@ async function deletePatient() {
 /** The first patient of the list, or the search box when the list is empty. */
 function focusPatientList() {
   ($("#patient-list li[data-patient-id]") || $("#patient-search")).focus();
+}
+
+/** The missing-file placeholder's "Check and repair": the data check of the settings. */
+async function checkAndRepair() {
+  if (viewer.dialog.open) viewer.dialog.close();
+  await openSettings();
+  $("#check-result").scrollIntoView({ block: "center" });
+  await settingsPage.backup.check(true);
 }
 
 async function openSettings() {
@@ -216,19 +314,23 @@ function bind() {
   });
   $("#new-patient").addEventListener("click", () => editPatient(null));
   $("#welcome-new").addEventListener("click", () => editPatient(null));
-  $("#edit-patient").addEventListener("click", () => editPatient(state.patient));
-  $("#delete-patient").addEventListener("click", deletePatient);
+  $("#edit-patient").addEventListener("click", () => state.patient && editPatient(state.patient));
+  $("#delete-patient").addEventListener("click", () => state.patient && deletePatient());
   $("#open-settings").addEventListener("click", openSettings);
   $("#close-settings").addEventListener("click", () => {
-    showView(state.patient ? "patient" : "welcome");
-    if (!state.patient) searchPatients(); // the welcome page's text depends on the list
+    showView(state.patientId ? "patient" : "welcome");
+    if (!state.patientId) searchPatients(); // the welcome page's text depends on the list
   });
   $("#load-demo").addEventListener("click", loadDemo);
   $("#notation").addEventListener("change", (e) => setNotation(e.target.value));
   $("#show-primary").addEventListener("change", (e) => {
     state.showPrimary = e.target.checked;
+    // a primary tooth's panel goes with the primary teeth (its tooth is no longer drawn)
+    if (!state.showPrimary && panel.tooth && panel.tooth !== GENERAL && Number.isNaN(Number(panel.tooth))) panel.hide();
     renderChart();
   });
+  document.addEventListener("dental:check-and-repair", () => checkAndRepair());
+  document.addEventListener("dental:job-ended", () => poll()); // its lock banner goes at once
 }
 
 async function start() {
@@ -276,11 +378,13 @@ async function poll() {
         : `A ${lock.operation} is running${lock.here ? "" : ` on ${lock.holder}`}.`;
     }
     showNotices(status.notices || []);
-    if (state.patient && !$("#patient-view").hidden) {
-      const chartData = await api("GET", `api/patients/${state.patient.id}/chart`);
-      if (JSON.stringify(chartData) !== JSON.stringify(state.chart)) {
-        await refreshPatient();
-        if (state.tooth) await panel.refresh();
+    const id = state.patientId;
+    if (id && state.patient && !$("#patient-view").hidden) {
+      const ask = questions.poll.ask();
+      const chartData = await ask.get(`api/patients/${id}/chart`);
+      // changed elsewhere (another PC): the views ask again, if the page is still about them
+      if (ask.current && state.patientId === id && JSON.stringify(chartData) !== JSON.stringify(state.chart)) {
+        await Promise.all([refreshPatient(), panel.tooth ? panel.refresh() : null]);
       }
     }
   } catch {

@@ -2,7 +2,8 @@
 // schedule, verify a backup file, check the data, restore with a preview and a confirmation;
 // and the main screen's warning when the last good backup is too old or a scheduled one failed.
 // Long work runs as a job on the server; its progress is polled here.
-import { api, chooseBackupFile, chooseFolder, hasNative, uploadBackupFile } from "./bridge.js";
+import { ViewQuestion, api, chooseBackupFile, chooseFolder, hasNative, isSuperseded, uploadBackupFile } from "./bridge.js";
+import { readingChoice, renderReadingChoice } from "./reading-choice.js";
 import { $, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 
 const POLL_MS = 400;
@@ -40,8 +41,27 @@ function describeBackup(b) {
   return `${plural(c.patients, "patient")}, ${plural(c.treatments, "treatment")}, ${plural(c.images, "image")}, ${plural(c.files, "file")} (${formatBytes(c.image_bytes)})${b.includes_images ? "" : ", database only"}`;
 }
 
-/** Poll a job until it ends, showing its progress; resolves with the finished job. */
-async function followJob(job, { cancellable = true } = {}) {
+// What starts whole-store work here: none may start while one runs (the server would refuse it
+// with a message; the buttons say so before).
+const JOB_BUTTONS = ["#backup-now", "#backup-db-only", "#verify-backup", "#check-store", "#repair-store", "#restore-choose", "#restore-confirm"];
+
+function jobButtons(disabled) {
+  for (const selector of JOB_BUTTONS) $(selector).disabled = disabled;
+}
+
+/** Poll a job until it ends, showing its progress; resolves with the finished job. However it
+ * ends (also by a failure to ask), the progress goes and the page's banners are asked again
+ * (a lock banner must not outlive the job). */
+async function followJob(job, options) {
+  try {
+    return await followJobProgress(job, options);
+  } finally {
+    $("#backup-job").hidden = true;
+    document.dispatchEvent(new CustomEvent("dental:job-ended"));
+  }
+}
+
+async function followJobProgress(job, { cancellable = true } = {}) {
   const box = $("#backup-job");
   const bar = $("#backup-job-bar");
   const cancel = $("#backup-job-cancel");
@@ -73,6 +93,7 @@ export class BackupSection {
   constructor() {
     this.status = null;
     this.restorePath = null;
+    this.questions = { status: new ViewQuestion(), list: new ViewQuestion() };
     $("#backup-now").addEventListener("click", () => this.backUp(true));
     $("#backup-db-only").addEventListener("click", () => this.backUp(false));
     $("#backup-choose-folder").addEventListener("click", () => this.chooseFolder());
@@ -117,9 +138,11 @@ export class BackupSection {
 
   async loadStatus() {
     let status;
+    const ask = this.questions.status.ask();
     try {
-      status = await api("GET", "api/backup");
+      status = await ask.get("api/backup");
     } catch (error) {
+      if (isSuperseded(error) || !ask.current) return;
       $("#backup-last").textContent = error.message;
       return;
     }
@@ -145,8 +168,9 @@ export class BackupSection {
 
   async loadList() {
     const box = $("#backup-list");
+    const ask = this.questions.list.ask();
     try {
-      const { backups } = await api("GET", "api/backups");
+      const { backups } = await ask.get("api/backups");
       box.replaceChildren(...backups.map((b) => {
         const item = document.createElement("li");
         item.innerHTML = `<span class="name">${escapeHtml(b.name)}${b.safety ? ' <span class="muted">(safety backup before a restore)</span>' : ""}</span>
@@ -156,6 +180,7 @@ export class BackupSection {
       }));
       if (!backups.length) box.innerHTML = '<li class="muted">No backup files yet.</li>';
     } catch (error) {
+      if (isSuperseded(error) || !ask.current) return;
       box.innerHTML = `<li class="warning">${escapeHtml(error.message)}</li>`;
     }
   }
@@ -167,17 +192,32 @@ export class BackupSection {
     $("#backup-folder").textContent = folder;
   }
 
-  async backUp(includeImages) {
+  /** Run `work` with the job buttons off: one whole-store job at a time from this page. */
+  async exclusive(work) {
+    jobButtons(true);
+    try {
+      return await work();
+    } finally {
+      jobButtons(false);
+    }
+  }
+
+  backUp(includeImages) {
+    return this.exclusive(() => this.runBackup(includeImages));
+  }
+
+  async runBackup(includeImages) {
     const result = $("#backup-result");
     result.innerHTML = "";
-    let job;
+    let done;
     try {
-      job = await api("POST", "api/backups", { folder: this.folder || null, include_images: includeImages });
+      const job = await api("POST", "api/backups", { folder: this.folder || null, include_images: includeImages });
+      done = await followJob(job);
     } catch (error) {
-      result.innerHTML = `<p class="warning">${escapeHtml(error.message)}</p>`;
+      result.innerHTML = `<p class="warning">✖ ${escapeHtml(error.message)}</p>`;
+      await this.loadStatus();
       return;
     }
-    const done = await followJob(job);
     if (done.state === "done") {
       const r = done.result;
       result.innerHTML = `<p class="ok-text">✔ Backup written and verified: <strong>${escapeHtml(r.name)}</strong> (${formatBytes(r.size_bytes)}) in <code>${escapeHtml(r.folder)}</code> — ${escapeHtml(describeBackup(r.backup))}.
@@ -235,7 +275,11 @@ export class BackupSection {
     }
   }
 
-  async verify() {
+  verify() {
+    return this.exclusive(() => this.runVerify());
+  }
+
+  async runVerify() {
     const out = $("#check-result");
     out.innerHTML = "";
     try {
@@ -252,7 +296,11 @@ export class BackupSection {
     }
   }
 
-  async check(repair) {
+  check(repair) {
+    return this.exclusive(() => this.runCheck(repair));
+  }
+
+  async runCheck(repair) {
     const out = $("#check-result");
     out.innerHTML = "";
     try {
@@ -271,7 +319,11 @@ export class BackupSection {
     this.restorePath = null;
   }
 
-  async chooseRestore() {
+  chooseRestore() {
+    return this.exclusive(() => this.runChooseRestore());
+  }
+
+  async runChooseRestore() {
     const out = $("#check-result");
     out.innerHTML = "";
     this.hidePreview();
@@ -294,17 +346,21 @@ export class BackupSection {
     }
     if (preview.legacy) {
       const l = preview.legacy;
-      facts.push(["Kind", "Backup of the earlier app"], ["Patients", `${l.patients} (${l.patients_new} new)`], ["Image records", l.image_rows], ["Images found", l.images_found], ["Tooth numbering detected", l.notation.detected || "undecided"]);
+      facts.push(["Kind", "Backup of the earlier app"], ["Patients", `${l.patients} (${l.patients_new} new)`], ["Image records", l.image_rows], ["Images found", l.images_found], ["Teeth read as", l.reading || "to be chosen below"]);
     }
     $("#restore-facts").innerHTML = facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(String(v))}</dd>`).join("");
     $("#restore-replaces").innerHTML = preview.replaces.map((line) => `<li>${escapeHtml(line)}</li>`).join("");
     $("#restore-warnings").innerHTML = (preview.warnings || []).map((line) => `<li class="warning">${escapeHtml(line)}</li>`).join("");
     $("#restore-notation-row").hidden = !preview.legacy;
-    $("#restore-notation").value = preview.legacy && preview.legacy.notation.detected ? preview.legacy.notation.detected : "";
+    if (preview.legacy) renderReadingChoice($("#restore-reading"), preview.legacy.generations);
     $("#restore-preview").hidden = false;
   }
 
-  async restore() {
+  restore() {
+    return this.exclusive(() => this.runRestore());
+  }
+
+  async runRestore() {
     const path = this.restorePath;
     if (!path) return;
     const ok = await confirmAction("Replace the current data?", "Every record and image here is replaced by the backup's. A safety backup of the current data is made first.", "Restore");
@@ -313,8 +369,7 @@ export class BackupSection {
     $("#restore-preview").hidden = true;
     try {
       const body = { path, confirm: true };
-      const notation = $("#restore-notation").value;
-      if (notation) body.notation = notation;
+      if (!$("#restore-notation-row").hidden) Object.assign(body, readingChoice($("#restore-reading")));
       const done = await followJob(await api("POST", "api/restore", body));
       if (done.state === "cancelled") {
         out.innerHTML = '<p class="muted">Restore cancelled. Nothing was changed.</p>';

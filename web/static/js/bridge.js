@@ -18,6 +18,54 @@ export class ApiError extends Error {
   }
 }
 
+// What the fetch layer itself says; the views keep their own words.
+const TEXT = {
+  offline: "The program's server does not answer. The page retries by itself.",
+  uploadOffline: "The upload did not reach the program: the connection was lost. Add the file again once it is back.",
+  unreadable: "The server sent an unreadable answer.",
+  expired: "This window belongs to an earlier start of the program; open the program again.",
+};
+
+/** The answer to a question the view no longer asks (see ViewQuestion): never shown. */
+export function isSuperseded(error) {
+  return Boolean(error && error.code === "superseded");
+}
+
+// ---- the connection: "online", "offline" (no answer: retrying) or "expired" (the server
+// answers, but to another start of the program: this page's key no longer opens it) ----
+
+let connectionState = "online";
+const connectionListeners = new Set();
+
+export function connection() {
+  return connectionState;
+}
+
+/** `listener(state)` hears every change of the connection's state. */
+export function onConnectionChange(listener) {
+  connectionListeners.add(listener);
+}
+
+function setConnection(state) {
+  if (connectionState === state || connectionState === "expired") return; // expired is final
+  connectionState = state;
+  for (const listener of connectionListeners) listener(state);
+}
+
+/** Requests on their way (for the page's own waits and the tests: "settled" means 0). */
+let pending = 0;
+function track(delta) {
+  pending += delta;
+  document.documentElement.dataset.requests = String(pending);
+}
+
+/** The server answered, but not as this start of the program: the page key is refused (403
+ * from the token check) or the secret path is another start's (a bare, non-JSON 404). */
+function answersAnotherStart(response, data) {
+  if (response.status === 403) return data?.error?.code === "forbidden";
+  return response.status === 404 && data?.error?.code === "bad_response";
+}
+
 async function parse(response) {
   const text = await response.text();
   let data = null;
@@ -26,28 +74,81 @@ async function parse(response) {
   } catch {
     data = { error: { status: response.status, code: "bad_response", message: text.slice(0, 200) } };
   }
+  if (answersAnotherStart(response, data)) {
+    setConnection("expired");
+    throw new ApiError({ status: response.status, code: "expired", message: TEXT.expired });
+  }
   if (!response.ok) throw new ApiError(data.error || { status: response.status, message: response.statusText });
   return data;
 }
 
-export async function api(method, path, body) {
-  const options = { method, headers: { "X-Dental-Token": TOKEN }, credentials: "same-origin" };
+/** One call of the API. `signal` (an AbortSignal) withdraws the question: the call then
+ * rejects with a superseded error, whatever the server answered. */
+export async function api(method, path, body, { signal } = {}) {
+  const options = { method, headers: { "X-Dental-Token": TOKEN }, credentials: "same-origin", signal };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
-  let response;
+  const superseded = () => new ApiError({ code: "superseded", message: "superseded" });
+  track(1);
   try {
-    response = await fetch(path, options);
-  } catch {
-    throw new ApiError({ code: "offline", message: "The program's server does not answer. Restart the program." });
+    let response;
+    try {
+      response = await fetch(path, options);
+    } catch (error) {
+      if (signal?.aborted) throw superseded();
+      setConnection("offline");
+      throw new ApiError({ code: "offline", message: TEXT.offline });
+    }
+    let data;
+    try {
+      data = await parse(response);
+    } catch (error) {
+      if (signal?.aborted) throw superseded();
+      throw error;
+    }
+    if (signal?.aborted) throw superseded();
+    if (connectionState === "offline") setConnection("online");
+    return data;
+  } finally {
+    track(-1);
   }
-  return parse(response);
+}
+
+/** The questions of one view (the patient list, the chart, a tooth's panel, a settings list):
+ * asking a new one withdraws the one before, whose answer then never reaches the screen. The
+ * view renders an answer only while `question.current` holds. */
+export class ViewQuestion {
+  constructor() {
+    this.controller = null;
+  }
+
+  /** A new question: {get(path), current, signal}. */
+  ask() {
+    this.controller?.abort();
+    const controller = new AbortController();
+    this.controller = controller;
+    return {
+      signal: controller.signal,
+      get current() {
+        return !controller.signal.aborted;
+      },
+      get: (path) => api("GET", path, undefined, { signal: controller.signal }),
+    };
+  }
+
+  /** Withdraw the question on its way, if any (the view closed). */
+  cancel() {
+    this.controller?.abort();
+    this.controller = null;
+  }
 }
 
 /** POST a multipart form with upload progress: onProgress(fraction). Resolves with the API's
  * JSON; rejects with an ApiError. */
 function postForm(path, form, onProgress) {
+  track(1);
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
     request.open("POST", path);
@@ -60,16 +161,24 @@ function postForm(path, form, onProgress) {
       try {
         data = JSON.parse(request.responseText);
       } catch {
-        reject(new ApiError({ message: "The server sent an unreadable answer." }));
+        data = { error: { status: request.status, code: "bad_response", message: TEXT.unreadable } };
+      }
+      if (answersAnotherStart(request, data)) {
+        setConnection("expired");
+        reject(new ApiError({ code: "expired", message: TEXT.expired }));
         return;
       }
+      if (connectionState === "offline") setConnection("online");
       // `results` says per file why it was refused (the row of the file shows its own reason)
       if (request.status >= 400) reject(new ApiError({ ...data.error, results: data.results }));
       else resolve(data);
     };
-    request.onerror = () => reject(new ApiError({ code: "offline", message: "The upload did not reach the program." }));
+    request.onerror = () => {
+      setConnection("offline");
+      reject(new ApiError({ code: "offline", message: TEXT.uploadOffline }));
+    };
     request.send(form);
-  });
+  }).finally(() => track(-1));
 }
 
 /** Upload one file with progress: onProgress(fraction). Resolves with the API's JSON. */
@@ -169,4 +278,16 @@ export function download(url) {
   document.body.append(link);
   link.click();
   link.remove();
+}
+
+/** In the program's window: load the page of the server running now (its address and key are
+ * known to the program, not to this page). False in a browser, where only the person can open
+ * the program again. */
+export async function reopenOwnPage() {
+  if (!native() || !native().reopen_page) return false;
+  try {
+    return Boolean(await native().reopen_page());
+  } catch {
+    return false;
+  }
 }

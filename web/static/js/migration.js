@@ -1,7 +1,8 @@
 // Settings: migration of legacy images and import of the earlier app's data. Preview first
 // (counts, the tooth numbering detected and why), then a job whose progress and counts are
 // polled; the last report can be downloaded as JSON or CSV.
-import { api, chooseFolder, download } from "./bridge.js";
+import { ViewQuestion, api, chooseFolder, download, isSuperseded } from "./bridge.js";
+import { readingChoice, renderReadingChoice } from "./reading-choice.js";
 import { $, escapeHtml, toast } from "./ui.js";
 
 const POLL_MS = 400;
@@ -14,18 +15,23 @@ function countsText(c) {
 export class MigrationSection {
   constructor({ onImported }) {
     this.onImported = onImported;
+    this.statusQuestion = new ViewQuestion();
     $("#migration-run").addEventListener("click", () => this.run("api/migration/run", {}));
     $("#import-choose").addEventListener("click", () => this.choose());
     $("#import-preview").addEventListener("click", () => this.preview());
     $("#import-start").addEventListener("click", () => this.startImport());
+    // a changed choice counts again as it would import
+    $("#import-reading").addEventListener("change", () => this.preview(readingChoice($("#import-reading"))));
     $("#migration-report-json").addEventListener("click", () => download("api/migration/report?format=json"));
     $("#migration-report-csv").addEventListener("click", () => download("api/migration/report?format=csv"));
   }
 
   async show() {
+    const ask = this.statusQuestion.ask();
     try {
-      this.renderStatus(await api("GET", "api/migration"));
+      this.renderStatus(await ask.get("api/migration"));
     } catch (error) {
+      if (isSuperseded(error) || !ask.current) return;
       $("#migration-status").textContent = error.message;
     }
   }
@@ -56,10 +62,16 @@ export class MigrationSection {
     }
   }
 
-  async preview(notation = null) {
-    const source = $("#import-source").value.trim();
-    const body = { source };
-    if (notation) body.notation = notation;
+  /** The source and the other image folders typed in, as the API takes them. */
+  sourceBody() {
+    const imagesFrom = $("#import-images-from").value.split("\n").map((line) => line.trim()).filter(Boolean);
+    return { source: $("#import-source").value.trim(), images_from: imagesFrom };
+  }
+
+  /** Count what an import would bring, its teeth read as `choice` ({table_notation,
+   * early_layout}) where given, else as the evidence decides. */
+  async preview(choice = null) {
+    const body = { ...this.sourceBody(), ...(choice || {}) };
     let shown;
     try {
       shown = await api("POST", "api/migration/preview", body);
@@ -67,30 +79,29 @@ export class MigrationSection {
       toast(error.message, "error");
       return;
     }
-    const n = shown.notation;
     const treatments = Object.values(shown.treatments).reduce((a, b) => a + b, 0);
     const rows = [
       ["Database", shown.database],
-      ["Image folders", shown.image_roots.join(", ") || "none found"],
+      ["Image folders searched", shown.image_roots.join(", ") || "none found"],
       ["Patients", `${shown.patients} (${shown.patients_new} new)`],
       ["Treatments", treatments],
       ["Image records", shown.image_rows],
       ["Images found", shown.images_found],
       ["Images missing", shown.images_missing],
       ["Imported before", shown.images_already_imported],
-      ["Patient images without a tooth", `${shown.patient_images} (left where they are)`],
+      ["Patient images (no tooth)", `${shown.patient_images} (${shown.patient_images_found} files found), to the whole mouth`],
+      ["Files no record names", `${shown.files_kept_as_patient_images} kept as patient images, ${shown.unreferenced_files} listed`],
+      ["Teeth read as", shown.reading || "to be chosen below"],
     ];
     $("#import-counts").innerHTML = rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(String(v))}</dd>`).join("");
-    const label = n.detected ? (n.detected === "fdi" ? "FDI" : "Universal") : "not decided";
-    $("#import-notation-detected").textContent = `${label}${n.certain ? "" : " (unsure: check and choose)"}`;
-    $("#import-evidence").innerHTML = n.evidence.map((e) => `<li>${escapeHtml(e)}</li>`).join("");
-    $("#import-notation").value = notation || n.detected || "universal";
+    renderReadingChoice($("#import-reading"), shown.generations);
+    const notes = [...shown.warnings, ...shown.name_conflicts, ...shown.unreferenced_names.map((n) => `No record names ${n}`)];
+    $("#import-warnings").innerHTML = notes.map((w) => `<li class="warning">${escapeHtml(w)}</li>`).join("");
     $("#import-preview-box").hidden = false;
   }
 
   async startImport() {
-    const body = { source: $("#import-source").value.trim(), notation: $("#import-notation").value };
-    await this.run("api/migration/import", body);
+    await this.run("api/migration/import", { ...this.sourceBody(), ...readingChoice($("#import-reading")) });
   }
 
   async run(path, body) {

@@ -1,5 +1,5 @@
 // The settings page: numbering, data folder, storage use, the log.
-import { api, openLogFolder, revealDataFolder } from "./bridge.js";
+import { ViewQuestion, api, isSuperseded, openLogFolder, revealDataFolder } from "./bridge.js";
 import { $, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 import { BackupSection } from "./backup.js";
 import { MigrationSection } from "./migration.js";
@@ -7,6 +7,7 @@ import { MigrationSection } from "./migration.js";
 export class SettingsPage {
   constructor({ onNotation, onDataChanged }) {
     this.onNotation = onNotation;
+    this.questions = { storage: new ViewQuestion(), log: new ViewQuestion() };
     // an import adds patients: the list beside the settings must show them at once
     this.migration = new MigrationSection({
       onImported: async () => {
@@ -97,8 +98,9 @@ export class SettingsPage {
 
   async loadStorage() {
     const box = $("#storage-report");
+    const ask = this.questions.storage.ask();
     try {
-      const s = await api("GET", "api/storage");
+      const s = await ask.get("api/storage");
       box.innerHTML = `
         <dl>
           <dt>Images</dt><dd>${s.image_rows.toLocaleString()} records · ${s.image_files.toLocaleString()} files · ${formatBytes(s.image_bytes)}</dd>
@@ -107,6 +109,7 @@ export class SettingsPage {
         </dl>
         ${s.low_space ? `<p class="warning" role="alert">⚠ ${escapeHtml(s.warning)}</p>` : ""}`;
     } catch (error) {
+      if (isSuperseded(error) || !ask.current) return;
       box.innerHTML = `<p class="warning">${escapeHtml(error.message)}</p>`;
     }
   }
@@ -115,8 +118,9 @@ export class SettingsPage {
     const level = $("#log-level").value;
     const q = encodeURIComponent($("#log-filter").value.trim());
     const body = $("#log-entries");
+    const ask = this.questions.log.ask();
     try {
-      const result = await api("GET", `api/logs?level=${level}&limit=300&q=${q}`);
+      const result = await ask.get(`api/logs?level=${level}&limit=300&q=${q}`);
       this.logFile = result.log_file;
       body.replaceChildren(...result.entries.map((entry) => {
         const row = document.createElement("tr");
@@ -126,6 +130,7 @@ export class SettingsPage {
       }));
       if (!result.entries.length) body.innerHTML = '<tr><td colspan="3" class="muted">No log entries match.</td></tr>';
     } catch (error) {
+      if (isSuperseded(error) || !ask.current) return;
       body.innerHTML = `<tr><td colspan="3" class="warning">${escapeHtml(error.message)}</td></tr>`;
     }
   }

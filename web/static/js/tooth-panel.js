@@ -1,15 +1,35 @@
 // The panel of one tooth: images by type, uploads, the timeline, and the tooth's treatments.
-import { api, appUrl, chooseImageFiles, uploadFile } from "./bridge.js";
+import { ViewQuestion, api, appUrl, chooseImageFiles, isSuperseded } from "./bridge.js";
 import { STATUS_COLORS, STATUS_LABELS } from "./chart.js";
 import {
   $, IMAGE_TYPES, TYPE_LABELS, confirmAction, escapeHtml, formatBytes, formatDate, runFormDialog, toast,
 } from "./ui.js";
 
-const UPLOAD_CONCURRENCY = 2;
+/** The place of a patient's images that belong to no one tooth (a panoramic x-ray, a
+ * portrait): opened in this panel like a tooth, without treatments. */
+export const GENERAL = "general";
+
+const TEXT = {
+  loading: "Loading…",
+  loadFailed: (message) => `The images of this tooth could not be loaded: ${message}`,
+  generalTitle: "Whole mouth / general · images of no one tooth",
+  place: (code, label) => (code === GENERAL ? "the whole mouth" : `tooth ${label}`),
+  noImages: (kind, place) => `No ${kind}images of ${place} yet.`,
+  notImages: (formats) => `Only images can be added to a tooth (${formats}). Save a PDF or a document as an image first.`,
+  missingFile: "File missing",
+  expectedAt: "Expected at",
+  checkAndRepair: "Check and repair",
+  checkAndRepairHint: "Looks for the file in the data folder and links it again if it was moved",
+};
 
 export class ToothPanel {
-  constructor({ onChanged, openViewer, openCompare, teethFacts }) {
+  /** `startUpload({patient, tooth, toothLabel, imageType, treatmentId, files, errors})` hands
+   * files to the upload tray, which binds them to that patient and tooth for good. */
+  constructor({ onChanged, openViewer, openCompare, teethFacts, startUpload, imageFormats }) {
     this.onChanged = onChanged;
+    this.startUpload = startUpload;
+    this.imageFormats = imageFormats;
+    this.question = new ViewQuestion();
     this.openViewer = openViewer;
     this.openCompare = openCompare;
     this.teethFacts = teethFacts;
@@ -46,30 +66,45 @@ export class ToothPanel {
     });
     document.addEventListener("paste", (e) => {
       if (!this.tooth || $("#tooth-panel").hidden || document.querySelector("dialog[open]")) return;
-      const files = Array.from(e.clipboardData?.files || []).filter((f) => f.type.startsWith("image/"));
+      const pasted = Array.from(e.clipboardData?.files || []);
+      const files = pasted.filter((f) => f.type.startsWith("image/"));
       if (files.length) {
         e.preventDefault();
         this.upload(files.map((f, i) => new File([f], f.name && f.name !== "image.png" ? f.name : `pasted-${Date.now()}-${i}.png`, { type: f.type })));
+      } else if (pasted.length) {
+        e.preventDefault();
+        toast(TEXT.notImages(this.imageFormats()), "error");
       }
     });
     $("#add-treatment").addEventListener("click", () => this.editTreatment(null));
     $("#open-compare").addEventListener("click", () => this.openCompare(this.images));
   }
 
+  /** Open `tooth` of `patient` ({id, full_name}): the title says at once which tooth is asked
+   * for, and the grid stays empty until that tooth's own answer is in. */
   async show(patient, tooth) {
     const changed = !this.patient || this.patient.id !== patient.id || this.tooth !== tooth;
     this.patient = patient;
     this.tooth = tooth;
-    if (changed) $("#upload-list").replaceChildren();
     $("#tooth-panel").hidden = false;
     $("#tooth-hint").hidden = true;
+    if (changed) this.renderLoading();
     await this.refresh();
   }
 
+  /** Close the panel; an answer still on its way for it is dropped. */
   hide() {
+    this.question.cancel();
     this.tooth = null;
+    this.images = [];
+    this.treatments = [];
     $("#tooth-panel").hidden = true;
     $("#tooth-hint").hidden = false;
+  }
+
+  /** Is the panel showing this patient's tooth? */
+  shows(patientId, tooth) {
+    return Boolean(this.tooth && this.patient && this.patient.id === patientId && this.tooth === tooth);
   }
 
   setTeethFacts(facts) {
@@ -77,12 +112,43 @@ export class ToothPanel {
     if (this.tooth) this.renderTitle();
   }
 
+  renderLoading() {
+    this.images = [];
+    this.treatments = [];
+    const panel = $("#tooth-panel");
+    panel.setAttribute("aria-busy", "true");
+    this.renderTitle();
+    this.renderTabs({ loading: true });
+    $("#image-grid").hidden = false;
+    $("#timeline").hidden = true;
+    $("#image-grid").innerHTML = `<p class="muted empty loading">${escapeHtml(TEXT.loading)}</p>`;
+    $("#treatment-list").innerHTML = `<li class="muted">${escapeHtml(TEXT.loading)}</li>`;
+  }
+
+  /** Ask for the open tooth's images and treatments; only the answer to the latest question
+   * is shown (an earlier tooth's late answer is dropped). */
   async refresh() {
+    if (!this.tooth) return;
+    const ask = this.question.ask();
     const base = `api/patients/${this.patient.id}`;
-    const [images, treatments] = await Promise.all([
-      api("GET", `${base}/teeth/${this.tooth}/images`),
-      api("GET", `${base}/treatments?tooth=${encodeURIComponent(this.tooth)}`),
-    ]);
+    let images;
+    let treatments;
+    const general = this.tooth === GENERAL; // no treatments: they belong to teeth
+    try {
+      [images, treatments] = await Promise.all([
+        ask.get(`${base}/teeth/${encodeURIComponent(this.tooth)}/images`),
+        general ? { treatments: [] } : ask.get(`${base}/treatments?tooth=${encodeURIComponent(this.tooth)}`),
+      ]);
+    } catch (error) {
+      if (isSuperseded(error) || !ask.current) return;
+      $("#tooth-panel").removeAttribute("aria-busy");
+      $("#image-grid").hidden = false;
+      $("#timeline").hidden = true;
+      $("#image-grid").innerHTML = `<p class="warning empty">${escapeHtml(TEXT.loadFailed(error.message))}</p>`;
+      return;
+    }
+    if (!ask.current) return;
+    $("#tooth-panel").removeAttribute("aria-busy");
     this.images = images.images;
     this.treatments = treatments.treatments;
     this.renderTitle();
@@ -92,14 +158,28 @@ export class ToothPanel {
   }
 
   renderTitle() {
+    const general = this.tooth === GENERAL;
+    $("#treatments").hidden = general;
+    $("#upload-treatment").closest("label").hidden = general;
+    if (general) {
+      $("#tooth-title").textContent = TEXT.generalTitle;
+      return;
+    }
     const facts = this.teethFacts[this.tooth];
     $("#tooth-title").textContent = `Tooth ${facts.label} · ${facts.name}`;
   }
 
-  renderTabs() {
+  /** "tooth 8" or "the whole mouth": where an image of `code` (a tooth, GENERAL or null) is. */
+  placeName(code) {
+    const place = code || GENERAL;
+    return TEXT.place(place, this.teethFacts[place]?.label);
+  }
+
+  renderTabs({ loading = false } = {}) {
     const counts = Object.fromEntries(IMAGE_TYPES.map((t) => [t, 0]));
     for (const image of this.images) counts[image.image_type] += 1;
-    const tabs = [["all", "All", this.images.length], ...IMAGE_TYPES.map((t) => [t, TYPE_LABELS[t], counts[t]]), ["timeline", "Timeline", null]];
+    const count = (n) => (loading ? "…" : n);
+    const tabs = [["all", "All", count(this.images.length)], ...IMAGE_TYPES.map((t) => [t, TYPE_LABELS[t], count(counts[t])]), ["timeline", "Timeline", null]];
     const bar = $("#type-tabs");
     bar.replaceChildren(...tabs.map(([key, label, count]) => {
       const tab = document.createElement("button");
@@ -130,8 +210,14 @@ export class ToothPanel {
   selectTab(key) {
     this.tab = key;
     if (IMAGE_TYPES.includes(key)) $("#upload-type").value = key;
+    if ($("#tooth-panel").getAttribute("aria-busy") === "true") return this.renderTabs({ loading: true });
     this.renderTabs();
     this.renderImages();
+  }
+
+  /** New images of `imageType` landed on the open tooth: show a tab where they are seen. */
+  showUploaded(imageType) {
+    if (this.tab !== "timeline" && this.tab !== imageType) this.tab = "all";
   }
 
   visibleImages() {
@@ -147,7 +233,7 @@ export class ToothPanel {
     if (showTimeline) return this.renderTimeline();
     const images = this.visibleImages();
     if (!images.length) {
-      grid.innerHTML = `<p class="muted empty">No ${this.tab === "all" ? "" : TYPE_LABELS[this.tab] + " "}images of this tooth yet.</p>`;
+      grid.innerHTML = `<p class="muted empty">${escapeHtml(TEXT.noImages(this.tab === "all" ? "" : TYPE_LABELS[this.tab] + " ", this.placeName(this.tooth)))}</p>`;
       return;
     }
     grid.replaceChildren(...images.map((image, index) => this.card(image, images, index)));
@@ -183,7 +269,7 @@ export class ToothPanel {
     const timeline = $("#timeline");
     const ordered = [...this.images].sort((a, b) => (a.taken_date || a.created_at).localeCompare(b.taken_date || b.created_at));
     if (!ordered.length) {
-      timeline.innerHTML = '<p class="muted empty">No images of this tooth yet.</p>';
+      timeline.innerHTML = `<p class="muted empty">${escapeHtml(TEXT.noImages("", this.placeName(this.tooth)))}</p>`;
       return;
     }
     const groups = new Map();
@@ -230,113 +316,52 @@ export class ToothPanel {
   }
 
   async chooseFiles() {
+    const target = this.uploadTarget(); // the tooth open when the person asked, not when they chose
     try {
       const { files, errors } = await chooseImageFiles();
-      this.newUploadBatch();
-      for (const error of errors) this.addUploadRow(error.name).fail(error.message);
-      if (files.length) await this.upload(files, { sameBatch: true });
+      if (files.length || errors.length) this.startUpload({ ...target, files, errors });
     } catch (error) {
       toast(error.message, "error");
     }
   }
 
-  /** The list shows the files of the latest uploads only: earlier rows go when a new upload
-   * starts, unless an upload is still running (its rows must stay to report). */
-  newUploadBatch() {
-    if (!this.uploadsRunning) $("#upload-list").replaceChildren();
-  }
-
-  addUploadRow(name) {
-    const item = document.createElement("li");
-    item.innerHTML = `<span class="name">${escapeHtml(name)}</span><progress max="1" value="0"></progress><span class="state">Waiting…</span>`;
-    $("#upload-list").append(item);
-    const state = item.querySelector(".state");
-    const bar = item.querySelector("progress");
+  /** Where files added now go: this patient, this tooth, the chosen type and treatment. */
+  uploadTarget() {
     return {
-      progress: (fraction) => {
-        bar.value = fraction;
-        state.textContent = fraction < 1 ? `${Math.round(fraction * 100)}%` : "Checking…";
-      },
-      done: () => {
-        item.className = "ok";
-        bar.value = 1;
-        state.textContent = "Stored";
-      },
-      fail: (message) => {
-        item.className = "failed";
-        state.textContent = message;
-      },
+      patient: { id: this.patient.id, full_name: this.patient.full_name },
+      tooth: this.tooth,
+      toothLabel: this.teethFacts[this.tooth].label,
+      place: this.placeName(this.tooth),
+      imageType: $("#upload-type").value,
+      treatmentId: $("#upload-treatment").value,
     };
   }
 
-  async upload(files, { sameBatch = false } = {}) {
-    if (!sameBatch) this.newUploadBatch();
-    const path = `api/patients/${this.patient.id}/teeth/${this.tooth}/images`;
-    const fields = { image_type: $("#upload-type").value, treatment_id: $("#upload-treatment").value };
-    const queue = files.map((file) => ({ file, row: this.addUploadRow(file.name || "pasted image") }));
-    let stored = 0;
-    let failed = 0;
-    const worker = async () => {
-      while (queue.length) {
-        const { file, row } = queue.shift();
-        try {
-          await this.uploadAsking(path, file, fields, row.progress);
-          row.done();
-          stored += 1;
-        } catch (error) {
-          row.fail(error.results?.[0]?.error?.message || error.message);
-          failed += 1;
-        }
-      }
-    };
-    this.uploadsRunning = (this.uploadsRunning || 0) + 1;
-    try {
-      await Promise.all(Array.from({ length: UPLOAD_CONCURRENCY }, worker));
-    } finally {
-      this.uploadsRunning -= 1;
-    }
-    if (stored) {
-      this.tab = this.tab === "timeline" ? "timeline" : (fields.image_type === this.tab ? this.tab : "all");
-      await this.refresh();
-      await this.onChanged();
-    }
-    toast(failed ? `${stored} stored, ${failed} refused — see the list for reasons.` : `${stored} image${stored === 1 ? "" : "s"} stored.`, failed ? "error" : "ok");
-  }
-
-  /** Upload one file; when it is a DICOM x-ray naming another patient, ask (one question at a
-   * time) and send it again with the server's confirm field if the user agrees. */
-  async uploadAsking(path, file, fields, onProgress) {
-    try {
-      return await uploadFile(path, file, fields, onProgress);
-    } catch (error) {
-      const refusal = error.results?.[0]?.error;
-      if (refusal?.code !== "patient_mismatch") throw error;
-      const ask = () => confirmAction("Another patient's x-ray?", refusal.message, "Store it here");
-      this.asking = (this.asking || Promise.resolve()).then(ask, ask);
-      if (!(await this.asking)) throw error;
-      return uploadFile(path, file, { ...fields, [refusal.confirm_field]: "1" }, onProgress);
-    }
+  upload(files) {
+    if (!this.tooth) return;
+    this.startUpload({ ...this.uploadTarget(), files, errors: [] });
   }
 
   async editImage(image) {
     const dialog = $("#image-dialog");
     const form = dialog.querySelector("form");
     form.elements.treatment_id.replaceChildren(new Option("— none —", ""), ...this.treatments.map((t) => new Option(t.treatment_type, t.id)));
-    form.elements.tooth.replaceChildren(...Object.entries(this.teethFacts).map(([code, f]) => new Option(`${f.label} · ${f.name}`, code)));
+    form.elements.tooth.replaceChildren(...Object.entries(this.teethFacts).map(([code, f]) => new Option(code === GENERAL ? TEXT.generalTitle : `${f.label} · ${f.name}`, code)));
     $("#image-file-facts").textContent = `${image.path} · ${image.width}×${image.height} ${image.format} · ${formatBytes(image.size_bytes)}`;
     const result = await runFormDialog(dialog, {
       description: image.description, taken_date: image.taken_date, treatment_id: image.treatment_id || "",
-      tooth: image.tooth, image_type: image.image_type,
+      tooth: image.tooth || GENERAL, image_type: image.image_type,
     }, (values) => {
       const changes = { description: values.description, taken_date: values.taken_date || null };
-      if (values.tooth !== image.tooth) changes.tooth = values.tooth;
+      const moved = values.tooth !== (image.tooth || GENERAL);
+      if (moved) changes.tooth = values.tooth;
       if (values.image_type !== image.image_type) changes.image_type = values.image_type;
-      if (values.tooth === image.tooth) changes.treatment_id = values.treatment_id || null;
+      if (!moved) changes.treatment_id = values.treatment_id || null;
       return api("PATCH", `api/images/${image.id}`, changes);
     });
     if (!result) return;
     if (result.tooth !== image.tooth || result.image_type !== image.image_type) {
-      toast(`Moved to tooth ${this.teethFacts[result.tooth].label}, ${TYPE_LABELS[result.image_type]}.`, "ok");
+      toast(`Moved to ${this.placeName(result.tooth)}, ${TYPE_LABELS[result.image_type]}.`, "ok");
     } else {
       toast("Image details saved.", "ok");
     }
@@ -451,6 +476,16 @@ export function missingPlaceholder(image, big = false) {
   const path = parts
     .map((part, i) => `<span>${escapeHtml(i < parts.length - 1 ? `${part}/` : part)}</span>`)
     .join("");
-  box.innerHTML = `<strong>File missing</strong><span>Expected at</span><code>${path}</code>`;
+  box.innerHTML = `<strong>${escapeHtml(TEXT.missingFile)}</strong><span>${escapeHtml(TEXT.expectedAt)}</span><code>${path}</code>`;
+  const repair = document.createElement("button");
+  repair.type = "button";
+  repair.className = "link repair";
+  repair.textContent = TEXT.checkAndRepair;
+  repair.title = TEXT.checkAndRepairHint;
+  repair.addEventListener("click", (event) => {
+    event.stopPropagation(); // not the card's "open in the viewer"
+    document.dispatchEvent(new CustomEvent("dental:check-and-repair"));
+  });
+  box.append(repair);
   return box;
 }

@@ -1,16 +1,16 @@
 """image_dicom: what a DICOM image's file says (instance UIDs, modality, dates, pixel spacing,
 the patient written in the file), one row per DICOM image
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 23:10:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

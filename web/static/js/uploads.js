@@ -1,0 +1,164 @@
+// The upload tray: every upload is bound to the patient, tooth and type it started with, and
+// its progress stays in sight (bottom corner of the window) until it ends, whatever the person
+// opens meanwhile. Its outcome names the patient and the tooth.
+import { uploadFile } from "./bridge.js";
+import { $, TYPE_LABELS, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
+
+const UPLOAD_CONCURRENCY = 2;
+const KEEP_DONE_MS = 8000; // a batch with no refusal leaves the tray by itself after this
+
+const TEXT = {
+  heading: (b) => `${b.patientName} · ${b.place} · ${TYPE_LABELS[b.imageType]}`,
+  waiting: "Waiting…",
+  checking: "Checking…",
+  stored: "Stored",
+  tooLarge: (size, limit) => `The file is ${size}; the limit is ${limit}. Make it smaller (e.g. export it as JPEG) and add it again.`,
+  running: (done, total) => `${done} of ${total}`,
+  close: "Close",
+  closeLabel: (b) => `Close the upload list of ${b.patientName}, ${b.place}`,
+  summary: (stored, failed) => (failed ? `${stored} stored, ${failed} refused` : `${stored} stored`),
+  toastOk: (b, stored) => `${stored} image${stored === 1 ? "" : "s"} stored for ${b.patientName}, ${b.place}.`,
+  toastFailed: (b, stored, failed) => `${b.patientName}, ${b.place}: ${stored} stored, ${failed} refused — see the upload list for the reasons.`,
+  noName: "(no name)",
+};
+
+/** One file's row in its batch: progress, then its outcome. */
+function fileRow(list, name) {
+  const item = document.createElement("li");
+  item.innerHTML = `<span class="name">${escapeHtml(name)}</span><progress max="1" value="0"></progress><span class="state">${escapeHtml(TEXT.waiting)}</span>`;
+  list.append(item);
+  const state = item.querySelector(".state");
+  const bar = item.querySelector("progress");
+  return {
+    progress: (fraction) => {
+      bar.value = fraction;
+      state.textContent = fraction < 1 ? `${Math.round(fraction * 100)}%` : TEXT.checking;
+    },
+    done: () => {
+      item.className = "ok";
+      bar.value = 1;
+      state.textContent = TEXT.stored;
+    },
+    fail: (message) => {
+      item.className = "failed";
+      state.textContent = message;
+    },
+  };
+}
+
+export class UploadTray {
+  /** `limits()` gives {maxBytes} as the server has it (from the settings); `onFinished(batch)`
+   * runs when a batch has ended with at least one file stored (the views refresh). */
+  constructor({ limits, onFinished }) {
+    this.tray = $("#upload-tray");
+    this.limits = limits;
+    this.onFinished = onFinished;
+    this.running = 0;
+  }
+
+  /** Upload `files` to the target fixed now: {patient: {id, full_name}, tooth, toothLabel,
+   * place ("tooth 8", "the whole mouth"), imageType, treatmentId}; `errors` ([{name, message}]) are files refused before the upload
+   * (by the native dialog). Resolves when the batch has ended. */
+  async start({ patient, tooth, toothLabel, place, imageType, treatmentId, files, errors = [] }) {
+    this.dropFinished(); // the tray shows the latest uploads, and those still running
+    const batch = { patientId: patient.id, patientName: patient.full_name || TEXT.noName, tooth, toothLabel, place: place || `tooth ${toothLabel}`, imageType };
+    const box = this.batchBox(batch);
+    const list = box.querySelector("ul");
+    const status = box.querySelector(".batch-status");
+    let stored = 0;
+    let failed = 0;
+    for (const error of errors) {
+      fileRow(list, error.name).fail(error.message);
+      failed += 1;
+    }
+    const maxBytes = this.limits().maxBytes;
+    const queue = [];
+    for (const file of files) {
+      const row = fileRow(list, file.name || "pasted image");
+      if (maxBytes && file.size > maxBytes) {
+        row.fail(TEXT.tooLarge(formatBytes(file.size), formatBytes(maxBytes))); // not sent at all
+        failed += 1;
+      } else {
+        queue.push({ file, row });
+      }
+    }
+    const total = queue.length;
+    const path = `api/patients/${encodeURIComponent(patient.id)}/teeth/${encodeURIComponent(tooth)}/images`;
+    const fields = { image_type: imageType, treatment_id: treatmentId };
+    let ended = 0;
+    const showProgress = () => {
+      status.textContent = TEXT.running(ended, total);
+    };
+    showProgress();
+    const worker = async () => {
+      while (queue.length) {
+        const { file, row } = queue.shift();
+        try {
+          await uploadAsking(path, file, fields, row.progress);
+          row.done();
+          stored += 1;
+        } catch (error) {
+          row.fail(error.results?.[0]?.error?.message || error.message);
+          failed += 1;
+        }
+        ended += 1;
+        showProgress();
+      }
+    };
+    this.running += 1;
+    box.classList.add("running");
+    try {
+      await Promise.all(Array.from({ length: UPLOAD_CONCURRENCY }, worker));
+    } finally {
+      this.running -= 1;
+      box.classList.remove("running");
+      box.classList.add(failed ? "finished-with-refusals" : "finished");
+    }
+    status.textContent = TEXT.summary(stored, failed);
+    box.querySelector(".close").hidden = false;
+    if (!failed) setTimeout(() => this.remove(box), KEEP_DONE_MS);
+    if (stored) await this.onFinished(batch);
+    toast(failed ? TEXT.toastFailed(batch, stored, failed) : TEXT.toastOk(batch, stored), failed ? "error" : "ok");
+  }
+
+  batchBox(batch) {
+    const box = document.createElement("section");
+    box.className = "upload-batch";
+    box.dataset.patientId = batch.patientId;
+    box.dataset.tooth = batch.tooth;
+    box.innerHTML = `<header><strong class="batch-title">${escapeHtml(TEXT.heading(batch))}</strong>
+      <span class="batch-status"></span>
+      <button type="button" class="close" hidden title="${escapeHtml(TEXT.close)}" aria-label="${escapeHtml(TEXT.closeLabel(batch))}">✕</button></header>
+      <ul class="upload-list"></ul>`;
+    box.querySelector(".close").addEventListener("click", () => this.remove(box));
+    this.tray.append(box);
+    this.tray.hidden = false;
+    return box;
+  }
+
+  dropFinished() {
+    for (const box of this.tray.querySelectorAll(".upload-batch:not(.running)")) box.remove();
+  }
+
+  remove(box) {
+    box.remove();
+    this.tray.hidden = !this.tray.querySelector(".upload-batch");
+  }
+}
+
+let asking = Promise.resolve();
+
+/** Upload one file; when it is a DICOM x-ray naming another patient, ask (one question at a
+ * time) and send it again with the server's confirm field if the user agrees. */
+async function uploadAsking(path, file, fields, onProgress) {
+  try {
+    return await uploadFile(path, file, fields, onProgress);
+  } catch (error) {
+    const refusal = error.results?.[0]?.error;
+    if (refusal?.code !== "patient_mismatch") throw error;
+    const ask = () => confirmAction("Another patient's x-ray?", refusal.message, "Store it here");
+    asking = asking.then(ask, ask);
+    if (!(await asking)) throw error;
+    return uploadFile(path, file, { ...fields, [refusal.confirm_field]: "1" }, onProgress);
+  }
+}
