@@ -20,10 +20,10 @@ def test_another_patients_xray_is_asked_about_then_stored_or_not(page):
     expect(page.locator("#confirm-dialog")).to_be_visible()
     expect(page.locator("#confirm-text")).to_contain_text("JOHN DOE (ID X-1)")
     page.click("#confirm-dialog button[value=cancel]")
-    expect(page.locator("#upload-list li.failed")).to_contain_text("another patient")
+    expect(page.locator("#upload-tray li.failed")).to_contain_text("another patient")
 
     drop_file(page, "john2.dcm", dicom_bytes(patient_name="DOE^JOHN", patient_id="X-1"), "")
     expect(page.locator("#confirm-ok")).to_have_text("Store it here")
     page.click("#confirm-ok")
-    expect(page.locator("#upload-list li.ok")).to_have_count(1)
+    expect(page.locator("#upload-tray li.ok")).to_have_count(1)
     expect(page.locator("#tooth-panel img").first).to_be_visible()
