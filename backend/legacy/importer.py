@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from backend import exit_codes as codes
 from backend import fileio
 from backend.errors import ValidationError
-from backend.i18n import gettext
+from backend.i18n import gettext, ngettext
 from backend.jobs import Progress
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, TREATMENT_TABLES, read_database
 from backend.legacy.files import FileFacts, NotAnImage, inspect_file
@@ -206,9 +206,15 @@ def _numbered_text_warning(database: Any) -> list[str]:
     if not texts:
         return []
     return [
-        f"{len(texts)} descriptions or notes name a tooth by number (for example "
-        f"\u201c\u2068{texts[0]}\u2069\u201d). They come across as written, so they may "
-        "use the earlier app's numbering rather than the one shown here."
+        ngettext(
+            "{n} description or note names a tooth by number ({example}). It comes across as "
+            "written, so it may use the earlier app's numbering rather than the one shown here.",
+            "{n} descriptions or notes name a tooth by number (for example {example}). They "
+            "come across as written, so they may use the earlier app's numbering rather than the "
+            "one shown here.",
+            len(texts),
+            example=f"\u201c\u2068{texts[0]}\u2069\u201d",
+        )
     ]
 
 
