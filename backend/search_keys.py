@@ -65,22 +65,31 @@ _LETTERS = str.maketrans(
 )
 
 
+_folded_chars: dict[str, str] = {}  # each character's folding, decided once
+
+
+def _fold_char(char: str) -> str:
+    category = unicodedata.category(char)
+    if category in ("Mn", "Me", "Cf"):
+        return ""
+    if category == "Nd":
+        return str(unicodedata.decimal(char))
+    if category[0] in "LN" or category == "Mc":
+        return char.translate(_LETTERS)
+    return " "
+
+
 def fold_text(value: str | None) -> str:
     """`value` as its search words, separated by single spaces (see the module's contract)."""
     if not value:
         return ""
     characters = []
     for char in unicodedata.normalize("NFKD", value.casefold()):
-        category = unicodedata.category(char)
-        if category in ("Mn", "Me", "Cf"):
-            continue
-        if category == "Nd":
-            characters.append(str(unicodedata.decimal(char)))
-        elif category[0] in "LN" or category == "Mc":
-            characters.append(char)
-        else:
-            characters.append(" ")
-    return " ".join("".join(characters).translate(_LETTERS).split())
+        folded = _folded_chars.get(char)
+        if folded is None:
+            folded = _folded_chars.setdefault(char, _fold_char(char))
+        characters.append(folded)
+    return " ".join("".join(characters).split())
 
 
 def compact(folded: str) -> str:
@@ -166,7 +175,8 @@ def phone_key(value: str | None) -> str:
     if not value:
         return ""
     forms: list[str] = []
-    parts = [value, *_NUMBER_SEPARATORS.split(value)]
+    pieces = _NUMBER_SEPARATORS.split(value)
+    parts = [value, *pieces] if len(pieces) > 1 else [value]
     for part in parts:
         number = _read_number(part)
         for form in (number.digits, number.national):
