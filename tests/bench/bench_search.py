@@ -7,7 +7,8 @@ Each patient search is what GET /api/patients does: the search and the image cou
 SQLite always; PostgreSQL too when DENTAL_IMAGES_TEST_PG_URL is set
 (scripts/postgres-test-server.sh prints it).
 
-Run: .venv/bin/python -m tests.bench.bench_search [--patients 20000] [--samples 100]"""
+Run: .venv/bin/python -m tests.bench.bench_search [--patients 20000] [--samples 100]
+     [--engine sqlite|postgresql|both]"""
 
 from __future__ import annotations
 
@@ -246,11 +247,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=20_000)
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--engine", choices=("sqlite", "postgresql", "both"), default="both")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as folder:
-        runtime = open_runtime(load_settings(Path(folder)))
-        run_engine("SQLite", runtime, args.patients, args.samples)
-        runtime.close()
+    if args.engine != "postgresql":
+        with tempfile.TemporaryDirectory() as folder:
+            runtime = open_runtime(load_settings(Path(folder)))
+            run_engine("SQLite", runtime, args.patients, args.samples)
+            runtime.close()
+    if args.engine == "sqlite":
+        print(_machine())
+        return
     if not os.environ.get(PG_ENV):
         print(_machine())
         print(f"PostgreSQL skipped: set {PG_ENV} (scripts/postgres-test-server.sh prints a URL)")
