@@ -16,8 +16,8 @@ the key: its digits as written (after an international prefix "+" or "00") and i
 significant number, that is without the international prefix and country code, or without the
 single trunk "0" of a national number. Country codes are read by the ITU-T E.164 zones: "1" and
 "7" have one digit, the two-digit codes are listed in `_TWO_DIGIT_CODES`, every other code has
-three. The digits of the serial number
-are stored beside them (`digits_key`). A query of digits matches a patient when:
+three. The digits of the serial number are stored beside them (`digits_key`). A query of
+digits matches a patient when:
 - its digits occur anywhere in a stored form (so a partial number, or the last 7 digits read
   off a card, finds the number whatever prefix it was written with, and digits find serials);
 - it names a national significant number explicitly (written "+971 50...", "00971 50..." or
@@ -26,7 +26,11 @@ are stored beside them (`digits_key`). A query of digits matches a patient when:
   ("971501234567") and a stored number holds those digits.
 Known limits: trunk prefixes other than "0" (such as Russia's "8") are kept as digits, and
 numbers whose national form keeps its "0" after the country code (Italy) still match by their
-digits but not by the prefix rules.
+digits but not by the prefix rules. A whole number typed without its "+" whose last 7+ digits
+are another number's also finds that one (shown after or before it by name).
+
+Keeping the keys: see backend.models (every write of the program) and `refresh_search_keys`
+(rows written any other way; the migration that added the keys; a change of these rules).
 """
 
 from __future__ import annotations
