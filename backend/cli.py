@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from backend import __version__, console, i18n, private_files
+from backend import exit_codes as codes
 from backend.config import (
     HOME_ENV,
     default_data_dir,
@@ -88,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def move_to_server_command(runtime: Runtime, url: str, images_root: str | None) -> int:
-    """Exit 0 when every record (and image) is on the server and this PC points at it;
-    2 when nothing was switched (the message says why)."""
+    """Exit OK when every record (and image) is on the server and this PC points at it;
+    FAILED when nothing was switched (the message says why)."""
     from backend.jobs import Progress
     from backend.usecases.server_move import move_to_server
 
@@ -103,7 +104,7 @@ def move_to_server_command(runtime: Runtime, url: str, images_root: str | None) 
         )
     except AppError as exc:
         print(gettext("Not moved: {message}", message=exc.message), file=sys.stderr)
-        return 2
+        return codes.FAILED
     rows = ", ".join(f"{count} {table}" for table, count in report["rows"].items())
     print(gettext("Moved to the server and verified: {rows}.", rows=rows))
     if "images" in report:
@@ -116,7 +117,7 @@ def move_to_server_command(runtime: Runtime, url: str, images_root: str | None) 
             )
         )
     print(gettext("This PC now uses the server. Point the other PCs at it in Settings."))
-    return 0
+    return codes.OK
 
 
 def add_demo_data(runtime: Runtime) -> dict[str, int] | None:

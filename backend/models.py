@@ -57,8 +57,9 @@ def _patient_text_key(context: DefaultExecutionContext) -> str:
     return search_keys.patient_text_key(row.get("full_name"), row.get("serial_number"))
 
 
-def _patient_phone_key(context: DefaultExecutionContext) -> str:
-    return search_keys.phone_key(context.get_current_parameters().get("phone"))
+def _patient_digits_key(context: DefaultExecutionContext) -> str:
+    row = context.get_current_parameters()
+    return search_keys.digits_key(row.get("phone"), row.get("serial_number"))
 
 
 def _description_key(context: DefaultExecutionContext) -> str:
@@ -66,7 +67,8 @@ def _description_key(context: DefaultExecutionContext) -> str:
 
 
 class Patient(Base):
-    """`search_text` and `search_phone` are the search keys of backend.search_keys: computed
+    """`search_text` (name and serial) and `search_phone` (the digits of the phone numbers and
+    of the serial) are the search keys of backend.search_keys: computed
     from the row's own values by every insert that does not give them (ORM or not) and by every
     ORM update (the listeners below)."""
 
@@ -88,7 +90,7 @@ class Patient(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     search_text: Mapped[str] = mapped_column(Text, default=_patient_text_key, server_default="")
-    search_phone: Mapped[str] = mapped_column(Text, default=_patient_phone_key, server_default="")
+    search_phone: Mapped[str] = mapped_column(Text, default=_patient_digits_key, server_default="")
 
     treatments: Mapped[list[Treatment]] = relationship(
         back_populates="patient", cascade="all, delete-orphan", passive_deletes=True
@@ -192,7 +194,7 @@ class Image(Base):
 @event.listens_for(Patient, "before_update")
 def _refresh_patient_keys(_mapper, _connection, patient: Patient) -> None:
     text = search_keys.patient_text_key(patient.full_name, patient.serial_number)
-    phone = search_keys.phone_key(patient.phone)
+    phone = search_keys.digits_key(patient.phone, patient.serial_number)
     if patient.search_text != text:
         patient.search_text = text
     if patient.search_phone != phone:

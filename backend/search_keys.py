@@ -16,16 +16,21 @@ the key: its digits as written (after an international prefix "+" or "00") and i
 significant number, that is without the international prefix and country code, or without the
 single trunk "0" of a national number. Country codes are read by the ITU-T E.164 zones: "1" and
 "7" have one digit, the two-digit codes are listed in `_TWO_DIGIT_CODES`, every other code has
-three. A query matches a patient when:
+three. The digits of the serial number are stored beside them (`digits_key`). A query of
+digits matches a patient when:
 - its digits occur anywhere in a stored form (so a partial number, or the last 7 digits read
-  off a card, finds the number whatever prefix it was written with);
+  off a card, finds the number whatever prefix it was written with, and digits find serials);
 - it names a national significant number explicitly (written "+971 50...", "00971 50..." or
-  "050...") and a stored number begins with it;
+  "050...") and a stored number begins with it, or holds it when it has 7 digits or more;
 - its digits, written without a prefix, are a country code followed by at least 7 digits
-  ("971501234567") and those digits are exactly a stored national number.
+  ("971501234567") and a stored number holds those digits.
 Known limits: trunk prefixes other than "0" (such as Russia's "8") are kept as digits, and
 numbers whose national form keeps its "0" after the country code (Italy) still match by their
-digits but not by the prefix rules.
+digits but not by the prefix rules. A whole number typed without its "+" whose last 7+ digits
+are another number's also finds that one (shown after or before it by name).
+
+Keeping the keys: see backend.models (every write of the program) and `refresh_search_keys`
+(rows written any other way; the migration that added the keys; a change of these rules).
 """
 
 from __future__ import annotations
@@ -65,22 +70,31 @@ _LETTERS = str.maketrans(
 )
 
 
+_folded_chars: dict[str, str] = {}  # each character's folding, decided once
+
+
+def _fold_char(char: str) -> str:
+    category = unicodedata.category(char)
+    if category in ("Mn", "Me", "Cf"):
+        return ""
+    if category == "Nd":
+        return str(unicodedata.decimal(char))
+    if category[0] in "LN" or category == "Mc":
+        return char.translate(_LETTERS)
+    return " "
+
+
 def fold_text(value: str | None) -> str:
     """`value` as its search words, separated by single spaces (see the module's contract)."""
     if not value:
         return ""
     characters = []
     for char in unicodedata.normalize("NFKD", value.casefold()):
-        category = unicodedata.category(char)
-        if category in ("Mn", "Me", "Cf"):
-            continue
-        if category == "Nd":
-            characters.append(str(unicodedata.decimal(char)))
-        elif category[0] in "LN" or category == "Mc":
-            characters.append(char)
-        else:
-            characters.append(" ")
-    return " ".join("".join(characters).translate(_LETTERS).split())
+        folded = _folded_chars.get(char)
+        if folded is None:
+            folded = _folded_chars.setdefault(char, _fold_char(char))
+        characters.append(folded)
+    return " ".join("".join(characters).split())
 
 
 def compact(folded: str) -> str:
@@ -159,6 +173,16 @@ def _read_number(written: str) -> _Number:
     return _Number(digits, digits, False)
 
 
+def digits_key(phone: str | None, serial_number: str | None) -> str:
+    """The stored digits key of a patient: the forms of its phone numbers (`phone_key`) and the
+    digits of its serial number, so that a query of digits needs this key only."""
+    serial = "".join(char for char in fold_text(serial_number) if char.isdigit())
+    phones = phone_key(phone)
+    if not serial or f" {serial} " in phones:
+        return phones
+    return f"{phones.rstrip()} {serial} " if phones else f" {serial} "
+
+
 def phone_key(value: str | None) -> str:
     """The stored phone key: every form of every number in `value`, each a word between
     spaces (" 971501234567 501234567 "). Numbers may be separated by , ; | or a new line; a
@@ -166,7 +190,8 @@ def phone_key(value: str | None) -> str:
     if not value:
         return ""
     forms: list[str] = []
-    parts = [value, *_NUMBER_SEPARATORS.split(value)]
+    pieces = _NUMBER_SEPARATORS.split(value)
+    parts = [value, *pieces] if len(pieces) > 1 else [value]
     for part in parts:
         number = _read_number(part)
         for form in (number.digits, number.national):
@@ -190,17 +215,22 @@ def is_phone_like(token: str) -> bool:
 
 
 def phone_query(written: str) -> PhoneQuery:
-    """The patterns that find `written` (a phone-like query) in phone keys."""
+    """The patterns that find `written` (a phone-like query) in digits keys. A whole national
+    number (7 digits or more) is looked for anywhere: that one pattern finds every key the
+    stricter ones would (the national number ends the digits as written), at one test per row
+    instead of two, and another number ending in the same 7+ digits is rare."""
     number = _read_number(written)
     if not number.digits:
         return PhoneQuery()
-    patterns = [f"%{number.digits}%"]
-    if number.explicit and len(number.national) >= _MIN_PREFIX_DIGITS:
-        patterns.append(f"% {number.national}%")
+    national = number.national
     if not number.explicit:
         _code, rest = _split_country_code(number.digits)
-        if len(rest) >= _MIN_NATIONAL_DIGITS:
-            patterns.append(f"% {rest} %")
+        national = rest if len(rest) >= _MIN_NATIONAL_DIGITS else ""
+    if len(national) >= _MIN_NATIONAL_DIGITS:
+        return PhoneQuery([f"%{national}%"], number.digits)
+    patterns = [f"%{number.digits}%"]
+    if number.explicit and len(national) >= _MIN_PREFIX_DIGITS:
+        patterns.append(f"% {national}%")
     return PhoneQuery(patterns, number.digits)
 
 
@@ -209,8 +239,8 @@ def phone_query(written: str) -> PhoneQuery:
 
 @dataclass(frozen=True)
 class Term:
-    """One part of a query, all of whose parts must match: a text word (folded, compact), or a
-    phone-like run of words (`phone` set; its digits also match the text key, for serials)."""
+    """One part of a query, all of whose parts must match: a text word (folded, compact) for the
+    text key, or a phone-like run of words (`phone` set) for the digits key."""
 
     text: str
     phone: PhoneQuery | None = None
@@ -275,7 +305,7 @@ def refresh_search_keys(bind: Session | Connection) -> int:
     patients = []
     for row in connection.execute(sa.select(_patients)):
         text = patient_text_key(row.full_name, row.serial_number)
-        phone = phone_key(row.phone)
+        phone = digits_key(row.phone, row.serial_number)
         if (text, phone) != (row.search_text, row.search_phone):
             patients.append({"key_id": row.id, "new_text": text, "new_phone": phone})
     images = [

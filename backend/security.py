@@ -52,7 +52,7 @@ FILE_CSP = "sandbox; default-src 'none'"
 # What a person sees who opens (or reloads) a page of the program with secrets of an earlier
 # start: a browser tab left open while the program was restarted. Only for page navigations;
 # other requests keep their bare answers. It names nothing about this installation.
-EARLIER_START_TITLE = "This window belongs to an earlier start of the program"
+EARLIER_START_TITLE = "This page is out of date"
 EARLIER_START_TEXT = (
     "This window belongs to an earlier start of the program; open the program again."
 )

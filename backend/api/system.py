@@ -57,7 +57,12 @@ def teeth_facts():
             },
             # Where images of no one tooth go (a panoramic x-ray, a portrait): shown beside the
             # teeth, asked for as the tooth "general".
-            "places": {GENERAL: {"label": "Whole mouth", "name": "images of no one tooth"}},
+            "places": {
+                GENERAL: {
+                    "label": gettext("Whole mouth"),
+                    "name": gettext("images of no one tooth"),
+                }
+            },
         }
     )
 

@@ -1,18 +1,16 @@
-"""The backup commands of `dental-images`: backup, verify, check and restore. Exit codes:
-0 done (archive or store in order), 1 failed (the message says why; nothing was changed),
-3 problems found (verify, check), 4 another whole-store job is running, 5 cancelled or not
-confirmed. Usage errors exit with 2 (argparse)."""
+"""The backup commands of `dental-images`: backup, verify, check and restore, with the exit
+codes of backend.exit_codes (OK, FAILED, PROBLEMS for verify and check, BUSY, CANCELLED)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from backend import console
+from backend import exit_codes as codes
 from backend.backup import restore
 from backend.backup.check import check_store
 from backend.backup.service import run_backup
@@ -21,13 +19,12 @@ from backend.db import session_scope
 from backend.errors import AppError, Conflict
 from backend.fileio import human_size
 from backend.i18n import gettext, ngettext
+from backend.job_follower import follow
 from backend.jobs import CANCELLED, FAILED, Job, Progress
 from backend.legacy.notation import add_reading_arguments, reading_from_args
 from backend.runtime import Runtime
 
 NAMES = ("backup", "verify", "check", "restore")
-OK, FAILED_EXIT, PROBLEMS, BUSY, CANCELLED_EXIT = 0, 1, 3, 4, 5
-REPORT_EVERY_S = 2.0
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -130,7 +127,7 @@ def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
             print(f"  - {problem}")
     for warning in report.warnings:
         print(gettext("Note: {warning}", warning=warning))
-    return OK if report.ok else PROBLEMS
+    return codes.OK if report.ok else codes.PROBLEMS
 
 
 def _check(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -170,7 +167,7 @@ def _check(runtime: Runtime, args: argparse.Namespace) -> int:
         if report.ok
         else gettext("PROBLEMS found (see above).")
     )
-    return OK if report.ok else PROBLEMS
+    return codes.OK if report.ok else codes.PROBLEMS
 
 
 def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -178,12 +175,12 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
         path = restore.archive_path(args.file)
     except AppError as exc:
         print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
-        return FAILED_EXIT
+        return codes.FAILED
     try:
         reading = reading_from_args(args)
     except AppError as exc:
         print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
-        return FAILED_EXIT
+        return codes.FAILED
     code, job = _run_job(
         runtime,
         "restore-check",
@@ -197,7 +194,7 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
         print(f"  * {line}")
     if not args.yes and not _confirmed():
         print(gettext("Not restored: not confirmed. Nothing was changed."), file=sys.stderr)
-        return CANCELLED_EXIT
+        return codes.CANCELLED
     code, job = _run_job(
         runtime,
         "restore",
@@ -263,57 +260,15 @@ def _run_job(
         job = runtime.jobs.start(kind, work, exclusive=exclusive)
     except Conflict as exc:
         print(gettext("Not started: {message}", message=exc.message), file=sys.stderr)
-        return BUSY, None
-    try:
-        _follow(runtime, job)
-    except KeyboardInterrupt:
-        runtime.jobs.cancel(job.id)
-        runtime.jobs.wait(job.id)
+        return codes.BUSY, None
+    job = follow(runtime.jobs, job)
     if job.state == CANCELLED:
         print(gettext("Cancelled. Nothing was changed."), file=sys.stderr)
-        return CANCELLED_EXIT, None
+        return codes.CANCELLED, None
     if job.state == FAILED:
         assert job.error is not None
         print(gettext("Failed: {message}", message=job.error["message"]), file=sys.stderr)
         for problem in job.error.get("problems", [])[1:]:
             print(f"  - {problem}", file=sys.stderr)
-        return FAILED_EXIT, None
-    return OK, job
-
-
-def _follow(runtime: Runtime, job: Job) -> None:
-    last = ""
-    while True:
-        try:
-            runtime.jobs.wait(job.id, timeout=REPORT_EVERY_S)
-            return
-        except TimeoutError:
-            line = _progress_line(job.progress.as_dict())
-            if line != last:
-                print(line, file=sys.stderr, flush=True)
-                last = line
-
-
-def _progress_line(progress: dict[str, Any]) -> str:
-    parts = []
-    if progress["total"]:
-        parts.append(
-            ngettext(
-                "{current} of {n} file",
-                "{current} of {n} files",
-                progress["total"],
-                current=progress["current"],
-            )
-        )
-    if progress["bytes_total"]:
-        parts.append(
-            gettext(
-                "{done} of {total}",
-                done=human_size(progress["bytes_done"]),
-                total=human_size(progress["bytes_total"]),
-            )
-        )
-    if progress["remaining_s"] is not None:
-        left = time.strftime("%H:%M:%S", time.gmtime(progress["remaining_s"]))
-        parts.append(gettext("about {left} left", left=left))
-    return " · ".join([progress["message"], *parts])
+        return codes.FAILED, None
+    return codes.OK, job

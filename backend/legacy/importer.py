@@ -24,9 +24,10 @@ from typing import Any
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from backend import exit_codes as codes
 from backend import fileio
 from backend.errors import ValidationError
-from backend.i18n import gettext
+from backend.i18n import gettext, ngettext
 from backend.jobs import Progress
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, TREATMENT_TABLES, read_database
 from backend.legacy.files import FileFacts, NotAnImage, inspect_file
@@ -47,7 +48,7 @@ from backend.legacy.plan import ImagePlan, ImportPlan, build_plan
 from backend.legacy.source import LegacySource, open_source
 from backend.migration import cleanup, live
 from backend.migration.journal import Mover, Placement, recover
-from backend.migration.report import EXIT_FAILED, EXIT_OK, ImportReport
+from backend.migration.report import ImportReport
 from backend.migration.safety import (
     SafetyItem,
     bytes_to_copy,
@@ -205,9 +206,15 @@ def _numbered_text_warning(database: Any) -> list[str]:
     if not texts:
         return []
     return [
-        f"{len(texts)} descriptions or notes name a tooth by number (for example "
-        f"\u201c\u2068{texts[0]}\u2069\u201d). They come across as written, so they may "
-        "use the earlier app's numbering rather than the one shown here."
+        ngettext(
+            "{n} description or note names a tooth by number ({example}). It comes across as "
+            "written, so it may use the earlier app's numbering rather than the one shown here.",
+            "{n} descriptions or notes name a tooth by number (for example {example}). They "
+            "come across as written, so they may use the earlier app's numbering rather than the "
+            "one shown here.",
+            len(texts),
+            example=f"\u201c\u2068{texts[0]}\u2069\u201d",
+        )
     ]
 
 
@@ -273,9 +280,9 @@ def outcome_level(report: ImportReport) -> int:
     """How loudly the log tells of a finished import or migration: ERROR when something failed,
     WARNING when files were missing or left behind (not everything came across), INFO when all
     of it did. A dry run, which changes nothing, tells at INFO."""
-    if report.dry_run or report.exit_code == EXIT_OK:
+    if report.dry_run or report.exit_code == codes.OK:
         return logging.INFO
-    return logging.ERROR if report.exit_code == EXIT_FAILED else logging.WARNING
+    return logging.ERROR if report.exit_code == codes.PARTIAL else logging.WARNING
 
 
 def _own_files(runtime: Runtime) -> set[str]:

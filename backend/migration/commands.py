@@ -1,26 +1,27 @@
-"""`dental-images import-legacy SOURCE` and `dental-images migrate`, with exit codes scripts can
-trust: 0 everything came across; 3 the source lacked some files, or held files no record names
-(everything else came across; the report lists them); 4 something failed (listed; a new run
-retries it); 1 nothing was done (unreadable source, notation not decided, not confirmed,
-another whole-store job running)."""
+"""`dental-images import-legacy SOURCE` and `dental-images migrate`, with the exit codes of
+backend.exit_codes: OK everything came across; PROBLEMS the source lacked some files, or held
+files no record names (everything else came across; the report lists them); PARTIAL something
+failed (listed; a new run retries it); FAILED nothing was done (unreadable source, numbering not
+decided); BUSY another whole-store job is running; CANCELLED not confirmed, or Ctrl+C."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from backend import console
-from backend.errors import AppError
+from backend import exit_codes as codes
+from backend.errors import AppError, Conflict
 from backend.i18n import gettext, ngettext
-from backend.jobs import DONE, FAILED, Job
+from backend.job_follower import follow
+from backend.jobs import CANCELLED, DONE, FAILED, Job
 from backend.legacy.importer import open_source, preview
 from backend.legacy.notation import IMPORT_NOTATIONS, add_reading_arguments, reading_from_args
 from backend.legacy.source import import_roots
-from backend.migration import report as codes
+from backend.migration import report
 from backend.migration.runner import start_import, start_migration
 from backend.runtime import Runtime
 
@@ -30,10 +31,8 @@ LISTED = 20
 
 def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add the two sub-commands to the `dental-images` parser."""
-    epilog = (
-        "exit codes: 0 everything came across; 3 the source lacked some files or held files "
-        "no record names (all else came across, the report lists them); 4 something failed "
-        "(listed; run again to retry); 1 nothing was done"
+    epilog = codes.describe(
+        codes.OK, codes.FAILED, codes.PROBLEMS, codes.BUSY, codes.CANCELLED, codes.PARTIAL
     )
     imported = commands.add_parser(
         "import-legacy",
@@ -88,18 +87,25 @@ def run_command(runtime: Runtime, args: argparse.Namespace) -> int:
     """Run `import-legacy` or `migrate`; returns the exit code."""
     try:
         if args.command == "migrate":
-            job = start_migration(runtime, dry_run=args.dry_run, notation=args.notation)
+            started: Job | int = start_migration(
+                runtime, dry_run=args.dry_run, notation=args.notation
+            )
         else:
-            job = _start_import(runtime, args)
-            if job is None:
-                return codes.EXIT_ERROR
+            started = _start_import(runtime, args)
+    except Conflict as exc:
+        print(gettext("Nothing was done: {message}", message=exc.message), file=sys.stderr)
+        return codes.BUSY
     except AppError as exc:
         print(gettext("Nothing was done: {message}", message=exc.message), file=sys.stderr)
-        return codes.EXIT_ERROR
-    return _follow(runtime, job, args.report)
+        return codes.FAILED
+    if isinstance(started, int):
+        return started
+    return _follow(runtime, started, args.report)
 
 
-def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
+def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | int:
+    """The import job, once the person has seen the preview and confirmed it; else the exit
+    code of why it did not start."""
     source = open_source(args.source, import_roots(args.images_from, runtime.settings.legacy_roots))
     reading = reading_from_args(args)
     tables = reading["tables"]
@@ -183,9 +189,9 @@ def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
                     ),
                     file=sys.stderr,
                 )
-                return None
+                return codes.FAILED
             if answer not in IMPORT_NOTATIONS:
-                return None
+                return codes.FAILED
             tables[generation] = answer
     if not (args.yes or args.dry_run):
         answer = console.ask(gettext("Import with the tooth readings shown? [yes/no] "))
@@ -193,10 +199,10 @@ def _start_import(runtime: Runtime, args: argparse.Namespace) -> Job | None:
             print(
                 gettext("Not confirmed: add --yes to import without being asked."), file=sys.stderr
             )
-            return None
+            return codes.CANCELLED
         if answer not in ("yes", "y"):
             print(gettext("Nothing was imported."))
-            return None
+            return codes.CANCELLED
     return start_import(
         runtime,
         source,
@@ -225,26 +231,17 @@ def _layout_line(layout: dict[str, Any]) -> str:
 
 
 def _follow(runtime: Runtime, job: Job, report_file: str | None) -> int:
-    """Print the job's progress until it ends, then its report; return the exit code."""
-    last = ""
-    while True:
-        job = runtime.jobs.get(job.id)
-        progress = job.progress
-        line = progress.message
-        if progress.total:
-            line += f" ({progress.current}/{progress.total})"
-        if line and line != last:
-            print(line, flush=True)
-            last = line
-        if job.state != "running":
-            break
-        time.sleep(0.5)
+    """Follow the job until it ends, then print its report; return the exit code."""
+    job = follow(runtime.jobs, job, stream=sys.stdout)
+    if job.state == CANCELLED:
+        print(gettext("Stopped: {reason}", reason=job.state), file=sys.stderr)
+        return codes.CANCELLED
     if job.state != DONE:
         error = job.error or {}
         print(gettext("Stopped: {reason}", reason=error.get("message", job.state)), file=sys.stderr)
         # Typed errors stop a run before it writes; anything else may have stopped it midway.
         before_writing = job.state == FAILED and error.get("status", 500) < 500
-        return codes.EXIT_ERROR if before_writing else codes.EXIT_FAILED
+        return codes.FAILED if before_writing else codes.PARTIAL
     result = job.result
     _print_report(result)
     if report_file:
@@ -285,7 +282,7 @@ def _print_report(result: dict[str, Any]) -> None:
 
 def _write_report(path: Path, result: dict[str, Any]) -> None:
     if path.suffix.lower() == ".csv":
-        path.write_text(codes.csv_of(result), encoding="utf-8")
+        path.write_text(report.csv_of(result), encoding="utf-8")
     else:
         path.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
     print(gettext("Report written to {path}", path=path))

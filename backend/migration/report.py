@@ -10,10 +10,8 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-EXIT_OK = 0
-EXIT_ERROR = 1  # nothing was done: unreadable source, another job running, not confirmed
-EXIT_MISSING = 3  # everything else came across; files were missing or named by no record
-EXIT_FAILED = 4  # something failed; a new run retries it
+from backend import exit_codes as codes
+
 CSV_COLUMNS = ("list", "what", "path", "reason")
 
 
@@ -113,11 +111,11 @@ class ImportReport:
     @property
     def exit_code(self) -> int:
         if self.failed or self.patients.failed or self.treatments.failed:
-            return EXIT_FAILED
+            return codes.PARTIAL
         # A file no record names stayed behind: not everything came across.
         if self.missing or self.unreferenced_files:
-            return EXIT_MISSING
-        return EXIT_OK
+            return codes.PROBLEMS
+        return codes.OK
 
     def counts(self) -> dict[str, int]:
         return {

@@ -122,7 +122,8 @@ def _word(word: str) -> str:
 
 
 def _taken_between(first: date | None, last: date | None) -> ColumnElement[bool]:
-    """Taken within [first, last]; an image without a day taken counts by its upload day."""
+    """Taken within [first, last]; an image without a day taken counts by its upload day (the
+    day of its upload time as stored, in UTC)."""
     dated = [Image.taken_date.is_not(None)]
     undated = [Image.taken_date.is_(None)]
     if first:

@@ -208,6 +208,10 @@ def test_every_tooth_has_its_arabic_name_in_every_numbering(arabic_pc, client, n
         assert tooth["label"] == teeth.label(code, notation)  # labels stay as they are
     names = {tooth["name"] for tooth in body["teeth"].values()}
     assert len(names) == 52
+    assert body["places"]["general"] == {
+        "label": "الفم كاملًا",
+        "name": "صور لا تخص سنًّا بعينها",
+    }
 
 
 def test_tooth_names_use_the_earlier_apps_wording():

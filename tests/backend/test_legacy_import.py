@@ -37,7 +37,7 @@ def test_every_image_lands_on_its_patient_tooth_and_type_with_identical_bytes(
     assert {e.what for e in report.failures} == set(data.failing)
     assert _count(session, Patient) == 4 and _count(session, Treatment) == data.treatments
     assert [str(p) for p in data.unreferenced] == report.unreferenced_files
-    assert report.exit_code == 4
+    assert report.exit_code == 6
 
 
 def test_primary_fdi_teeth_become_letters_with_their_own_folder(runtime, session, tmp_path):

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from backend.config import load_settings
+from backend.config import load_settings, sqlite_url
 from backend.db import create_db_engine, upgrade_schema
 from backend.legacy.importer import import_legacy, open_source, outcome_level
 from backend.logging_setup import setup_logging
@@ -36,7 +36,7 @@ def logged(path) -> str:
 
 
 def test_alembic_chatter_stays_out_and_the_programs_own_records_stay_in(log_file, tmp_path):
-    engine = create_db_engine(f"sqlite:///{(tmp_path / 'fresh.sqlite').as_posix()}")
+    engine = create_db_engine(sqlite_url(tmp_path / "fresh.sqlite"))
     try:
         assert upgrade_schema(engine)  # Alembic says "Context impl SQLiteImpl." at INFO
     finally:

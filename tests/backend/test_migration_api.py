@@ -35,7 +35,7 @@ def test_preview_import_and_download_the_report(client, runtime, tmp_path):
     assert status["last_report"]["imported"] == len(data.expected)
     as_json = client.get("/api/migration/report?format=json")
     assert as_json.headers["Content-Disposition"].startswith("attachment")
-    assert as_json.get_json()["exit_code"] == 4
+    assert as_json.get_json()["exit_code"] == 6
     rows = list(csv.reader(io.StringIO(client.get("/api/migration/report?format=csv").text)))
     assert rows[0] == ["list", "what", "path", "reason"]
     assert {r[1] for r in rows if r[0] == "missing"} == set(data.missing)

@@ -1,5 +1,5 @@
 """`dental-images import-legacy` and `dental-images migrate` as scripts run them: real
-processes, exit codes 0 / 3 / 4 / 1."""
+processes, the exit codes of backend.exit_codes (0, 1, 3, 4, 5, 6)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_exit_codes_tell_scripts_what_happened(tmp_path):
     data = build_legacy(tmp_path / "old", notation="fdi")
     home = str(tmp_path / "home")
     refused = run("import-legacy", str(tmp_path / "old"), "--data-dir", home)
-    assert refused.returncode == 1 and "--yes" in refused.stderr
+    assert refused.returncode == 5 and "--yes" in refused.stderr  # not confirmed
     failed = run(
         "import-legacy",
         str(tmp_path / "old"),
@@ -54,7 +54,7 @@ def test_exit_codes_tell_scripts_what_happened(tmp_path):
         "--report",
         str(tmp_path / "r.json"),
     )
-    assert failed.returncode == 4, failed.stderr
+    assert failed.returncode == 6, failed.stderr
     assert "tooth notation detected: fdi" in failed.stdout
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["imported"] == len(
         data.expected
@@ -84,3 +84,35 @@ def test_exit_codes_tell_scripts_what_happened(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert run("migrate", "--data-dir", str(tmp_path / "h2")).returncode == 0
     assert run("import-legacy", str(tmp_path / "none"), "--data-dir", home, "--yes").returncode == 1
+
+
+def test_an_import_while_another_pc_holds_the_store_exits_4_and_changes_nothing(tmp_path):
+    from datetime import timedelta
+
+    from sqlalchemy import func, insert, select
+
+    from backend.config import load_settings
+    from backend.models import Patient, StoreLock, utcnow
+    from backend.runtime import open_runtime
+
+    build_legacy(tmp_path / "old", notation="fdi")
+    home = tmp_path / "home"
+    runtime = open_runtime(load_settings(home))
+    with runtime.sessions() as session:
+        now = utcnow()
+        session.execute(
+            insert(StoreLock).values(
+                name="store",
+                holder="RECEPTION-2",
+                operation="backup",
+                acquired_at=now,
+                expires_at=now + timedelta(minutes=5),
+            )
+        )
+        session.commit()
+    busy = run("import-legacy", str(tmp_path / "old"), "--data-dir", str(home), "--yes")
+    assert busy.returncode == 4, busy.stdout + busy.stderr
+    assert "RECEPTION-2" in busy.stderr
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Patient)) == 0
+    runtime.close()

@@ -3,7 +3,7 @@ the day taken, listed with their patient, a page at a time. Runs on SQLite and P
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -90,8 +90,11 @@ def test_the_date_range_includes_both_ends_and_lists_newest_first(client, galler
 
 
 def test_an_image_without_a_day_taken_counts_by_its_upload_day(client, gallery):
-    today = date.today().isoformat()
-    assert ids(search(client, **{"from": today, "to": today})) == [gallery["smile"].id]
+    uploaded = gallery["smile"].created_at.date()
+    day = uploaded.isoformat()
+    assert ids(search(client, **{"from": day, "to": day})) == [gallery["smile"].id]
+    before = (uploaded - timedelta(days=1)).isoformat()
+    assert gallery["smile"].id not in ids(search(client, to=before))
 
 
 def test_pages_carry_the_total(client, gallery):

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from backend.search_keys import compact, fold_text, is_phone_like, phone_key, query_terms
+from backend.search_keys import (
+    compact,
+    digits_key,
+    fold_text,
+    is_phone_like,
+    phone_key,
+    query_terms,
+)
 
 
 @pytest.mark.parametrize(
@@ -82,3 +89,18 @@ def test_nothing_searchable_gives_no_terms():
 )
 def test_phone_like_words(token, phone_like):
     assert is_phone_like(token) is phone_like
+
+
+def test_the_digits_key_holds_the_serials_digits_too():
+    assert digits_key("555-0142", "A-47").split() == ["5550142", "47"]
+    assert digits_key(None, "٤٧") == " 47 "
+    assert digits_key("47", "47") == " 47 "
+    assert digits_key(None, "ABC") == ""
+
+
+def test_a_whole_national_number_is_one_pattern():
+    for written in ("0501234567", "+971 50 123 4567", "971501234567"):
+        [term] = query_terms(written)
+        assert term.phone is not None and term.phone.patterns == ["%501234567%"]
+    [short] = query_terms("050")
+    assert short.phone is not None and short.phone.patterns == ["%050%", "% 50%"]

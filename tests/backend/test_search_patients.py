@@ -5,6 +5,8 @@ Runs on SQLite and PostgreSQL (tests/backend/conftest.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import uuid
 
 import pytest
@@ -12,12 +14,16 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import func, insert, select, text, update
 
-from backend.db import upgrade_schema
+from backend.backup.restore import restore_backup
+from backend.config import sqlite_url
+from backend.db import create_db_engine, upgrade_schema
+from backend.demo import create_demo_data
 from backend.legacy.importer import import_legacy, open_source
 from backend.models import Image, Patient, utcnow
 from backend.paths import migrations_dir
 from backend.search_keys import refresh_search_keys
 from backend.usecases import patients
+from tests.backup_data import write_archive
 from tests.legacy_data import build_legacy
 
 
@@ -130,7 +136,7 @@ def test_a_rename_and_a_new_phone_refresh_the_keys(clinic):
     patients.update_patient(clinic, sarah.id, {"phone": None})
     assert found(clinic, "02079460958") == []
     stored = clinic.execute(select(Patient.search_phone).where(Patient.id == sarah.id)).scalar()
-    assert stored == ""
+    assert stored == f" {sarah.serial_number} "  # only the serial's digits are left
 
 
 def test_rows_written_without_the_orm_get_their_keys(runtime, session):
@@ -216,3 +222,36 @@ def test_the_patients_api_uses_the_same_search(client, clinic):
     assert [p["full_name"] for p in response.get_json()["patients"]] == ["أحمد خليل"]
     response = client.get("/api/patients", query_string={"q": "gonzalez"})
     assert [p["full_name"] for p in response.get_json()["patients"]] == ["María González"]
+
+
+def test_a_backup_from_before_the_keys_restores_searchable(runtime, tmp_path):
+    """An archive made before the search keys existed (schema 0005) is restored with its keys
+    made: on SQLite by swapping in the upgraded file, on PostgreSQL by copying its rows."""
+    database = tmp_path / "old.sqlite"
+    engine = create_db_engine(sqlite_url(database))
+    command.upgrade(_alembic(engine), "0005")
+    engine.dispose()
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        connection.execute(
+            "INSERT INTO patients (id, serial_number, full_name, phone, date_added, created_at,"
+            " updated_at) VALUES (?, '7', 'إسماعيل مصطفى', '+971 50 765 4321', '2025-01-01',"
+            " '2025-01-01', '2025-01-01')",
+            (str(uuid.uuid4()),),
+        )
+        connection.commit()
+        connection.execute("PRAGMA journal_mode=DELETE")
+    archive = tmp_path / "before-keys.zip"
+    counts = {"patients": 1, "treatments": 0, "images": 0}
+    write_archive(archive, database, {}, schema_version="0005", counts=counts)
+
+    restore_backup(runtime, archive)
+
+    with runtime.sessions() as session:
+        assert found(session, "اسماعيل مصطفي") == ["إسماعيل مصطفى"]
+        assert found(session, "0507654321") == ["إسماعيل مصطفى"]
+
+
+def test_the_demo_patients_are_found_as_typed(session, store):
+    create_demo_data(session, store)
+    assert found(session, "احمد") == ["أحمد خليل"]
+    assert found(session, "gonzalez") == ["María González"]

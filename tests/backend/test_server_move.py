@@ -141,7 +141,7 @@ def test_move_to_server_command(settings, clinic, server_url):
     assert done.returncode == 0, done.stderr
     assert "Moved to the server and verified: 1 patients, 1 treatments, 2 images" in done.stdout
     again = run_move_command(settings, server_url)
-    assert again.returncode == 2 and "already holds" in again.stderr
+    assert again.returncode == 1 and "already holds" in again.stderr
 
 
 def test_settings_api_tests_and_saves_the_server_for_this_pc(

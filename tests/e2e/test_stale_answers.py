@@ -243,3 +243,21 @@ def test_soak_random_switches_and_uploads_against_slow_answers(page, runtime, se
         assert_shown_is_database(page, runtime, ids)
     assert steps["upload"] >= 3 and steps["double"] >= 5, steps
     screenshot(page, "soak-end")
+
+
+def test_a_settings_list_shows_the_answer_to_its_latest_filter(program_log, page):
+    # the log's answer for "ready" comes 1.5 s late; the filter typed after it answers at once
+    slow_down(page, [{"pattern": r"api/logs\?.*q=ready", "min": 1500, "max": 1500}])
+    page.click("#open-settings")
+    settle(page)
+    rows = page.locator("#log-entries tr")
+    page.fill("#log-filter", "ready")
+    page.wait_for_timeout(400)  # past the filter's pause: the slow question is on its way
+    page.fill("#log-filter", "no such text anywhere")
+    expect(rows).to_have_text(["No log entries match."])
+    settle(page)
+    page.wait_for_timeout(300)
+    expect(rows).to_have_text(["No log entries match."])  # the late "ready" answer was dropped
+    assert page.evaluate("window.__slow.delayed") >= 1
+    page.fill("#log-filter", "ui ready")  # and the entries are there to be found
+    expect(rows.first).to_contain_text("ui ready after")

@@ -20,6 +20,7 @@ const state = {
   teeth: null,
   patients: [],
   patientId: null, // the patient asked for; `patient` and `chart` are the answers about them
+  showWhenLoaded: false, // their page shows when their answer is in (opened, not yet shown)
   patient: null,
   chart: null,
   showPrimary: false,
@@ -99,9 +100,9 @@ function renderPatientList(query) {
       item.innerHTML = `<span class="name" dir="auto">${escapeHtml(nameOf(p))}</span>
         <span class="meta">#${escapeHtml(p.serial_number)}${p.phone ? " · " + escapeHtml(p.phone) : ""}</span>
         <span class="count" title="Images">${p.image_count}</span>`;
-      item.addEventListener("click", () => openPatient(p.id, p));
+      item.addEventListener("click", () => openPatient(p.id));
       item.addEventListener("keydown", (e) => {
-        if (e.key === "Enter") openPatient(p.id, p);
+        if (e.key === "Enter") openPatient(p.id);
         if (e.key === "ArrowDown") item.nextElementSibling?.focus();
         if (e.key === "ArrowUp") item.previousElementSibling?.focus();
       });
@@ -116,19 +117,17 @@ function renderPatientList(query) {
   }
 }
 
-/** Open a patient: from this moment the page is about them (the list marks them, the chart
- * waits for their answer; no tooth is open). `summary` is their list row, shown meanwhile. */
-async function openPatient(id, summary = null) {
+/** Open a patient: from this moment the page is about them (the list marks them, no tooth is
+ * open, the chart on screen takes no click); their page shows once their own answer is in. */
+async function openPatient(id) {
   state.patientId = id;
   state.patient = null;
   state.chart = null;
+  state.showWhenLoaded = true;
   panel.hide();
   markSelectedPatient();
   $("#patient-view").classList.add("loading");
   $("#patient-view").setAttribute("aria-busy", "true");
-  $("#patient-name").textContent = summary ? nameOf(summary) : "";
-  $("#patient-facts").textContent = "";
-  showView("patient");
   if (await refreshPatient()) chart.focusQuietly(); // the arrow keys work in the chart at once
 }
 
@@ -143,7 +142,7 @@ async function refreshPatient() {
     [patient, chartData] = await Promise.all([ask.get(`api/patients/${id}`), ask.get(`api/patients/${id}/chart`)]);
   } catch (error) {
     if (isSuperseded(error) || !ask.current) return false;
-    if (!state.patient) $("#patient-facts").textContent = TEXT.patientFailed(error.message);
+    if (!state.patient) toast(TEXT.patientFailed(error.message), "error");
     return false;
   }
   if (!ask.current) return false;
@@ -159,6 +158,10 @@ async function refreshPatient() {
   if (patient.allergies) facts.push(`Allergies: ${patient.allergies}`);
   $("#patient-facts").textContent = facts.filter(Boolean).join(" · ");
   renderChart();
+  if (state.showWhenLoaded) {
+    state.showWhenLoaded = false;
+    showView("patient");
+  }
   const item = $(`#patient-list [data-patient-id="${id}"]`);
   if (item) item.querySelector(".count").textContent = patient.image_count;
   markSelectedPatient();
@@ -280,6 +283,7 @@ async function checkAndRepair() {
 }
 
 async function openSettings() {
+  state.showWhenLoaded = false; // a patient answering late does not take the page back
   showView("settings");
   if (!state.settings) state.settings = await api("GET", "api/settings"); // clicked while loading
   await settingsPage.show(state.settings);
