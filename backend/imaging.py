@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from backend import dicom
+
 ALLOWED_FORMATS: dict[str, str] = {
     "PNG": "png",
     "JPEG": "jpg",
@@ -26,6 +28,7 @@ MIME_TYPES: dict[str, str] = {
     ext: f"image/{fmt.lower()}"
     for fmt, ext in [*ALLOWED_FORMATS.items(), ("JPEG", "jpeg"), ("TIFF", "tiff")]
 }
+MIME_TYPES["dcm"] = "application/dicom"  # a DICOM image's stored file (see backend.dicom)
 
 _FORMAT_OF_EXTENSION = {ext: fmt for fmt, ext in ALLOWED_FORMATS.items()}
 _MAGIC = re.compile(  # each group is named after the extension it identifies
@@ -67,6 +70,10 @@ class ImageLimits:
     max_pixels: int = 120_000_000
     max_side: int = 30_000
     max_decoded_bytes: int = 768 * 1024 * 1024
+    # A DICOM file may hold a CBCT volume: more bytes than a photo, read one frame at a time,
+    # and at most this many pixels in all its frames together (512 × 512 × 512).
+    max_dicom_bytes: int = 256 * 1024 * 1024
+    max_volume_pixels: int = 512 * 512 * 512
 
 
 # Peak bytes per pixel of decoding an image of each mode and making its thumbnail (the decoded
@@ -146,8 +153,14 @@ def sniff_extension(data: bytes) -> str | None:
     return match.lastgroup if match else None
 
 
-def inspect_image(data: bytes, limits: ImageLimits = ImageLimits()) -> DecodedImage:
-    """Check that `data` is a real, complete, harmless image within `limits`; decode it once."""
+def inspect_image(
+    data: bytes, limits: ImageLimits = ImageLimits(), reduce_to: int | None = None
+) -> DecodedImage:
+    """Check that `data` is a real, complete, harmless image within `limits`; decode it once.
+    With `reduce_to`, a JPEG is decoded straight at the smallest DCT scale (1/2, 1/4, 1/8)
+    that still covers a thumbnail of that many pixels on its long side: every entropy-coded
+    byte is still read (a truncated file is still refused), but the pixels are a fraction. The
+    info keeps the file's own size."""
     if not data:
         raise InvalidImage("The file is empty.")
     if len(data) > limits.max_bytes:
@@ -158,19 +171,32 @@ def inspect_image(data: bytes, limits: ImageLimits = ImageLimits()) -> DecodedIm
     if _MARKUP.search(data):
         raise InvalidImage(MSG_HIDDEN)
     pillow_format = _FORMAT_OF_EXTENSION[extension]
-    image = _decode(data, pillow_format, limits)
+    image, size = _decode(data, pillow_format, limits, reduce_to)
     _check_trailer(data, extension)
     _check_metadata(data, extension)
-    info = ImageInfo(pillow_format, extension, MIME_TYPES[extension], image.width, image.height)
+    info = ImageInfo(pillow_format, extension, MIME_TYPES[extension], *size)
     return DecodedImage(info=info, image=image)
 
 
 @contextmanager
-def inspected(data: bytes, limits: ImageLimits = ImageLimits()) -> Iterator[DecodedImage]:
+def inspected(
+    data: bytes, limits: ImageLimits = ImageLimits(), reduce_to: int | None = None
+) -> Iterator[DecodedImage]:
     """`inspect_image`, holding the image's working bytes of DECODE_BUDGET while the block uses
     the decoded pixels (make its thumbnail inside)."""
     with DECODE_BUDGET.reserve(_header_cost(data)):
-        yield inspect_image(data, limits)
+        yield inspect_image(data, limits, reduce_to)
+
+
+def carries_hidden_payload(chunk: bytes) -> bool:
+    """True when `chunk` (bytes no decoder looks at, such as a DICOM file's preamble) holds
+    markup, an archive, a PDF or the start of a program."""
+    head = chunk.lstrip(_PADDING)
+    return bool(
+        _MARKUP.search(chunk)
+        or any(p in chunk for p in _PAYLOADS)
+        or head.startswith(_EXECUTABLE_STARTS)
+    )
 
 
 def _header_cost(data: bytes) -> int:
@@ -204,27 +230,47 @@ def thumbnail_from_file(
     max_side: int = 320,
     limits: ImageLimits = ImageLimits(),
 ) -> bytes:
-    """Validate the stored image at `path` and return its thumbnail; InvalidImage if unreadable."""
+    """Validate the stored image (a photo or a DICOM file) at `path` and return its thumbnail;
+    InvalidImage if unreadable."""
     try:
         size = Path(path).stat().st_size
-        if size > limits.max_bytes:
-            raise InvalidImage(f"The file is {_mb(size)}; the limit is {_mb(limits.max_bytes)}.")
+        largest = max(limits.max_bytes, limits.max_dicom_bytes)
+        if size > largest:
+            raise InvalidImage(f"The file is {_mb(size)}; the limit is {_mb(largest)}.")
         data = Path(path).read_bytes()
     except OSError as error:
         raise InvalidImage("The image file cannot be read.") from error
-    with inspected(data, limits) as decoded:
+    if dicom.looks_like_dicom(data):
+        from backend.dicom import reading, rendering  # pydicom loads with the first DICOM file
+
+        return rendering.thumbnail(reading.read_dicom(data, limits), max_side)
+    if len(data) > limits.max_bytes:
+        raise InvalidImage(f"The file is {_mb(size)}; the limit is {_mb(limits.max_bytes)}.")
+    with inspected(data, limits, reduce_to=max_side) as decoded:
         return make_thumbnail(decoded.image, max_side)
 
 
-def _mb(size: int) -> str:
+def mb(size: int) -> str:
+    """A byte count as the messages write it: "12.3 MB"."""
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def _decode(data: bytes, pillow_format: str, limits: ImageLimits) -> Image.Image:
+_mb = mb
+
+
+def _decode(
+    data: bytes, pillow_format: str, limits: ImageLimits, reduce_to: int | None
+) -> tuple[Image.Image, tuple[int, int]]:
+    """The decoded image (reduced by DCT scaling when `reduce_to` allows) and the file's size."""
     try:
         image = Image.open(io.BytesIO(data), formats=[pillow_format])
-        _check_dimensions(image.width, image.height, limits)
+        size = image.size
+        check_dimensions(image.width, image.height, limits)
         _check_working_bytes(image, limits)
+        if reduce_to and max(size) > reduce_to:
+            ratio = reduce_to / max(size)
+            box = (max(1, int(size[0] * ratio)), max(1, int(size[1] * ratio)))
+            image.draft(image.mode, box)  # JPEG only; other formats ignore it
         image.load()
     except InvalidImage:
         raise
@@ -235,10 +281,11 @@ def _decode(data: bytes, pillow_format: str, limits: ImageLimits) -> Image.Image
         ) from error
     except Exception as error:  # the magic number matched but the decoder failed: damaged
         raise InvalidImage(MSG_DAMAGED) from error
-    return image
+    return image, size
 
 
-def _check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
+def check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
+    """Refuse an image over the pixel or side limits, naming its size and the limit."""
     if width * height > limits.max_pixels:
         limit = f"{limits.max_pixels / 1e6:g} million pixels"
     elif max(width, height) > limits.max_side:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -170,6 +171,10 @@ class Image(Base):
 
     patient: Mapped[Patient] = relationship(back_populates="images")
     treatment: Mapped[Treatment | None] = relationship()
+    # Only for a DICOM file: what the file itself says (see ImageDicom).
+    dicom: Mapped[ImageDicom | None] = relationship(
+        back_populates="image", cascade="all, delete-orphan", passive_deletes=True, uselist=False
+    )
 
     __table_args__ = (
         UniqueConstraint("folder_path", "file_name", name="uq_images_file"),
@@ -201,6 +206,39 @@ def _refresh_image_key(_mapper, _connection, image: Image) -> None:
     key = search_keys.description_key(image.description)
     if image.search_description != key:
         image.search_description = key
+
+
+class ImageDicom(Base):
+    """What a DICOM image's own file says, one row per such image (photos have none): the
+    instance UIDs (one instance is stored once), the modality, the dates, the pixel spacing
+    for measurements and the patient the x-ray unit wrote into it. The file itself stays the
+    image's one file, byte for byte."""
+
+    __tablename__ = "image_dicom"
+
+    image_id: Mapped[str] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    sop_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    sop_class_uid: Mapped[str | None] = mapped_column(String(64))
+    study_instance_uid: Mapped[str | None] = mapped_column(String(64))
+    series_instance_uid: Mapped[str | None] = mapped_column(String(64))
+    transfer_syntax_uid: Mapped[str] = mapped_column(String(64))
+    modality: Mapped[str | None] = mapped_column(String(16))
+    study_date: Mapped[date | None] = mapped_column(Date)
+    series_date: Mapped[date | None] = mapped_column(Date)
+    # Millimetres between pixel centres: rows (vertical), then columns (horizontal); the source
+    # says which attribute gave them (PixelSpacing, or ImagerPixelSpacing at the detector).
+    pixel_spacing_row_mm: Mapped[float | None] = mapped_column(Float)
+    pixel_spacing_column_mm: Mapped[float | None] = mapped_column(Float)
+    pixel_spacing_source: Mapped[str | None] = mapped_column(String(20))
+    patient_name: Mapped[str | None] = mapped_column(String(324))
+    patient_ref: Mapped[str | None] = mapped_column(String(64))  # (0010,0020) Patient ID
+    frames: Mapped[int] = mapped_column(Integer, default=1)
+    bits_stored: Mapped[int | None] = mapped_column(Integer)
+    photometric: Mapped[str | None] = mapped_column(String(16))
+
+    image: Mapped[Image] = relationship(back_populates="dicom")
 
 
 class AppState(Base):

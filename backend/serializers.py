@@ -75,6 +75,41 @@ def image_dict(image: Image) -> dict[str, Any]:
         "height": image.height,
         "format": image.format,
         "original_name": image.original_name,
-        "url": f"/images/{image.id}/file",
+        # What the viewer shows: the file itself, or for DICOM its first frame as PNG.
+        "url": f"/images/{image.id}/file" if image.dicom is None else _frame_url(image, 1),
+        "file_url": f"/images/{image.id}/file",
         "thumbnail_url": f"/images/{image.id}/thumbnail",
+        "dicom": _dicom_dict(image),
+    }
+
+
+def _frame_url(image: Image, number: int) -> str:
+    return f"/images/{image.id}/frames/{number}"
+
+
+def _dicom_dict(image: Image) -> dict[str, Any] | None:
+    """What a DICOM image's file says; None for a photo. `frame_url` takes the frame number
+    (from 1) in place of {n}."""
+    facts = image.dicom
+    if facts is None:
+        return None
+    spacing = None
+    if facts.pixel_spacing_row_mm is not None and facts.pixel_spacing_column_mm is not None:
+        spacing = [facts.pixel_spacing_row_mm, facts.pixel_spacing_column_mm]
+    return {
+        "modality": facts.modality,
+        "frames": facts.frames,
+        "frame_url": f"/images/{image.id}/frames/{{n}}",
+        "sop_instance_uid": facts.sop_instance_uid,
+        "study_instance_uid": facts.study_instance_uid,
+        "series_instance_uid": facts.series_instance_uid,
+        "transfer_syntax_uid": facts.transfer_syntax_uid,
+        "study_date": _iso(facts.study_date),
+        "series_date": _iso(facts.series_date),
+        "pixel_spacing_mm": spacing,
+        "pixel_spacing_source": facts.pixel_spacing_source,
+        "patient_name": facts.patient_name,
+        "patient_id": facts.patient_ref,
+        "bits_stored": facts.bits_stored,
+        "photometric": facts.photometric,
     }

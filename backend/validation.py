@@ -178,6 +178,20 @@ def treatment_status(value: Any) -> str:
     return choice(value, "status", TREATMENT_STATUSES, default="planned")
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def flag(value: Any, field: str) -> bool:
+    """A yes/no field as forms and JSON send it: true/false, 1/0, yes/no, on/off; absent is no."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    written = str(value).strip().lower()
+    if written in _TRUE or written in _FALSE:
+        return written in _TRUE
+    raise ValidationError(f"{_label(field)} must be yes or no (true or false).", field=field)
+
+
 def only_known_fields(data: Mapping[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:

@@ -4,7 +4,8 @@
 #   scripts/system-packages.sh          everything the tests need on top: a virtual screen,
 #       Chromium, a PostgreSQL server for the tests that run on both database engines, binutils
 #       (PyInstaller), pigz and desktop-file-utils to build and check the Linux bundle, zip and
-#       unzip (the references the backup benchmark measures against), and for the Windows lane
+#       unzip (the references the backup benchmark measures against), dcmtk (DICOM files made
+#       and compressed as x-ray programs do, for the DICOM tests), and for the Windows lane
 #       (scripts/windows-checks.sh) Wine with its 32-bit part (Inno Setup's compiler and setup
 #       programs are 32-bit) and npm (Inno Setup's compiler comes from the npm registry)
 #   scripts/system-packages.sh windows  only the Windows lane's packages
@@ -15,7 +16,7 @@ window=(
     fonts-dejavu-core fonts-noto-core
 )
 tests=(
-    xvfb xauth xdotool chromium binutils pigz desktop-file-utils zip unzip postgresql
+    xvfb xauth xdotool chromium binutils pigz desktop-file-utils zip unzip postgresql dcmtk
 )
 windows=(wine wine64 wine32:i386 xvfb xauth)
 command -v npm >/dev/null 2>&1 || windows+=(npm)

@@ -40,6 +40,7 @@ def upload_images(patient_id: str, tooth: str):
         treatment_id=form.get("treatment_id"),
         description=form.get("description"),
         taken_date=form.get("taken_date"),
+        confirm_patient=form.get(images.CONFIRM_PATIENT_FIELD),
     )
     listed = [
         {"name": r.name, "image": image_dict(r.image)}
@@ -53,7 +54,8 @@ def upload_images(patient_id: str, tooth: str):
         assert first.error is not None
         body = first.error.to_dict()
         body["message"] = f"No file was stored. {first.name}: {first.error.message}"
-        return error_response(400, body, results=listed)
+        # 409 when the first refusal is a question (another patient) or a duplicate
+        return error_response(first.error.status, body, results=listed)
     return jsonify({"results": listed, "stored": stored}), 201 if stored == len(results) else 207
 
 
@@ -74,7 +76,10 @@ def delete_image(image_id: str):
 
 
 def _send(path, mimetype: str, etag: str) -> Response:
-    response = send_file(path, mimetype=mimetype, etag=etag, conditional=True)
+    return _sandboxed(send_file(path, mimetype=mimetype, etag=etag, conditional=True))
+
+
+def _sandboxed(response: Response) -> Response:
     response.headers["Cache-Control"] = FILE_CACHE
     # Opened as a page (a new tab), an image that also parses as HTML or script runs nothing.
     response.headers["Content-Security-Policy"] = FILE_CSP
@@ -95,3 +100,19 @@ def image_thumbnail(image_id: str):
     image = images.get_image(db(), image_id)
     path = retrieval.thumbnail_file(db(), store(), image)
     return _send(path, "image/jpeg", f"t-{image.sha256}")
+
+
+@bp.get("/images/<image_id>/frames/<int:number>")
+def image_frame(image_id: str, number: int):
+    """Frame `number` (from 1) of a DICOM image as PNG, with the file's window/level: what the
+    viewer shows. Made from the original at each request; a browser that has it revalidates
+    by ETag and is answered 304 before anything is decoded."""
+    image = images.get_image(db(), image_id)
+    etag = f"f{number}-{image.sha256}"
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        png = images.frame_png(db(), store(), image, number)
+        response = Response(png, mimetype="image/png")
+    response.set_etag(etag)
+    return _sandboxed(response)

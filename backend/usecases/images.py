@@ -10,14 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend import imaging
+from backend import dicom, imaging
 from backend import validation as check
-from backend.errors import AppError, FileOpenElsewhere, ImageMissing, NotFound, ValidationError
+from backend.errors import (
+    AppError,
+    Conflict,
+    FileOpenElsewhere,
+    ImageMissing,
+    NotFound,
+    ValidationError,
+)
 from backend.fileio import FileInUse
 from backend.i18n import gettext
-from backend.models import Image
+from backend.models import Image, ImageDicom, Patient
 from backend.storage import GENERAL, ImageStore, image_folder
 from backend.usecases.patients import get_patient
 from backend.usecases.retrieval import locate_image
@@ -26,6 +34,8 @@ from backend.usecases.treatments import get_treatment
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMITS = imaging.ImageLimits()
+THUMBNAIL_SIDE = 320
+CONFIRM_PATIENT_FIELD = "confirm_patient"
 EDITABLE_FIELDS = {"description", "taken_date", "treatment_id", "tooth", "image_type"}
 _ATTEMPTS = 3
 
@@ -43,6 +53,47 @@ class UploadResult:
     name: str
     image: Image | None = None
     error: AppError | None = None
+
+
+class DuplicateDicom(Conflict):
+    """The DICOM instance (its SOP Instance UID) is already stored as another image."""
+
+    code = "duplicate_image"
+
+    def __init__(self, message: str, *, existing_image_id: str | None) -> None:
+        super().__init__(message, field="file")
+        self.existing_image_id = existing_image_id
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "existing_image_id": self.existing_image_id}
+
+
+class PatientMismatch(Conflict):
+    """The DICOM file names another patient than the one chosen: ask, then send the upload
+    again with `confirm_patient` set to store it anyway."""
+
+    code = "patient_mismatch"
+
+    def __init__(self, message: str, *, file_name: str | None, file_id: str | None) -> None:
+        super().__init__(message, field=CONFIRM_PATIENT_FIELD)
+        self.file_name, self.file_id = file_name, file_id
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            **super().to_dict(),
+            "file_patient_name": self.file_name,
+            "file_patient_id": self.file_id,
+            "confirm_field": CONFIRM_PATIENT_FIELD,
+        }
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An upload checked and thumbnailed, ready to be written."""
+
+    info: imaging.ImageInfo
+    thumbnail: bytes
+    dicom: Any = None  # backend.dicom.facts.DicomFacts for a DICOM file
 
 
 def place(value: Any) -> str | None:
@@ -85,18 +136,25 @@ def add_images(
     treatment_id: Any = None,
     description: Any = None,
     taken_date: Any = None,
+    confirm_patient: Any = False,
     limits: imaging.ImageLimits = DEFAULT_LIMITS,
 ) -> list[UploadResult]:
     """Store each upload under the patient's tooth (or "general": no tooth) and type. The
     shared fields are checked first (any error there stores nothing); then each file on its
     own: a bad file gets its error in the result and leaves no trace, the good ones are
-    stored."""
+    stored.
+
+    A DICOM file is kept byte for byte; what it says is recorded (ImageDicom), its study date
+    is the taken date unless one is given, the same instance is never stored twice
+    (DuplicateDicom), and a file naming another patient is refused with PatientMismatch
+    unless `confirm_patient` is set (the user was asked)."""
     patient = get_patient(session, patient_id)
     tooth_code = place(tooth)
     kind = check.image_type(image_type)
     link = _linked_treatment_id(session, treatment_id, patient.id, tooth_code)
     note = check.text(description, "description", max_length=2000)
     taken = check.optional_past_date(taken_date, "taken_date")
+    confirmed = check.flag(confirm_patient, CONFIRM_PATIENT_FIELD)
     if not uploads:
         raise ValidationError(gettext("Choose at least one image file."), field="files")
     folder = image_folder(patient.id, tooth_code, kind)
@@ -109,6 +167,7 @@ def add_images(
                 upload,
                 limits,
                 folder=folder,
+                patient=patient if not confirmed else None,
                 fields={
                     "patient_id": patient.id,
                     "tooth": tooth_code,
@@ -122,6 +181,9 @@ def add_images(
         except imaging.InvalidImage as exc:
             log.warning("upload refused: %s: %s", upload.name, exc)
             results.append(UploadResult(upload.name, error=ValidationError(str(exc), field="file")))
+        except (DuplicateDicom, PatientMismatch) as exc:
+            log.warning("upload refused: %s: %s", upload.name, exc.message)
+            results.append(UploadResult(upload.name, error=exc))
     return results
 
 
@@ -132,12 +194,18 @@ def _store_one(
     limits: imaging.ImageLimits,
     *,
     folder: str,
+    patient: Patient | None,
     fields: dict[str, Any],
 ) -> Image:
-    with imaging.inspected(upload.data, limits) as decoded:
-        thumbnail = imaging.make_thumbnail(decoded.image)
-        info = decoded.info
-        del decoded  # the pixels go before the file is written: the budget holds for them
+    """Check, write and record one upload. `patient`: the chosen patient, to compare with the
+    one a DICOM file names; None once the user confirmed."""
+    if dicom.looks_like_dicom(upload.data):
+        prepared = _prepare_dicom(session, upload.data, limits, patient)
+        if fields["taken_date"] is None:
+            fields = {**fields, "taken_date": _plausible_day(prepared.dicom.taken_date)}
+    else:
+        prepared = _prepare_photo(upload.data, limits)
+    info, thumbnail = prepared.info, prepared.thumbnail
     file_name = store.write_new(folder, upload.name, info.extension, upload.data)
     image = Image(
         folder_path=folder,
@@ -150,9 +218,17 @@ def _store_one(
         original_name=(upload.name or "")[:255] or None,
         **fields,
     )
+    if prepared.dicom is not None:
+        image.dicom = _dicom_row(prepared.dicom)
     try:
         session.add(image)
         session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        store.remove(folder + file_name)
+        if prepared.dicom is not None and _stored_instance(session, prepared.dicom) is not None:
+            raise _duplicate(session, prepared.dicom) from exc  # stored meanwhile, by another PC
+        raise
     except BaseException:
         session.rollback()
         store.remove(folder + file_name)
@@ -169,6 +245,121 @@ def _store_one(
         image.patient_id,
     )
     return image
+
+
+def _prepare_photo(data: bytes, limits: imaging.ImageLimits) -> _Prepared:
+    # One decode, straight at thumbnail scale for a JPEG (see imaging.inspect_image).
+    with imaging.inspected(data, limits, reduce_to=THUMBNAIL_SIDE) as decoded:
+        thumbnail = imaging.make_thumbnail(decoded.image, THUMBNAIL_SIDE)
+        info = decoded.info
+        del decoded  # the pixels go before the file is written: the budget holds for them
+    return _Prepared(info, thumbnail)
+
+
+def _prepare_dicom(
+    session: Session, data: bytes, limits: imaging.ImageLimits, patient: Patient | None
+) -> _Prepared:
+    from backend.dicom import reading, rendering  # pydicom loads with the first DICOM file
+    from backend.dicom.patients import readable_name, same_patient
+
+    dicom_file = reading.read_dicom(data, limits)
+    facts = dicom_file.facts
+    if _stored_instance(session, facts) is not None:
+        raise _duplicate(session, facts)
+    if patient is not None and not same_patient(
+        facts.patient_name, facts.patient_id, patient.full_name, patient.serial_number
+    ):
+        written = readable_name(facts.patient_name) or "no name"
+        raise PatientMismatch(
+            f"The x-ray file names another patient: {written}"
+            + (f" (ID {facts.patient_id})" if facts.patient_id else "")
+            + f", not {patient.full_name} (no. {patient.serial_number}). Check that it belongs "
+            "to this patient; to store it here anyway, confirm and upload it again.",
+            file_name=facts.patient_name,
+            file_id=facts.patient_id,
+        )
+    thumbnail = rendering.thumbnail(dicom_file, THUMBNAIL_SIDE)
+    info = imaging.ImageInfo(dicom.FORMAT, dicom.EXTENSION, dicom.MIME, facts.columns, facts.rows)
+    return _Prepared(info, thumbnail, facts)
+
+
+def _stored_instance(session: Session, facts: Any) -> ImageDicom | None:
+    return session.scalar(
+        select(ImageDicom).where(ImageDicom.sop_instance_uid == facts.sop_instance_uid)
+    )
+
+
+def _duplicate(session: Session, facts: Any) -> DuplicateDicom:
+    existing = _stored_instance(session, facts)
+    where = ""
+    if existing is not None:
+        image = existing.image
+        spot = "the whole mouth" if image.tooth is None else f"tooth {image.tooth}"
+        where = (
+            f" as an image of {image.patient.full_name} (no. {image.patient.serial_number}), "
+            f"{spot}, {image.image_type}, added {image.created_at:%Y-%m-%d}"
+        )
+    return DuplicateDicom(
+        f"This x-ray is already stored{where}: the DICOM instance {facts.sop_instance_uid} "
+        "is kept once. Nothing was stored; open the existing image instead.",
+        existing_image_id=existing.image_id if existing is not None else None,
+    )
+
+
+def _plausible_day(day: Any) -> Any:
+    """The file's date as the taken date, unless it is in the future (a unit's wrong clock)."""
+    try:
+        return check.optional_past_date(day, "taken_date")
+    except ValidationError:
+        return None
+
+
+def _dicom_row(facts: Any) -> ImageDicom:
+    spacing = facts.pixel_spacing_mm or (None, None)
+    return ImageDicom(
+        sop_instance_uid=facts.sop_instance_uid,
+        sop_class_uid=facts.sop_class_uid,
+        study_instance_uid=facts.study_instance_uid,
+        series_instance_uid=facts.series_instance_uid,
+        transfer_syntax_uid=facts.transfer_syntax_uid,
+        modality=facts.modality,
+        study_date=facts.study_date,
+        series_date=facts.series_date,
+        pixel_spacing_row_mm=spacing[0],
+        pixel_spacing_column_mm=spacing[1],
+        pixel_spacing_source=facts.pixel_spacing_source,
+        patient_name=facts.patient_name,
+        patient_ref=facts.patient_id,
+        frames=facts.frames,
+        bits_stored=facts.bits_stored,
+        photometric=facts.photometric,
+    )
+
+
+def frame_png(session: Session, store: ImageStore, image: Image, number: int) -> bytes:
+    """Frame `number` (from 1, as DICOM counts) of a DICOM image as PNG bytes for the viewer,
+    made from the stored original at each request (the browser revalidates by the checksum;
+    the file read last stays parsed for the next frame)."""
+    if image.dicom is None:
+        raise NotFound(
+            "This image is not a DICOM file and has no frames; its file is shown as it is.",
+            field="frame",
+        )
+    if not 1 <= number <= image.dicom.frames:
+        raise NotFound(
+            f"Frame {number} does not exist: this image has {image.dicom.frames} frame(s).",
+            field="frame",
+        )
+    from backend.dicom import reading, rendering  # pydicom loads with the first DICOM file
+
+    path = locate_image(session, store, image)
+    try:
+        dicom_file = reading.read_stored_dicom(path, image.sha256)
+        return rendering.frame_png(dicom_file, number - 1)
+    except (OSError, imaging.InvalidImage) as exc:
+        raise ImageMissing(
+            f"The file of this image cannot be read: {exc}", expected_path=image.relative_path
+        ) from exc
 
 
 def list_tooth_images(

@@ -1,7 +1,8 @@
 """Storage-core benchmarks.
 
 1. Ingest of realistic photos (1600x1200 JPEG) through the use-case layer versus the bare image
-   work on the same files in the same run (Pillow decode + EXIF transpose + thumbnail + encode).
+   work on the same files in the same run (Pillow full decode + EXIF transpose + thumbnail +
+   encode). The ingest decodes each JPEG once, straight at thumbnail scale (DCT scaling).
 2. Chart listing latency with 100k image rows over 2k patients.
 """
 
@@ -23,7 +24,7 @@ from backend.runtime import Runtime, open_runtime
 from backend.teeth import PERMANENT
 from backend.usecases import chart, patients
 from backend.usecases.images import Upload, add_images
-from tests.bench.common import describe_latencies, timed
+from tests.bench.common import describe_latencies, interleaved, timed
 
 
 def realistic_photo(seed: int) -> bytes:
@@ -52,22 +53,20 @@ def bench_ingest(count: int = 200) -> None:
         runtime = open_runtime(load_settings(Path(folder)))
         with runtime.sessions() as session:
             patient = patients.create_patient(session, {"full_name": "Benchmark"})
-            bare = timed(lambda: [bare_image_work(p) for p in photos])
 
-            def ingest() -> None:
-                for i, data in enumerate(photos):
-                    tooth = PERMANENT[i % 32]
-                    [result] = add_images(
-                        session,
-                        runtime.store,
-                        patient.id,
-                        tooth,
-                        "clinical",
-                        [Upload(f"photo {i}.jpg", data)],
-                    )
-                    assert result.image is not None
+            def ingest_one(i: int, data: bytes) -> None:
+                [result] = add_images(
+                    session,
+                    runtime.store,
+                    patient.id,
+                    PERMANENT[i % 32],
+                    "clinical",
+                    [Upload(f"photo {i}.jpg", data)],
+                )
+                assert result.image is not None
 
-            ours = timed(ingest)
+            # alternating chunks of 10: both meet the same load of a shared machine
+            bare, ours = interleaved(photos, bare_image_work, ingest_one)
         runtime.close()
     print(f"ingest: {count} photos 1600x1200 JPEG, {megabytes:.1f} MB")
     print(f"  bare Pillow decode+thumbnail: {bare:.2f} s ({count / bare:.1f} files/s)")
@@ -75,7 +74,7 @@ def bench_ingest(count: int = 200) -> None:
         f"  use-case ingest (validate, store, fsync, row, thumbnail): {ours:.2f} s "
         f"({count / ours:.1f} files/s, {megabytes / ours:.1f} MB/s)"
     )
-    print(f"  ratio ours/bare: {ours / bare:.2f}x (target <= 1.3x)")
+    print(f"  ratio ours/bare: {ours / bare:.2f}x (target <= 0.6x: one decode at thumbnail scale)")
 
 
 def populate_chart_rows(

@@ -233,7 +233,7 @@ export async function chooseImageFiles() {
       errors: chosen.filter((c) => c.error).map((c) => ({ name: c.name, message: c.error })),
     };
   }
-  return { files: await pickWithInput("image/*,.tif,.tiff", true), errors: [] };
+  return { files: await pickWithInput("image/*,.tif,.tiff,.dcm,application/dicom", true), errors: [] };
 }
 
 export async function chooseFolder() {

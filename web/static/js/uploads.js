@@ -2,7 +2,7 @@
 // its progress stays in sight (bottom corner of the window) until it ends, whatever the person
 // opens meanwhile. Its outcome names the patient and the tooth.
 import { uploadFile } from "./bridge.js";
-import { $, TYPE_LABELS, escapeHtml, formatBytes, toast } from "./ui.js";
+import { $, TYPE_LABELS, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 
 const UPLOAD_CONCURRENCY = 2;
 const KEEP_DONE_MS = 8000; // a batch with no refusal leaves the tray by itself after this
@@ -94,7 +94,7 @@ export class UploadTray {
       while (queue.length) {
         const { file, row } = queue.shift();
         try {
-          await uploadFile(path, file, fields, row.progress);
+          await uploadAsking(path, file, fields, row.progress);
           row.done();
           stored += 1;
         } catch (error) {
@@ -143,5 +143,22 @@ export class UploadTray {
   remove(box) {
     box.remove();
     this.tray.hidden = !this.tray.querySelector(".upload-batch");
+  }
+}
+
+let asking = Promise.resolve();
+
+/** Upload one file; when it is a DICOM x-ray naming another patient, ask (one question at a
+ * time) and send it again with the server's confirm field if the user agrees. */
+async function uploadAsking(path, file, fields, onProgress) {
+  try {
+    return await uploadFile(path, file, fields, onProgress);
+  } catch (error) {
+    const refusal = error.results?.[0]?.error;
+    if (refusal?.code !== "patient_mismatch") throw error;
+    const ask = () => confirmAction("Another patient's x-ray?", refusal.message, "Store it here");
+    asking = asking.then(ask, ask);
+    if (!(await asking)) throw error;
+    return uploadFile(path, file, { ...fields, [refusal.confirm_field]: "1" }, onProgress);
   }
 }
