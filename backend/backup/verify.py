@@ -23,6 +23,7 @@ from backend.backup.archive_safety import (
     stream_member,
 )
 from backend.backup.dbcheck import snapshot_problems
+from backend.backup.errors import BackupInvalid
 from backend.backup.manifest import (
     DATABASE_ENTRY,
     IMAGES_PREFIX,
@@ -32,7 +33,7 @@ from backend.backup.manifest import (
     parse_manifest,
 )
 from backend.backup.progress import Reporter
-from backend.backup.snapshot import read_facts
+from backend.backup.rebuild import ARCHIVE_DATABASE, rebuild
 from backend.jobs import Progress
 
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
@@ -211,22 +212,28 @@ def _check_every_entry(
 
 
 def _check_database(archive: zipfile.ZipFile, report: VerifyReport, work_dir: Path | None) -> None:
+    """The archive's database goes through the same rebuild a restore does (into a scratch
+    folder, removed whatever happens): what verify accepts is what a restore copies."""
     assert report.manifest is not None
     with tempfile.TemporaryDirectory(prefix="dental-verify-", dir=work_dir) as folder:
-        snapshot = Path(folder) / DATABASE_ENTRY
+        snapshot = Path(folder) / ARCHIVE_DATABASE
         info = archive.getinfo(DATABASE_ENTRY)
         if no_room := room_problem([(info, Path(folder))]):
             report.problems.append(f"The database inside cannot be checked. {no_room}")
             return
         with open(snapshot, "wb") as handle:
             stream_member(archive, info, handle.write)
+        rebuilt_path = Path(folder) / DATABASE_ENTRY
+        try:
+            rebuilt = rebuild(snapshot, rebuilt_path)
+        except BackupInvalid as exc:
+            report.problems += exc.problems
+            return
         problems, warnings = snapshot_problems(
-            snapshot, report.manifest, report.manifest.schema_version
+            rebuilt_path, report.manifest, report.manifest.schema_version
         )
-        if not problems:
-            facts = read_facts(snapshot)
-            if facts.schema_version != report.manifest.schema_version:
-                problems.append("The database's schema differs from the one in the manifest.")
+        if not problems and rebuilt.revision != report.manifest.schema_version:
+            problems.append("The database's schema differs from the one in the manifest.")
     report.problems += problems
     report.warnings += warnings
 
