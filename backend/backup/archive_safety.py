@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend.backup.errors import NotEnoughSpace
-from backend.fileio import free_bytes, human_size
+from backend.fileio import free_bytes, human_size, is_safe_file_name
 from backend.storage import UnsafePath, resolve_under
 
 MIB = 1024 * 1024
@@ -30,11 +30,6 @@ GIB = 1024 * MIB
 CHUNK = MIB
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_WINDOWS_DEVICES = frozenset(
-    ["CON", "PRN", "AUX", "NUL"]
-    + [f"COM{i}" for i in range(1, 10)]
-    + [f"LPT{i}" for i in range(1, 10)]
-)
 _ALLOWED_TYPES = (0, stat.S_IFREG, stat.S_IFDIR)
 
 
@@ -77,11 +72,7 @@ def name_problem(name: str, limits: ArchiveLimits = DEFAULT_LIMITS) -> str | Non
             return f"The entry name {shown!r} has an empty or '.' part."
         if len(part.encode("utf-8")) > limits.max_part_bytes:
             return f"The entry name {shown!r} has a part longer than 255 bytes."
-        if (
-            ":" in part
-            or part != part.rstrip(" .")
-            or part.split(".")[0].upper() in (_WINDOWS_DEVICES)
-        ):
+        if not is_safe_file_name(part):  # the one rule: Windows' characters and devices
             return f"The entry name {shown!r} is not a valid file name on Windows."
     return None
 
