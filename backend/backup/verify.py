@@ -19,6 +19,7 @@ from backend.backup.archive_safety import (
     ArchiveLimits,
     UnsafeArchive,
     archive_problems,
+    layout_problems,
     room_problem,
     stream_member,
 )
@@ -103,6 +104,14 @@ def _unknown_problem(path: Path, size: int) -> str:
         )
     with open(path, "rb") as handle:
         is_zip = handle.read(2) == b"PK"
+    if not is_zip and zipfile.is_zipfile(path):  # a zip with something in front of it
+        try:
+            with zipfile.ZipFile(path) as archive:
+                prefixed = layout_problems(archive)
+        except (zipfile.BadZipFile, OSError, ValueError):
+            prefixed = []
+        if prefixed:
+            return prefixed[0]
     if is_zip:
         return (
             "This zip is not a backup of Dental Images (it has no manifest.json), nor one of the "
