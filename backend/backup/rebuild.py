@@ -21,7 +21,12 @@ from sqlalchemy import Column, Table
 from backend.backup.dbcheck import known_revision
 from backend.backup.errors import BackupInvalid
 from backend.backup.row_rules import row_problem
-from backend.backup.schema_shape import describe, foreign_objects, reference_shape
+from backend.backup.schema_shape import (
+    describe,
+    foreign_objects,
+    fresh_database_bytes,
+    reference_shape,
+)
 from backend.backup.snapshot import COUNTED_TABLES, SKIP_TABLES
 from backend.backup.untrusted_db import (
     DEFAULT_BUDGET,
@@ -30,8 +35,6 @@ from backend.backup.untrusted_db import (
     UntrustedDatabase,
     open_untrusted,
 )
-from backend.config import sqlite_url
-from backend.db import create_db_engine, upgrade_schema
 from backend.models import Base
 
 MAX_PROBLEMS = 20
@@ -108,12 +111,10 @@ def _revision(database: UntrustedDatabase) -> str:
 
 
 def _new_database(target: Path) -> None:
+    """A new database of our newest schema at `target`, as our migrations make it."""
     _remove(target)
-    engine = create_db_engine(sqlite_url(target))
-    try:
-        upgrade_schema(engine)
-    finally:
-        engine.dispose()
+    with open(target, "xb") as handle:
+        handle.write(fresh_database_bytes())
 
 
 def _copy(database: UntrustedDatabase, writing: sqlite3.Connection, known, columns_of) -> dict:

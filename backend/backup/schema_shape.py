@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
 from backend.backup.untrusted_db import UntrustedDatabase
@@ -99,16 +99,37 @@ def _add_schema(shape: SchemaShape, connection) -> None:
             shape.indexes.setdefault(name, set()).add(" ".join(tokens(sql)))
 
 
+def migrated_in_memory(revision: str) -> Engine:
+    """A database in memory made by our migrations up to `revision` (the caller disposes of
+    the engine, which holds its one connection)."""
+    engine = create_engine(
+        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+    )
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["engine"] = engine
+    command.upgrade(config, revision)
+    return engine
+
+
+@functools.lru_cache(maxsize=1)
+def fresh_database_bytes() -> bytes:
+    """The whole file of a new, empty database of our newest schema, made by our migrations
+    once per process (a restore or verify copies it rather than migrating again)."""
+    engine = migrated_in_memory("heads")
+    try:
+        with engine.connect() as connection:
+            return connection.connection.driver_connection.serialize()
+    finally:
+        engine.dispose()
+
+
 @functools.lru_cache(maxsize=16)
 def reference_shape(revision: str) -> SchemaShape:
     """Our schema at `revision` (a revision our migrations know)."""
     shape = SchemaShape()
-    engine = create_engine("sqlite://", poolclass=StaticPool)
+    engine = migrated_in_memory(revision)
     try:
-        config = Config()
-        config.set_main_option("script_location", str(migrations_dir()))
-        config.attributes["engine"] = engine
-        command.upgrade(config, revision)
         with engine.connect() as connection:
             _add_schema(shape, connection.connection.driver_connection)
     finally:
