@@ -145,7 +145,7 @@ def _verify_backup(
             if report.problems:
                 return
             _check_database(archive, report, work_dir)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:  # ValueError: a garbled name
         report.problems.append(f"{BROKEN_ZIP} ({exc})")
 
 
