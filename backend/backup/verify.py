@@ -5,7 +5,6 @@ Every problem is reported in its own sentence."""
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import tempfile
 import zipfile
@@ -35,6 +34,7 @@ from backend.backup.manifest import (
 )
 from backend.backup.progress import Reporter
 from backend.backup.rebuild import ARCHIVE_DATABASE, rebuild
+from backend.backup.untrusted_db import OverBudget, open_untrusted
 from backend.jobs import Progress
 
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
@@ -299,10 +299,11 @@ def _verify_legacy(
 
 def _legacy_db_problems(path: Path) -> list[str]:
     try:
-        uri = f"{path.resolve().as_uri()}?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as c:
-            result = [row[0] for row in c.execute("PRAGMA integrity_check")]
-            tables = {row[0] for row in c.execute("SELECT name FROM sqlite_master")}
+        with open_untrusted(path) as database:
+            result = [row[0] for row in database.all("PRAGMA integrity_check(20)")]
+            tables = {name for kind, name, _t, _s in database.objects() if kind == "table"}
+    except OverBudget as exc:
+        return [f"The earlier app's database cannot be used. {exc}"]
     except sqlite3.DatabaseError as exc:
         return [f"The earlier app's database cannot be read ({exc})."]
     if result != ["ok"]:

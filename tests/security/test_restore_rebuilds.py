@@ -6,8 +6,10 @@ its budget, and no work folder stays behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -164,3 +166,26 @@ def test_the_untouched_backup_still_restores_identically(runtime, good):
     before = rows(runtime)
     restore_backup(runtime, good)
     assert rows(runtime) == before
+
+
+def test_the_earlier_apps_database_is_read_without_running_its_expressions(tmp_path):
+    from backend.legacy.database import read_database
+
+    path = tmp_path / "dental_clinic.db"
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute(
+            "CREATE TABLE patients (id TEXT, full_name TEXT, bomb INTEGER GENERATED ALWAYS AS "
+            "(length(replace(hex(zeroblob(100000 + length(full_name))), '0', '01'))) VIRTUAL)"
+        )
+        connection.executemany(
+            "INSERT INTO patients (id, full_name) VALUES (?, ?)",
+            [(str(n), f"Patient {n}") for n in range(1500)],
+        )
+        connection.commit()
+    started = time.monotonic()
+    database = read_database(path)
+    seconds = time.monotonic() - started
+    print(f"\nearlier app's database with a generated-column bomb read in {seconds:.2f} s")
+    assert seconds < 3
+    assert len(database.rows("patients")) == 1500
+    assert set(database.rows("patients")[0]) == {"id", "full_name"}
