@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,7 +118,15 @@ def _new_database(target: Path) -> None:
         handle.write(fresh_database_bytes())
 
 
-def _copy(database: UntrustedDatabase, writing: sqlite3.Connection, known, columns_of) -> dict:
+def _copy(
+    database: UntrustedDatabase,
+    writing: sqlite3.Connection,
+    known: Iterable[str],
+    columns_of: Callable[[str], set[str]],
+) -> dict[str, int]:
+    """Copy every table of our models that the archive's revision has (`known`), its columns
+    that revision has (`columns_of`), in the order that keeps references satisfied."""
+    known = set(known)
     counts: dict[str, int] = {}
     problems: list[str] = []
     present = {str(n): k for k, n, _t, _s in database.objects()}

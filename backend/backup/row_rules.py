@@ -69,10 +69,8 @@ def row_problem(table: str, columns: list[Column], values: tuple) -> str | None:
 def _check_value(table: str, column: Column, value: Any) -> None:
     field = column.name
     if value is None:
-        if not column.nullable and (table, field) not in FIELD_RULES:
-            raise ValidationError(f"{_label(field)} is empty; it is required.", field=field)
         if not column.nullable:
-            FIELD_RULES[(table, field)](value)
+            raise ValidationError(f"{_label(field)} is empty; it is required.", field=field)
         return
     kind = column.type
     if isinstance(kind, Boolean):
