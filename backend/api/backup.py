@@ -4,11 +4,13 @@ restore swaps the data in, every other request is refused with a clear message."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, Flask, g, jsonify, request, send_file
 
 from backend import validation as check
 from backend.api.common import db, json_body, runtime
-from backend.backup import archives, restore, service, state, uploads
+from backend.backup import archives, fsutil, restore, service, state, uploads
 from backend.backup.check import check_store
 from backend.backup.verify import verify_archive
 from backend.db import session_scope
@@ -46,8 +48,18 @@ def backup_status():
 
 @bp.patch("/backup/settings")
 def update_backup_settings():
-    state.update_backup_settings(db(), json_body())
+    body = json_body()
+    _refuse_data_tree(body.get("folder"))
+    state.update_backup_settings(db(), body)
     return jsonify(_status())
+
+
+def _refuse_data_tree(folder: object) -> None:
+    """A chosen backup folder in the data tree is refused before it is remembered."""
+    if isinstance(folder, str) and folder.strip():
+        chosen = Path(check.path_text(folder.strip(), "folder")).expanduser()
+        if chosen.is_absolute():
+            fsutil.refuse_data_tree(chosen, runtime().settings)
 
 
 @bp.get("/backups")
@@ -62,6 +74,7 @@ def start_backup():
     if folder is not None and not isinstance(folder, str):
         raise ValidationError(gettext("The folder must be a path."), field="folder")
     check.path_text(folder, "folder")
+    _refuse_data_tree(folder)
     job = service.start_backup_job(
         runtime(),
         folder=folder or None,

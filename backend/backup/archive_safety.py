@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import stat
+import struct
 import unicodedata
 import zipfile
 import zlib
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend.backup.errors import NotEnoughSpace
-from backend.fileio import free_bytes, human_size
+from backend.fileio import free_bytes, human_size, is_safe_file_name
 from backend.i18n import gettext
 from backend.storage import UnsafePath, resolve_under
 
@@ -31,11 +32,6 @@ GIB = 1024 * MIB
 CHUNK = MIB
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_WINDOWS_DEVICES = frozenset(
-    ["CON", "PRN", "AUX", "NUL"]
-    + [f"COM{i}" for i in range(1, 10)]
-    + [f"LPT{i}" for i in range(1, 10)]
-)
 _ALLOWED_TYPES = (0, stat.S_IFREG, stat.S_IFDIR)
 
 
@@ -78,11 +74,7 @@ def name_problem(name: str, limits: ArchiveLimits = DEFAULT_LIMITS) -> str | Non
             return f"The entry name {shown!r} has an empty or '.' part."
         if len(part.encode("utf-8")) > limits.max_part_bytes:
             return f"The entry name {shown!r} has a part longer than 255 bytes."
-        if (
-            ":" in part
-            or part != part.rstrip(" .")
-            or part.split(".")[0].upper() in (_WINDOWS_DEVICES)
-        ):
+        if not is_safe_file_name(part):  # the one rule: Windows' characters and devices
             return f"The entry name {shown!r} is not a valid file name on Windows."
     return None
 
@@ -151,7 +143,68 @@ def archive_problems(
                 archive_size=human_size(archive_size),
             )
         )
+    if not problems:  # the directory itself is sound: do the entries agree with it?
+        problems += layout_problems(archive)
     return problems
+
+
+_LOCAL = struct.Struct("<4s2xHH4xIIIHH")  # signature, flags, method, crc, sizes, name, extra
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+_DESCRIPTOR_SIGNATURE = b"PK\x07\x08"
+_HAS_DESCRIPTOR = 0x08
+_ZIP64_MARK = 0xFFFFFFFF
+
+
+def layout_problems(archive: zipfile.ZipFile) -> list[str]:
+    """What the central directory and the entries themselves disagree on: bytes before the
+    first entry (something prepended to the zip), and an entry whose local header or data
+    descriptor gives another checksum or size than the central directory, which other
+    programs would trust instead (the same archive would then hold two different contents)."""
+    infos = archive.infolist()
+    if not infos:
+        return []
+    first = min(info.header_offset for info in infos)
+    if first > 0:
+        return [
+            f"The file holds {first} bytes before its zip archive begins: a backup starts with "
+            "its archive, so something was put in front of it (or it is another kind of file "
+            "with a zip attached). Use another backup."
+        ]
+    handle = archive.fp
+    assert handle is not None
+    problems = []
+    for info in infos:
+        found = _stored_facts(handle, info)
+        if found is not None and found != (info.CRC, info.compress_size, info.file_size):
+            problems.append(
+                f"The entry {info.filename[:120]!r} gives another checksum or size in its own "
+                "header than in the archive's directory: the archive was altered or damaged."
+            )
+    return problems
+
+
+def _stored_facts(handle, info: zipfile.ZipInfo) -> tuple[int, int, int] | None:
+    """(CRC-32, compressed size, size) as the entry's local header, or its data descriptor
+    when it has one, states them; None where they are left to the zip64 extra field."""
+    handle.seek(info.header_offset)
+    raw = handle.read(_LOCAL.size)
+    if len(raw) < _LOCAL.size:
+        return (-1, -1, -1)
+    signature, flags, _method, crc, packed, size, name_length, extra_length = _LOCAL.unpack(raw)
+    if signature != _LOCAL_SIGNATURE:
+        return (-1, -1, -1)
+    if not flags & _HAS_DESCRIPTOR:
+        return None if _ZIP64_MARK in (packed, size) else (crc, packed, size)
+    handle.seek(info.header_offset + _LOCAL.size + name_length + extra_length + info.compress_size)
+    zip64 = max(info.compress_size, info.file_size) >= _ZIP64_MARK
+    raw = handle.read(4 + (20 if zip64 else 12))
+    if raw[:4] == _DESCRIPTOR_SIGNATURE:
+        raw = raw[4:]
+    layout = "<IQQ" if zip64 else "<III"
+    needed = struct.calcsize(layout)
+    if len(raw) < needed:
+        return (-1, -1, -1)
+    return struct.unpack(layout, raw[:needed])
 
 
 def room_problem(plan: Iterable[tuple[zipfile.ZipInfo, Path]]) -> str | None:

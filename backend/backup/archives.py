@@ -10,7 +10,7 @@ from typing import Any
 
 from backend.backup.create import SAFETY_PREFIX
 from backend.config import Settings
-from backend.errors import NotFound
+from backend.errors import Forbidden, NotFound
 from backend.i18n import gettext
 
 LISTED = 50
@@ -30,7 +30,7 @@ def list_archives(folders: list[Path]) -> list[dict[str, Any]]:
         if not folder.is_dir():
             continue
         for path in folder.glob("*.zip"):
-            if path.name.startswith(".") or not path.is_file():
+            if path.name.startswith(".") or path.is_symlink() or not path.is_file():
                 continue
             stat = path.stat()
             found.append(
@@ -60,8 +60,23 @@ def find_archive(folders: list[Path], name: str) -> Path:
     if plain:
         for folder in folders:
             candidate = folder / name
+            if candidate.is_symlink() or (
+                candidate.is_file() and not _stored_in(candidate, folder)
+            ):
+                raise Forbidden(
+                    f"{name} in {folder} is a link to a file elsewhere, not a backup stored "
+                    "there; links are never served. Copy the backup file itself into the "
+                    "folder to download it.",
+                    field="name",
+                )
             if candidate.is_file():
                 return candidate
     raise NotFound(
         gettext("No backup called '{name}' in the backup folders.", name=name), field="name"
     )
+
+
+def _stored_in(path: Path, folder: Path) -> bool:
+    """Whether `path` is a file of `folder` itself once every link is resolved (a junction or
+    a linked parent would lead elsewhere)."""
+    return path.resolve().parent == folder.resolve()

@@ -3,10 +3,12 @@ read-only, or whose disk is too full. The file writes themselves are `backend.fi
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
 from backend.backup.errors import FolderNotUsable, NotEnoughSpace
+from backend.config import Settings
 from backend.fileio import free_bytes, human_size
 from backend.i18n import gettext
 
@@ -56,3 +58,41 @@ def require_free_space(folder: Path, needed: int, what: str, *, field: str = "fo
             ),
             field=field,
         )
+
+
+def data_tree_problem(folder: Path, settings: Settings) -> str | None:
+    """Why `folder` may not hold backups: it is the data folder itself, or lies in the data
+    folder outside its backups/ (the image tree, the thumbnails: what a restore replaces and
+    what a backup copies), or in the image tree of a shared images folder. None when it may."""
+    target = _comparable(folder)
+    data = _comparable(settings.data_dir)
+    backups = _comparable(settings.backups_dir)
+    images_root = _comparable(settings.image_store_root)
+    images = _comparable(settings.images_dir)
+    if target in (data, images_root):
+        return (
+            f"{folder} is the program's data folder itself. Choose a folder outside it (best "
+            "on another disk), or leave the folder empty to use its backups folder."
+        )
+    inside_images = target == images or images in target.parents
+    inside_data = data in target.parents and not (target == backups or backups in target.parents)
+    if inside_images or inside_data:
+        return (
+            f"{folder} lies inside the program's data folder ({settings.data_dir}), among the "
+            "images and files a restore replaces. Choose a folder outside it (best on another "
+            "disk), or leave the folder empty to use its backups folder."
+        )
+    return None
+
+
+def refuse_data_tree(folder: Path, settings: Settings) -> None:
+    """Raise FolderNotUsable (field "folder") when `folder` is in the data tree (see
+    data_tree_problem)."""
+    problem = data_tree_problem(folder, settings)
+    if problem:
+        raise FolderNotUsable(problem, field="folder")
+
+
+def _comparable(path: Path) -> Path:
+    """The path as the file system compares it: links resolved, case folded on Windows."""
+    return Path(os.path.normcase(Path(path).expanduser().resolve()))

@@ -86,7 +86,7 @@ def parse_manifest(raw: bytes) -> Manifest:
     """Read and check a manifest; raises ManifestError with a sentence saying what is wrong."""
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than any manifest
         raise ManifestError(gettext("manifest.json is not readable JSON.")) from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ManifestError(gettext("manifest.json does not describe a Dental Images backup."))
@@ -114,7 +114,7 @@ def parse_manifest(raw: bytes) -> Manifest:
         includes_images=bool(data.get("includes_images")),
         counts=_counts(data.get("counts")),
         entries=_entries(data.get("entries")),
-        missing_files=[str(p) for p in data.get("missing_files") or [] if isinstance(p, str)],
+        missing_files=_missing_files(data.get("missing_files")),
         format_version=version,
     )
 
@@ -156,3 +156,11 @@ def _entries(value: Any) -> dict[str, Entry]:
             )
         entries[str(name)] = Entry(size=size, sha256=digest)
     return entries
+
+
+def _missing_files(value: Any) -> list[str]:
+    if value in (None, []):
+        return []
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise ManifestError("manifest.json has no valid list of missing files.")
+    return list(value)

@@ -24,6 +24,7 @@ from backend.backup.create import SAFETY_PREFIX, create_backup
 from backend.backup.errors import BackupInvalid, NotEnoughSpace, RestoreFailed
 from backend.backup.manifest import Manifest
 from backend.backup.progress import Reporter, Step
+from backend.backup.rebuild import ARCHIVE_DATABASE, rebuild
 from backend.backup.recovery import restore_marker, restore_rows_from_archive, write_marker
 from backend.backup.snapshot import live_counts, load_into, read_facts
 from backend.backup.staging import KEPT_STATE_PREFIX, extract_archive, prepare_database
@@ -192,16 +193,18 @@ def _require_space(runtime: Runtime, manifest: Manifest) -> None:
 
 def _staging_plan(
     runtime: Runtime, restore_id: str, includes_images: bool
-) -> tuple[jr.RestoreJournal, Path, Path | None]:
+) -> tuple[jr.RestoreJournal, Path, Path, Path | None]:
     """Where everything is staged and set aside: next to each live item, on its own disk, so
-    that the swap is a rename. Returns the journal, the staged database file and the folder
-    that will hold the staged image tree (None without images)."""
+    that the swap is a rename. Returns the journal, where the archive's database file is
+    unpacked, the staged database file rebuilt from it, and the folder that will hold the
+    staged image tree (None without images)."""
     settings = runtime.settings
     sqlite = runtime.engine.dialect.name == "sqlite" and bool(runtime.engine.url.database)
     staging = settings.data_dir / f".restore-{restore_id}"
     old = settings.data_dir / f".restore-{restore_id}-old"
     journal = jr.RestoreJournal(id=restore_id, archive="", method=jr.FILES if sqlite else jr.ROWS)
     journal.cleanup = [str(staging), str(old)]
+    unpacked = staging / ARCHIVE_DATABASE
     database = staging / "database.sqlite"
     image_root = None
     if includes_images:
@@ -235,14 +238,14 @@ def _staging_plan(
             # what SQLite leaves beside the staged copy when a kill stops it mid-write
             journal.cleanup.append(f"{new}{suffix}")
         database = new
-    return journal, database, image_root
+    return journal, unpacked, database, image_root
 
 
 def _restore_verified(
     runtime: Runtime, archive: Path, manifest: Manifest, safety: Path, progress: Reporter
 ) -> dict[str, Any]:
     settings = runtime.settings
-    journal, database, image_root = _staging_plan(
+    journal, unpacked, database, image_root = _staging_plan(
         runtime, secrets.token_hex(6), manifest.includes_images
     )
     journal.archive, journal.safety_backup = str(archive), str(safety)
@@ -253,7 +256,10 @@ def _restore_verified(
             if move.new and move.live in (str(settings.thumbnails_dir), str(settings.images_dir)):
                 Path(move.new).mkdir(parents=True, exist_ok=True)  # an empty tree is a tree
         step = Step(progress, 3, 4, "unpacking")
-        extract_archive(archive, manifest, database, image_root, step)
+        unpacked.parent.mkdir(parents=True, exist_ok=True)
+        extract_archive(archive, manifest, unpacked, image_root, step)
+        rebuild(unpacked, database)  # the archive's file is read, never adopted
+        unpacked.unlink()
         warnings = prepare_database(database, image_root, manifest, _kept_state(runtime))
         staged = read_facts(database)
         progress.update(message="Step 4 of 4, swapping in the restored data")

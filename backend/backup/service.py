@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend.backup import import_marker, schedule, state
 from backend.backup.create import DEFAULT_PREFIX, create_backup
+from backend.backup.fsutil import refuse_data_tree
 from backend.config import Settings
 from backend.db import session_scope
 from backend.errors import AppError
@@ -35,6 +36,7 @@ def run_backup(
     with session_scope(runtime.sessions) as session:
         config = state.read_backup_settings(session)
     chosen = Path(folder or config.folder or runtime.settings.backups_dir).expanduser()
+    refuse_data_tree(chosen, runtime.settings)  # also a folder remembered before this rule
     try:
         result = create_backup(
             runtime,

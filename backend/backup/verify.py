@@ -5,7 +5,6 @@ Every problem is reported in its own sentence."""
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import tempfile
 import zipfile
@@ -19,10 +18,12 @@ from backend.backup.archive_safety import (
     ArchiveLimits,
     UnsafeArchive,
     archive_problems,
+    layout_problems,
     room_problem,
     stream_member,
 )
 from backend.backup.dbcheck import snapshot_problems
+from backend.backup.errors import BackupInvalid
 from backend.backup.manifest import (
     DATABASE_ENTRY,
     IMAGES_PREFIX,
@@ -32,7 +33,8 @@ from backend.backup.manifest import (
     parse_manifest,
 )
 from backend.backup.progress import Reporter
-from backend.backup.snapshot import read_facts
+from backend.backup.rebuild import ARCHIVE_DATABASE, rebuild
+from backend.backup.untrusted_db import OverBudget, open_untrusted
 from backend.jobs import Progress
 
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
@@ -102,6 +104,14 @@ def _unknown_problem(path: Path, size: int) -> str:
         )
     with open(path, "rb") as handle:
         is_zip = handle.read(2) == b"PK"
+    if not is_zip and zipfile.is_zipfile(path):  # a zip with something in front of it
+        try:
+            with zipfile.ZipFile(path) as archive:
+                prefixed = layout_problems(archive)
+        except (zipfile.BadZipFile, OSError, ValueError):
+            prefixed = []
+        if prefixed:
+            return prefixed[0]
     if is_zip:
         return (
             "This zip is not a backup of Dental Images (it has no manifest.json), nor one of the "
@@ -135,7 +145,7 @@ def _verify_backup(
             if report.problems:
                 return
             _check_database(archive, report, work_dir)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:  # ValueError: a garbled name
         report.problems.append(f"{BROKEN_ZIP} ({exc})")
 
 
@@ -211,22 +221,28 @@ def _check_every_entry(
 
 
 def _check_database(archive: zipfile.ZipFile, report: VerifyReport, work_dir: Path | None) -> None:
+    """The archive's database goes through the same rebuild a restore does (into a scratch
+    folder, removed whatever happens): what verify accepts is what a restore copies."""
     assert report.manifest is not None
     with tempfile.TemporaryDirectory(prefix="dental-verify-", dir=work_dir) as folder:
-        snapshot = Path(folder) / DATABASE_ENTRY
+        snapshot = Path(folder) / ARCHIVE_DATABASE
         info = archive.getinfo(DATABASE_ENTRY)
         if no_room := room_problem([(info, Path(folder))]):
             report.problems.append(f"The database inside cannot be checked. {no_room}")
             return
         with open(snapshot, "wb") as handle:
             stream_member(archive, info, handle.write)
+        rebuilt_path = Path(folder) / DATABASE_ENTRY
+        try:
+            rebuilt = rebuild(snapshot, rebuilt_path)
+        except BackupInvalid as exc:
+            report.problems += exc.problems
+            return
         problems, warnings = snapshot_problems(
-            snapshot, report.manifest, report.manifest.schema_version
+            rebuilt_path, report.manifest, report.manifest.schema_version
         )
-        if not problems:
-            facts = read_facts(snapshot)
-            if facts.schema_version != report.manifest.schema_version:
-                problems.append("The database's schema differs from the one in the manifest.")
+        if not problems and rebuilt.revision != report.manifest.schema_version:
+            problems.append("The database's schema differs from the one in the manifest.")
     report.problems += problems
     report.warnings += warnings
 
@@ -283,10 +299,11 @@ def _verify_legacy(
 
 def _legacy_db_problems(path: Path) -> list[str]:
     try:
-        uri = f"{path.resolve().as_uri()}?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as c:
-            result = [row[0] for row in c.execute("PRAGMA integrity_check")]
-            tables = {row[0] for row in c.execute("SELECT name FROM sqlite_master")}
+        with open_untrusted(path) as database:
+            result = [row[0] for row in database.all("PRAGMA integrity_check(20)")]
+            tables = {name for kind, name, _t, _s in database.objects() if kind == "table"}
+    except OverBudget as exc:
+        return [f"The earlier app's database cannot be used. {exc}"]
     except sqlite3.DatabaseError as exc:
         return [f"The earlier app's database cannot be read ({exc})."]
     if result != ["ok"]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backend.backup.untrusted_db import OverBudget, UntrustedDatabase, open_untrusted
 from backend.errors import ValidationError
 from backend.i18n import gettext
 
@@ -77,31 +78,27 @@ def read_database(path: Path) -> LegacyDatabase:
             if sidecar.is_file():
                 shutil.copyfile(sidecar, copy.with_name(copy.name + suffix))
         has_wal = path.with_name(path.name + "-wal").is_file()
-        connection = sqlite3.connect(copy)
         try:
-            # The copy is opened as data, never as code: no schema-defined functions or
-            # triggers run, and nothing can be written through this connection.
-            connection.execute("PRAGMA trusted_schema = OFF")
-            connection.execute("PRAGMA query_only = ON")
-            database = _read(connection, path, has_wal)
+            # The copy is opened as data, never as code: read-only, no schema-defined function
+            # or trigger runs, and a file made to keep SQLite busy is stopped (untrusted_db).
+            with open_untrusted(copy) as untrusted:
+                database = _read(untrusted, path, has_wal)
             # A -shm exists only while the database is open: with it but no -wal, the copy was
             # taken from a running app without the file that holds its newest rows.
             shm = path.with_name(path.name + "-shm").is_file()
             database.wal_missing = header[18:20] == b"\x02\x02" and shm and not has_wal
             return database
+        except OverBudget as exc:
+            raise ValidationError(f"{path.name} cannot be used. {exc}", field="source") from exc
         except sqlite3.DatabaseError as exc:
             raise ValidationError(
                 gettext("{path} cannot be read: {exc}.", path=path, exc=exc), field="source"
             ) from exc
-        finally:
-            connection.close()
 
 
-def _read(connection: sqlite3.Connection, path: Path, has_wal: bool = False) -> LegacyDatabase:
-    connection.row_factory = sqlite3.Row
+def _read(untrusted: UntrustedDatabase, path: Path, has_wal: bool = False) -> LegacyDatabase:
     schema = {
-        row["name"]: row["sql"] or ""
-        for row in connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+        str(name): sql or "" for kind, name, _table, sql in untrusted.objects() if kind == "table"
     }
     if "patients" not in schema:
         if not schema and not has_wal:
@@ -129,10 +126,17 @@ def _read(connection: sqlite3.Connection, path: Path, has_wal: bool = False) -> 
     database = LegacyDatabase(path=path, create_sql=schema)
     for table in ("patients", *TREATMENT_TABLES, *IMAGE_TABLES, PATIENT_IMAGES):
         if table in schema:
-            cursor = connection.execute(f'SELECT * FROM "{table}"')  # names from our own list
-            database.tables[table] = [dict(row) for row in cursor]
+            # Stored columns only, named: a generated column's expression never runs.
+            columns = [
+                str(row[1])
+                for row in untrusted.all(f'PRAGMA table_xinfo("{table}")')  # our own list
+                if not row[6]
+            ]
+            names = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+            rows = untrusted.rows(f'SELECT {names} FROM "{table}"') if columns else iter(())
+            database.tables[table] = [dict(zip(columns, row, strict=True)) for row in rows]
     if "schema_version" in schema:
-        versions = connection.execute("SELECT version FROM schema_version")
+        versions = untrusted.rows("SELECT version FROM schema_version")
         database.schema_versions = sorted(
             int(v) for (v,) in versions if isinstance(v, int | str) and str(v).isdigit()
         )
