@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Column, Table
+from sqlalchemy import Column, Table, create_engine
 
 from backend.backup.dbcheck import known_revision
 from backend.backup.errors import BackupInvalid
@@ -36,7 +36,9 @@ from backend.backup.untrusted_db import (
     UntrustedDatabase,
     open_untrusted,
 )
+from backend.config import sqlite_url
 from backend.models import Base
+from backend.search_keys import refresh_search_keys
 
 MAX_PROBLEMS = 20
 # The archive's own database file, unpacked beside the one rebuilt from it.
@@ -80,6 +82,7 @@ def rebuild(source: Path, target: Path, *, budget: Budget = DEFAULT_BUDGET) -> R
                 counts = _copy(database, writing, shape.tables.keys(), shape.columns)
                 writing.commit()
                 writing.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            _derive_search_keys(target)
     except OverBudget as exc:
         _remove(target)
         raise BackupInvalid([f"The database in the backup cannot be used. {exc}"]) from exc
@@ -90,6 +93,18 @@ def rebuild(source: Path, target: Path, *, budget: Budget = DEFAULT_BUDGET) -> R
         _remove(target)
         raise
     return Rebuilt(revision, counts)
+
+
+def _derive_search_keys(target: Path) -> None:
+    """The search keys are derived from each row's own values: computed here for every row,
+    never taken from the archive (one from before the keys has none, and any archive's could
+    disagree with its names)."""
+    engine = create_engine(sqlite_url(target))
+    try:
+        with engine.begin() as connection:
+            refresh_search_keys(connection)
+    finally:
+        engine.dispose()
 
 
 def _revision(database: UntrustedDatabase) -> str:

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from backend import console
+from backend import console, exit_codes
 from backend.backup import commands as backup_commands
 from backend.migration import commands as migration_commands
 
@@ -86,18 +86,19 @@ def _preview(certain: bool) -> SimpleNamespace:
 
 
 @pytest.mark.parametrize(
-    ("certain", "message"),
+    ("certain", "message", "code"),
     [
-        (True, "Not confirmed: add --yes to import without being asked."),
+        (True, "Not confirmed: add --yes to import without being asked.", exit_codes.CANCELLED),
         (
             False,
             "The notation of tooth_treatments is not certain: run again with "
             "--table-notation tooth_treatments=universal or fdi (or --notation).",
+            exit_codes.FAILED,
         ),
     ],
 )
 def test_an_import_asked_at_the_end_of_input_says_what_to_add(
-    monkeypatch, capsys, certain, message
+    monkeypatch, capsys, certain, message, code
 ):
     def no_import(*_args, **_kwargs):
         raise AssertionError("nothing is imported without an answer")
@@ -117,7 +118,7 @@ def test_an_import_asked_at_the_end_of_input_says_what_to_add(
         early_layout=None,
     )
     runtime = SimpleNamespace(settings=SimpleNamespace(legacy_roots=()))
-    assert migration_commands._start_import(runtime, args) is None
+    assert migration_commands._start_import(runtime, args) == code
     assert message in capsys.readouterr().err
 
 
