@@ -85,7 +85,8 @@ def current_locale() -> str:
         if resolver is not None:
             if "dental_locale" not in g:
                 g.dental_locale = resolver()
-            return g.dental_locale
+            locale: str = g.dental_locale
+            return locale
     return _process_locale
 
 
@@ -182,7 +183,8 @@ def messages(locale: str) -> dict[str, str | list[str]]:
     """Every translated message of `locale` by its (singular) source text: the text, or the list
     of plural forms in the catalog's order. Empty for English, whose texts are the sources."""
     catalog = translations(locale)
-    entries: dict[object, str] = getattr(catalog, "_catalog", {})
+    # gettext keys a singular message by its text, a plural form by (text, form index).
+    entries: dict[str | tuple[str, int], str] = getattr(catalog, "_catalog", {})
     result: dict[str, str | list[str]] = {}
     plurals: dict[str, dict[int, str]] = {}
     for key, text in entries.items():
