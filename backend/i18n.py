@@ -245,8 +245,10 @@ def windows_language_of_langid(langid: int) -> str | None:
 
 
 def _windows_ui_language() -> str | None:
+    if sys.platform != "win32":  # no windll here; mypy checks the rest for Windows only
+        return supported(stdlib_locale.getlocale()[0])
     try:
-        langid = ctypes.windll.kernel32.GetUserDefaultUILanguage()  # type: ignore[attr-defined]
+        langid = ctypes.windll.kernel32.GetUserDefaultUILanguage()
     except (AttributeError, OSError):
         return supported(stdlib_locale.getlocale()[0])
     return windows_language_of_langid(int(langid))
