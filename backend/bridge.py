@@ -78,8 +78,8 @@ def _load_in_window(address: str) -> None:
 
 def open_with_os(path: Path) -> None:
     """Open a file or folder with the operating system's own program for it."""
-    if sys.platform.startswith("win"):
-        os.startfile(path)  # type: ignore[attr-defined]
+    if sys.platform == "win32":
+        os.startfile(path)
     elif sys.platform == "darwin":
         subprocess.Popen(["open", str(path)])
     else:

@@ -191,7 +191,7 @@ def move_password_to_keyring(data_dir: Path) -> bool:
 
 def _password_of(url: str) -> str | None:
     try:
-        return make_url(url).password  # type: ignore[return-value]
+        return make_url(url).password
     except ArgumentError:
         return None
 

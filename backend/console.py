@@ -47,6 +47,8 @@ def stdin_is_interactive(stdin: TextIO | None = None) -> bool:
 
 
 def _windows_console(stdin: TextIO) -> bool:  # pragma: no cover - Windows only
+    if sys.platform != "win32":  # also tells mypy to check the rest for Windows only
+        raise OSError("the console API exists only on Windows")
     import ctypes
     import msvcrt
     from ctypes import wintypes

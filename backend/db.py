@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from backend.paths import migrations_dir
 
@@ -26,7 +28,7 @@ def create_db_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -55,7 +57,7 @@ def durable_commits(session: Session) -> None:
     connection.info[_DURABLE] = True
 
 
-def _back_to_normal_sync(dbapi_connection, record) -> None:
+def _back_to_normal_sync(dbapi_connection: sqlite3.Connection, record: ConnectionPoolEntry) -> None:
     if record.info.pop(_DURABLE, False):
         try:
             dbapi_connection.execute("PRAGMA synchronous=NORMAL")

@@ -294,11 +294,17 @@ def _add_image(
     return len(results)
 
 
+# A colour as Pillow's drawing takes it: a grey level (L pictures) or an RGB triple.
+Colour = int | tuple[int, int, int]
+
+
 def _font(height: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=max(14, height // 22))
 
 
-def _draw_tooth(draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float], fill) -> None:
+def _draw_tooth(
+    draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float], fill: Colour
+) -> None:
     """A molar-like outline: a rounded crown over two tapering roots."""
     left, top, right, bottom = box
     width, height = right - left, bottom - top
@@ -327,7 +333,7 @@ def _draw_tooth(draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float
     )
 
 
-def _caption(picture: Image.Image, label: str, fill, background) -> None:
+def _caption(picture: Image.Image, label: str, fill: Colour, background: Colour) -> None:
     draw = ImageDraw.Draw(picture)
     font = _font(picture.height)
     margin = max(8, picture.height // 60)

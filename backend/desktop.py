@@ -159,7 +159,7 @@ def run_window(
         if on_shown is None:
             webview.start(**options)
         else:
-            webview.start(on_shown, window, **options)
+            webview.start(on_shown, (window,), **options)
     except Exception as exc:  # no GUI toolkit usable: keep the program usable
         log.warning("window could not open (%s): opening in the default browser instead", exc)
         server.close()

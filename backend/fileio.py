@@ -81,7 +81,9 @@ def retrying(action: Callable[[], T], *, seconds: float | None = None) -> T:
                 raise
             if time.monotonic() >= deadline:
                 in_use = FileInUse(exc.errno, exc.strerror, exc.filename)
-                in_use.winerror = exc.winerror  # type: ignore[attr-defined]
+                # OSError declares winerror on Windows only (tests set it elsewhere), so the
+                # ignore is needed on every other platform and unused on Windows.
+                in_use.winerror = exc.winerror  # type: ignore[attr-defined, unused-ignore]
                 raise in_use from exc
             time.sleep(RETRY_PAUSE)
 

@@ -85,7 +85,8 @@ def current_locale() -> str:
         if resolver is not None:
             if "dental_locale" not in g:
                 g.dental_locale = resolver()
-            return g.dental_locale
+            locale: str = g.dental_locale
+            return locale
     return _process_locale
 
 
@@ -182,7 +183,8 @@ def messages(locale: str) -> dict[str, str | list[str]]:
     """Every translated message of `locale` by its (singular) source text: the text, or the list
     of plural forms in the catalog's order. Empty for English, whose texts are the sources."""
     catalog = translations(locale)
-    entries: dict[object, str] = getattr(catalog, "_catalog", {})
+    # gettext keys a singular message by its text, a plural form by (text, form index).
+    entries: dict[str | tuple[str, int], str] = getattr(catalog, "_catalog", {})
     result: dict[str, str | list[str]] = {}
     plurals: dict[str, dict[int, str]] = {}
     for key, text in entries.items():
@@ -243,8 +245,10 @@ def windows_language_of_langid(langid: int) -> str | None:
 
 
 def _windows_ui_language() -> str | None:
+    if sys.platform != "win32":  # no windll here; mypy checks the rest for Windows only
+        return supported(stdlib_locale.getlocale()[0])
     try:
-        langid = ctypes.windll.kernel32.GetUserDefaultUILanguage()  # type: ignore[attr-defined]
+        langid = ctypes.windll.kernel32.GetUserDefaultUILanguage()
     except (AttributeError, OSError):
         return supported(stdlib_locale.getlocale()[0])
     return windows_language_of_langid(int(langid))

@@ -12,7 +12,8 @@ import socket
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import (
     DateTime,
@@ -25,8 +26,10 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
 
 from backend import processes
@@ -46,7 +49,7 @@ def holder_name() -> str:
     return f"{socket.gethostname()} (process {os.getpid()}, {uuid.uuid4().hex[:6]})"
 
 
-def db_now(session: Session, plus: timedelta | None = None) -> ColumnElement:
+def db_now(session: Session, plus: timedelta | None = None) -> ColumnElement[datetime]:
     """The database server's current UTC time (plus `plus`), as a SQL expression evaluated by
     the server, so that every PC using the database goes by one clock, whatever its own says.
 
@@ -59,6 +62,12 @@ def db_now(session: Session, plus: timedelta | None = None) -> ColumnElement:
         return func.strftime("%Y-%m-%d %H:%M:%f000", "now", *modifiers, type_=DateTime)
     now = type_coerce(func.timezone("UTC", func.now()), DateTime)
     return now + literal(plus, Interval()) if plus else now
+
+
+def _rows_changed(session: Session, statement: Update) -> int:
+    """Run an UPDATE in `session`; how many rows it changed. (A DML statement's result is a
+    CursorResult, which the Session's generic signature does not say.)"""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount
 
 
 class StoreLockHeld(Conflict):
@@ -145,26 +154,28 @@ class Lease:
                 return
             except IntegrityError:
                 session.rollback()
-            taken = session.execute(
+            taken = _rows_changed(
+                session,
                 update(StoreLock)
                 .where(StoreLock.name == LOCK_NAME, StoreLock.expires_at < now)
-                .values(acquired_at=now, expires_at=expires, **ours)
+                .values(acquired_at=now, expires_at=expires, **ours),
             )
             session.commit()
-            if taken.rowcount == 1:
+            if taken == 1:
                 log.warning("took over an expired store lock for %s", self.operation)
                 return
             lock = session.scalar(select(StoreLock).where(StoreLock.name == LOCK_NAME))
             if lock is not None and processes.ended_here(lock.host, lock.pid, lock.process_started):
                 # Its process on this PC has ended (killed, crashed): nothing renews it, and
                 # waiting for it to run out would only block this PC's work.
-                taken = session.execute(
+                taken = _rows_changed(
+                    session,
                     update(StoreLock)
                     .where(StoreLock.name == LOCK_NAME, StoreLock.holder == lock.holder)
-                    .values(acquired_at=now, expires_at=expires, **ours)
+                    .values(acquired_at=now, expires_at=expires, **ours),
                 )
                 session.commit()
-                if taken.rowcount == 1:
+                if taken == 1:
                     log.warning(
                         "took over the store lock of the %s of process %s, which has ended, for %s",
                         lock.operation,
@@ -192,13 +203,14 @@ class Lease:
         """Extend the lease; False when no row of ours was there to extend."""
         started = time.monotonic()
         with self._sessions() as session:
-            renewed = session.execute(
+            renewed = _rows_changed(
+                session,
                 update(StoreLock)
                 .where(StoreLock.name == LOCK_NAME, StoreLock.holder == self.holder)
-                .values(expires_at=db_now(session, self._lease))
+                .values(expires_at=db_now(session, self._lease)),
             )
             session.commit()
-        if renewed.rowcount != 1:
+        if renewed != 1:
             return False
         self._valid_until = started + self._lease.total_seconds()
         return True

@@ -4,6 +4,7 @@ The start time tells a process apart from a later one that got the same id."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import socket
 import subprocess
@@ -42,8 +43,9 @@ def process_alive(pid: int) -> bool:
 
 
 @cache
-def _kernel32():  # pragma: no cover - Windows only
-    import ctypes
+def _kernel32() -> ctypes.CDLL:  # pragma: no cover - Windows only
+    if sys.platform != "win32":  # also tells mypy to check the rest for Windows only
+        raise OSError("kernel32 exists only on Windows")
     from ctypes import wintypes
 
     kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
@@ -59,7 +61,8 @@ def _kernel32():  # pragma: no cover - Windows only
 
 
 def _windows_alive(pid: int) -> bool:  # pragma: no cover - Windows only
-    import ctypes
+    if sys.platform != "win32":
+        raise OSError("kernel32 exists only on Windows")
     from ctypes import wintypes
 
     kernel32 = _kernel32()
@@ -122,7 +125,8 @@ def process_start_time(pid: int | None = None) -> str | None:
 
 
 def _windows_start_time(pid: int) -> str | None:  # pragma: no cover - Windows only
-    import ctypes
+    if sys.platform != "win32":
+        raise OSError("kernel32 exists only on Windows")
     from ctypes import wintypes
 
     kernel32 = _kernel32()

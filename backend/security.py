@@ -29,6 +29,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, redirect, request
+from werkzeug.datastructures import Headers
+from werkzeug.wrappers import Response as BaseResponse
 
 from backend.errors import Forbidden
 from backend.i18n import gettext
@@ -72,7 +74,7 @@ p{{line-height:1.5}}</style></head>
 EARLIER_START_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
-def is_page_navigation(headers: Any) -> bool:
+def is_page_navigation(headers: Headers) -> bool:
     """A browser opening a page (address bar, reload, link), not a script's request."""
     return headers.get("Sec-Fetch-Mode") == "navigate"
 
@@ -111,7 +113,8 @@ def _same(a: str | None, b: str) -> bool:
 
 
 def _launch_secrets() -> LaunchSecrets:
-    return current_app.config["LAUNCH_SECRETS"]
+    launch: LaunchSecrets = current_app.config["LAUNCH_SECRETS"]
+    return launch
 
 
 def page_key() -> str:
@@ -119,7 +122,7 @@ def page_key() -> str:
     return _launch_secrets().page_key
 
 
-def check_request() -> Response | None:
+def check_request() -> BaseResponse | None:
     """Run before every request: refuse wrong Host, missing or wrong secret."""
     config = current_app.config
     if request.host.lower() not in config["ALLOWED_HOSTS"]:
@@ -176,7 +179,9 @@ class SecretPrefix:
         self.app = app
         self.prefix = prefix
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         if not self.prefix:
             return self.app(environ, start_response)
         full = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")

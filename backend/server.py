@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 from waitress.server import create_server
 
@@ -17,6 +18,14 @@ log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 
 
+class BoundServer(Protocol):
+    """What this module uses of the server waitress creates (waitress ships no types)."""
+
+    def run(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class LocalServer:
     """A bound, not yet running server and the tokenised address that opens the UI."""
@@ -24,7 +33,7 @@ class LocalServer:
     port: int
     token: str
     prefix: str
-    _server: object
+    _server: BoundServer
 
     @property
     def base_url(self) -> str:
@@ -40,7 +49,7 @@ class LocalServer:
         return f"{self.app_url}/?token={self.token}"
 
     def serve_forever(self) -> None:
-        self._server.run()  # type: ignore[attr-defined]
+        self._server.run()
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
@@ -48,7 +57,7 @@ class LocalServer:
         return thread
 
     def close(self) -> None:
-        self._server.close()  # type: ignore[attr-defined]
+        self._server.close()
 
 
 def bind_server(runtime: Runtime, port: int = 0) -> LocalServer:
@@ -56,7 +65,7 @@ def bind_server(runtime: Runtime, port: int = 0) -> LocalServer:
     launch = LaunchSecrets.new()
     app = create_app(runtime, token=launch.launch_token, port=port, prefix=launch.prefix)
     server = create_server(app, host=HOST, port=port, threads=8, clear_untrusted_proxy_headers=True)
-    actual_port = int(server.effective_port)  # type: ignore[union-attr]
+    actual_port = int(server.effective_port)
     set_port(app, actual_port)
     return LocalServer(
         port=actual_port, token=launch.launch_token, prefix=launch.prefix, _server=server

@@ -16,14 +16,16 @@ RUNTIME_KEY = "dental_runtime"
 
 
 def runtime() -> Runtime:
-    return current_app.extensions[RUNTIME_KEY]
+    app_runtime: Runtime = current_app.extensions[RUNTIME_KEY]
+    return app_runtime
 
 
 def db() -> Session:
     """The session of this request, opened on first use and closed on teardown."""
     if "db_session" not in g:
         g.db_session = runtime().sessions()
-    return g.db_session
+    session: Session = g.db_session
+    return session
 
 
 def store() -> ImageStore:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from jinja2.ext import InternationalizationExtension
 
 from backend import i18n, vocabulary
@@ -31,7 +31,7 @@ def page_language() -> dict[str, str]:
 
 
 @bp.get("/i18n")
-def catalog():
+def catalog() -> Response:
     """The current language, its direction and plural rule, this PC's theme and digits, and
     every translated message by its English source text (web/static/js/i18n.js reads it)."""
     locale = i18n.current_locale()

@@ -4,8 +4,10 @@ the report download."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from backend import validation as check
 from backend.api.common import json_body, runtime
@@ -13,21 +15,21 @@ from backend.errors import NotFound, ValidationError
 from backend.i18n import gettext
 from backend.legacy.importer import open_source, preview
 from backend.legacy.notation import reading_choices
-from backend.legacy.source import import_roots
+from backend.legacy.source import LegacySource, import_roots
 from backend.migration import live, runner
 from backend.migration.report import csv_of
 
 bp = Blueprint("migration", __name__, url_prefix="/api/migration")
 
 
-def _source_path(body: dict) -> Path:
+def _source_path(body: dict[str, Any]) -> Path:
     text = str(body.get("source") or "").strip()
     if not text:
         raise ValidationError(gettext("Choose the earlier app's data folder."), field="source")
     return Path(check.path_text(text, "source"))
 
 
-def _source(body: dict):
+def _source(body: dict[str, Any]) -> LegacySource:
     """The source named in `body`, with the earlier app's other image folders (`images_from`:
     a list of folders, e.g. its program folder) and those configured for this installation."""
     extra = body.get("images_from") or []
@@ -37,7 +39,7 @@ def _source(body: dict):
     return open_source(_source_path(body), roots)
 
 
-def _readings(body: dict) -> dict:
+def _readings(body: dict[str, Any]) -> dict[str, Any]:
     """`notation` (every table), `table_notation` ({"dental_treatments": "universal"}) and
     `early_layout` ("mirrored" or "standard") as the importer takes them."""
     return reading_choices(
@@ -46,18 +48,18 @@ def _readings(body: dict) -> dict:
 
 
 @bp.get("")
-def status():
+def status() -> Response:
     return jsonify(runner.migration_status(runtime()))
 
 
 @bp.post("/preview")
-def preview_source():
+def preview_source() -> Response:
     body = json_body()
     return jsonify(preview(_source(body), runtime(), **_readings(body)).as_dict())
 
 
 @bp.post("/import")
-def start_import():
+def start_import() -> ResponseReturnValue:
     body = json_body()
     readings = _readings(body)
     source = _source(body)
@@ -75,7 +77,7 @@ def start_import():
 
 
 @bp.post("/run")
-def start_migration():
+def start_migration() -> ResponseReturnValue:
     body = request.get_json(silent=True) or {}
     job = runner.start_migration(
         runtime(), dry_run=bool(body.get("dry_run")), notation=_readings(body)["notation"]
@@ -84,7 +86,7 @@ def start_migration():
 
 
 @bp.get("/jobs/<job_id>")
-def job_progress(job_id: str):
+def job_progress(job_id: str) -> Response:
     """The job as GET /api/jobs/<id> shows it, with the live counts while it runs."""
     job = runtime().jobs.get(job_id)
     report = live.report_of(job.progress)
@@ -95,7 +97,7 @@ def job_progress(job_id: str):
 
 
 @bp.get("/report")
-def download_report():
+def download_report() -> Response:
     report = runner.last_report(runtime())
     if report is None:
         raise NotFound(gettext("No import or migration has run yet."), field="report")

@@ -4,7 +4,8 @@ that the user must hear of."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from backend.api.common import runtime
 from backend.errors import Conflict
@@ -41,7 +42,7 @@ def refuse_changes_during_a_restore_elsewhere() -> None:
 
 
 @bp.get("/status")
-def store_status():
+def store_status() -> Response:
     lock = current_lock(runtime().sessions)
     return jsonify(
         {
@@ -60,7 +61,7 @@ def store_status():
 
 
 @bp.delete("/status/notices")
-def dismiss_notices():
+def dismiss_notices() -> ResponseReturnValue:
     """The user has read the start-up notices: they are not shown again."""
     runtime().notices.clear()
     return "", 204

@@ -28,12 +28,12 @@ bp = Blueprint("system", __name__)
 
 
 @bp.get("/api/health")
-def health():
+def health() -> Response:
     return jsonify({"status": "ok", "version": __version__})
 
 
 @bp.post("/api/ready")
-def ready():
+def ready() -> Response:
     """The page calls this once it has rendered: the log line marks the window as usable (the
     start-up benchmark and the bundle test read it)."""
     log.info("ui ready after %.2f s since process start", process_age())
@@ -41,7 +41,7 @@ def ready():
 
 
 @bp.get("/api/teeth")
-def teeth_facts():
+def teeth_facts() -> Response:
     notation = request.args.get("notation", teeth.Notation.UNIVERSAL)
     try:
         labels = {code: teeth.label(code, notation) for code in teeth.ALL_TEETH}
@@ -68,7 +68,7 @@ def teeth_facts():
 
 
 @bp.get("/favicon.ico")
-def favicon():
+def favicon() -> Response:
     """The app icon, which browsers ask for on every page load. It is the bundle's PNG: browsers
     take a PNG under this name."""
     icon = icon_file()
@@ -78,7 +78,7 @@ def favicon():
 
 
 @bp.get("/")
-def index():
+def index() -> str:
     return render_template(
         "index.html", version=__version__, token=security.page_key(), page=page_language()
     )

@@ -155,11 +155,10 @@ def preview(
     a generation the evidence leaves undecided is counted as Universal and `reading` is None."""
     database = read_database(source.database)
     evidence = detect_notation(database)
+    decision: NotationDecision | None
     try:
-        decision: NotationDecision | None = decide(
-            database, notation, tables, early_layout, require_certain=True
-        )
-        used = decision
+        used = decide(database, notation, tables, early_layout, require_certain=True)
+        decision = used
     except ValidationError:
         decision = None
         used = decide(database, notation or UNIVERSAL, tables, early_layout)

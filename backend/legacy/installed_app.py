@@ -6,6 +6,7 @@ chosen), and it recorded the folder as its uninstall entry's InstallLocation."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -53,10 +54,12 @@ def _same(a: Path, b: Path) -> bool:
 
 def _registry_entries() -> list[tuple[str, str]]:
     """Every uninstall entry's (DisplayName, InstallLocation), per machine (both views) and per
-    user; entries without either value are left out."""
+    user; entries without either value are left out. Windows only."""
+    if sys.platform != "win32":  # also tells mypy to check the rest for Windows only
+        raise OSError("the registry exists only on Windows")
     import winreg
 
-    entries = []
+    entries: list[tuple[str, str]] = []
     for root, key in (
         (winreg.HKEY_LOCAL_MACHINE, UNINSTALL_KEY),
         (winreg.HKEY_LOCAL_MACHINE, WOW64_UNINSTALL_KEY),

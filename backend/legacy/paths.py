@@ -116,7 +116,7 @@ class ImageRoots:
     def files_in(self, relative_folder: str) -> list[Path]:
         """Files directly in `relative_folder`, in every root (hidden and partial files
         excluded), sorted by name then root order."""
-        found = []
+        found: list[Path] = []
         for root in self.roots:
             try:
                 folder = resolve_under(root, relative_folder)
@@ -136,7 +136,7 @@ class ImageRoots:
 
     def all_files(self) -> list[Path]:
         """Every file under the roots' dental_images/ (sorted within each root)."""
-        found = []
+        found: list[Path] = []
         for root in self.roots:
             for dirpath, dirs, names in os.walk(root / IMAGES_DIRNAME):
                 dirs.sort()

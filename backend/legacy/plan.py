@@ -239,7 +239,8 @@ class Planner:
         """A tooth name that says another jaw or side than the tooth it is imported as is
         reported: the tooth is never moved on the name's word alone."""
         said = named_side(row.get("tooth_name"))
-        if said is None or standard_side(tooth) is None or said == standard_side(tooth):
+        standard = standard_side(tooth)
+        if said is None or standard is None or said == standard:
             return
         self.report.name_conflicts.append(
             _entry(
@@ -247,7 +248,7 @@ class Planner:
                 None,
                 f"tooth_name {row.get('tooth_name')!r} says {said[0]} {said[1]}, but number "
                 f"{row.get('tooth_number')} is imported as tooth {tooth} "
-                f"({standard_side(tooth)[0]} {standard_side(tooth)[1]}): check it",
+                f"({standard[0]} {standard[1]}): check it",
             )
         )
 

@@ -116,7 +116,7 @@ def _encode(row: dict[str, Any] | None) -> str | None:
 def _decode(payload: str | None) -> dict[str, Any] | None:
     if payload is None:
         return None
-    row = json.loads(payload)
+    row: dict[str, Any] = json.loads(payload)
     for name, kind in _DATE_FIELDS.items():
         if row.get(name):
             row[name] = kind.fromisoformat(row[name])
@@ -191,7 +191,7 @@ class Mover:
     def _reserve(self, batch: Sequence[Placement]) -> list[str]:
         with self._sessions() as session:
             taken = self._names_in_use(session, {item.folder for item in batch})
-            rows = []
+            rows: list[dict[str, Any]] = []
             for item in batch:
                 item.name = self._free_name(item, taken[item.folder])
                 taken[item.folder].add(item.name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -221,7 +222,7 @@ def save_report(runtime: Runtime, report: ImportReport) -> None:
         state.write_value(session, state.REPORT_KEY, report.as_dict())
 
 
-def last_report(runtime: Runtime) -> dict | None:
+def last_report(runtime: Runtime) -> dict[str, Any] | None:
     with runtime.sessions() as session:
         return state.read_value(session, state.REPORT_KEY)
 
@@ -248,7 +249,7 @@ def start_import(
     """Start the import job (whole-store: takes the lease); its result is the report. The
     notation arguments are import_legacy's."""
 
-    def work(progress: Progress) -> dict:
+    def work(progress: Progress) -> dict[str, Any]:
         report = import_legacy(
             runtime,
             source,
@@ -279,7 +280,7 @@ def start_if_needed(runtime: Runtime) -> Job | None:
     return job
 
 
-def migration_status(runtime: Runtime) -> dict:
+def migration_status(runtime: Runtime) -> dict[str, Any]:
     """For the Settings page: the start-up check, the recorded state, the last report's
     counts (its lists are in the download)."""
     with runtime.sessions() as session:

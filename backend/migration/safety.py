@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
@@ -126,7 +127,7 @@ def _write_contents(
     db_path: Path | None,
     items: Sequence[SafetyItem],
     legacy_databases: Sequence[Path],
-) -> dict:
+) -> dict[str, Any]:
     database = folder / "database"
     database.mkdir()
     if db_path is not None:

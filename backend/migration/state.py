@@ -173,7 +173,9 @@ def startup_check(settings: Settings, sessions: sessionmaker[Session]) -> Startu
         if state == INCOMPLETE:
             reasons.append(gettext("the last migration left files to retry"))
         if not (
-            state in (COMPLETE, NEEDS_NOTATION) and recorded["fingerprint"] == fingerprint(settings)
+            recorded is not None
+            and state in (COMPLETE, NEEDS_NOTATION)
+            and recorded["fingerprint"] == fingerprint(settings)
         ):
             reasons += _changed(settings, recorded)
             if not reasons and state != NEEDS_NOTATION:

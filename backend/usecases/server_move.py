@@ -10,7 +10,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, func, insert, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -32,7 +42,7 @@ log = logging.getLogger(__name__)
 TABLES_IN_ORDER = tuple(t for t in Base.metadata.sorted_tables if t is not StoreLock.__table__)
 # The one table a server may already hold rows in: a PC that started on it has written some
 # (the migration check, settings). Ours replace those with the same key.
-MERGED_TABLE = AppState.__table__
+MERGED_TABLE = Base.metadata.tables[AppState.__tablename__]
 REPORTED_FIRST = ("patients", "treatments", "images")
 BATCH = 1000
 OPERATION = "move to the server"
@@ -78,7 +88,8 @@ def check_server(db_url: str) -> dict[str, Any]:
             "schema": schema,
         }
     except SQLAlchemyError as exc:
-        reason = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
+        driver_error = getattr(exc, "orig", None)  # what the driver said, when it said anything
+        reason = str(driver_error or exc).strip().splitlines()[0]
         return {
             "ok": False,
             "message": gettext("Cannot connect: {reason}", reason=reason),
@@ -89,7 +100,7 @@ def check_server(db_url: str) -> dict[str, Any]:
         engine.dispose()
 
 
-def _count(connection: Connection, table) -> int:
+def _count(connection: Connection, table: Table) -> int:
     return connection.execute(select(func.count()).select_from(table)).scalar_one()
 
 
