@@ -4,6 +4,7 @@ the macOS Info.plist."""
 
 from __future__ import annotations
 
+import importlib.util
 import plistlib
 import re
 from pathlib import Path
@@ -80,6 +81,24 @@ QT_UNUSED = (
     "PyQt6.QtCharts",
     "PyQt6.QtDataVisualization",
 )
+
+
+def submodules_on_disk(package: str) -> list[str]:
+    """`package` and every module under it, found from its files without importing any of it.
+    PyInstaller's collect_submodules imports them, and importing pydicom.pixels imports numpy,
+    whose Windows build cannot run under Wine (the build there must not need to run it)."""
+    top, *rest = package.split(".")
+    spec = importlib.util.find_spec(top)  # a top-level package is located, not imported
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(package)
+    folder = Path(next(iter(spec.submodule_search_locations))).joinpath(*rest)
+    names = [package]
+    for path in sorted(folder.rglob("*.py")):
+        relative = path.relative_to(folder).with_suffix("")
+        parts = [p for p in relative.parts if p != "__init__"]
+        if parts and "__pycache__" not in relative.parts:
+            names.append(".".join([package, *parts]))
+    return names
 
 
 def version() -> str:

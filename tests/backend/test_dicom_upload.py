@@ -3,6 +3,10 @@ file, frames for the viewer, and hostile files that leave nothing behind."""
 
 from __future__ import annotations
 
+from tests.numpy_check import skip_unless_numpy_runs
+
+skip_unless_numpy_runs()  # before numpy or pydicom is imported
+
 import io
 
 import numpy as np
