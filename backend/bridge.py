@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from backend import __version__
 from backend.db import session_scope
+from backend.dicom import PREAMBLE_BYTES, looks_like_dicom
 from backend.errors import AppError
 from backend.fileio import human_size
 from backend.i18n import N_, gettext
@@ -35,6 +36,7 @@ IMAGE_FILE_TYPES = (
 )
 BACKUP_FILE_TYPES = (N_("Backups (*.zip;*.db;*.json)"), N_("All files (*.*)"))
 MAX_FILE_BYTES = images.DEFAULT_LIMITS.max_bytes
+MAX_DICOM_BYTES = images.DEFAULT_LIMITS.max_dicom_bytes
 
 
 def shown_file_types(file_types: Sequence[str]) -> tuple[str, ...]:
@@ -86,6 +88,14 @@ def open_with_os(path: Path) -> None:
         subprocess.Popen(["xdg-open", str(path)])
 
 
+def _limit_of(path: Path) -> int:
+    """The largest file of `path`'s kind the server takes: a DICOM file (by its DICM mark) may
+    be larger than a photo."""
+    with open(path, "rb") as handle:
+        head = handle.read(PREAMBLE_BYTES + 4)
+    return MAX_DICOM_BYTES if looks_like_dicom(head) else MAX_FILE_BYTES
+
+
 def _picked_file(path: Path) -> dict[str, Any]:
     """{"name", "mime", "size_bytes", "data_base64"}, or "error" instead of the data when the
     file is too large or cannot be read."""
@@ -96,20 +106,21 @@ def _picked_file(path: Path) -> dict[str, Any]:
     }
     try:
         size = path.stat().st_size
-        if size <= MAX_FILE_BYTES:
+        limit = _limit_of(path)
+        if size <= limit:
             with open(path, "rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)  # bounded: the file may grow meanwhile
+                data = handle.read(limit + 1)  # bounded: the file may grow meanwhile
             size = len(data)
     except OSError as exc:
         log.warning("picked file not readable: %s (%s)", path, exc)
         return {**picked, "error": gettext("The file cannot be read.")}
     picked["size_bytes"] = size
-    if size > MAX_FILE_BYTES:
-        limit = human_size(MAX_FILE_BYTES)
+    if size > limit:
         return {
             **picked,
             "error": gettext(
-                "The file is larger than {limit}, the most one image may be.", limit=limit
+                "The file is larger than {limit}, the most one image may be.",
+                limit=human_size(limit),
             ),
         }
     return {**picked, "data_base64": base64.b64encode(data).decode("ascii")}

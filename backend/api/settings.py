@@ -15,9 +15,14 @@ bp = Blueprint("settings", __name__, url_prefix="/api")
 
 
 def _upload_facts() -> dict[str, object]:
-    """What the page checks before it sends a file: the largest image the server takes and
-    the image formats it accepts. One source: the server's own limits."""
-    return {"max_bytes": images.DEFAULT_LIMITS.max_bytes, "formats": sorted(ALLOWED_FORMATS)}
+    """What the page checks before it sends a file: the largest photo and the largest DICOM
+    file the server takes, and the formats it accepts. One source: the server's own limits."""
+    limits = images.DEFAULT_LIMITS
+    return {
+        "max_bytes": limits.max_bytes,
+        "max_dicom_bytes": limits.max_dicom_bytes,
+        "formats": [*sorted(ALLOWED_FORMATS), "DICOM"],
+    }
 
 
 def _settings_response():

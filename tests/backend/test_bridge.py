@@ -89,6 +89,25 @@ def test_a_file_at_the_limit_is_returned(runtime, tmp_path, monkeypatch):
     assert over["size_bytes"] == 101 and "error" in over
 
 
+def test_a_dicom_file_has_the_larger_dicom_limit(runtime, tmp_path, monkeypatch):
+    """A CBCT export may exceed a photo's limit: a file with the DICM mark (with or without
+    its extension) is held to the DICOM limit, anything else to the photo limit."""
+    monkeypatch.setattr(bridge, "MAX_FILE_BYTES", 200)
+    monkeypatch.setattr(bridge, "MAX_DICOM_BYTES", 400)
+    dicom = bytes(128) + b"DICM" + b"D" * 268  # 400 bytes
+    (tmp_path / "scan.dcm").write_bytes(dicom)
+    (tmp_path / "SCAN0001").write_bytes(dicom)  # as sensors name them: no extension
+    (tmp_path / "photo.jpg").write_bytes(b"J" * 300)
+    (tmp_path / "big.dcm").write_bytes(dicom + b"D")
+    names = ("scan.dcm", "SCAN0001", "photo.jpg", "big.dcm")
+    dialog = FakeDialog([str(tmp_path / n) for n in names])
+    scan, bare, photo, big = Bridge(runtime, dialog=dialog).choose_image_files()
+    assert base64.b64decode(scan["data_base64"]) == dicom
+    assert base64.b64decode(bare["data_base64"]) == dicom
+    assert "error" in photo and "data_base64" not in photo
+    assert big["size_bytes"] == 401 and "error" in big
+
+
 def test_choose_folder_and_backup_file(runtime, tmp_path):
     dialog = FakeDialog([str(tmp_path)], [], [str(tmp_path / "backup.zip")], [])
     api = Bridge(runtime, dialog=dialog)

@@ -25,7 +25,8 @@ def test_defaults_and_installation_facts(client, settings):
         "version": __version__,
         "upload": {
             "max_bytes": images.DEFAULT_LIMITS.max_bytes,
-            "formats": sorted(ALLOWED_FORMATS),
+            "max_dicom_bytes": images.DEFAULT_LIMITS.max_dicom_bytes,
+            "formats": [*sorted(ALLOWED_FORMATS), "DICOM"],
         },
     }
 
