@@ -57,7 +57,9 @@ NOT_TRANSLATED = {
     "Dental",
     "Images",
 }
-PATH_OR_ADDRESS = re.compile(r"\S+://\S+|(?:[A-Za-z]:)?[\\/][^\s،,()]+")
+PATH_OR_ADDRESS = re.compile(
+    r"\S+://\S+|(?:[A-Za-z]:)?[\\/][^\s،,()]+|[\w.-]+\.(?:zip|db|json|csv|png|jpe?g)\b"
+)
 MAIN_CONTAINERS = [".topbar", ".sidebar", "main", "#patient-view .chart-card", "#tooth-panel"]
 
 
@@ -140,7 +142,7 @@ def english_words(page, root: str) -> list[str]:
         }""",
         root,
     )
-    # file paths and addresses are shown as they are (isolated in the text)
+    # file paths, file names and addresses are shown as they are (isolated in the text)
     texts = [PATH_OR_ADDRESS.sub(" ", text) for text in texts]
     words = {w for text in texts for w in re.findall(r"[A-Za-z]{3,}", text)}
     return sorted(words - NOT_TRANSLATED)
@@ -248,6 +250,8 @@ def test_restore_and_import_previews_in_arabic(page, session, store, settings, t
     preview = page.locator("#restore-preview")
     expect(preview).to_be_visible(timeout=30_000)
     expect(preview).to_contain_text("الحجم")
+    left = english_words(page, "#restore-preview")
+    assert left == [], " ".join(left)
     screenshot(page, "ar-dark-restore-preview")
     page.click("#restore-cancel")
 

@@ -176,7 +176,7 @@ export class BackupSection {
       const { backups } = await ask.get("api/backups");
       box.replaceChildren(...backups.map((b) => {
         const item = document.createElement("li");
-        item.innerHTML = `<span class="name">${escapeHtml(b.name)}${b.safety ? ` <span class="muted">${escapeHtml(t("(safety backup before a restore)"))}</span>` : ""}</span>
+        item.innerHTML = `<span class="name"><bdi>${escapeHtml(b.name)}</bdi>${b.safety ? ` <span class="muted">${escapeHtml(t("(safety backup before a restore)"))}</span>` : ""}</span>
           <span class="muted">${escapeHtml(localTime(b.modified))}</span><span>${formatBytes(b.size_bytes)}</span>
           <a href="${escapeHtml(b.download_url)}" download>${escapeHtml(t("Download"))}</a>`;
         return item;
@@ -365,7 +365,7 @@ export class BackupSection {
       const l = preview.legacy;
       facts.push([t("Kind"), t("Backup of the earlier app")], [t("Patients"), t("{count} ({new} new)", { count: l.patients, new: l.patients_new })], [t("Image records"), l.image_rows], [t("Images found"), l.images_found], [t("Teeth read as"), l.reading || t("to be chosen below")]);
     }
-    $("#restore-facts").innerHTML = facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(String(v))}</dd>`).join("");
+    $("#restore-facts").innerHTML = facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd dir="auto">${escapeHtml(String(v))}</dd>`).join("");
     $("#restore-replaces").innerHTML = preview.replaces.map((line) => `<li>${escapeHtml(line)}</li>`).join("");
     $("#restore-warnings").innerHTML = (preview.warnings || []).map((line) => `<li class="warning">${escapeHtml(line)}</li>`).join("");
     $("#restore-notation-row").hidden = !preview.legacy;

@@ -94,7 +94,7 @@ export class MigrationSection {
       [t("Files no record names"), t("{kept} kept as patient images, {listed} listed", { kept: shown.files_kept_as_patient_images, listed: shown.unreferenced_files })],
       [t("Teeth read as"), shown.reading || t("to be chosen below")],
     ];
-    $("#import-counts").innerHTML = rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(String(v))}</dd>`).join("");
+    $("#import-counts").innerHTML = rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd dir="auto">${escapeHtml(String(v))}</dd>`).join("");
     renderReadingChoice($("#import-reading"), shown.generations);
     const notes = [...shown.warnings, ...shown.name_conflicts, ...shown.unreferenced_names.map((n) => t("No record names {name}", { name: n }))];
     $("#import-warnings").innerHTML = notes.map((w) => `<li class="warning">${escapeHtml(w)}</li>`).join("");
