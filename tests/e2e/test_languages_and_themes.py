@@ -171,6 +171,16 @@ def test_the_main_screens_in_each_language_and_theme(
     sidebar, main = box(page, ".sidebar"), box(page, "main")
     assert (sidebar["x"] > main["x"]) == (language == "ar")
 
+    # the new-patient dialog: mirrored with the page, every label translated
+    page.click("#new-patient")
+    expect(page.locator("#patient-dialog")).to_be_visible()
+    assert overflowing(page, ["#patient-form", "#patient-form .grid2"]) == []
+    screenshot(page, f"{name}-patient-dialog")
+    if language == "ar":
+        left = english_words(page, "#patient-dialog")
+        assert left == [], " ".join(left)
+    page.click("#patient-form button[value=cancel]")
+
     page.click("#patient-list li[data-patient-id]")
     expect(page.locator("#patient-name")).to_have_text("Layla Haddad")
     # the chart is never mirrored: tooth 1 (the patient's upper right) on the viewer's left
