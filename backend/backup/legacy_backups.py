@@ -126,10 +126,15 @@ def preview(
         "legacy": found.as_dict(),
         "notation": found.notation.as_dict(),
         "replaces": [
-            "The earlier app's patients, treatments and images are added to the data here; "
-            "what was imported before is not added twice.",
-            f"A safety backup of the current data is made first, in "
-            f"{runtime.settings.backups_dir}; if anything fails it is put back by itself.",
+            gettext(
+                "The earlier app's patients, treatments and images are added to the data "
+                "here; what was imported before is not added twice."
+            ),
+            gettext(
+                "A safety backup of the current data is made first, in {folder}; if anything "
+                "fails it is put back by itself.",
+                folder=runtime.settings.backups_dir,
+            ),
         ],
         "warnings": warnings,
     }

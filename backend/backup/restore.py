@@ -31,6 +31,7 @@ from backend.backup.staging import KEPT_STATE_PREFIX, extract_archive, prepare_d
 from backend.backup.verify import VerifyReport, verify_archive
 from backend.errors import ValidationError
 from backend.fileio import free_bytes, human_size, remove_path
+from backend.i18n import gettext
 from backend.jobs import Progress
 from backend.models import AppState, Image, Patient, Treatment
 from backend.runtime import Runtime
@@ -139,18 +140,29 @@ def _preview(runtime: Runtime, report: VerifyReport) -> dict[str, Any]:
     assert manifest is not None
     current = _current(runtime)
     replaces = [
-        f"All records here ({current['patients']} patients, {current['treatments']} "
-        f"treatments, {current['images']} images) are replaced by those of the backup."
+        gettext(
+            "All records here ({patients} patients, {treatments} treatments, {images} images) "
+            "are replaced by those of the backup.",
+            patients=current["patients"],
+            treatments=current["treatments"],
+            images=current["images"],
+        )
     ]
     if manifest.includes_images:
         replaces.append(
-            f"The image folder here ({current['files']} files, "
-            f"{human_size(current['image_bytes'])}) is replaced by the backup's."
+            gettext(
+                "The image folder here ({files} files, {size}) is replaced by the backup's.",
+                files=current["files"],
+                size=human_size(current["image_bytes"]),
+            )
         )
     else:
-        replaces.append("This backup has no images: the image folder here stays as it is.")
+        replaces.append(gettext("This backup has no images: the image folder here stays as it is."))
     replaces.append(
-        f"A safety backup of the current data is made first, in {runtime.settings.backups_dir}."
+        gettext(
+            "A safety backup of the current data is made first, in {folder}.",
+            folder=runtime.settings.backups_dir,
+        )
     )
     return {
         "path": str(report.path),

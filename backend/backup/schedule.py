@@ -20,6 +20,7 @@ from backend.backup.manifest import MANIFEST_NAME, ManifestError, parse_manifest
 from backend.db import session_scope
 from backend.errors import Conflict
 from backend.fileio import remove_path
+from backend.i18n import gettext
 from backend.jobs import Job
 from backend.models import Patient
 from backend.storage import clean_stem
@@ -82,24 +83,31 @@ def warning(
 ) -> str | None:
     """What the main screen says when backups are not what they should be, or None."""
     if last_error is not None and (last_success is None or last_error[0] > last_success):
-        return (
-            f"The last scheduled backup failed ({last_error[0]:%Y-%m-%d %H:%M}): "
-            f"{last_error[1]} Open Settings → Backup to fix it."
+        return gettext(
+            "The last scheduled backup failed ({time}): {error} Open Settings → Backup to fix it.",
+            time=f"{last_error[0]:%Y-%m-%d %H:%M}",
+            error=last_error[1],
         )
     if not has_data:
         return None
     if config.schedule in PERIODS:
         allowed = PERIODS[config.schedule] + GRACE
-        schedule_text = f"the {config.schedule} schedule"
+        schedule_text = (
+            gettext("the daily schedule")
+            if config.schedule == "daily"
+            else gettext("the weekly schedule")
+        )
     else:
         allowed = UNSCHEDULED_WARNING_AFTER
-        schedule_text = "30 days"
+        schedule_text = gettext("30 days")
     if last_success is None:
-        return "No backup has been made yet. Open Settings → Backup and press Back up now."
+        return gettext("No backup has been made yet. Open Settings → Backup and press Back up now.")
     if now - last_success > allowed:
-        return (
-            f"The last good backup is from {last_success:%Y-%m-%d %H:%M}, older than "
-            f"{schedule_text} allows. Open Settings → Backup and press Back up now."
+        return gettext(
+            "The last good backup is from {time}, older than {schedule} allows. "
+            "Open Settings → Backup and press Back up now.",
+            time=f"{last_success:%Y-%m-%d %H:%M}",
+            schedule=schedule_text,
         )
     return None
 

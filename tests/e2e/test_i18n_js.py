@@ -28,22 +28,27 @@ LOAD = """async () => {
 }"""
 
 
+X = "\u2068x\u2069"
+
+
 def test_arabic_with_arabic_indic_digits(page, settings):
     write_machine_config(settings.data_dir, language="ar", digits="arabic")
     got = page.evaluate(LOAD)
     assert (got["locale"], got["direction"]) == ("ar", "rtl")
     assert got["forms"] == [0, 1, 2, 3, 4, 5, 5]
+    # a value put into a right-to-left sentence is isolated (U+2068 ... U+2069)
     assert got["files"] == [
-        "x من ٠ ملف",
-        "x من ملف واحد",
-        "x من ملفين",
-        "x من ٣ ملفات",
-        "x من ١١ ملفًا",
-        "x من ١٠٠ ملف",
-        "x من ١٠١ ملف",
+        f"{X} من ٠ ملف",
+        f"{X} من ملف واحد",
+        f"{X} من ملفين",
+        f"{X} من ٣ ملفات",
+        f"{X} من ١١ ملفًا",
+        f"{X} من ١٠٠ ملف",
+        f"{X} من ١٠١ ملف",
     ]
     assert got["tooth"] == "ضرس العقل" and got["xray"] == "أشعة"
-    assert got["untranslated"] == "Nothing here Layla"  # missing from the catalog: English
+    # missing from the catalog: English (its value still isolated in a right-to-left page)
+    assert got["untranslated"] == "Nothing here \u2068Layla\u2069"
     assert got["number"] == "١٬٢٣٤٫٥" and got["date"] == "٢٠٢٦"
     assert got["hostile"] == 1  # an unreadable rule is not run: English's rule instead
     assert page.evaluate("() => globalThis.x") is None
@@ -52,7 +57,7 @@ def test_arabic_with_arabic_indic_digits(page, settings):
 def test_arabic_with_latin_digits_and_english(page, settings):
     write_machine_config(settings.data_dir, language="ar", digits="latin")
     got = page.evaluate(LOAD)
-    assert got["files"][4] == "x من 11 ملفًا" and got["date"] == "2026"
+    assert got["files"][4] == f"{X} من 11 ملفًا" and got["date"] == "2026"
     write_machine_config(settings.data_dir, language="en")
     got = page.evaluate(LOAD)
     assert (got["locale"], got["direction"]) == ("en", "ltr")

@@ -85,7 +85,7 @@ def test_late_answer_of_the_previous_tooth_never_shows(page, runtime, session, s
     settle(page)
     view = assert_shown_is_database(page, runtime, ids)
     assert view["title"].startswith("Tooth 10 ·") and view["tabs"]["all"] == "0"
-    expect(page.locator("#image-grid .empty")).to_contain_text("No images of this tooth yet")
+    expect(page.locator("#image-grid .empty")).to_contain_text("No images of tooth 10 yet")
     expect(tooth(page, "11").locator(".badge text")).to_have_text("2")
     screenshot(page, "stale-answer-dropped")
 

@@ -2,24 +2,25 @@
 // schedule, verify a backup file, check the data, restore with a preview and a confirmation;
 // and the main screen's warning when the last good backup is too old or a scheduled one failed.
 // Long work runs as a job on the server; its progress is polled here.
+import { formatDate as formatLocalDate, formatNumber, t, tn } from "./i18n.js";
 import { ViewQuestion, api, chooseBackupFile, chooseFolder, hasNative, isSuperseded, uploadBackupFile } from "./bridge.js";
 import { readingChoice, renderReadingChoice } from "./reading-choice.js";
 import { $, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 
 const POLL_MS = 400;
 const BANNER_EVERY_MS = 60_000;
-const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const WEEKDAYS = [t("Monday"), t("Tuesday"), t("Wednesday"), t("Thursday"), t("Friday"), t("Saturday"), t("Sunday")];
 
 function clock(seconds) {
   const s = Math.max(0, Math.round(seconds));
-  return s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min` : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  return s >= 3600 ? t("{hours} h {minutes} min", { hours: Math.floor(s / 3600), minutes: Math.round((s % 3600) / 60) }) : `${formatNumber(Math.floor(s / 60))}:${formatNumber(s % 60, { minimumIntegerDigits: 2 })}`;
 }
 
 function progressText(p) {
   const parts = [p.message];
-  if (p.total) parts.push(`${p.current} of ${p.total} files`);
-  if (p.bytes_total) parts.push(`${formatBytes(p.bytes_done)} of ${formatBytes(p.bytes_total)}`);
-  if (p.remaining_s !== null && p.remaining_s !== undefined) parts.push(`about ${clock(p.remaining_s)} left`);
+  if (p.total) parts.push(tn("{current} of {n} file", "{current} of {n} files", p.total, { current: p.current }));
+  if (p.bytes_total) parts.push(t("{done} of {total}", { done: formatBytes(p.bytes_done), total: formatBytes(p.bytes_total) }));
+  if (p.remaining_s !== null && p.remaining_s !== undefined) parts.push(t("about {time} left", { time: clock(p.remaining_s) }));
   return parts.filter(Boolean).join(" · ");
 }
 
@@ -29,16 +30,18 @@ function list(items, className = "") {
 }
 
 function localTime(iso) {
-  return iso ? new Date(iso).toLocaleString() : "";
-}
-
-function plural(n, word) {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
+  return iso ? formatLocalDate(iso, { dateStyle: "medium", timeStyle: "short" }) : "";
 }
 
 function describeBackup(b) {
   const c = b.counts;
-  return `${plural(c.patients, "patient")}, ${plural(c.treatments, "treatment")}, ${plural(c.images, "image")}, ${plural(c.files, "file")} (${formatBytes(c.image_bytes)})${b.includes_images ? "" : ", database only"}`;
+  const parts = [
+    tn("{n} patient", "{n} patients", c.patients),
+    tn("{n} treatment", "{n} treatments", c.treatments),
+    tn("{n} image", "{n} images", c.images),
+    tn("{n} file", "{n} files", c.files),
+  ];
+  return `${parts.join(t(", "))} (${formatBytes(c.image_bytes)})${b.includes_images ? "" : t(", database only")}`;
 }
 
 // What starts whole-store work here: none may start while one runs (the server would refuse it
@@ -149,9 +152,9 @@ export class BackupSection {
     this.status = status;
     this.renderBanner(status);
     const last = status.last_success;
-    let text = last ? `Last good backup: ${localTime(last.at)}, ${formatBytes(last.size_bytes)}, ${last.path}.` : "No backup with images has been made yet.";
-    if (status.next_run) text += ` Next scheduled: ${localTime(status.next_run)}.`;
-    if (status.last_error) text += ` Last scheduled backup failed ${localTime(status.last_error.at)}: ${status.last_error.message}`;
+    let text = last ? t("Last good backup: {time}, {size}, {path}.", { time: localTime(last.at), size: formatBytes(last.size_bytes), path: last.path }) : t("No backup with images has been made yet.");
+    if (status.next_run) text += " " + t("Next scheduled: {time}.", { time: localTime(status.next_run) });
+    if (status.last_error) text += " " + t("Last scheduled backup failed {time}: {message}", { time: localTime(status.last_error.at), message: status.last_error.message });
     $("#backup-last").textContent = text;
     $("#backup-folder").textContent = this.folder || status.folder;
     $("#backup-choose-folder").hidden = !hasNative();
@@ -173,12 +176,12 @@ export class BackupSection {
       const { backups } = await ask.get("api/backups");
       box.replaceChildren(...backups.map((b) => {
         const item = document.createElement("li");
-        item.innerHTML = `<span class="name">${escapeHtml(b.name)}${b.safety ? ' <span class="muted">(safety backup before a restore)</span>' : ""}</span>
+        item.innerHTML = `<span class="name"><bdi>${escapeHtml(b.name)}</bdi>${b.safety ? ` <span class="muted">${escapeHtml(t("(safety backup before a restore)"))}</span>` : ""}</span>
           <span class="muted">${escapeHtml(localTime(b.modified))}</span><span>${formatBytes(b.size_bytes)}</span>
-          <a href="${escapeHtml(b.download_url)}" download>Download</a>`;
+          <a href="${escapeHtml(b.download_url)}" download>${escapeHtml(t("Download"))}</a>`;
         return item;
       }));
-      if (!backups.length) box.innerHTML = '<li class="muted">No backup files yet.</li>';
+      if (!backups.length) box.innerHTML = `<li class="muted">${escapeHtml(t("No backup files yet."))}</li>`;
     } catch (error) {
       if (isSuperseded(error) || !ask.current) return;
       box.innerHTML = `<li class="warning">${escapeHtml(error.message)}</li>`;
@@ -220,11 +223,17 @@ export class BackupSection {
     }
     if (done.state === "done") {
       const r = done.result;
-      result.innerHTML = `<p class="ok-text">✔ Backup written and verified: <strong>${escapeHtml(r.name)}</strong> (${formatBytes(r.size_bytes)}) in <code>${escapeHtml(r.folder)}</code> — ${escapeHtml(describeBackup(r.backup))}.
-        <a id="backup-download" href="api/backups/${encodeURIComponent(r.name)}/download" download>Download</a></p>${list(r.warnings)}`;
-      toast("Backup written and verified.", "ok");
+      const written = t("Backup written and verified: {name} ({size}) in {folder} — {contents}.", {
+        name: `<strong><bdi>${escapeHtml(r.name)}</bdi></strong>`,
+        size: formatBytes(r.size_bytes),
+        folder: `<code dir="ltr">${escapeHtml(r.folder)}</code>`,
+        contents: escapeHtml(describeBackup(r.backup)),
+      });
+      result.innerHTML = `<p class="ok-text">✔ ${written}
+        <a id="backup-download" href="api/backups/${encodeURIComponent(r.name)}/download" download>${escapeHtml(t("Download"))}</a></p>${list(r.warnings)}`;
+      toast(t("Backup written and verified."), "ok");
     } else if (done.state === "cancelled") {
-      result.innerHTML = '<p class="muted">Backup cancelled. No file was kept.</p>';
+      result.innerHTML = `<p class="muted">${escapeHtml(t("Backup cancelled. No file was kept."))}</p>`;
     } else {
       result.innerHTML = `<p class="warning">✖ ${escapeHtml(done.error.message)}</p>`;
     }
@@ -240,8 +249,7 @@ export class BackupSection {
     form.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
     try {
       this.renderBanner(await api("PATCH", "api/backup/settings", body));
-      const day = body.schedule === "weekly" ? ` on ${WEEKDAYS[Number(body.weekday)]}s` : "";
-      out.textContent = body.schedule === "off" ? "Saved: no automatic backups." : `Saved: ${body.schedule === "daily" ? "every day" : "every week"}${day} at ${body.time}.`;
+      out.textContent = body.schedule === "off" ? t("Saved: no automatic backups.") : body.schedule === "daily" ? t("Saved: every day at {time}.", { time: body.time }) : t("Saved: every week on {weekday}s at {time}.", { weekday: WEEKDAYS[Number(body.weekday)], time: body.time });
       out.className = "ok-text";
       await this.loadStatus();
     } catch (error) {
@@ -267,7 +275,7 @@ export class BackupSection {
     try {
       const staged = await uploadBackupFile(chosen, (fraction) => {
         $("#backup-job-bar").value = fraction;
-        $("#backup-job-text").textContent = `Uploading ${chosen.name}: ${Math.round(fraction * 100)}%`;
+        $("#backup-job-text").textContent = t("Uploading {name}: {percent}", { name: chosen.name, percent: formatNumber(fraction, { style: "percent" }) });
       });
       return staged.path;
     } finally {
@@ -286,11 +294,16 @@ export class BackupSection {
       const path = await this.pickArchive();
       if (!path) return;
       const done = await followJob(await api("POST", "api/backups/verify", { path }));
-      if (done.state !== "done") throw done.error || { message: "Verification cancelled." };
+      if (done.state !== "done") throw done.error || { message: t("Verification cancelled.") };
       const r = done.result;
+      const verdict = !r.ok
+        ? t("{name} has problems:", { name: r.name })
+        : r.backup
+          ? t("{name} is complete and every file matches its checksum: {contents}.", { name: r.name, contents: describeBackup(r.backup) })
+          : t("{name} is complete and every file matches its checksum.", { name: r.name });
       out.innerHTML = r.ok
-        ? `<p class="ok-text">✔ ${escapeHtml(r.name)} is complete and every file matches its checksum${r.backup ? ": " + escapeHtml(describeBackup(r.backup)) : ""}.</p>${list(r.warnings)}`
-        : `<p class="warning">✖ ${escapeHtml(r.name)} has problems:</p>${list(r.problems)}${list(r.warnings)}`;
+        ? `<p class="ok-text">✔ ${escapeHtml(verdict)}</p>${list(r.warnings)}`
+        : `<p class="warning">✖ ${escapeHtml(verdict)}</p>${list(r.problems)}${list(r.warnings)}`;
     } catch (error) {
       out.innerHTML = `<p class="warning">✖ ${escapeHtml(error.message)}</p>`;
     }
@@ -305,10 +318,14 @@ export class BackupSection {
     out.innerHTML = "";
     try {
       const done = await followJob(await api("POST", "api/store/check", { repair }));
-      if (done.state !== "done") throw done.error || { message: "Check cancelled." };
+      if (done.state !== "done") throw done.error || { message: t("Check cancelled.") };
       const r = done.result;
-      const head = `Checked ${r.rows} image records and ${r.files} files.${repair ? ` Re-linked ${r.repaired_count}.` : ""}${r.legacy_files ? ` ${r.legacy_files} files are in the earlier app's layout.` : ""}`;
-      out.innerHTML = r.ok ? `<p class="ok-text">✔ ${escapeHtml(head)} Everything is in order.</p>` : `<p class="warning">${escapeHtml(head)}</p>${list(r.problems)}`;
+      const head = [
+        t("Checked {rows} image records and {files} files.", { rows: r.rows, files: r.files }),
+        repair ? t("Re-linked {count}.", { count: r.repaired_count }) : "",
+        r.legacy_files ? t("{count} files are in the earlier app's layout.", { count: r.legacy_files }) : "",
+      ].filter(Boolean).join(" ");
+      out.innerHTML = r.ok ? `<p class="ok-text">✔ ${escapeHtml(head)} ${escapeHtml(t("Everything is in order."))}</p>` : `<p class="warning">${escapeHtml(head)}</p>${list(r.problems)}`;
     } catch (error) {
       out.innerHTML = `<p class="warning">✖ ${escapeHtml(error.message)}</p>`;
     }
@@ -331,7 +348,7 @@ export class BackupSection {
       const path = await this.pickArchive();
       if (!path) return;
       const done = await followJob(await api("POST", "api/restore/preview", { path }));
-      if (done.state !== "done") throw done.error || { message: "Cancelled." };
+      if (done.state !== "done") throw done.error || { message: t("Cancelled.") };
       this.renderPreview(done.result);
       this.restorePath = path;
     } catch (error) {
@@ -340,15 +357,15 @@ export class BackupSection {
   }
 
   renderPreview(preview) {
-    const facts = [["File", preview.name], ["Size", formatBytes(preview.size_bytes)]];
+    const facts = [[t("File"), preview.name], [t("Size"), formatBytes(preview.size_bytes)]];
     if (preview.backup) {
-      facts.push(["Made", localTime(preview.backup.created_at)], ["On computer", preview.backup.source_machine], ["Program version", preview.backup.app_version], ["Holds", describeBackup(preview.backup)]);
+      facts.push([t("Made"), localTime(preview.backup.created_at)], [t("On computer"), preview.backup.source_machine], [t("Program version"), preview.backup.app_version], [t("Holds"), describeBackup(preview.backup)]);
     }
     if (preview.legacy) {
       const l = preview.legacy;
-      facts.push(["Kind", "Backup of the earlier app"], ["Patients", `${l.patients} (${l.patients_new} new)`], ["Image records", l.image_rows], ["Images found", l.images_found], ["Teeth read as", l.reading || "to be chosen below"]);
+      facts.push([t("Kind"), t("Backup of the earlier app")], [t("Patients"), t("{count} ({new} new)", { count: l.patients, new: l.patients_new })], [t("Image records"), l.image_rows], [t("Images found"), l.images_found], [t("Teeth read as"), l.reading || t("to be chosen below")]);
     }
-    $("#restore-facts").innerHTML = facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(String(v))}</dd>`).join("");
+    $("#restore-facts").innerHTML = facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd dir="auto">${escapeHtml(String(v))}</dd>`).join("");
     $("#restore-replaces").innerHTML = preview.replaces.map((line) => `<li>${escapeHtml(line)}</li>`).join("");
     $("#restore-warnings").innerHTML = (preview.warnings || []).map((line) => `<li class="warning">${escapeHtml(line)}</li>`).join("");
     $("#restore-notation-row").hidden = !preview.legacy;
@@ -363,7 +380,7 @@ export class BackupSection {
   async runRestore() {
     const path = this.restorePath;
     if (!path) return;
-    const ok = await confirmAction("Replace the current data?", "Every record and image here is replaced by the backup's. A safety backup of the current data is made first.", "Restore");
+    const ok = await confirmAction(t("Replace the current data?"), t("Every record and image here is replaced by the backup's. A safety backup of the current data is made first."), t("Restore"));
     if (!ok) return;
     const out = $("#check-result");
     $("#restore-preview").hidden = true;
@@ -372,12 +389,14 @@ export class BackupSection {
       if (!$("#restore-notation-row").hidden) Object.assign(body, readingChoice($("#restore-reading")));
       const done = await followJob(await api("POST", "api/restore", body));
       if (done.state === "cancelled") {
-        out.innerHTML = '<p class="muted">Restore cancelled. Nothing was changed.</p>';
+        out.innerHTML = `<p class="muted">${escapeHtml(t("Restore cancelled. Nothing was changed."))}</p>`;
         return;
       }
       if (done.state !== "done") throw done.error;
-      out.innerHTML = `<p class="ok-text" id="restore-done">✔ Restored. The previous data is in the safety backup <code>${escapeHtml(done.result.safety_backup)}</code>. Reloading…</p>${list(done.result.warnings)}`;
-      toast("Backup restored.", "ok");
+      const safety = `<code dir="ltr">${escapeHtml(done.result.safety_backup)}</code>`;
+      const restored = t("Restored. The previous data is in the safety backup {path}. Reloading…", { path: safety });
+      out.innerHTML = `<p class="ok-text" id="restore-done">✔ ${restored}</p>${list(done.result.warnings)}`;
+      toast(t("Backup restored."), "ok");
       setTimeout(() => window.location.reload(), 1500);
     } catch (error) {
       out.innerHTML = `<p class="warning">✖ ${escapeHtml(error.message)}</p>${list(error.problems)}`;

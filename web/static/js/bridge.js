@@ -1,6 +1,7 @@
 // The one gateway between the page and the program: data goes to the local HTTP API with the
 // launch token; native things (file dialogs, the OS viewer) go to pywebview's js_api when the
 // page runs in the program's window, and fall back to browser means otherwise.
+import { t } from "./i18n.js";
 
 const TOKEN = document.querySelector('meta[name="dental-token"]').content;
 
@@ -13,17 +14,25 @@ export function appUrl(path) {
 
 export class ApiError extends Error {
   constructor(error) {
-    super(error.message || "Request failed");
+    super(error.message || t("Request failed"));
     Object.assign(this, error);
   }
 }
 
 // What the fetch layer itself says; the views keep their own words.
 const TEXT = {
-  offline: "The program's server does not answer. The page retries by itself.",
-  uploadOffline: "The upload did not reach the program: the connection was lost. Add the file again once it is back.",
-  unreadable: "The server sent an unreadable answer.",
-  expired: "This window belongs to an earlier start of the program; open the program again.",
+  get offline() {
+    return t("The program's server does not answer. The page retries by itself.");
+  },
+  get uploadOffline() {
+    return t("The upload did not reach the program: the connection was lost. Add the file again once it is back.");
+  },
+  get unreadable() {
+    return t("The server sent an unreadable answer.");
+  },
+  get expired() {
+    return t("This window belongs to an earlier start of the program; open the program again.");
+  },
 };
 
 /** The answer to a question the view no longer asks (see ViewQuestion): never shown. */

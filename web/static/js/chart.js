@@ -1,5 +1,6 @@
 // The tooth chart: an SVG odontogram drawn from data. Upper arch on top, lower below, the
 // patient's right on the viewer's left. Keyboard: arrows move, Enter/Space selects.
+import { formatNumber, label, t, tn } from "./i18n.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const PERMANENT_WIDTHS = [52, 44, 46, 48, 48, 62, 58, 54]; // central incisor .. third molar
@@ -11,13 +12,8 @@ export const STATUS_COLORS = {
   completed: "#22c55e",
   cancelled: "#9ca3af",
 };
-export const STATUS_LABELS = {
-  planned: "Planned",
-  in_progress: "In progress",
-  completed: "Completed",
-  cancelled: "Cancelled",
-};
-const TYPE_LABELS = { before: "Before", after: "After", xray: "X-ray", clinical: "Clinical", other: "Other" };
+/** Treatment status names in the current language (from the catalog's labels). */
+export const STATUS_LABELS = Object.fromEntries(Object.keys(STATUS_COLORS).map((code) => [code, label("statuses", code)]));
 
 /** Position from the midline (1 = central incisor) of a Universal code. */
 export function positionOf(code) {
@@ -139,7 +135,7 @@ export class ToothChart {
       role: "button",
       tabindex: "-1",
       "data-tooth": code,
-      "aria-label": `${facts.label}: ${facts.name}, ${data.total} image${data.total === 1 ? "" : "s"}` +
+      "aria-label": `${facts.label}: ${facts.name}, ${tn("{n} image", "{n} images", data.total)}` +
         (status ? `, ${STATUS_LABELS[status]}` : ""),
       "aria-pressed": String(code === this.selected),
     }, this.svg);
@@ -220,10 +216,10 @@ export class ToothChart {
         lines.push(`<span class="dot" style="background:${STATUS_COLORS[t.status]}"></span>${escapeHtml(t.treatment_type)} — ${STATUS_LABELS[t.status]}`);
       }
     } else {
-      lines.push("<em>No treatments</em>");
+      lines.push(`<em>${escapeHtml(t("No treatments"))}</em>`);
     }
     const counts = Object.entries(data.counts || {}).filter(([, n]) => n > 0);
-    lines.push(counts.length ? counts.map(([k, n]) => `${TYPE_LABELS[k]}: ${n}`).join(" · ") : "<em>No images</em>");
+    lines.push(counts.length ? counts.map(([k, n]) => `${label("image_types", k)}: ${formatNumber(n)}`).join(" · ") : `<em>${escapeHtml(t("No images"))}</em>`);
     this.tooltip.innerHTML = lines.join("<br>");
     this.tooltip.hidden = false;
     const box = this.nodes.get(code).group.getBoundingClientRect();

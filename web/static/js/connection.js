@@ -3,6 +3,7 @@
 // retries with growing pauses and, once the server answers, hands over to `onBack` (the views
 // ask again). When the server answers another start of the program (this page's key no longer
 // opens it), the window reopens the program's current page by itself; a browser tab says so.
+import { t } from "./i18n.js";
 import { api, connection, onConnectionChange, reopenOwnPage } from "./bridge.js";
 import { $ } from "./ui.js";
 
@@ -10,15 +11,15 @@ const RETRY_MS = [500, 1000, 2000, 4000, 8000]; // then every 8 s
 const LONG_LOST_AFTER = 4; // tries: from then on, say what to do if the program was closed
 
 const TEXT = {
-  lostTitle: "Connection lost, retrying…",
-  lostText: "The program's server does not answer. Changes are paused until it is back; what was saved before is kept.",
-  nextTry: (seconds) => `Next try in ${seconds} s.`,
-  trying: "Trying now…",
-  longLost: "If the program was closed, open it again.",
-  tryNow: "Try now",
-  expiredTitle: "This window belongs to an earlier start of the program",
-  expiredText: "Open the program again: its new window shows the clinic's data as it is now.",
-  reopening: "Opening the program's current page…",
+  lostTitle: t("Connection lost, retrying…"),
+  lostText: t("The program's server does not answer. Changes are paused until it is back; what was saved before is kept."),
+  nextTry: (seconds) => t("Next try in {seconds} s.", { seconds }),
+  trying: t("Trying now…"),
+  longLost: t("If the program was closed, open it again."),
+  tryNow: t("Try now"),
+  expiredTitle: t("This window belongs to an earlier start of the program"),
+  expiredText: t("Open the program again: its new window shows the clinic's data as it is now."),
+  reopening: t("Opening the program's current page…"),
 };
 
 export class ConnectionGuard {

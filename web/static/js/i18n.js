@@ -84,11 +84,16 @@ function intlLocale() {
   return `${catalog.locale}-u-nu-${numbering}`;
 }
 
+// First-strong isolate ... pop directional isolate: a name, file name or path put into a
+// right-to-left sentence keeps its own direction and does not reorder the words around it.
+const ISOLATE = ["\u2068", "\u2069"];
+
 function fill(text, values) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => {
     if (!Object.prototype.hasOwnProperty.call(values, name)) return whole;
     const value = values[name];
-    return typeof value === "number" ? formatNumber(value) : String(value);
+    if (typeof value === "number") return formatNumber(value);
+    return catalog.direction === "rtl" ? `${ISOLATE[0]}${value}${ISOLATE[1]}` : String(value);
   });
 }
 

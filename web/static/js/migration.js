@@ -1,6 +1,7 @@
 // Settings: migration of legacy images and import of the earlier app's data. Preview first
 // (counts, the tooth numbering detected and why), then a job whose progress and counts are
 // polled; the last report can be downloaded as JSON or CSV.
+import { t } from "./i18n.js";
 import { ViewQuestion, api, chooseFolder, download, isSuperseded } from "./bridge.js";
 import { readingChoice, renderReadingChoice } from "./reading-choice.js";
 import { $, escapeHtml, toast } from "./ui.js";
@@ -9,7 +10,7 @@ const POLL_MS = 400;
 
 function countsText(c) {
   if (!c) return "";
-  return `Done ${c.imported} · skipped ${c.skipped} · missing ${c.missing} · failed ${c.failed}`;
+  return t("Done {imported} · skipped {skipped} · missing {missing} · failed {failed}", { imported: c.imported, skipped: c.skipped, missing: c.missing, failed: c.failed });
 }
 
 export class MigrationSection {
@@ -38,13 +39,13 @@ export class MigrationSection {
 
   renderStatus(status) {
     const states = {
-      complete: "Everything is in the current layout.",
-      incomplete: "The last migration left files to retry; they are retried at the next start or now.",
-      needs_notation: "Legacy data waits for its tooth numbering to be chosen: import it below.",
+      complete: t("Everything is in the current layout."),
+      incomplete: t("The last migration left files to retry; they are retried at the next start or now."),
+      needs_notation: t("Legacy data waits for its tooth numbering to be chosen: import it below."),
     };
-    let text = states[status.state] || "No migration has run yet.";
-    if (status.check && status.check.needed) text = `Legacy data found: ${status.check.reasons.join("; ")}.`;
-    if (status.last_report) text += ` Last ${status.last_report.operation}: ${status.last_report.summary}`;
+    let text = states[status.state] || t("No migration has run yet.");
+    if (status.check && status.check.needed) text = t("Legacy data found: {reasons}.", { reasons: status.check.reasons.join("; ") });
+    if (status.last_report) text += " " + t("Last {operation}: {summary}", { operation: status.last_report.operation, summary: status.last_report.summary });
     $("#migration-status").textContent = text;
     const hasReport = Boolean(status.last_report);
     $("#migration-report-json").hidden = !hasReport;
@@ -58,7 +59,7 @@ export class MigrationSection {
       await this.preview();
     } else if (!$("#import-source").value) {
       $("#import-source").focus();
-      toast("Type the path of the earlier app's data folder, then press Preview.");
+      toast(t("Type the path of the earlier app's data folder, then press Preview."));
     }
   }
 
@@ -81,21 +82,21 @@ export class MigrationSection {
     }
     const treatments = Object.values(shown.treatments).reduce((a, b) => a + b, 0);
     const rows = [
-      ["Database", shown.database],
-      ["Image folders searched", shown.image_roots.join(", ") || "none found"],
-      ["Patients", `${shown.patients} (${shown.patients_new} new)`],
-      ["Treatments", treatments],
-      ["Image records", shown.image_rows],
-      ["Images found", shown.images_found],
-      ["Images missing", shown.images_missing],
-      ["Imported before", shown.images_already_imported],
-      ["Patient images (no tooth)", `${shown.patient_images} (${shown.patient_images_found} files found), to the whole mouth`],
-      ["Files no record names", `${shown.files_kept_as_patient_images} kept as patient images, ${shown.unreferenced_files} listed`],
-      ["Teeth read as", shown.reading || "to be chosen below"],
+      [t("Database"), shown.database],
+      [t("Image folders searched"), shown.image_roots.join(", ") || t("none found")],
+      [t("Patients"), t("{count} ({new} new)", { count: shown.patients, new: shown.patients_new })],
+      [t("Treatments"), treatments],
+      [t("Image records"), shown.image_rows],
+      [t("Images found"), shown.images_found],
+      [t("Images missing"), shown.images_missing],
+      [t("Imported before"), shown.images_already_imported],
+      [t("Patient images (no tooth)"), t("{count} ({found} files found), to the whole mouth", { count: shown.patient_images, found: shown.patient_images_found })],
+      [t("Files no record names"), t("{kept} kept as patient images, {listed} listed", { kept: shown.files_kept_as_patient_images, listed: shown.unreferenced_files })],
+      [t("Teeth read as"), shown.reading || t("to be chosen below")],
     ];
-    $("#import-counts").innerHTML = rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(String(v))}</dd>`).join("");
+    $("#import-counts").innerHTML = rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd dir="auto">${escapeHtml(String(v))}</dd>`).join("");
     renderReadingChoice($("#import-reading"), shown.generations);
-    const notes = [...shown.warnings, ...shown.name_conflicts, ...shown.unreferenced_names.map((n) => `No record names ${n}`)];
+    const notes = [...shown.warnings, ...shown.name_conflicts, ...shown.unreferenced_names.map((n) => t("No record names {name}", { name: n }))];
     $("#import-warnings").innerHTML = notes.map((w) => `<li class="warning">${escapeHtml(w)}</li>`).join("");
     $("#import-preview-box").hidden = false;
   }
@@ -123,10 +124,10 @@ export class MigrationSection {
     }
     if (job.state === "done") {
       $("#migration-message").textContent = job.result.summary;
-      toast(job.result.exit_code === 0 ? "Everything came across." : "Finished; see the report for what did not come across.", job.result.exit_code === 0 ? "ok" : "info");
+      toast(job.result.exit_code === 0 ? t("Everything came across.") : t("Finished; see the report for what did not come across."), job.result.exit_code === 0 ? "ok" : "info");
       if (this.onImported) await this.onImported();
     } else {
-      $("#migration-message").textContent = job.error ? job.error.message : `The job was ${job.state}.`;
+      $("#migration-message").textContent = job.error ? job.error.message : t("The job was {state}.", { state: job.state });
       toast($("#migration-message").textContent, "error");
     }
     await this.show();

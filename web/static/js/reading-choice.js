@@ -1,16 +1,17 @@
 // How the earlier app's teeth are read, shown and chosen per table generation: its numbering
 // (Universal or FDI) with the evidence, and for the early chart the layout of the lower arch.
 // One form for the import preview (Settings) and for the restore preview of its backups.
+import { t, tn } from "./i18n.js";
 import { escapeHtml } from "./ui.js";
 
 const TEXT = {
-  notations: [["universal", "Universal (1–32)"], ["fdi", "FDI (11–48, 51–85)"]],
-  layouts: [["mirrored", "mirrored (17 = lower right third molar)"], ["standard", "standard Universal (17 = lower left third molar)"]],
-  detected: (n) => (n.detected ? (n.detected === "fdi" ? "FDI" : "Universal") : "not decided") + (n.certain ? "" : " (unsure: check and choose)"),
-  generation: (name, rows) => `${name} (${rows} rows)`,
-  readAs: "Read as",
-  layout: (affected) => `Early chart's lower arch (${affected} rows)`,
-  none: "No tooth numbers to read.",
+  notations: [["universal", t("Universal (1–32)")], ["fdi", t("FDI (11–48, 51–85)")]],
+  layouts: [["mirrored", t("mirrored (17 = lower right third molar)")], ["standard", t("standard Universal (17 = lower left third molar)")]],
+  detected: (n) => (n.detected ? (n.detected === "fdi" ? "FDI" : t("Universal")) : t("not decided")) + (n.certain ? "" : " " + t("(unsure: check and choose)")),
+  generation: (name, rows) => tn("{name} ({n} row)", "{name} ({n} rows)", rows, { name }),
+  readAs: t("Read as"),
+  layout: (affected) => tn("Early chart's lower arch ({n} row)", "Early chart's lower arch ({n} rows)", affected),
+  none: t("No tooth numbers to read."),
 };
 
 function select(name, options, value) {

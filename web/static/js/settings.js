@@ -1,8 +1,12 @@
 // The settings page: numbering, data folder, storage use, the log.
+import { t } from "./i18n.js";
 import { ViewQuestion, api, isSuperseded, openLogFolder, revealDataFolder } from "./bridge.js";
 import { $, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 import { BackupSection } from "./backup.js";
 import { MigrationSection } from "./migration.js";
+
+/** The per-PC settings of the page's language and look (GET/PATCH api/settings). */
+const APPEARANCE = ["language", "theme", "digits"];
 
 export class SettingsPage {
   constructor({ onNotation, onDataChanged }) {
@@ -18,11 +22,14 @@ export class SettingsPage {
     this.backup = new BackupSection();
     $("#settings-notation").addEventListener("change", (e) => this.onNotation(e.target.value));
     $("#reveal-data").addEventListener("click", async () => {
-      if (!(await revealDataFolder())) toast("Open this folder in your file manager: " + $("#data-dir").textContent);
+      if (!(await revealDataFolder())) toast(t("Open this folder in your file manager: {path}", { path: $("#data-dir").textContent }));
     });
     $("#open-log-folder").addEventListener("click", async () => {
-      if (!(await openLogFolder())) toast("The log file is " + (this.logFile || "in the logs folder of the data folder"));
+      if (!(await openLogFolder())) toast(this.logFile ? t("The log file is {path}", { path: this.logFile }) : t("The log file is in the logs folder of the data folder"));
     });
+    for (const name of APPEARANCE) {
+      $(`#settings-${name}`).addEventListener("change", (e) => this.saveAppearance(name, e.target.value));
+    }
     $("#refresh-log").addEventListener("click", () => this.loadLog());
     $("#test-server").addEventListener("click", () => this.testServer());
     $("#save-server").addEventListener("click", () => this.saveServer());
@@ -36,9 +43,21 @@ export class SettingsPage {
 
   async show(settings) {
     $("#settings-notation").value = settings.numbering;
+    for (const name of APPEARANCE) $(`#settings-${name}`).value = settings[name] || $(`#settings-${name}`).value;
     $("#data-dir").textContent = settings.data_dir;
     this.showServer(settings);
     await Promise.all([this.loadStorage(), this.loadLog(), this.loadAbout(settings), this.migration.show(), this.backup.show()]);
+  }
+
+  /** This PC's language, theme or digits: saved for this PC, then the page loads again in them. */
+  async saveAppearance(name, value) {
+    try {
+      await api("PATCH", "api/settings", { [name]: value });
+    } catch (error) {
+      toast(error.message, "error");
+      return;
+    }
+    window.location.reload();
   }
 
   /** What this PC uses now, so that nobody saves over it unknowingly. */
@@ -46,8 +65,8 @@ export class SettingsPage {
     const onServer = !settings.db_url.startsWith("sqlite");
     this.onServer = onServer;
     $("#server-current").textContent = onServer
-      ? `This PC uses the clinic server ${settings.db_url} and the images in ${settings.images_dir}.`
-      : `This PC keeps its own database in ${settings.data_dir}.`;
+      ? t("This PC uses the clinic server {server} and the images in {folder}.", { server: settings.db_url, folder: settings.images_dir })
+      : t("This PC keeps its own database in {folder}.", { folder: settings.data_dir });
     const form = $("#server-form");
     if (onServer && !form.elements.images_root.value) form.elements.images_root.value = settings.images_root;
   }
@@ -65,10 +84,10 @@ export class SettingsPage {
 
   async testServer() {
     const result = $("#server-result");
-    result.textContent = "Connecting…";
+    result.textContent = t("Connecting…");
     try {
       const answer = await api("POST", "api/settings/server/test", { db_url: this.serverForm().db_url });
-      result.textContent = answer.ok ? `✔ ${answer.message} ${answer.server} (schema: ${answer.schema})` : `✖ ${answer.message}`;
+      result.textContent = answer.ok ? `✔ ${t("{message} {server} (schema: {schema})", { message: answer.message, server: answer.server, schema: answer.schema })}` : `✖ ${answer.message}`;
       result.className = answer.ok ? "ok-text" : "warning";
     } catch (error) {
       result.textContent = `✖ ${error.message}`;
@@ -80,9 +99,9 @@ export class SettingsPage {
     const result = $("#server-result");
     if (this.onServer && !this.serverForm().db_url) {
       const back = await confirmAction(
-        "Leave the clinic server?",
-        "The database address is empty: this PC would stop using the clinic server and go back to its own database. The server's data stays on the server.",
-        "Use this PC's own database",
+        t("Leave the clinic server?"),
+        t("The database address is empty: this PC would stop using the clinic server and go back to its own database. The server's data stays on the server."),
+        t("Use this PC's own database"),
       );
       if (!back) return;
     }
@@ -101,11 +120,13 @@ export class SettingsPage {
     const ask = this.questions.storage.ask();
     try {
       const s = await ask.get("api/storage");
+      const images = t("{records} records · {files} files · {size}", { records: s.image_rows, files: s.image_files, size: formatBytes(s.image_bytes) });
+      const free = t("{free} of {total}", { free: formatBytes(s.free_bytes), total: formatBytes(s.total_bytes) });
       box.innerHTML = `
         <dl>
-          <dt>Images</dt><dd>${s.image_rows.toLocaleString()} records · ${s.image_files.toLocaleString()} files · ${formatBytes(s.image_bytes)}</dd>
-          <dt>Thumbnails</dt><dd>${formatBytes(s.thumbnail_bytes)}</dd>
-          <dt>Free space</dt><dd>${formatBytes(s.free_bytes)} of ${formatBytes(s.total_bytes)}</dd>
+          <dt>${escapeHtml(t("Images"))}</dt><dd>${escapeHtml(images)}</dd>
+          <dt>${escapeHtml(t("Thumbnails"))}</dt><dd>${formatBytes(s.thumbnail_bytes)}</dd>
+          <dt>${escapeHtml(t("Free space"))}</dt><dd>${escapeHtml(free)}</dd>
         </dl>
         ${s.low_space ? `<p class="warning" role="alert">⚠ ${escapeHtml(s.warning)}</p>` : ""}`;
     } catch (error) {
@@ -128,7 +149,7 @@ export class SettingsPage {
         row.innerHTML = `<td class="time">${escapeHtml(entry.time.replace("T", " "))}</td><td class="level">${escapeHtml(entry.level)}</td><td><pre>${escapeHtml(entry.message)}</pre></td>`;
         return row;
       }));
-      if (!result.entries.length) body.innerHTML = '<tr><td colspan="3" class="muted">No log entries match.</td></tr>';
+      if (!result.entries.length) body.innerHTML = `<tr><td colspan="3" class="muted">${escapeHtml(t("No log entries match."))}</td></tr>`;
     } catch (error) {
       if (isSuperseded(error) || !ask.current) return;
       body.innerHTML = `<tr><td colspan="3" class="warning">${escapeHtml(error.message)}</td></tr>`;

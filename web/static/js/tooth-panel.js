@@ -1,4 +1,5 @@
 // The panel of one tooth: images by type, uploads, the timeline, and the tooth's treatments.
+import { formatDate as formatLocalDate, formatNumber, t } from "./i18n.js";
 import { ViewQuestion, api, appUrl, chooseImageFiles, isSuperseded } from "./bridge.js";
 import { STATUS_COLORS, STATUS_LABELS } from "./chart.js";
 import {
@@ -10,16 +11,16 @@ import {
 export const GENERAL = "general";
 
 const TEXT = {
-  loading: "Loading…",
-  loadFailed: (message) => `The images of this tooth could not be loaded: ${message}`,
-  generalTitle: "Whole mouth / general · images of no one tooth",
-  place: (code, label) => (code === GENERAL ? "the whole mouth" : `tooth ${label}`),
-  noImages: (kind, place) => `No ${kind}images of ${place} yet.`,
-  notImages: (formats) => `Only images can be added to a tooth (${formats}). Save a PDF or a document as an image first.`,
-  missingFile: "File missing",
-  expectedAt: "Expected at",
-  checkAndRepair: "Check and repair",
-  checkAndRepairHint: "Looks for the file in the data folder and links it again if it was moved",
+  loading: t("Loading…"),
+  loadFailed: (message) => t("The images of this tooth could not be loaded: {message}", { message }),
+  generalTitle: t("Whole mouth / general · images of no one tooth"),
+  place: (code, label) => (code === GENERAL ? t("the whole mouth") : t("tooth {label}", { label })),
+  noImages: (kind, place) => (kind ? t("No {kind} images of {place} yet.", { kind, place }) : t("No images of {place} yet.", { place })),
+  notImages: (formats) => t("Only images can be added to a tooth ({formats}). Save a PDF or a document as an image first.", { formats }),
+  missingFile: t("File missing"),
+  expectedAt: t("Expected at"),
+  checkAndRepair: t("Check and repair"),
+  checkAndRepairHint: t("Looks for the file in the data folder and links it again if it was moved"),
 };
 
 export class ToothPanel {
@@ -166,7 +167,7 @@ export class ToothPanel {
       return;
     }
     const facts = this.teethFacts[this.tooth];
-    $("#tooth-title").textContent = `Tooth ${facts.label} · ${facts.name}`;
+    $("#tooth-title").textContent = t("Tooth {label} · {name}", { label: facts.label, name: facts.name });
   }
 
   /** "tooth 8" or "the whole mouth": where an image of `code` (a tooth, GENERAL or null) is. */
@@ -179,7 +180,7 @@ export class ToothPanel {
     const counts = Object.fromEntries(IMAGE_TYPES.map((t) => [t, 0]));
     for (const image of this.images) counts[image.image_type] += 1;
     const count = (n) => (loading ? "…" : n);
-    const tabs = [["all", "All", count(this.images.length)], ...IMAGE_TYPES.map((t) => [t, TYPE_LABELS[t], count(counts[t])]), ["timeline", "Timeline", null]];
+    const tabs = [["all", t("All"), count(this.images.length)], ...IMAGE_TYPES.map((type) => [type, TYPE_LABELS[type], count(counts[type])]), ["timeline", t("Timeline"), null]];
     const bar = $("#type-tabs");
     bar.replaceChildren(...tabs.map(([key, label, count]) => {
       const tab = document.createElement("button");
@@ -188,7 +189,7 @@ export class ToothPanel {
       tab.dataset.tab = key;
       tab.setAttribute("aria-selected", String(this.tab === key));
       tab.tabIndex = this.tab === key ? 0 : -1;
-      tab.innerHTML = `${label}${count === null ? "" : ` <span class="count">${count}</span>`}`;
+      tab.innerHTML = `${label}${count === null ? "" : ` <span class="count">${typeof count === "number" ? formatNumber(count) : count}</span>`}`;
       tab.addEventListener("click", () => this.selectTab(key));
       return tab;
     }));
@@ -197,14 +198,16 @@ export class ToothPanel {
       const index = keys.indexOf(this.tab);
       if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
         e.preventDefault();
-        const next = keys[(index + (e.key === "ArrowRight" ? 1 : keys.length - 1)) % keys.length];
+        // the tabs run from the inline start: in Arabic (right to left) ArrowLeft is the next one
+        const forward = (e.key === "ArrowRight") !== (document.documentElement.dir === "rtl");
+        const next = keys[(index + (forward ? 1 : keys.length - 1)) % keys.length];
         this.selectTab(next);
         bar.querySelector(`[data-tab="${next}"]`).focus();
       }
     };
     $("#compare-dialog").dataset.ready = String(counts.before > 0 && counts.after > 0);
     $("#open-compare").disabled = !(counts.before > 0 && counts.after > 0);
-    $("#open-compare").title = $("#open-compare").disabled ? "Needs a before and an after image of this tooth" : "";
+    $("#open-compare").title = $("#open-compare").disabled ? t("Needs a before and an after image of this tooth") : "";
   }
 
   selectTab(key) {
@@ -233,7 +236,7 @@ export class ToothPanel {
     if (showTimeline) return this.renderTimeline();
     const images = this.visibleImages();
     if (!images.length) {
-      grid.innerHTML = `<p class="muted empty">${escapeHtml(TEXT.noImages(this.tab === "all" ? "" : TYPE_LABELS[this.tab] + " ", this.placeName(this.tooth)))}</p>`;
+      grid.innerHTML = `<p class="muted empty">${escapeHtml(TEXT.noImages(this.tab === "all" ? "" : TYPE_LABELS[this.tab], this.placeName(this.tooth)))}</p>`;
       return;
     }
     grid.replaceChildren(...images.map((image, index) => this.card(image, images, index)));
@@ -246,7 +249,7 @@ export class ToothPanel {
     const open = document.createElement("button");
     open.type = "button";
     open.className = "thumb";
-    open.setAttribute("aria-label", `View ${TYPE_LABELS[image.image_type]} image ${image.original_name || image.file_name}`);
+    open.setAttribute("aria-label", t("View {type} image {name}", { type: TYPE_LABELS[image.image_type], name: image.original_name || image.file_name }));
     open.append(thumbnail(image));
     open.addEventListener("click", () => this.openViewer(list, index));
     const caption = document.createElement("figcaption");
@@ -257,8 +260,8 @@ export class ToothPanel {
     const actions = document.createElement("div");
     actions.className = "card-actions";
     actions.append(
-      button("Edit", () => this.editImage(image), `Edit details of ${image.file_name}`),
-      button("Delete", () => this.deleteImage(image), `Delete ${image.file_name}`, "danger"),
+      button(t("Edit"), () => this.editImage(image), t("Edit details of {name}", { name: image.file_name })),
+      button(t("Delete"), () => this.deleteImage(image), t("Delete {name}", { name: image.file_name }), "danger"),
     );
     caption.append(actions);
     card.append(open, caption);
@@ -275,7 +278,7 @@ export class ToothPanel {
     const groups = new Map();
     for (const image of ordered) {
       const when = image.taken_date || image.created_at;
-      const month = new Date(when.length === 10 ? `${when}T00:00:00` : when).toLocaleDateString(undefined, { year: "numeric", month: "long" });
+      const month = formatLocalDate(new Date(when.length === 10 ? `${when}T00:00:00` : when), { year: "numeric", month: "long" });
       if (!groups.has(month)) groups.set(month, []);
       groups.get(month).push(image);
     }
@@ -294,24 +297,24 @@ export class ToothPanel {
   renderTreatments() {
     const list = $("#treatment-list");
     if (!this.treatments.length) {
-      list.innerHTML = '<li class="muted">No treatments recorded for this tooth.</li>';
+      list.innerHTML = `<li class="muted">${escapeHtml(t("No treatments recorded for this tooth."))}</li>`;
     } else {
-      list.replaceChildren(...this.treatments.map((t) => {
+      list.replaceChildren(...this.treatments.map((treatment) => {
         const item = document.createElement("li");
         item.innerHTML = `
-          <span class="dot" style="background:${STATUS_COLORS[t.status]}"></span>
-          <span class="swatch" style="background:${escapeHtml(t.color || "transparent")}" title="Colour"></span>
-          <strong>${escapeHtml(t.treatment_type)}</strong>
-          <span class="status">${STATUS_LABELS[t.status]}</span>
-          <span class="muted">${escapeHtml([formatDate(t.start_date), formatDate(t.completion_date)].filter(Boolean).join(" → "))}</span>
-          <span class="muted notes">${escapeHtml(t.notes || "")}</span>`;
-        item.append(button("Edit", () => this.editTreatment(t), `Edit treatment ${t.treatment_type}`));
+          <span class="dot" style="background:${STATUS_COLORS[treatment.status]}"></span>
+          <span class="swatch" style="background:${escapeHtml(treatment.color || "transparent")}" title="${escapeHtml(t("Colour"))}"></span>
+          <strong>${escapeHtml(treatment.treatment_type)}</strong>
+          <span class="status">${STATUS_LABELS[treatment.status]}</span>
+          <span class="muted">${escapeHtml([formatDate(treatment.start_date), formatDate(treatment.completion_date)].filter(Boolean).join(" → "))}</span>
+          <span class="muted notes">${escapeHtml(treatment.notes || "")}</span>`;
+        item.append(button(t("Edit"), () => this.editTreatment(treatment), t("Edit treatment {name}", { name: treatment.treatment_type })));
         return item;
       }));
     }
     const select = $("#upload-treatment");
     const current = select.value;
-    select.replaceChildren(new Option("— none —", ""), ...this.treatments.map((t) => new Option(`${t.treatment_type} (${STATUS_LABELS[t.status]})`, t.id)));
+    select.replaceChildren(new Option(t("— none —"), ""), ...this.treatments.map((t) => new Option(`${t.treatment_type} (${STATUS_LABELS[t.status]})`, t.id)));
     if (this.treatments.some((t) => t.id === current)) select.value = current;
   }
 
@@ -345,7 +348,7 @@ export class ToothPanel {
   async editImage(image) {
     const dialog = $("#image-dialog");
     const form = dialog.querySelector("form");
-    form.elements.treatment_id.replaceChildren(new Option("— none —", ""), ...this.treatments.map((t) => new Option(t.treatment_type, t.id)));
+    form.elements.treatment_id.replaceChildren(new Option(t("— none —"), ""), ...this.treatments.map((t) => new Option(t.treatment_type, t.id)));
     form.elements.tooth.replaceChildren(...Object.entries(this.teethFacts).map(([code, f]) => new Option(code === GENERAL ? TEXT.generalTitle : `${f.label} · ${f.name}`, code)));
     $("#image-file-facts").textContent = `${image.path} · ${image.width}×${image.height} ${image.format} · ${formatBytes(image.size_bytes)}`;
     const result = await runFormDialog(dialog, {
@@ -361,9 +364,9 @@ export class ToothPanel {
     });
     if (!result) return;
     if (result.tooth !== image.tooth || result.image_type !== image.image_type) {
-      toast(`Moved to ${this.placeName(result.tooth)}, ${TYPE_LABELS[result.image_type]}.`, "ok");
+      toast(t("Moved to {place}, {type}.", { place: this.placeName(result.tooth), type: TYPE_LABELS[result.image_type] }), "ok");
     } else {
-      toast("Image details saved.", "ok");
+      toast(t("Image details saved."), "ok");
     }
     const neighbour = this.neighbourOf(image.id);
     await this.refresh();
@@ -398,12 +401,12 @@ export class ToothPanel {
   }
 
   async deleteImage(image) {
-    const ok = await confirmAction("Delete this image?", `${image.original_name || image.file_name} (${TYPE_LABELS[image.image_type]}) will be removed from the patient's record and from the disk.`);
+    const ok = await confirmAction(t("Delete this image?"), t("{name} ({type}) will be removed from the patient's record and from the disk.", { name: image.original_name || image.file_name, type: TYPE_LABELS[image.image_type] }));
     if (!ok) return;
     const neighbour = this.neighbourOf(image.id);
     try {
       await api("DELETE", `api/images/${image.id}`);
-      toast("Image deleted.", "ok");
+      toast(t("Image deleted."), "ok");
     } catch (error) {
       toast(error.message, "error");
     }
@@ -413,7 +416,7 @@ export class ToothPanel {
   }
 
   async editTreatment(treatment) {
-    $("#treatment-dialog-title").textContent = treatment ? "Edit treatment" : `New treatment · tooth ${this.teethFacts[this.tooth].label}`;
+    $("#treatment-dialog-title").textContent = treatment ? t("Edit treatment") : t("New treatment · tooth {label}", { label: this.teethFacts[this.tooth].label });
     $("#delete-treatment").hidden = !treatment;
     const values = treatment ? { ...treatment, cost: treatment.cost || "" } : { status: "planned", color: "#3b82f6" };
     const result = await runFormDialog($("#treatment-dialog"), values, (v) => {
@@ -423,7 +426,7 @@ export class ToothPanel {
         : api("POST", `api/patients/${this.patient.id}/treatments`, body);
     }, treatment ? () => this.deleteTreatment(treatment) : null);
     if (!result) return;
-    toast(result === "delete" ? "Treatment deleted." : treatment ? "Treatment saved." : "Treatment added.", "ok");
+    toast(result === "delete" ? t("Treatment deleted.") : treatment ? t("Treatment saved.") : t("Treatment added."), "ok");
     await this.refresh();
     await this.onChanged();
   }
@@ -431,7 +434,7 @@ export class ToothPanel {
   /** Confirm over the treatment dialog, which stays open: cancelling goes back to editing.
    * True when the treatment is gone; a refused delete is shown and the dialog stays. */
   async deleteTreatment(treatment) {
-    const ok = await confirmAction("Delete this treatment?", `${treatment.treatment_type} will be removed. Its images stay with the tooth.`);
+    const ok = await confirmAction(t("Delete this treatment?"), t("{name} will be removed. Its images stay with the tooth.", { name: treatment.treatment_type }));
     if (!ok) return false;
     try {
       await api("DELETE", `api/treatments/${treatment.id}`);

@@ -1,4 +1,5 @@
 // Small UI helpers shared by the views: toasts, confirmation, forms in dialogs.
+import { formatDate as formatLocalDate, formatNumber, label, t } from "./i18n.js";
 import { escapeHtml } from "./chart.js";
 
 export { escapeHtml };
@@ -49,7 +50,7 @@ function placeToast(box, host) {
 }
 
 /** Ask before a destructive action. Resolves true when confirmed. */
-export function confirmAction(title, text, okLabel = "Delete") {
+export function confirmAction(title, text, okLabel = t("Delete")) {
   const dialog = $("#confirm-dialog");
   $("#confirm-title").textContent = title;
   $("#confirm-text").textContent = text;
@@ -154,21 +155,24 @@ export function runFormDialog(dialog, values, save, onDelete = null) {
 
 export function formatBytes(bytes) {
   if (bytes === null || bytes === undefined) return "—";
-  const units = ["B", "KB", "MB", "GB", "TB"];
+  const units = [t("B"), t("KB"), t("MB"), t("GB"), t("TB")];
   let value = bytes;
   let unit = 0;
   while (value >= 1024 && unit < units.length - 1) {
     value /= 1024;
     unit += 1;
   }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+  const decimals = unit === 0 ? 0 : 1;
+  return `${formatNumber(value, { minimumFractionDigits: decimals, maximumFractionDigits: decimals })} ${units[unit]}`;
 }
 
 export function formatDate(iso) {
   if (!iso) return "";
   const date = new Date(iso.length === 10 ? `${iso}T00:00:00` : iso);
-  return date.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+  return formatLocalDate(date, { year: "numeric", month: "short", day: "numeric" });
 }
 
-export const TYPE_LABELS = { before: "Before", after: "After", xray: "X-ray", clinical: "Clinical", other: "Other" };
+export const IMAGE_TYPE_CODES = ["before", "after", "xray", "clinical", "other"];
+/** Image type names in the current language (from the catalog's labels). */
+export const TYPE_LABELS = Object.fromEntries(IMAGE_TYPE_CODES.map((code) => [code, label("image_types", code)]));
 export const IMAGE_TYPES = Object.keys(TYPE_LABELS);

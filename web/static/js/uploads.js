@@ -1,6 +1,7 @@
 // The upload tray: every upload is bound to the patient, tooth and type it started with, and
 // its progress stays in sight (bottom corner of the window) until it ends, whatever the person
 // opens meanwhile. Its outcome names the patient and the tooth.
+import { formatNumber, t, tn } from "./i18n.js";
 import { uploadFile } from "./bridge.js";
 import { $, TYPE_LABELS, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 
@@ -9,17 +10,17 @@ const KEEP_DONE_MS = 8000; // a batch with no refusal leaves the tray by itself 
 
 const TEXT = {
   heading: (b) => `${b.patientName} · ${b.place} · ${TYPE_LABELS[b.imageType]}`,
-  waiting: "Waiting…",
-  checking: "Checking…",
-  stored: "Stored",
-  tooLarge: (size, limit) => `The file is ${size}; the limit is ${limit}. Make it smaller (e.g. export it as JPEG) and add it again.`,
-  running: (done, total) => `${done} of ${total}`,
-  close: "Close",
-  closeLabel: (b) => `Close the upload list of ${b.patientName}, ${b.place}`,
-  summary: (stored, failed) => (failed ? `${stored} stored, ${failed} refused` : `${stored} stored`),
-  toastOk: (b, stored) => `${stored} image${stored === 1 ? "" : "s"} stored for ${b.patientName}, ${b.place}.`,
-  toastFailed: (b, stored, failed) => `${b.patientName}, ${b.place}: ${stored} stored, ${failed} refused — see the upload list for the reasons.`,
-  noName: "(no name)",
+  waiting: t("Waiting…"),
+  checking: t("Checking…"),
+  stored: t("Stored"),
+  tooLarge: (size, limit) => t("The file is {size}; the limit is {limit}. Make it smaller (e.g. export it as JPEG) and add it again.", { size, limit }),
+  running: (done, total) => t("{done} of {total}", { done, total }),
+  close: t("Close"),
+  closeLabel: (b) => t("Close the upload list of {patient}, {place}", { patient: b.patientName, place: b.place }),
+  summary: (stored, failed) => (failed ? t("{stored} stored, {failed} refused", { stored, failed }) : t("{stored} stored", { stored })),
+  toastOk: (b, stored) => tn("{n} image stored for {patient}, {place}.", "{n} images stored for {patient}, {place}.", stored, { patient: b.patientName, place: b.place }),
+  toastFailed: (b, stored, failed) => t("{patient}, {place}: {stored} stored, {failed} refused — see the upload list for the reasons.", { patient: b.patientName, place: b.place, stored, failed }),
+  noName: t("(no name)"),
 };
 
 /** One file's row in its batch: progress, then its outcome. */
@@ -32,7 +33,7 @@ function fileRow(list, name) {
   return {
     progress: (fraction) => {
       bar.value = fraction;
-      state.textContent = fraction < 1 ? `${Math.round(fraction * 100)}%` : TEXT.checking;
+      state.textContent = fraction < 1 ? formatNumber(fraction, { style: "percent" }) : TEXT.checking;
     },
     done: () => {
       item.className = "ok";
@@ -61,7 +62,7 @@ export class UploadTray {
    * (by the native dialog). Resolves when the batch has ended. */
   async start({ patient, tooth, toothLabel, place, imageType, treatmentId, files, errors = [] }) {
     this.dropFinished(); // the tray shows the latest uploads, and those still running
-    const batch = { patientId: patient.id, patientName: patient.full_name || TEXT.noName, tooth, toothLabel, place: place || `tooth ${toothLabel}`, imageType };
+    const batch = { patientId: patient.id, patientName: patient.full_name || TEXT.noName, tooth, toothLabel, place: place || t("tooth {label}", { label: toothLabel }), imageType };
     const box = this.batchBox(batch);
     const list = box.querySelector("ul");
     const status = box.querySelector(".batch-status");
@@ -74,7 +75,7 @@ export class UploadTray {
     const maxBytes = this.limits().maxBytes;
     const queue = [];
     for (const file of files) {
-      const row = fileRow(list, file.name || "pasted image");
+      const row = fileRow(list, file.name || t("pasted image"));
       if (maxBytes && file.size > maxBytes) {
         row.fail(TEXT.tooLarge(formatBytes(file.size), formatBytes(maxBytes))); // not sent at all
         failed += 1;

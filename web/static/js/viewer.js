@@ -147,7 +147,7 @@ export class Viewer {
   key(event) {
     if (event.target.tagName === "INPUT" || event.target.tagName === "SELECT") return;
     const map = {
-      ArrowLeft: "prev", ArrowRight: "next", "+": "zoom-in", "=": "zoom-in", "-": "zoom-out",
+      ...(document.documentElement.dir === "rtl" ? { ArrowLeft: "next", ArrowRight: "prev" } : { ArrowLeft: "prev", ArrowRight: "next" }), "+": "zoom-in", "=": "zoom-in", "-": "zoom-out",
       "0": "fit", r: "rotate-right", R: "rotate-left", h: "flip-h", v: "flip-v", i: "invert",
     };
     const action = map[event.key];
