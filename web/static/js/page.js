@@ -34,7 +34,7 @@ const questions = { patients: new ViewQuestion(), patient: new ViewQuestion(), p
 const viewer = new Viewer();
 const compare = new Compare();
 const uploads = new UploadTray({
-  limits: () => ({ maxBytes: state.settings?.upload?.max_bytes }),
+  limits: () => ({ maxBytes: state.settings?.upload?.max_bytes, maxDicomBytes: state.settings?.upload?.max_dicom_bytes }),
   onFinished: (batch) => uploadFinished(batch),
 });
 // The panel is the one owner of "the open tooth" (panel.tooth); the chart shows it selected.

@@ -48,7 +48,7 @@ function fileRow(list, name) {
 }
 
 export class UploadTray {
-  /** `limits()` gives {maxBytes} as the server has it (from the settings); `onFinished(batch)`
+  /** `limits()` gives {maxBytes, maxDicomBytes} as the server has it (from the settings); `onFinished(batch)`
    * runs when a batch has ended with at least one file stored (the views refresh). */
   constructor({ limits, onFinished }) {
     this.tray = $("#upload-tray");
@@ -72,12 +72,14 @@ export class UploadTray {
       fileRow(list, error.name).fail(error.message);
       failed += 1;
     }
-    const maxBytes = this.limits().maxBytes;
+    const { maxBytes, maxDicomBytes } = this.limits();
     const queue = [];
     for (const file of files) {
       const row = fileRow(list, file.name || t("pasted image"));
-      if (maxBytes && file.size > maxBytes) {
-        row.fail(TEXT.tooLarge(formatBytes(file.size), formatBytes(maxBytes))); // not sent at all
+      // a DICOM file (its DICM mark, whatever its name) may be larger than a photo
+      const limit = maxDicomBytes && file.size > maxBytes && (await isDicom(file)) ? maxDicomBytes : maxBytes;
+      if (limit && file.size > limit) {
+        row.fail(TEXT.tooLarge(formatBytes(file.size), formatBytes(limit))); // not sent at all
         failed += 1;
       } else {
         queue.push({ file, row });
@@ -162,4 +164,10 @@ async function uploadAsking(path, file, fields, onProgress) {
     if (!(await asking)) throw error;
     return uploadFile(path, file, { ...fields, [refusal.confirm_field]: "1" }, onProgress);
   }
+}
+
+/** Whether `file` is a DICOM Part 10 file: "DICM" after its 128-byte preamble. */
+async function isDicom(file) {
+  const mark = new Uint8Array(await file.slice(128, 132).arrayBuffer());
+  return String.fromCharCode(...mark) === "DICM";
 }
