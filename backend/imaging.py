@@ -481,6 +481,8 @@ def _stretch_to_8bit(image: Image.Image) -> Image.Image:
     # 0.5-99.5 percentile range to 0-255 instead of dividing by 256 or by the maximum.
     image = image.convert("F" if image.mode == "F" else "I")
     low, high = image.getextrema()
+    # One band (F or I): the extrema are a pair of numbers, not one pair per band.
+    assert isinstance(low, int | float) and isinstance(high, int | float)
     if high <= low:
         return Image.new("L", image.size, 0)
     cumulative = list(accumulate(image.histogram(extrema=(low, high))))  # 256 bins

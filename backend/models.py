@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,8 +24,9 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 
 from backend import search_keys
 
@@ -52,18 +54,25 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def _row_values(context: DefaultExecutionContext) -> dict[str, Any]:
+    """The values of the row being inserted or updated, by column name."""
+    # SQLAlchemy leaves this method unannotated; it returns the row's parameter dictionary.
+    values: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return values
+
+
 def _patient_text_key(context: DefaultExecutionContext) -> str:
-    row = context.get_current_parameters()
+    row = _row_values(context)
     return search_keys.patient_text_key(row.get("full_name"), row.get("serial_number"))
 
 
 def _patient_digits_key(context: DefaultExecutionContext) -> str:
-    row = context.get_current_parameters()
+    row = _row_values(context)
     return search_keys.digits_key(row.get("phone"), row.get("serial_number"))
 
 
 def _description_key(context: DefaultExecutionContext) -> str:
-    return search_keys.description_key(context.get_current_parameters().get("description"))
+    return search_keys.description_key(_row_values(context).get("description"))
 
 
 class Patient(Base):
@@ -192,7 +201,9 @@ class Image(Base):
 
 
 @event.listens_for(Patient, "before_update")
-def _refresh_patient_keys(_mapper, _connection, patient: Patient) -> None:
+def _refresh_patient_keys(
+    _mapper: Mapper[Patient], _connection: Connection, patient: Patient
+) -> None:
     text = search_keys.patient_text_key(patient.full_name, patient.serial_number)
     phone = search_keys.digits_key(patient.phone, patient.serial_number)
     if patient.search_text != text:
@@ -202,7 +213,7 @@ def _refresh_patient_keys(_mapper, _connection, patient: Patient) -> None:
 
 
 @event.listens_for(Image, "before_update")
-def _refresh_image_key(_mapper, _connection, image: Image) -> None:
+def _refresh_image_key(_mapper: Mapper[Image], _connection: Connection, image: Image) -> None:
     key = search_keys.description_key(image.description)
     if image.search_description != key:
         image.search_description = key

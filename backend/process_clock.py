@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -14,11 +15,13 @@ _IMPORTED_AT = time.monotonic()
 def process_age() -> float:
     """Seconds since the operating system started this process (Linux: from /proc, to 10 ms);
     elsewhere seconds since this module was imported, a lower bound."""
-    try:
-        stat = Path("/proc/self/stat").read_text(encoding="ascii")
-        uptime = float(Path("/proc/uptime").read_text(encoding="ascii").split()[0])
-        # Field 22 (start time in clock ticks after boot) counted after the ")" ending field 2.
-        started_ticks = int(stat.rsplit(")", 1)[1].split()[19])
-        return max(0.0, uptime - started_ticks / os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError, AttributeError):
-        return time.monotonic() - _IMPORTED_AT
+    if sys.platform != "win32":  # Windows has neither /proc nor os.sysconf
+        try:
+            stat = Path("/proc/self/stat").read_text(encoding="ascii")
+            uptime = float(Path("/proc/uptime").read_text(encoding="ascii").split()[0])
+            # Field 22 (start time in clock ticks after boot) counted after the ")" ending field 2.
+            started_ticks = int(stat.rsplit(")", 1)[1].split()[19])
+            return max(0.0, uptime - started_ticks / os.sysconf("SC_CLK_TCK"))
+        except (OSError, ValueError, IndexError, AttributeError):
+            pass
+    return time.monotonic() - _IMPORTED_AT

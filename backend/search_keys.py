@@ -39,6 +39,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -330,7 +331,7 @@ def refresh_search_keys(bind: Session | Connection) -> int:
     return len(patients) + len(images)
 
 
-def _update(connection: Connection, statement: sa.Update, rows: Iterable[dict]) -> None:
+def _update(connection: Connection, statement: sa.Update, rows: Iterable[dict[str, Any]]) -> None:
     batch = list(rows)
     for start in range(0, len(batch), 1000):
         connection.execute(statement, batch[start : start + 1000])

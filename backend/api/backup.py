@@ -5,8 +5,10 @@ restore swaps the data in, every other request is refused with a clear message."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Flask, g, jsonify, request, send_file
+from flask.typing import ResponseReturnValue
 
 from backend import validation as check
 from backend.api.common import db, json_body, runtime
@@ -27,27 +29,27 @@ OPEN_DURING_RESTORE = ("/static/", "/api/jobs/")
 OPEN_PATHS = frozenset({"/", "/favicon.ico", "/api/health", "/api/ready"})
 
 
-def _started(job: Job):
+def _started(job: Job) -> ResponseReturnValue:
     return jsonify(job.as_dict()), 202
 
 
-def _folders() -> list:
+def _folders() -> list[Path]:
     return archives.backup_folders(runtime().settings, state.read_backup_settings(db()).folder)
 
 
-def _status() -> dict:
+def _status() -> dict[str, Any]:
     lock = current_lock(runtime().sessions)
     restoring = lock is not None and lock.operation == "restore"
     return service.backup_status(db(), runtime().settings, restore_running=restoring)
 
 
 @bp.get("/backup")
-def backup_status():
+def backup_status() -> ResponseReturnValue:
     return jsonify(_status())
 
 
 @bp.patch("/backup/settings")
-def update_backup_settings():
+def update_backup_settings() -> ResponseReturnValue:
     body = json_body()
     _refuse_data_tree(body.get("folder"))
     state.update_backup_settings(db(), body)
@@ -63,12 +65,12 @@ def _refuse_data_tree(folder: object) -> None:
 
 
 @bp.get("/backups")
-def list_backups():
+def list_backups() -> ResponseReturnValue:
     return jsonify({"backups": archives.list_archives(_folders())})
 
 
 @bp.post("/backups")
-def start_backup():
+def start_backup() -> ResponseReturnValue:
     body = json_body()
     folder = body.get("folder")
     if folder is not None and not isinstance(folder, str):
@@ -84,13 +86,13 @@ def start_backup():
 
 
 @bp.get("/backups/<name>/download")
-def download_backup(name: str):
+def download_backup(name: str) -> ResponseReturnValue:
     path = archives.find_archive(_folders(), name)
     return send_file(path, mimetype="application/zip", as_attachment=True, download_name=path.name)
 
 
 @bp.post("/backups/upload")
-def upload_backup():
+def upload_backup() -> ResponseReturnValue:
     request.max_content_length = MAX_UPLOAD_BYTES
     uploaded = request.files.get("file")
     if uploaded is None or not uploaded.filename:
@@ -101,11 +103,11 @@ def upload_backup():
 
 
 @bp.post("/backups/verify")
-def start_verify():
+def start_verify() -> ResponseReturnValue:
     path = restore.archive_path(check.path_text(json_body().get("path"), "path"))
     settings = runtime().settings
 
-    def work(progress: Progress) -> dict:
+    def work(progress: Progress) -> dict[str, Any]:
         try:
             return verify_archive(path, progress=progress, work_dir=settings.backups_dir).as_dict()
         finally:
@@ -115,18 +117,18 @@ def start_verify():
 
 
 @bp.post("/store/check")
-def start_check():
+def start_check() -> ResponseReturnValue:
     repair = json_body().get("repair") is True
     rt = runtime()
 
-    def work(progress: Progress) -> dict:
+    def work(progress: Progress) -> dict[str, Any]:
         with session_scope(rt.sessions) as session:
             return check_store(session, rt.store, repair=repair, progress=progress).as_dict()
 
     return _started(rt.jobs.start("check", work))
 
 
-def _reading(body: dict) -> dict:
+def _reading(body: dict[str, Any]) -> dict[str, Any]:
     """How an earlier app's backup's teeth are to be read: `notation` (every table),
     `table_notation` ({"dental_treatments": "universal"}), `early_layout`."""
     return reading_choices(
@@ -135,7 +137,7 @@ def _reading(body: dict) -> dict:
 
 
 @bp.post("/restore/preview")
-def start_restore_preview():
+def start_restore_preview() -> ResponseReturnValue:
     body = json_body()
     path = restore.archive_path(check.path_text(body.get("path"), "path"))
     reading = _reading(body)
@@ -148,7 +150,7 @@ def start_restore_preview():
 
 
 @bp.post("/restore")
-def start_restore():
+def start_restore() -> ResponseReturnValue:
     body = json_body()
     path = restore.archive_path(check.path_text(body.get("path"), "path"))
     if body.get("confirm") is not True:
@@ -159,7 +161,7 @@ def start_restore():
     reading = _reading(body)
     rt = runtime()
 
-    def work(progress: Progress) -> dict:
+    def work(progress: Progress) -> dict[str, Any]:
         # The preview kept the upload for this step; after it, success or not, it goes (the
         # page uploads the file again for another try).
         try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, Response, jsonify, request, send_file
+from flask.typing import ResponseReturnValue
 
 from backend.api.common import db, json_body, store
 from backend.api.errors import error_response
@@ -19,13 +22,13 @@ FILE_CACHE = "private, no-cache"
 
 
 @bp.get("/api/patients/<patient_id>/teeth/<tooth>/images")
-def list_tooth_images(patient_id: str, tooth: str):
+def list_tooth_images(patient_id: str, tooth: str) -> ResponseReturnValue:
     found = images.list_tooth_images(db(), patient_id, tooth, request.args.get("type"))
     return jsonify({"images": [image_dict(i) for i in found]})
 
 
 @bp.post("/api/patients/<patient_id>/teeth/<tooth>/images")
-def upload_images(patient_id: str, tooth: str):
+def upload_images(patient_id: str, tooth: str) -> ResponseReturnValue:
     uploads = [
         images.Upload(name=f.filename or "", data=f.read()) for f in request.files.getlist("files")
     ]
@@ -60,22 +63,22 @@ def upload_images(patient_id: str, tooth: str):
 
 
 @bp.get("/api/images/<image_id>")
-def get_image(image_id: str):
+def get_image(image_id: str) -> ResponseReturnValue:
     return jsonify(image_dict(images.get_image(db(), image_id)))
 
 
 @bp.patch("/api/images/<image_id>")
-def update_image(image_id: str):
+def update_image(image_id: str) -> ResponseReturnValue:
     return jsonify(image_dict(images.update_image(db(), store(), image_id, json_body())))
 
 
 @bp.delete("/api/images/<image_id>")
-def delete_image(image_id: str):
+def delete_image(image_id: str) -> ResponseReturnValue:
     images.delete_image(db(), store(), image_id)
     return jsonify({"deleted": image_id})
 
 
-def _send(path, mimetype: str, etag: str) -> Response:
+def _send(path: Path, mimetype: str, etag: str) -> Response:
     return _sandboxed(send_file(path, mimetype=mimetype, etag=etag, conditional=True))
 
 
@@ -88,7 +91,7 @@ def _sandboxed(response: Response) -> Response:
 
 
 @bp.get("/images/<image_id>/file")
-def image_file(image_id: str):
+def image_file(image_id: str) -> ResponseReturnValue:
     image = images.get_image(db(), image_id)
     path = retrieval.locate_image(db(), store(), image)
     extension = image.file_name.rsplit(".", 1)[-1].lower()
@@ -96,14 +99,14 @@ def image_file(image_id: str):
 
 
 @bp.get("/images/<image_id>/thumbnail")
-def image_thumbnail(image_id: str):
+def image_thumbnail(image_id: str) -> ResponseReturnValue:
     image = images.get_image(db(), image_id)
     path = retrieval.thumbnail_file(db(), store(), image)
     return _send(path, "image/jpeg", f"t-{image.sha256}")
 
 
 @bp.get("/images/<image_id>/frames/<int:number>")
-def image_frame(image_id: str, number: int):
+def image_frame(image_id: str, number: int) -> ResponseReturnValue:
     """Frame `number` (from 1) of a DICOM image as PNG, with the file's window/level: what the
     viewer shows. Made from the original at each request; a browser that has it revalidates
     by ETag and is answered 304 before anything is decoded."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from backend.api.common import db, int_arg, json_body, store
 from backend.serializers import image_dict, patient_dict, treatment_dict
@@ -13,7 +14,7 @@ bp = Blueprint("patients", __name__, url_prefix="/api")
 
 
 @bp.get("/patients")
-def list_patients():
+def list_patients() -> ResponseReturnValue:
     found = patients.search_patients(
         db(), request.args.get("q", ""), limit=int_arg("limit", 50), offset=int_arg("offset", 0)
     )
@@ -22,7 +23,7 @@ def list_patients():
 
 
 @bp.get("/search/images")
-def search_images():
+def search_images() -> ResponseReturnValue:
     """Images of any patient by description (q), type, tooth and the day taken (from, to:
     YYYY-MM-DD, both included), newest first, a page at a time (limit, offset)."""
     page = image_search.search_images(
@@ -52,35 +53,35 @@ def search_images():
 
 
 @bp.post("/patients")
-def create_patient():
+def create_patient() -> ResponseReturnValue:
     patient = patients.create_patient(db(), json_body())
     return jsonify(patient_dict(patient, image_count=0)), 201
 
 
 @bp.get("/patients/<patient_id>")
-def get_patient(patient_id: str):
+def get_patient(patient_id: str) -> ResponseReturnValue:
     patient = patients.get_patient(db(), patient_id)
     count = patients.image_counts_by_patient(db(), [patient.id]).get(patient.id, 0)
     return jsonify(patient_dict(patient, image_count=count))
 
 
 @bp.patch("/patients/<patient_id>")
-def update_patient(patient_id: str):
+def update_patient(patient_id: str) -> ResponseReturnValue:
     return jsonify(patient_dict(patients.update_patient(db(), patient_id, json_body())))
 
 
 @bp.delete("/patients/<patient_id>")
-def delete_patient(patient_id: str):
+def delete_patient(patient_id: str) -> ResponseReturnValue:
     return jsonify({"deleted": patients.delete_patient(db(), store(), patient_id)})
 
 
 @bp.get("/patients/<patient_id>/chart")
-def patient_chart(patient_id: str):
+def patient_chart(patient_id: str) -> ResponseReturnValue:
     return jsonify(chart.patient_chart(db(), patient_id))
 
 
 @bp.get("/patients/<patient_id>/treatments")
-def list_treatments(patient_id: str):
+def list_treatments(patient_id: str) -> ResponseReturnValue:
     patients.get_patient(db(), patient_id)
     wanted = request.args.get("tooth")
     found = treatments.list_treatments(db(), patient_id, tooth(wanted) if wanted else None)
@@ -88,17 +89,17 @@ def list_treatments(patient_id: str):
 
 
 @bp.post("/patients/<patient_id>/treatments")
-def create_treatment(patient_id: str):
+def create_treatment(patient_id: str) -> ResponseReturnValue:
     treatment = treatments.create_treatment(db(), patient_id, json_body())
     return jsonify(treatment_dict(treatment)), 201
 
 
 @bp.patch("/treatments/<treatment_id>")
-def update_treatment(treatment_id: str):
+def update_treatment(treatment_id: str) -> ResponseReturnValue:
     return jsonify(treatment_dict(treatments.update_treatment(db(), treatment_id, json_body())))
 
 
 @bp.delete("/treatments/<treatment_id>")
-def delete_treatment(treatment_id: str):
+def delete_treatment(treatment_id: str) -> ResponseReturnValue:
     treatments.delete_treatment(db(), treatment_id)
     return jsonify({"deleted": treatment_id})

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from backend import i18n
 from backend.api.common import db, json_body, runtime, store
@@ -25,7 +26,7 @@ def _upload_facts() -> dict[str, object]:
     }
 
 
-def _settings_response():
+def _settings_response() -> Response:
     """The clinic's settings, this PC's own (language, theme, digits) with the language the
     program shows now (`locale`), then the read-only facts about the installation."""
     return jsonify(
@@ -40,12 +41,12 @@ def _settings_response():
 
 
 @bp.get("/settings")
-def get_settings():
+def get_settings() -> ResponseReturnValue:
     return _settings_response()
 
 
 @bp.patch("/settings")
-def update_settings():
+def update_settings() -> ResponseReturnValue:
     """Every change is checked before any is kept: one bad value changes nothing."""
     own, clinic = pc_preferences.split_changes(json_body())
     cleaned = pc_preferences.check_changes(own)
@@ -56,12 +57,12 @@ def update_settings():
 
 
 @bp.post("/settings/server/test")
-def test_server():
+def test_server() -> ResponseReturnValue:
     return jsonify(server_move.check_server(str(json_body().get("db_url") or "")))
 
 
 @bp.put("/settings/server")
-def save_server():
+def save_server() -> ResponseReturnValue:
     body = json_body()
     return jsonify(
         server_move.save_server_settings(
@@ -73,12 +74,12 @@ def save_server():
 
 
 @bp.get("/storage")
-def storage():
+def storage() -> ResponseReturnValue:
     return jsonify(storage_report.storage_report(db(), store()))
 
 
 @bp.get("/logs")
-def log_entries():
+def log_entries() -> ResponseReturnValue:
     log_file = logs.log_file_path(runtime().settings)
     entries = logs.recent_entries(
         log_file,
@@ -90,5 +91,5 @@ def log_entries():
 
 
 @bp.post("/demo")
-def demo():
+def demo() -> ResponseReturnValue:
     return jsonify(create_demo_data(db(), store())), 201

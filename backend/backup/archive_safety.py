@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from backend.backup.errors import NotEnoughSpace
 from backend.fileio import free_bytes, human_size, is_safe_file_name
@@ -183,7 +184,7 @@ def layout_problems(archive: zipfile.ZipFile) -> list[str]:
     return problems
 
 
-def _stored_facts(handle, info: zipfile.ZipInfo) -> tuple[int, int, int] | None:
+def _stored_facts(handle: IO[bytes], info: zipfile.ZipInfo) -> tuple[int, int, int] | None:
     """(CRC-32, compressed size, size) as the entry's local header, or its data descriptor
     when it has one, states them; None where they are left to the zip64 extra field."""
     handle.seek(info.header_offset)

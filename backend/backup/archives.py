@@ -25,7 +25,7 @@ def backup_folders(settings: Settings, remembered: str | None) -> list[Path]:
 
 def list_archives(folders: list[Path]) -> list[dict[str, Any]]:
     """The newest backup files in `folders`, newest first."""
-    found = []
+    found: list[dict[str, Any]] = []
     for folder in folders:
         if not folder.is_dir():
             continue

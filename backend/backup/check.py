@@ -131,13 +131,13 @@ def check_store(
             report.mismatched.append(image.relative_path)
         progress.advance(1, image.size_bytes)
     for image_id in missing_ids:
-        image = session.get(Image, image_id)
-        assert image is not None
-        if repair and _relink(session, store, image):
-            report.repaired.append(image.relative_path)
-            known.add(image.relative_path)
+        lost = session.get(Image, image_id)
+        assert lost is not None
+        if repair and _relink(session, store, lost):
+            report.repaired.append(lost.relative_path)
+            known.add(lost.relative_path)
         else:
-            report.missing.append(image.relative_path)
+            report.missing.append(lost.relative_path)
     progress.update(message=gettext("Looking for files no image record knows"))
     _walk(store, known, report)
     log.info(

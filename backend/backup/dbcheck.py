@@ -106,7 +106,7 @@ def foreign_file_rows(connection: sqlite3.Connection) -> list[str]:
     ]
 
 
-def _image_rows(rows, manifest: Manifest) -> tuple[list[str], list[str]]:
+def _image_rows(rows: sqlite3.Cursor, manifest: Manifest) -> tuple[list[str], list[str]]:
     """Every image row needs its file in the archive: at its path (separators and trailing
     slash normalised), or elsewhere under the same name with the same checksum (a restore puts
     it in place)."""

@@ -24,7 +24,6 @@ from backend.backup.verify import verify_archive
 from backend.errors import ValidationError
 from backend.fileio import remove_path
 from backend.i18n import gettext
-from backend.jobs import Progress
 from backend.runtime import Runtime
 
 NO_IMPORTER = (
@@ -144,7 +143,7 @@ def restore(
     runtime: Runtime,
     archive: Path,
     kind: str,
-    progress: Progress,
+    progress: Reporter,
     *,
     reading: dict[str, Any] | None,
     put_back: Callable[[Path], None],
@@ -206,8 +205,9 @@ def _reading_used(importer: Any, source: Any, runtime: Runtime, reading: dict[st
     """How the backup's teeth are read: as chosen, the rest per table generation from the
     evidence; raises ValidationError naming the generations still to choose."""
     shown = importer.preview(source, runtime, **reading)
-    if shown.reading:
-        return shown.reading
+    used: str = shown.reading
+    if used:
+        return used
     evidence = [
         f"{generation}: " + "; ".join(entry["notation"]["evidence"])
         for generation, entry in shown.generations.items()

@@ -13,7 +13,7 @@ import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from backend.backup.errors import BackupInvalid
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, TREATMENT_TABLES
@@ -71,7 +71,7 @@ class _TooLarge(ValueError):
     """The export is beyond MAX_RECORDS or MAX_VALUE_CHARS; the message names the limit."""
 
 
-class Skipped(list):
+class Skipped(list[Any]):
     """A list of records this program does not keep: empty, with the number it had."""
 
     def __init__(self, records: int) -> None:
@@ -91,7 +91,7 @@ class _StreamingExport:
     """A bounded incremental parse: json.JSONDecoder.raw_decode of one value at a time from a
     buffer that holds at most the current value and one chunk more."""
 
-    def __init__(self, handle) -> None:
+    def __init__(self, handle: TextIO) -> None:
         self.handle = handle
         self.buffer = ""
         self.pos = 0

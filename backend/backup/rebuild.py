@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Column, Table, create_engine
 
@@ -171,13 +172,13 @@ def _copy_table(
     database: UntrustedDatabase,
     writing: sqlite3.Connection,
     table: Table,
-    columns: list[Column],
+    columns: list[Column[Any]],
     problems: list[str],
 ) -> int:
     names = ", ".join(f'"{c.name}"' for c in columns)  # names from our models
     insert = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
     copied = 0
-    batch: list[tuple] = []
+    batch: list[tuple[Any, ...]] = []
     for values in database.rows(f'SELECT {names} FROM "{table.name}"'):
         problem = row_problem(table.name, columns, values)
         if problem is not None:
@@ -196,7 +197,11 @@ def _copy_table(
 
 
 def _insert(
-    writing: sqlite3.Connection, insert: str, table: str, batch: list[tuple], problems: list[str]
+    writing: sqlite3.Connection,
+    insert: str,
+    table: str,
+    batch: list[tuple[Any, ...]],
+    problems: list[str],
 ) -> None:
     """Insert a batch at once; when our schema refuses one of its rows (a unique value
     repeated, a record pointing at one that is missing), find and name that row."""
@@ -219,7 +224,7 @@ def _insert(
                 return
 
 
-def _integrity_problem(table: str, values: tuple, exc: sqlite3.IntegrityError) -> str:
+def _integrity_problem(table: str, values: tuple[Any, ...], exc: sqlite3.IntegrityError) -> str:
     reason = str(exc)
     if "FOREIGN KEY" in reason:
         why = "it points at a record the backup does not hold"

@@ -60,7 +60,7 @@ def preview_restore(
     archive: Path,
     progress: Reporter | None = None,
     reading: dict[str, Any] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Check the whole archive (nothing live is touched) and say what a restore would do:
     when the backup was made, from where, what it holds and what it replaces. `reading`
     (`reading_choices`) is how an earlier app's backup's teeth are to be read."""

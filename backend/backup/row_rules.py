@@ -53,7 +53,7 @@ RECORD_NAMES = {
 }
 
 
-def row_problem(table: str, columns: list[Column], values: tuple) -> str | None:
+def row_problem(table: str, columns: list[Column[Any]], values: tuple[Any, ...]) -> str | None:
     """Why the row `values` (in the order of `columns`) of `table` is not one this program
     writes, naming the record and the field; None when it is."""
     for column, value in zip(columns, values, strict=True):
@@ -66,7 +66,7 @@ def row_problem(table: str, columns: list[Column], values: tuple) -> str | None:
     return None
 
 
-def _check_value(table: str, column: Column, value: Any) -> None:
+def _check_value(table: str, column: Column[Any], value: Any) -> None:
     field = column.name
     if value is None:
         if not column.nullable:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend.backup import state
 from backend.backup.create import DEFAULT_PREFIX
@@ -146,7 +147,7 @@ class BackupScheduler:
 
     def __init__(
         self,
-        sessions,
+        sessions: sessionmaker[Session],
         start_backup: Callable[[], Job],
         *,
         interval_s: float = CHECK_EVERY_S,
@@ -202,5 +203,5 @@ def _local(utc_naive: datetime) -> datetime:
     return state.Outcome(utc_naive, {}).local_time()
 
 
-def has_data(session) -> bool:
+def has_data(session: Session) -> bool:
     return bool(session.scalar(select(func.count()).select_from(Patient)))

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import functools
 import re
+import sqlite3
 from dataclasses import dataclass, field
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
 from backend.backup.untrusted_db import UntrustedDatabase
@@ -82,12 +83,12 @@ def check_bodies(sql: str) -> set[str]:
     return bodies
 
 
-def _columns(connection, table: str) -> set[tuple[str, str]]:
+def _columns(connection: sqlite3.Connection, table: str) -> set[tuple[str, str]]:
     rows = connection.execute(f'PRAGMA table_xinfo("{table}")').fetchall()  # our own names
     return {(str(row[1]), str(row[2]).upper()) for row in rows}
 
 
-def _add_schema(shape: SchemaShape, connection) -> None:
+def _add_schema(shape: SchemaShape, connection: sqlite3.Connection) -> None:
     for kind, name, _table, sql in connection.execute(
         "SELECT type, name, tbl_name, sql FROM sqlite_master"
     ):
@@ -112,6 +113,14 @@ def migrated_in_memory(revision: str) -> Engine:
     return engine
 
 
+def _sqlite_driver(connection: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under an SQLAlchemy connection to an SQLite engine."""
+    driver = connection.connection.driver_connection
+    assert driver is not None  # an SQLite engine's pooled connection wraps its sqlite3 one
+    sqlite: sqlite3.Connection = driver
+    return sqlite
+
+
 @functools.lru_cache(maxsize=1)
 def fresh_database_bytes() -> bytes:
     """The whole file of a new, empty database of our newest schema, made by our migrations
@@ -119,7 +128,8 @@ def fresh_database_bytes() -> bytes:
     engine = migrated_in_memory("heads")
     try:
         with engine.connect() as connection:
-            return connection.connection.driver_connection.serialize()
+            image: bytes = _sqlite_driver(connection).serialize()
+            return image
     finally:
         engine.dispose()
 
@@ -131,7 +141,7 @@ def reference_shape(revision: str) -> SchemaShape:
     engine = migrated_in_memory(revision)
     try:
         with engine.connect() as connection:
-            _add_schema(shape, connection.connection.driver_connection)
+            _add_schema(shape, _sqlite_driver(connection))
     finally:
         engine.dispose()
     if revision in ScriptDirectory(str(migrations_dir())).get_heads():
@@ -139,7 +149,7 @@ def reference_shape(revision: str) -> SchemaShape:
         try:
             Base.metadata.create_all(engine)
             with engine.connect() as connection:
-                _add_schema(shape, connection.connection.driver_connection)
+                _add_schema(shape, _sqlite_driver(connection))
         finally:
             engine.dispose()
     return shape

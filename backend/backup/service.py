@@ -100,7 +100,7 @@ def backup_status(
     now: datetime | None = None,
     *,
     restore_running: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """The schedule, the last good backup, the last failure, an import of the earlier app's
     backup that was cut off, and the warning for the main screen (None when all is well).
     `restore_running`: a restore or import holds the store lock now, so an import record of a

@@ -47,8 +47,10 @@ def snapshot_database(engine: Engine, target: Path) -> SnapshotFacts:
 def _online_backup(engine: Engine, target: Path) -> None:
     raw = engine.raw_connection()
     try:
+        source = raw.driver_connection
+        assert source is not None  # an SQLite engine's pooled connection wraps its sqlite3 one
         with contextlib.closing(sqlite3.connect(target)) as destination:
-            raw.driver_connection.backup(destination)  # one step: a single read transaction
+            source.backup(destination)  # one step: a single read transaction
     finally:
         raw.close()
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 STEP_INTERVAL = 10_000  # virtual-machine instructions between two budget checks
 PAGE_SIZE_ASSUMED = 4096
@@ -81,7 +82,7 @@ class UntrustedDatabase:
         self.connection = connection
         self._meter = meter
 
-    def rows(self, sql: str, parameters: tuple = ()) -> Iterator[tuple]:
+    def rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
         try:
             yield from self.connection.execute(sql, parameters)
         except sqlite3.OperationalError as exc:
@@ -89,10 +90,10 @@ class UntrustedDatabase:
                 raise OverBudget(self._meter.elapsed()) from exc
             raise
 
-    def all(self, sql: str, parameters: tuple = ()) -> list[tuple]:
+    def all(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return list(self.rows(sql, parameters))
 
-    def one(self, sql: str, parameters: tuple = ()) -> tuple | None:
+    def one(self, sql: str, parameters: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
         for row in self.rows(sql, parameters):
             return row
         return None

@@ -18,8 +18,7 @@ import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_fragments, parse_basic_offsets
-from pydicom.pixels import get_decoder
-from pydicom.pixels.decoders.base import Decoder
+from pydicom.pixels.decoders.base import Decoder, get_decoder
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from backend import imaging

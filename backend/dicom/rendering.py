@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -86,8 +87,12 @@ def _frame_samples(dicom_file: DicomFile, index: int, step: int) -> np.ndarray:
     ds = dicom_file.dataset
     try:
         if dicom_file.is_native and step > 1 and _in_place_readable(ds):
+            # pydicom annotates its options as `**kwargs: DecodeOptions` (not Unpack[...]).
             view, _ = dicom_file.decoder.as_array(
-                ds, index=index, view_only=True, correct_unused_bits=False
+                ds,
+                index=index,
+                view_only=True,  # type: ignore[arg-type]
+                correct_unused_bits=False,  # type: ignore[arg-type]
             )
             return _stored_bits(np.ascontiguousarray(view[::step, ::step]), ds)
         array, _ = dicom_file.decoder.as_array(ds, index=index)
@@ -114,8 +119,10 @@ def _stored_bits(array: np.ndarray, ds: Dataset) -> np.ndarray:
         return array
     unused = allocated - stored
     if array.dtype.kind == "i":
-        return (array << unused) >> unused
-    return array & np.array((1 << stored) - 1, dtype=array.dtype)
+        extended: np.ndarray = (array << unused) >> unused
+        return extended
+    masked: np.ndarray = array & np.array((1 << stored) - 1, dtype=array.dtype)
+    return masked
 
 
 def _modality(samples: np.ndarray, ds: Dataset) -> np.ndarray:
@@ -162,7 +169,7 @@ def _voi(
     return _scale(values, *(shared_range or _percentile_range(values)))
 
 
-def _first(value: object) -> object:
+def _first(value: Any) -> Any:
     """The first of a multi-valued attribute (several windows: the first is the default)."""
     if value is None:
         return None

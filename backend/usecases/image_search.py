@@ -124,8 +124,8 @@ def _word(word: str) -> str:
 def _taken_between(first: date | None, last: date | None) -> ColumnElement[bool]:
     """Taken within [first, last]; an image without a day taken counts by its upload day (the
     day of its upload time as stored, in UTC)."""
-    dated = [Image.taken_date.is_not(None)]
-    undated = [Image.taken_date.is_(None)]
+    dated: list[ColumnElement[bool]] = [Image.taken_date.is_not(None)]
+    undated: list[ColumnElement[bool]] = [Image.taken_date.is_(None)]
     if first:
         dated.append(Image.taken_date >= first)
         undated.append(Image.created_at >= datetime.combine(first, time.min))

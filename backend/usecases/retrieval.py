@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -133,13 +133,14 @@ def _reload_locked(session: Session, image: Image) -> None:
 
 def _search(store: ImageStore, image: Image, expected: Path) -> tuple[Path | None, str]:
     legacy_folder = legacy_patient_folder(image.patient.full_name, image.patient_id)
-    for how, candidates in (
+    searches: tuple[tuple[str, Callable[[], list[Path]]], ...] = (
         (
             "legacy name-based layout",
             lambda: store.legacy_candidates(legacy_folder, image.image_type, image.file_name),
         ),
         ("file-name search", lambda: store.find_by_name(image.file_name)),
-    ):
+    )
+    for how, candidates in searches:
         found = _pick([p for p in candidates() if p != expected], image)
         if found is not None:
             return found, how
