@@ -13,8 +13,10 @@ import io
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pydicom
+import pydicom.filereader
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_fragments, parse_basic_offsets
@@ -134,9 +136,26 @@ def read_stored_dicom(
     return _LAST_OPENED.read(path, checksum, limits)
 
 
+_FILE_META_GROUP = b"\x02\x00"  # (0002,xxxx), little endian: a Part 10 header follows DICM
+
+
 def _parse(data: bytes) -> Dataset:
+    """The data set, its elements strictly in ascending tag order as the standard requires: a
+    file of repeated or shuffled elements (millions of empty ones in a large file of zeros) is
+    refused at the first one out of order instead of being parsed to its end."""
+    start = PREAMBLE_BYTES + 4
+    if data[start : start + 2] != _FILE_META_GROUP:
+        raise imaging.InvalidImage(MSG_NOT_DICOM)
+    last = [-1]
+
+    def out_of_order(tag: Any, _vr: Any, _length: Any) -> bool:
+        if int(tag) <= last[0]:
+            raise ValueError(f"element {tag} out of order")
+        last[0] = int(tag)
+        return False
+
     try:
-        return pydicom.dcmread(io.BytesIO(data))
+        return pydicom.filereader.read_partial(io.BytesIO(data), stop_when=out_of_order)
     except RecursionError as exc:  # sequences nested without end
         raise imaging.InvalidImage(MSG_NOT_DICOM) from exc
     except Exception as exc:  # pydicom's refusals are of many kinds; each means "not readable"

@@ -180,7 +180,6 @@ def test_an_oversized_file_is_refused_before_it_is_sent(page, runtime, session, 
     assert len(truth(runtime, ids["Carmen Ruiz"]).images) == 3
 
 
-
 def test_soak_random_switches_and_uploads_against_slow_answers(page, runtime, session, store):
     """Fixed seed: random clicks on patients and teeth, quick double switches, uploads and
     searches, every API answer delayed 0-700 ms in random order; after every step (and in the
