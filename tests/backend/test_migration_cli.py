@@ -87,29 +87,17 @@ def test_exit_codes_tell_scripts_what_happened(tmp_path):
 
 
 def test_an_import_while_another_pc_holds_the_store_exits_4_and_changes_nothing(tmp_path):
-    from datetime import timedelta
-
-    from sqlalchemy import func, insert, select
+    from sqlalchemy import func, select
 
     from backend.config import load_settings
-    from backend.models import Patient, StoreLock, utcnow
+    from backend.models import Patient
     from backend.runtime import open_runtime
+    from tests.helpers import hold_store_lock_elsewhere
 
     build_legacy(tmp_path / "old", notation="fdi")
     home = tmp_path / "home"
     runtime = open_runtime(load_settings(home))
-    with runtime.sessions() as session:
-        now = utcnow()
-        session.execute(
-            insert(StoreLock).values(
-                name="store",
-                holder="RECEPTION-2",
-                operation="backup",
-                acquired_at=now,
-                expires_at=now + timedelta(minutes=5),
-            )
-        )
-        session.commit()
+    hold_store_lock_elsewhere(runtime, "backup", "RECEPTION-2")
     busy = run("import-legacy", str(tmp_path / "old"), "--data-dir", str(home), "--yes")
     assert busy.returncode == 4, busy.stdout + busy.stderr
     assert "RECEPTION-2" in busy.stderr
