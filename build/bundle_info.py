@@ -115,11 +115,24 @@ def os_key(platform: str) -> str:
     return "linux" if platform.startswith("linux") else platform
 
 
+# DICOM support needs numpy 2, which the Windows build cannot load: it is built and checked
+# under Wine 8, where importing numpy 2 kills the process (ucrtbase.crealf is not implemented)
+# and PyInstaller imports every package it collects. The Windows build leaves DICOM out and
+# says so when a DICOM file is given (backend.imaging.dicom_modules).
+DICOM_PACKAGES = ("numpy", "pydicom", "pylibjpeg", "libjpeg", "openjpeg", "rle")
+
+
+def has_dicom(platform: str) -> bool:
+    """Whether the bundle built on `platform` (sys.platform) carries DICOM support."""
+    return os_key(platform) != "win32"
+
+
 def excluded_modules(platform: str) -> list[str]:
     """Modules PyInstaller must leave out of the bundle built on `platform` (sys.platform)."""
     key = os_key(platform)
     qt = QT_UNUSED if key == "linux" else ()
-    return [*ALWAYS_EXCLUDED, *EXCLUDED_BY_OS[key], *qt]
+    dicom = () if has_dicom(platform) else DICOM_PACKAGES
+    return [*ALWAYS_EXCLUDED, *EXCLUDED_BY_OS[key], *qt, *dicom]
 
 
 def mac_info_plist(app_version: str) -> dict[str, Any]:

@@ -259,7 +259,7 @@ def _prepare_photo(data: bytes, limits: imaging.ImageLimits) -> _Prepared:
 def _prepare_dicom(
     session: Session, data: bytes, limits: imaging.ImageLimits, patient: Patient | None
 ) -> _Prepared:
-    from backend.dicom import reading, rendering  # pydicom loads with the first DICOM file
+    reading, rendering = imaging.dicom_modules()
     from backend.dicom.patients import readable_name, same_patient
 
     dicom_file = reading.read_dicom(data, limits)
@@ -350,12 +350,12 @@ def frame_png(session: Session, store: ImageStore, image: Image, number: int) ->
             f"Frame {number} does not exist: this image has {image.dicom.frames} frame(s).",
             field="frame",
         )
-    from backend.dicom import reading, rendering  # pydicom loads with the first DICOM file
-
+    reading, rendering = imaging.dicom_modules()
     path = locate_image(session, store, image)
     try:
         dicom_file = reading.read_stored_dicom(path, image.sha256)
-        return rendering.frame_png(dicom_file, number - 1)
+        png: bytes = rendering.frame_png(dicom_file, number - 1)
+        return png
     except (OSError, imaging.InvalidImage) as exc:
         raise ImageMissing(
             f"The file of this image cannot be read: {exc}", expected_path=image.relative_path

@@ -251,3 +251,30 @@ def test_a_hostile_dicom_file_is_refused_clearly_and_nothing_is_written(
     assert EXPECTED[name] in message
     assert disk_snapshot(settings.data_dir) == before
     assert image_row_count(session) == 0 and dicom_rows(session) == 0
+
+
+def test_where_the_build_has_no_dicom_support_a_dicom_upload_is_refused_saying_so(
+    runtime, monkeypatch
+):
+    """The Windows bundle leaves DICOM support out (numpy 2 cannot be built and checked under
+    Wine): a DICOM file there is refused with a message, nothing is written."""
+    import builtins
+
+    from backend.imaging import NO_DICOM_SUPPORT
+    from backend.usecases import patients
+    from backend.usecases.images import Upload, add_images
+
+    real_import = builtins.__import__
+
+    def without_dicom(name, *args, **kwargs):
+        if name == "backend.dicom" and args and args[2] and "reading" in args[2]:
+            raise ImportError("No module named 'pydicom'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_dicom)
+    with runtime.sessions() as session:
+        patient = patients.create_patient(session, {"full_name": "Rana Saleh", "phone": "1"})
+        upload = Upload("x.dcm", dicom_bytes())
+        [result] = add_images(session, runtime.store, patient.id, "8", "xray", [upload])
+    assert result.image is None and NO_DICOM_SUPPORT in str(result.error)
+    assert not any(runtime.settings.image_store_root.rglob("*.dcm"))

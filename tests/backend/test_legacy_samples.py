@@ -368,7 +368,8 @@ def test_import_legacy_finds_the_app_folders_images_with_images_from(tmp_path):
     folder = _copy_case(tmp_path, "late")
     args = [sys.executable, "-m", "backend", "import-legacy", str(folder / "userData")]
     args += ["--data-dir", str(tmp_path / "home"), "--yes"]
-    run = dict(cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True)
+    # The command writes UTF-8 when redirected (the preview quotes Arabic descriptions).
+    run = dict(cwd=Path(__file__).resolve().parents[2], capture_output=True, encoding="utf-8")
     without = subprocess.run([*args, "--dry-run"], timeout=120, **run)
     assert "20 missing" in without.stdout
     done = subprocess.run([*args, "--images-from", str(folder / "install")], timeout=120, **run)
@@ -383,9 +384,9 @@ def test_import_legacy_finds_the_app_folders_images_with_images_from(tmp_path):
 
 
 def test_a_database_copied_without_its_wal_says_rows_may_be_missing(tmp_path):
-    """Copied from a running app (its -shm is there) without the -wal: warned. Copied whole, or
-    left closed by the app (no -shm), it is not. Built from a sample opened as the app would
-    hold it, so it does not depend on which sidecars a case happens to ship."""
+    """Copied from a running app (its -shm is there) without the -wal: warned. Copied whole,
+    or closed by the app (checkpointed, no sidecars), it is not. Built from a sample opened as
+    the app would hold it, so it does not depend on which sidecars a case happens to ship."""
     running = _copy_case(tmp_path, "late") / "userData"
     database = running / "dental_clinic.db"
     holder = sqlite3.connect(database)  # the app, still running: its -wal and -shm exist
@@ -404,8 +405,10 @@ def test_a_database_copied_without_its_wal_says_rows_may_be_missing(tmp_path):
     shown = preview(open_source(alone / "dental_clinic.db"))
     assert shown.warnings and "rows the earlier app wrote last may be missing" in shown.warnings[0]
     assert not _wal_warned(preview(open_source(whole / "dental_clinic.db")))  # with its -wal
-    assert not (running / "dental_clinic.db-shm").exists()  # closed by its last connection
-    assert not _wal_warned(preview(open_source(running)))
+    closed = tmp_path / "closed"  # as the app leaves it: checkpointed, no sidecars
+    closed.mkdir()
+    shutil.copyfile(database, closed / database.name)
+    assert not _wal_warned(preview(open_source(closed / database.name)))
 
 
 def _wal_warned(shown) -> bool:

@@ -38,7 +38,7 @@ def test_after_a_failed_backup_nothing_says_it_still_runs(page, session, setting
     settings.backups_dir.parent.mkdir(parents=True, exist_ok=True)
     if settings.backups_dir.is_dir():
         settings.backups_dir.rmdir()
-    settings.backups_dir.write_text("a file where the backup folder should be")
+    settings.backups_dir.write_text("a file where the backup folder should be", encoding="utf-8")
     page.click("#open-settings")
     settle(page)
     page.click("#backup-now")

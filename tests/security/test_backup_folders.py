@@ -19,7 +19,7 @@ from backend.jobs import Progress
 def test_a_link_in_the_backup_folder_is_not_served(runtime, client, tmp_path):
     backups = runtime.settings.backups_dir
     secret = runtime.settings.data_dir / "config.json"
-    secret.write_text('{"db_password": "hunter2"}')
+    secret.write_text('{"db_password": "hunter2"}', encoding="utf-8")
     os.symlink(secret, backups / "evil.zip")
     outside = tmp_path / "outside"
     outside.mkdir()
