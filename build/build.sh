@@ -4,6 +4,9 @@
 # macOS: dist/Dental Images.app and dist/DentalImages-<version>-macos.dmg.
 # Windows: use build/build.ps1. Usage: bash build/build.sh   (PYTHON=... picks another Python)
 set -euo pipefail
+# Package files must be readable by everyone (dpkg-deb refuses a 0700 control folder), even
+# when started from a process that keeps its own files private (the program sets umask 077).
+umask 022
 cd "$(dirname "$0")/.."
 python="${PYTHON:-.venv/bin/python}"
 if ! "$python" -c "import PyInstaller, webview" >/dev/null 2>&1; then

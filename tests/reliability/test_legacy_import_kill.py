@@ -41,7 +41,9 @@ KILLED_IMPORT = textwrap.dedent(
             super().update(**changes)
 
     runtime = open_runtime(load_settings(Path(sys.argv[1])))
-    restore_backup(runtime, Path(sys.argv[2]), progress=KillWhilePlacing(), notation="fdi")
+    restore_backup(
+        runtime, Path(sys.argv[2]), progress=KillWhilePlacing(), reading={"notation": "fdi"}
+    )
     """
 )
 
@@ -90,7 +92,7 @@ def test_a_killed_import_is_reported_and_completed_by_restoring_again(tmp_path):
             session.query(StoreLock).delete()
             session.commit()
 
-        restore_backup(runtime, archive, notation="fdi")
+        restore_backup(runtime, archive, reading={"notation": "fdi"})
 
         status = main_screen_status(runtime)
         assert status["unfinished_import"] is None
