@@ -22,7 +22,8 @@ from backend.db import session_scope
 from backend.errors import AppError, Conflict
 from backend.i18n import gettext
 from backend.logging_setup import setup_logging
-from backend.runtime import Runtime, open_runtime
+from backend.runtime import Runtime
+from backend.startup import open_runtime
 
 log = logging.getLogger(__name__)
 

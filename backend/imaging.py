@@ -10,11 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
-from types import ModuleType
 
 from PIL import Image, ImageOps
-
-from backend import dicom
 
 ALLOWED_FORMATS: dict[str, str] = {
     "PNG": "png",
@@ -231,22 +228,15 @@ def thumbnail_from_file(
     max_side: int = 320,
     limits: ImageLimits = ImageLimits(),
 ) -> bytes:
-    """Validate the stored image (a photo or a DICOM file) at `path` and return its thumbnail;
-    InvalidImage if unreadable."""
+    """Validate the stored photo at `path` and return its thumbnail; InvalidImage if unreadable.
+    (A stored DICOM file's is `backend.dicom.thumbnail_from_file`.)"""
     try:
         size = Path(path).stat().st_size
-        largest = max(limits.max_bytes, limits.max_dicom_bytes)
-        if size > largest:
-            raise InvalidImage(f"The file is {_mb(size)}; the limit is {_mb(largest)}.")
+        if size > limits.max_bytes:
+            raise InvalidImage(f"The file is {_mb(size)}; the limit is {_mb(limits.max_bytes)}.")
         data = Path(path).read_bytes()
     except OSError as error:
         raise InvalidImage("The image file cannot be read.") from error
-    if dicom.looks_like_dicom(data):
-        reading, rendering = dicom_modules()
-        thumbnail: bytes = rendering.thumbnail(reading.read_dicom(data, limits), max_side)
-        return thumbnail
-    if len(data) > limits.max_bytes:
-        raise InvalidImage(f"The file is {_mb(size)}; the limit is {_mb(limits.max_bytes)}.")
     with inspected(data, limits, reduce_to=max_side) as decoded:
         return make_thumbnail(decoded.image, max_side)
 
@@ -500,19 +490,3 @@ def _webp_end(data: bytes) -> int:
 
 # Where each image's own bytes end (len: BMP and TIFF have no end marker).
 _END_FINDERS = {"png": _png_end, "jpg": _jpeg_end, "gif": _gif_end, "webp": _webp_end}
-
-
-NO_DICOM_SUPPORT = (
-    "This installation of the program cannot read DICOM files: its Windows build does not "
-    "include DICOM support yet. Export the x-ray from the x-ray program as PNG or JPEG."
-)
-
-
-def dicom_modules() -> tuple[ModuleType, ModuleType]:
-    """backend.dicom's reading and rendering, loaded with the first DICOM file (pydicom and
-    numpy are large). Raises InvalidImage where this build carries no DICOM support."""
-    try:
-        from backend.dicom import reading, rendering
-    except ImportError as exc:
-        raise InvalidImage(NO_DICOM_SUPPORT) from exc
-    return reading, rendering

@@ -1,24 +1,22 @@
-"""Opening an installation: folders, database (schema upgraded), image store."""
+"""What every entry point works with once an installation is open: settings, database, image
+store, jobs, the maintenance gate. A plain holder: `backend.startup` opens an installation and
+builds one."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.backup.recovery import recover_interrupted_restore
-from backend.backup.uploads import clear_stale_uploads
 from backend.config import Settings
-from backend.db import create_db_engine, make_session_factory, upgrade_schema
 from backend.jobs import JobRunner
-from backend.locks import Lease
 from backend.maintenance import MaintenanceGate
-from backend.migration.state import StartupCheck, startup_check
 from backend.storage import ImageStore
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # the migration package sits above this holder
+    from backend.migration.state import StartupCheck
 
 
 @dataclass
@@ -43,31 +41,9 @@ class Runtime:
         """Drop every pooled connection and the file-name index, after a restore has replaced
         the database and the image tree: the next request sees the new data."""
         self.engine.dispose()
-        self.store = _image_store(self.settings)
+        self.store = image_store(self.settings)
 
 
-def _image_store(settings: Settings) -> ImageStore:
+def image_store(settings: Settings) -> ImageStore:
+    """The image store of the installation that `settings` describe."""
     return ImageStore(settings.image_store_root, settings.thumbnails_dir, settings.legacy_roots)
-
-
-def open_runtime(settings: Settings) -> Runtime:
-    """Create missing folders, finish or undo a restore that was interrupted, clear backup
-    uploads older than a day, connect, and bring the schema up to date."""
-    settings.ensure_folders()
-    engine = create_db_engine(settings.db_url)
-    recovered = recover_interrupted_restore(settings, engine)
-    clear_stale_uploads(settings)
-    if upgrade_schema(engine):
-        log.info("database schema upgraded to the newest version")
-    store = _image_store(settings)
-    sessions = make_session_factory(engine)
-    jobs = JobRunner(guard=lambda operation: Lease(sessions, operation))
-    gate = MaintenanceGate()
-    # While a restore swaps the data in, new connections wait instead of opening a file that is
-    # being replaced.
-    event.listen(engine, "do_connect", lambda *_args: gate.wait_until_open())
-    runtime = Runtime(settings, engine, sessions, store, jobs, gate)
-    if recovered:
-        runtime.notices.append(recovered)
-    runtime.migration_check = startup_check(settings, sessions)
-    return runtime

@@ -118,7 +118,7 @@ def os_key(platform: str) -> str:
 # DICOM support needs numpy 2, which the Windows build cannot load: it is built and checked
 # under Wine 8, where importing numpy 2 kills the process (ucrtbase.crealf is not implemented)
 # and PyInstaller imports every package it collects. The Windows build leaves DICOM out and
-# says so when a DICOM file is given (backend.imaging.dicom_modules).
+# says so when a DICOM file is given (backend.dicom.modules).
 DICOM_PACKAGES = ("numpy", "pydicom", "pylibjpeg", "libjpeg", "openjpeg", "rle")
 
 

@@ -20,8 +20,9 @@ from backend.config import (
     Settings,
     load_settings,
 )
-from backend.runtime import Runtime, open_runtime
+from backend.runtime import Runtime
 from backend.security import TOKEN_HEADER
+from backend.startup import open_runtime
 from backend.usecases import patients
 from backend.webapp import create_app
 

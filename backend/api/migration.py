@@ -13,11 +13,11 @@ from backend import validation as check
 from backend.api.common import json_body, runtime
 from backend.errors import NotFound, ValidationError
 from backend.i18n import gettext
-from backend.legacy.importer import open_source, preview
 from backend.legacy.notation import reading_choices
 from backend.legacy.source import LegacySource, import_roots
 from backend.migration import live, runner
-from backend.migration.report import csv_of
+from backend.migration.importer import open_source, preview
+from backend.moving.report import csv_of
 
 bp = Blueprint("migration", __name__, url_prefix="/api/migration")
 

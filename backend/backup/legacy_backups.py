@@ -34,7 +34,7 @@ NO_IMPORTER = (
 
 def _importer() -> Any:
     try:
-        from backend.legacy import importer
+        from backend.migration import importer
     except ImportError as exc:
         raise ValidationError(NO_IMPORTER, field="path") from exc
     return importer

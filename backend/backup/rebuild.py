@@ -1,6 +1,6 @@
 """A backup's database is never adopted: a fresh database is made with our own migrations and
 the known columns of the known tables are copied into it from the archive's file, opened as
-untrusted data (backend.backup.untrusted_db). Nothing of the archive's schema survives: no
+untrusted data (backend.untrusted_db). Nothing of the archive's schema survives: no
 trigger, view, index, constraint or default of its own, only values, each checked as the API
 would check it (backend.backup.row_rules).
 
@@ -30,16 +30,16 @@ from backend.backup.schema_shape import (
     reference_shape,
 )
 from backend.backup.snapshot import COUNTED_TABLES, SKIP_TABLES
-from backend.backup.untrusted_db import (
+from backend.config import sqlite_url
+from backend.models import Base
+from backend.search_keys import refresh_search_keys
+from backend.untrusted_db import (
     DEFAULT_BUDGET,
     Budget,
     OverBudget,
     UntrustedDatabase,
     open_untrusted,
 )
-from backend.config import sqlite_url
-from backend.models import Base
-from backend.search_keys import refresh_search_keys
 
 MAX_PROBLEMS = 20
 # The archive's own database file, unpacked beside the one rebuilt from it.

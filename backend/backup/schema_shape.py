@@ -27,9 +27,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
-from backend.backup.untrusted_db import UntrustedDatabase
 from backend.models import Base
 from backend.paths import migrations_dir
+from backend.untrusted_db import UntrustedDatabase
 
 SQLITE_OWN = frozenset({"sqlite_sequence", "sqlite_stat1", "sqlite_stat2", "sqlite_stat3"})
 SQLITE_OWN |= {"sqlite_stat4"}

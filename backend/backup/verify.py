@@ -34,8 +34,8 @@ from backend.backup.manifest import (
 )
 from backend.backup.progress import Reporter
 from backend.backup.rebuild import ARCHIVE_DATABASE, rebuild
-from backend.backup.untrusted_db import OverBudget, open_untrusted
 from backend.jobs import Progress
+from backend.untrusted_db import OverBudget, open_untrusted
 
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
 BROKEN_ZIP = (

@@ -12,6 +12,12 @@ sees none pays nothing for them:
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from types import ModuleType
+
+from backend import imaging
+
 FORMAT = "DICOM"  # images.format of a DICOM image
 EXTENSION = "dcm"  # its stored file's extension, whatever the name it came with
 MIME = "application/dicom"
@@ -23,3 +29,50 @@ def looks_like_dicom(data: bytes) -> bool:
     """True when `data` starts as a DICOM Part 10 file: a 128-byte preamble, then `DICM`.
     Says nothing of whether the rest can be read (see `reading.read_dicom`)."""
     return data[PREAMBLE_BYTES : PREAMBLE_BYTES + len(MAGIC)] == MAGIC
+
+
+NO_DICOM_SUPPORT = (
+    "This installation of the program cannot read DICOM files: its Windows build does not "
+    "include DICOM support yet. Export the x-ray from the x-ray program as PNG or JPEG."
+)
+
+
+def modules() -> tuple[ModuleType, ModuleType]:
+    """`reading` and `rendering`, loaded with the first DICOM file (pydicom and numpy are
+    large). Raises imaging.InvalidImage where this build carries no DICOM support."""
+    try:
+        from backend.dicom import reading, rendering
+    except ImportError as exc:
+        raise imaging.InvalidImage(NO_DICOM_SUPPORT) from exc
+    return reading, rendering
+
+
+def file_looks_like_dicom(path: str | os.PathLike[str]) -> bool:
+    """`looks_like_dicom` of the file at `path`, reading only its first bytes; False if it
+    cannot be read (the reader that follows says why)."""
+    try:
+        with open(path, "rb") as file:
+            return looks_like_dicom(file.read(PREAMBLE_BYTES + len(MAGIC)))
+    except OSError:
+        return False
+
+
+def thumbnail_from_file(
+    path: str | os.PathLike[str],
+    max_side: int = 320,
+    limits: imaging.ImageLimits | None = None,
+) -> bytes:
+    """Check the stored DICOM file at `path` and return its thumbnail; imaging.InvalidImage if
+    it cannot be read."""
+    limits = limits or imaging.ImageLimits()
+    try:
+        size = Path(path).stat().st_size
+        if size > limits.max_dicom_bytes:
+            largest = imaging.mb(limits.max_dicom_bytes)
+            raise imaging.InvalidImage(f"The file is {imaging.mb(size)}; the limit is {largest}.")
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise imaging.InvalidImage("The image file cannot be read.") from error
+    reading, rendering = modules()
+    thumbnail: bytes = rendering.thumbnail(reading.read_dicom(data, limits), max_side)
+    return thumbnail

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.backup.untrusted_db import OverBudget, UntrustedDatabase, open_untrusted
 from backend.errors import ValidationError
 from backend.i18n import gettext
+from backend.untrusted_db import OverBudget, UntrustedDatabase, open_untrusted
 
 DB_NAME = "dental_clinic.db"
 SQLITE_MAGIC = b"SQLite format 3\x00"

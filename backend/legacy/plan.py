@@ -25,9 +25,9 @@ from backend.legacy.matching import RowRef, match_folder, name_time_ms, timestam
 from backend.legacy.notation import NotationDecision, decide, named_side, standard_side
 from backend.legacy.paths import FOLDER_ONLY, UNKNOWN, ImageRoots, LegacyPath, parse_image_path
 from backend.legacy.source import LegacySource
-from backend.migration.journal import LEGACY_FILE
-from backend.migration.report import Entry, ImportReport
 from backend.models import Image, LegacyLink, Patient, new_id
+from backend.moving.mover import LEGACY_FILE
+from backend.moving.report import Entry, ImportReport
 from backend.storage import UnsafePath, legacy_patient_folder, resolve_under
 
 TREATMENT_OF_IMAGES = {

@@ -1,2 +1,3 @@
-"""Bringing legacy files into the layout, crash-safely: the per-file journal, the backup taken
-before anything moves, the recorded once-only migration at start, and its report."""
+"""The earlier app's data brought into ours: the import of its folders (`importer`), the
+recorded once-only migration at start (`state`, `runner`), its commands and its live counts.
+Reads with `backend.legacy`, moves with `backend.moving`."""

@@ -18,11 +18,11 @@ from backend.errors import AppError, Conflict
 from backend.i18n import gettext, ngettext
 from backend.job_follower import follow
 from backend.jobs import CANCELLED, DONE, FAILED, Job
-from backend.legacy.importer import open_source, preview
 from backend.legacy.notation import IMPORT_NOTATIONS, add_reading_arguments, reading_from_args
 from backend.legacy.source import import_roots
-from backend.migration import report
+from backend.migration.importer import open_source, preview
 from backend.migration.runner import start_import, start_migration
+from backend.moving import report
 from backend.runtime import Runtime
 
 COMMANDS = ("import-legacy", "migrate")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from backend.jobs import Progress
-from backend.migration.report import ImportReport
+from backend.moving.report import ImportReport
 
 _lock = threading.Lock()
 _reports: dict[int, tuple[Progress, list[ImportReport]]] = {}

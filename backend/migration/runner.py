@@ -19,15 +19,16 @@ from backend.fileio import file_sha256
 from backend.i18n import gettext
 from backend.jobs import Job, Progress
 from backend.legacy.database import read_database
-from backend.legacy.importer import import_legacy, outcome_level
 from backend.legacy.notation import decide, detect_notation
 from backend.legacy.paths import ROOT_CANDIDATES
 from backend.legacy.source import LegacySource, locate_database, open_source
-from backend.migration import cleanup, live, state
-from backend.migration.journal import Mover, Placement, recover
-from backend.migration.report import ImportReport
-from backend.migration.safety import SafetyItem, make_safety_backup
+from backend.migration import live, state
+from backend.migration.importer import import_legacy, outcome_level
 from backend.models import Image
+from backend.moving import cleanup
+from backend.moving.mover import Mover, Placement, recover
+from backend.moving.report import ImportReport
+from backend.moving.safety import SafetyItem, make_safety_backup
 from backend.runtime import Runtime
 
 log = logging.getLogger(__name__)

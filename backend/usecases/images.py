@@ -259,7 +259,7 @@ def _prepare_photo(data: bytes, limits: imaging.ImageLimits) -> _Prepared:
 def _prepare_dicom(
     session: Session, data: bytes, limits: imaging.ImageLimits, patient: Patient | None
 ) -> _Prepared:
-    reading, rendering = imaging.dicom_modules()
+    reading, rendering = dicom.modules()
     from backend.dicom.patients import readable_name, same_patient
 
     dicom_file = reading.read_dicom(data, limits)
@@ -350,7 +350,7 @@ def frame_png(session: Session, store: ImageStore, image: Image, number: int) ->
             f"Frame {number} does not exist: this image has {image.dicom.frames} frame(s).",
             field="frame",
         )
-    reading, rendering = imaging.dicom_modules()
+    reading, rendering = dicom.modules()
     path = locate_image(session, store, image)
     try:
         dicom_file = reading.read_stored_dicom(path, image.sha256)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
 
-from backend import imaging
+from backend import dicom, imaging
 from backend.errors import ImageMissing, NotFound
 from backend.i18n import gettext
 from backend.models import Image
@@ -221,7 +221,10 @@ def thumbnail_file(session: Session, store: ImageStore, image: Image) -> Path:
     if path.is_file():
         return path  # the original was found elsewhere and put back: the thumbnail still fits
     try:
-        data = imaging.thumbnail_from_file(original)
+        if dicom.file_looks_like_dicom(original):
+            data = dicom.thumbnail_from_file(original)
+        else:
+            data = imaging.thumbnail_from_file(original)
     except imaging.InvalidImage as exc:
         raise ImageMissing(
             gettext("The file of this image cannot be read: {exc}", exc=exc),

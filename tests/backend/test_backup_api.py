@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 from backend.usecases import patients
 from tests.backup_data import populate
 

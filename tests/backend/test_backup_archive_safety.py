@@ -29,7 +29,8 @@ from backend.backup.restore import restore_backup
 from backend.backup.service import start_backup_job
 from backend.backup.verify import verify_archive
 from backend.config import load_settings
-from backend.runtime import Runtime, open_runtime
+from backend.runtime import Runtime
+from backend.startup import open_runtime
 from backend.usecases import patients
 from backend.usecases.images import Upload, add_images
 from backend.usecases.storage_report import human_size

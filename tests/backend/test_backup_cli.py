@@ -14,7 +14,7 @@ from sqlalchemy import insert
 
 from backend.config import load_settings
 from backend.models import StoreLock, utcnow
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 from tests.backup_data import populate, rows
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ from backend.backup.restore import restore_backup
 from backend.backup.verify import VerifyReport
 from backend.config import load_settings
 from backend.jobs import Cancelled, Progress
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 from backend.usecases import images, patients
 from backend.usecases.images import Upload, add_images
 from tests.backup_data import files, populate

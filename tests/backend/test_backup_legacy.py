@@ -16,7 +16,7 @@ from backend.backup.restore import preview_restore, restore_backup
 from backend.backup.service import backup_status
 from backend.backup.verify import verify_archive
 from backend.errors import ValidationError
-from backend.legacy import importer
+from backend.migration import importer
 from backend.models import AppState, Image, Patient
 from tests.backup_data import populate, state_of
 from tests.helpers import dead_pid
@@ -204,11 +204,11 @@ def test_a_json_file_that_is_no_export_is_refused_and_changes_nothing(
 def test_without_the_legacy_importer_the_message_says_so(runtime, tmp_path, monkeypatch):
     import sys
 
-    import backend.legacy
+    import backend.migration
 
     data = build_legacy(tmp_path / "old app")
-    monkeypatch.delattr(backend.legacy, "importer", raising=False)
-    monkeypatch.setitem(sys.modules, "backend.legacy.importer", None)
+    monkeypatch.delattr(backend.migration, "importer", raising=False)
+    monkeypatch.setitem(sys.modules, "backend.migration.importer", None)
     with pytest.raises(ValidationError) as caught:
         restore_backup(runtime, data.database)
     assert "cannot import those yet" in caught.value.message

@@ -13,7 +13,8 @@ from backend.backup.create import create_backup
 from backend.backup.restore import restore_backup
 from backend.config import load_settings
 from backend.models import Image, LegacyLink
-from backend.runtime import Runtime, open_runtime
+from backend.runtime import Runtime
+from backend.startup import open_runtime
 from tests import postgres
 from tests.backup_data import files, populate, rows
 

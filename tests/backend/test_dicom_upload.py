@@ -260,7 +260,7 @@ def test_where_the_build_has_no_dicom_support_a_dicom_upload_is_refused_saying_s
     Wine): a DICOM file there is refused with a message, nothing is written."""
     import builtins
 
-    from backend.imaging import NO_DICOM_SUPPORT
+    from backend.dicom import NO_DICOM_SUPPORT
     from backend.usecases import patients
     from backend.usecases.images import Upload, add_images
 

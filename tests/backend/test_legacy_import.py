@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.errors import ValidationError
-from backend.legacy.importer import import_legacy, open_source, preview
+from backend.migration.importer import import_legacy, open_source, preview
 from backend.models import Image, Patient, Treatment
 from backend.storage import legacy_patient_folder
 from tests.helpers import disk_snapshot

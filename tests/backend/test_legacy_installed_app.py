@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.legacy.importer import open_source, preview
 from backend.legacy.installed_app import PRODUCT, UNINSTALL_KEY, install_folders
 from backend.legacy.source import import_roots
+from backend.migration.importer import open_source, preview
 
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "legacy-samples"
 

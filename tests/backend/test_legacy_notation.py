@@ -99,7 +99,7 @@ def test_a_name_that_disagrees_with_the_number_is_reported_not_followed(runtime,
 
     from sqlalchemy import select
 
-    from backend.legacy.importer import import_legacy, open_source, preview
+    from backend.migration.importer import import_legacy, open_source, preview
     from backend.models import Treatment
 
     folder = tmp_path / "old"

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from backend import teeth
-from backend.legacy.importer import import_legacy, open_source, preview
+from backend.migration.importer import import_legacy, open_source, preview
 from backend.models import IMAGE_TYPES, Image, LegacyLink, Patient, Treatment
 
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "legacy-samples"
@@ -301,7 +301,7 @@ def test_a_restore_of_the_upgrade_backup_takes_a_reading_per_table(runtime, sess
     from backend.config import load_settings
     from backend.errors import ValidationError
     from backend.legacy.notation import reading_choices
-    from backend.runtime import open_runtime
+    from backend.startup import open_runtime
 
     archive = next((_copy_case(tmp_path, "upgrade") / "backups").glob("*.zip"))
     chosen = reading_choices(

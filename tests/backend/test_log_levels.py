@@ -9,10 +9,10 @@ import pytest
 
 from backend.config import load_settings, sqlite_url
 from backend.db import create_db_engine, upgrade_schema
-from backend.legacy.importer import import_legacy, open_source, outcome_level
 from backend.logging_setup import setup_logging
-from backend.migration.report import ImportReport
-from backend.runtime import open_runtime
+from backend.migration.importer import import_legacy, open_source, outcome_level
+from backend.moving.report import ImportReport
+from backend.startup import open_runtime
 from tests.legacy_data import build_legacy
 
 
@@ -60,7 +60,7 @@ def test_an_import_with_failures_is_logged_as_an_error(log_file, tmp_path):
         runtime.close()
     assert report.failed
     [line] = [line for line in logged(log_file).splitlines() if " finished in " in line]
-    assert " ERROR backend.legacy.importer: import of " in line
+    assert " ERROR backend.migration.importer: import of " in line
     assert f"{report.failed} failed" in line
 
 

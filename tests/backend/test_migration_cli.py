@@ -91,7 +91,7 @@ def test_an_import_while_another_pc_holds_the_store_exits_4_and_changes_nothing(
 
     from backend.config import load_settings
     from backend.models import Patient
-    from backend.runtime import open_runtime
+    from backend.startup import open_runtime
     from tests.helpers import hold_store_lock_elsewhere
 
     build_legacy(tmp_path / "old", notation="fdi")

@@ -16,11 +16,12 @@ from sqlalchemy import event, select
 
 from backend import fileio
 from backend.config import load_settings
-from backend.migration import journal, safety, state
-from backend.migration.journal import Mover, Placement, recover
+from backend.migration import state
 from backend.migration.runner import run_migration
 from backend.models import Image, MigrationJournal
-from backend.runtime import open_runtime
+from backend.moving import mover, safety
+from backend.moving.mover import Mover, Placement, recover
+from backend.startup import open_runtime
 from backend.storage import file_sha256, image_folder, legacy_patient_folder
 from backend.usecases.images import Upload, add_images
 from tests.helpers import disk_snapshot, image_bytes
@@ -91,7 +92,7 @@ def test_migration_without_hard_links_copies_every_file_whole(legacy_home, monke
     def no_hard_links(*_args, **_kwargs):
         raise OSError(errno.EPERM, "hard links are not supported here")
 
-    monkeypatch.setattr(journal.os, "link", no_hard_links)  # as on FAT or many shares
+    monkeypatch.setattr(mover.os, "link", no_hard_links)  # as on FAT or many shares
     report = run_migration(runtime)
     monkeypatch.undo()
 
@@ -343,7 +344,7 @@ def test_an_original_is_retired_only_after_its_new_place_is_durable(
     runtime, patient, tmp_path, monkeypatch, hard_links
 ):
     if not hard_links:
-        monkeypatch.setattr(journal.os, "link", _no_links)
+        monkeypatch.setattr(mover.os, "link", _no_links)
     item = _placement(runtime, patient, tmp_path, image_bytes("PNG"))
     order = _Order(runtime, monkeypatch)
     try:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from backend.legacy.importer import import_legacy, open_source
+from backend.migration.importer import import_legacy, open_source
 from backend.models import Image
 from backend.search_keys import refresh_search_keys
 from backend.usecases import images, patients

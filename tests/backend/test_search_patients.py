@@ -18,7 +18,7 @@ from backend.backup.restore import restore_backup
 from backend.config import sqlite_url
 from backend.db import create_db_engine, upgrade_schema
 from backend.demo import create_demo_data
-from backend.legacy.importer import import_legacy, open_source
+from backend.migration.importer import import_legacy, open_source
 from backend.models import Image, Patient, utcnow
 from backend.paths import migrations_dir
 from backend.search_keys import refresh_search_keys

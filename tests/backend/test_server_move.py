@@ -15,7 +15,7 @@ from backend.errors import Conflict
 from backend.jobs import Cancelled, Progress
 from backend.locks import StoreLockHeld, current_lock
 from backend.models import Base, Image, LegacyLink, MigrationJournal, Patient, Treatment
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 from backend.usecases import patients, server_move, treatments
 from backend.usecases.images import Upload, add_images
 from backend.usecases.retrieval import locate_image

@@ -33,7 +33,7 @@ from sqlalchemy import insert
 from backend.config import load_settings
 from backend.models import Image as ImageRow
 from backend.models import Patient, utcnow
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 from backend.storage import image_folder
 from backend.teeth import PERMANENT
 from tests.bench.common import timed
@@ -48,7 +48,7 @@ MEASURE = """
 import resource, sys, time
 from pathlib import Path
 from backend.config import load_settings
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 mode, data_dir, target = sys.argv[1:4]
 runtime = open_runtime(load_settings(data_dir))
 start = time.perf_counter()

@@ -26,7 +26,7 @@ import pydicom
 from backend.config import load_settings
 from backend.dicom import reading, rendering
 from backend.fileio import write_flushed
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 from backend.teeth import PERMANENT
 from backend.usecases import patients
 from backend.usecases.images import Upload, add_images

@@ -25,13 +25,13 @@ from PIL import Image
 from sqlalchemy import insert
 
 from backend.config import load_settings
-from backend.legacy.importer import import_legacy, open_source
-from backend.migration import journal
+from backend.migration.importer import import_legacy, open_source
 from backend.migration.runner import run_migration
 from backend.migration.state import startup_check
 from backend.models import IMAGE_TYPES, Patient, utcnow
 from backend.models import Image as ImageRow
-from backend.runtime import open_runtime
+from backend.moving import mover
+from backend.startup import open_runtime
 from backend.teeth import PERMANENT
 from tests.bench.common import describe_latencies, timed
 from tests.legacy_data import FDI_CHECK
@@ -159,7 +159,7 @@ def bench_migration(count: int) -> None:
 
         # As on a file system without hard links (FAT, many shares): every file is copied and
         # flushed, then given its name by an atomic rename.
-        with mock.patch.object(journal.os, "link", no_hard_links):
+        with mock.patch.object(mover.os, "link", no_hard_links):
             copied = timed(lambda: import_legacy(target, open_source(legacy), notation="fdi"))
         target.close()
         _report("import with hard links refused (copy + fsync path)", count, megabytes, copied)

@@ -28,8 +28,9 @@ from sqlalchemy.orm import Session
 from backend.config import load_settings
 from backend.models import IMAGE_TYPES, Patient, utcnow
 from backend.models import Image as ImageRow
-from backend.runtime import Runtime, open_runtime
+from backend.runtime import Runtime
 from backend.search_keys import refresh_search_keys
+from backend.startup import open_runtime
 from backend.teeth import PERMANENT
 from backend.usecases import patients
 from backend.usecases.image_search import ImageSearch, search_images

@@ -15,7 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from backend.config import load_settings
-from backend.runtime import Runtime, open_runtime
+from backend.runtime import Runtime
+from backend.startup import open_runtime
 from backend.teeth import PERMANENT
 from backend.usecases import patients
 from backend.usecases.images import Upload, add_images

@@ -20,7 +20,8 @@ from sqlalchemy import insert
 from backend.config import load_settings
 from backend.models import IMAGE_TYPES, Patient, Treatment, utcnow
 from backend.models import Image as ImageRow
-from backend.runtime import Runtime, open_runtime
+from backend.runtime import Runtime
+from backend.startup import open_runtime
 from backend.teeth import PERMANENT
 from backend.usecases import chart, patients
 from backend.usecases.images import Upload, add_images

@@ -22,7 +22,7 @@ from pathlib import Path
 from backend.backup import create, journal, staging
 from backend.backup.restore import restore_backup
 from backend.config import load_settings
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 
 WRAPPED = {
     "file": (create, "_add_file"),

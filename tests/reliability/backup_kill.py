@@ -19,7 +19,7 @@ from backend.backup.create import create_backup
 from backend.backup.verify import verify_archive
 from backend.config import load_settings
 from backend.models import Image, Patient
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 from backend.usecases import patients
 from backend.usecases.images import Upload, add_images
 from tests.backup_data import files, populate

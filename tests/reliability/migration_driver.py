@@ -7,9 +7,9 @@ from __future__ import annotations
 import sys
 
 from backend.config import load_settings
-from backend.legacy import importer
+from backend.migration import importer
 from backend.migration.runner import run_migration
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 
 
 def main() -> int:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from backend.config import load_settings
-from backend.runtime import open_runtime
 from backend.security import TOKEN_HEADER
+from backend.startup import open_runtime
 from backend.webapp import create_app
 from tests.conftest import PORT, TOKEN, LocalClient
 from tests.reliability.backup_kill import (

@@ -15,7 +15,7 @@ from backend.backup import import_marker
 from backend.backup.restore import restore_backup
 from backend.config import load_settings
 from backend.models import Image, Patient, StoreLock
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 from tests.backend.test_backup_legacy import legacy_zip
 from tests.conftest import local_app, window_client
 from tests.helpers import hold_store_lock_elsewhere
@@ -32,7 +32,7 @@ KILLED_IMPORT = textwrap.dedent(
     from backend.backup.restore import restore_backup
     from backend.config import load_settings
     from backend.jobs import Progress
-    from backend.runtime import open_runtime
+    from backend.startup import open_runtime
 
     class KillWhilePlacing(Progress):
         def update(self, **changes):

@@ -119,7 +119,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from backend.config import load_settings
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 from tests.conftest import local_app, window_client
 from tests.security.pngs import blank_png
 

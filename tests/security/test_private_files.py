@@ -25,7 +25,7 @@ from backend.config import (
     move_password_to_keyring,
     write_machine_config,
 )
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 from tests.conftest import MemoryKeyring
 from tests.served import Client, start_serving
 

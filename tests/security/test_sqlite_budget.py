@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from backend.backup.untrusted_db import Budget, OverBudget, open_untrusted
+from backend.untrusted_db import Budget, OverBudget, open_untrusted
 
 ENDLESS = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT max(x) FROM n"
 

@@ -16,7 +16,7 @@ from backend.bridge import Bridge
 from backend.config import load_settings
 from backend.desktop import run_window
 from backend.logging_setup import setup_logging
-from backend.runtime import open_runtime
+from backend.startup import open_runtime
 from backend.usecases import patients
 
 

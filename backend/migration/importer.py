@@ -46,16 +46,17 @@ from backend.legacy.notation import (
 from backend.legacy.paths import ImageRoots
 from backend.legacy.plan import ImagePlan, ImportPlan, build_plan
 from backend.legacy.source import LegacySource, open_source
-from backend.migration import cleanup, live
-from backend.migration.journal import Mover, Placement, recover
-from backend.migration.report import ImportReport
-from backend.migration.safety import (
+from backend.migration import live
+from backend.models import Base, Image, LegacyLink, Patient, Treatment, utcnow
+from backend.moving import cleanup
+from backend.moving.mover import Mover, Placement, recover
+from backend.moving.report import ImportReport
+from backend.moving.safety import (
     SafetyItem,
     bytes_to_copy,
     check_free_space,
     make_safety_backup,
 )
-from backend.models import Base, Image, LegacyLink, Patient, Treatment, utcnow
 from backend.runtime import Runtime
 from backend.storage import image_folder
 
