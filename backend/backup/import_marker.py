@@ -5,22 +5,16 @@ or go back (the safety backup made just before it)."""
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend import processes
-from backend.migration.state import read_value
-from backend.models import AppState
+from backend import app_state, processes
 
-# Not under the "backup." prefix a restore keeps: restoring the safety backup, which was made
-# before this record, takes the record away with the import it describes.
-KEY = "legacy_import.in_progress"
+KEY = app_state.LEGACY_IMPORT_IN_PROGRESS
 
 
 def mark_started(sessions: sessionmaker[Session], archive: Path, safety_backup: Path) -> None:
@@ -33,18 +27,17 @@ def mark_started(sessions: sessionmaker[Session], archive: Path, safety_backup: 
         "process_started": processes.process_start_time(),
     }
     with sessions.begin() as session:
-        session.execute(delete(AppState).where(AppState.key == KEY))
-        session.add(AppState(key=KEY, value=json.dumps(value)))
+        app_state.put_json(session, KEY, value)
 
 
 def clear(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
-        session.execute(delete(AppState).where(AppState.key == KEY))
+        app_state.remove(session, KEY)
 
 
 def unfinished(session: Session) -> dict[str, Any] | None:
     """The import that started and never ended, if any: archive, safety_backup, started."""
-    value = read_value(session, KEY)
+    value = app_state.get_json(session, KEY)
     if value is None:
         return None
     return {key: str(value.get(key, "")) for key in ("archive", "safety_backup", "started")} | {

@@ -9,9 +9,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend import app_state
 from backend.backup import journal as jr
 from backend.backup.archive_safety import stream_member
 from backend.backup.manifest import DATABASE_ENTRY
@@ -19,11 +20,8 @@ from backend.backup.snapshot import load_into
 from backend.config import Settings
 from backend.errors import Conflict
 from backend.i18n import gettext
-from backend.models import utcnow
 
 log = logging.getLogger(__name__)
-
-MARKER_KEY = "backup.restore_marker"
 
 
 def recover_interrupted_restore(settings: Settings, engine: Engine) -> str | None:
@@ -67,19 +65,13 @@ def restore_marker(engine: Engine) -> str | None:
     """The id of the restore whose rows the database holds (rows method), if any."""
     try:
         with engine.connect() as connection:
-            return connection.execute(
-                text("SELECT value FROM app_state WHERE key = :key"), {"key": MARKER_KEY}
-            ).scalar()
+            return app_state.get(connection, app_state.RESTORE_MARKER)
     except SQLAlchemyError:
         return None
 
 
 def write_marker(connection: Connection, restore_id: str) -> None:
-    connection.execute(text("DELETE FROM app_state WHERE key = :key"), {"key": MARKER_KEY})
-    connection.execute(
-        text("INSERT INTO app_state (key, value, updated_at) VALUES (:key, :value, :now)"),
-        {"key": MARKER_KEY, "value": restore_id, "now": utcnow()},
-    )
+    app_state.put(connection, app_state.RESTORE_MARKER, restore_id)
 
 
 def restore_rows_from_archive(engine: Engine, archive: Path) -> None:

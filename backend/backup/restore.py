@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from backend import app_state
 from backend.backup import journal as jr
 from backend.backup import kinds, legacy_backups
 from backend.backup.create import SAFETY_PREFIX, create_backup
@@ -33,7 +34,7 @@ from backend.errors import ValidationError
 from backend.fileio import free_bytes, human_size, remove_path
 from backend.i18n import gettext
 from backend.jobs import Progress
-from backend.models import AppState, Image, Patient, Treatment
+from backend.models import Image, Patient, Treatment
 from backend.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -292,10 +293,7 @@ def _restore_verified(
 def _kept_state(runtime: Runtime) -> dict[str, str]:
     """This installation's own backup settings and history, which a restore keeps."""
     with runtime.sessions() as session:
-        rows = session.execute(
-            select(AppState.key, AppState.value).where(AppState.key.startswith(KEPT_STATE_PREFIX))
-        )
-        return {key: value for key, value in rows}
+        return app_state.with_prefix(session, KEPT_STATE_PREFIX)
 
 
 def _swap(

@@ -11,24 +11,24 @@ import sqlite3
 import zipfile
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import app_state
 from backend.backup.archive_safety import UnsafeArchive, extract_member, require_room
 from backend.backup.dbcheck import normalized_folder, sqlite_problems
 from backend.backup.errors import BackupInvalid
 from backend.backup.manifest import DATABASE_ENTRY, Entry, Manifest
 from backend.backup.progress import Reporter
-from backend.backup.recovery import MARKER_KEY
 from backend.config import IMAGES_DIRNAME, sqlite_url
 from backend.db import create_db_engine, upgrade_schema
 from backend.fileio import file_sha256, rename, sync_all
-from backend.models import AppState, Image
+from backend.models import Image
 from backend.storage import UnsafePath, resolve_under
 
 log = logging.getLogger(__name__)
 
-KEPT_STATE_PREFIX = "backup."
+KEPT_STATE_PREFIX = app_state.BACKUP_PREFIX
 
 
 def extract_archive(
@@ -133,10 +133,8 @@ def prepare_database(
 
 
 def _keep_state(session: Session, kept_state: dict[str, str]) -> None:
-    session.execute(delete(AppState).where(AppState.key.startswith(KEPT_STATE_PREFIX)))
-    for key, value in kept_state.items():
-        if key != MARKER_KEY:
-            session.add(AppState(key=key, value=value))
+    kept = {key: value for key, value in kept_state.items() if key != app_state.RESTORE_MARKER}
+    app_state.replace_prefix(session, KEPT_STATE_PREFIX, kept)
 
 
 def _correct_image_paths(session: Session, image_root: Path) -> int:

@@ -11,27 +11,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import app_state
 from backend import validation as check
 from backend.backup.fsutil import ensure_writable_folder
 from backend.errors import ValidationError
 from backend.i18n import gettext
-from backend.models import AppState, utcnow
+from backend.models import utcnow
 
 SCHEDULE, TIME, WEEKDAY, KEEP, FOLDER, CLINIC = (
-    "backup.schedule",
-    "backup.time",
-    "backup.weekday",
-    "backup.keep",
-    "backup.folder",
-    "backup.clinic",
+    app_state.BACKUP_SCHEDULE,
+    app_state.BACKUP_TIME,
+    app_state.BACKUP_WEEKDAY,
+    app_state.BACKUP_KEEP,
+    app_state.BACKUP_FOLDER,
+    app_state.BACKUP_CLINIC,
 )
 LAST_SUCCESS, LAST_ERROR, LAST_ATTEMPT = (
-    "backup.last_success",
-    "backup.last_error",
-    "backup.last_attempt",
+    app_state.BACKUP_LAST_SUCCESS,
+    app_state.BACKUP_LAST_ERROR,
+    app_state.BACKUP_LAST_ATTEMPT,
 )
 SCHEDULES = ("off", "daily", "weekly")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -68,10 +68,7 @@ class Outcome:
 
 
 def _values(session: Session) -> dict[str, str]:
-    rows = session.execute(
-        select(AppState.key, AppState.value).where(AppState.key.startswith("backup."))
-    )
-    return {key: value for key, value in rows}
+    return app_state.with_prefix(session, app_state.BACKUP_PREFIX)
 
 
 def read_backup_settings(session: Session) -> BackupSettings:
@@ -142,14 +139,7 @@ def remember_folder(session: Session, folder: str) -> None:
 
 
 def _put(session: Session, key: str, value: str | None) -> None:
-    row = session.get(AppState, key)
-    if value is None:
-        if row is not None:
-            session.delete(row)
-    elif row is None:
-        session.add(AppState(key=key, value=value))
-    else:
-        row.value = value
+    app_state.put(session, key, value)
 
 
 def _outcome(raw: str | None) -> Outcome | None:

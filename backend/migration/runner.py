@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from backend import app_state
 from backend.config import IMAGES_DIRNAME
 from backend.errors import Conflict, ValidationError
 from backend.fileio import file_sha256
@@ -220,12 +221,13 @@ def _relocate(runtime: Runtime, progress: Progress, report: ImportReport, dry_ru
 def save_report(runtime: Runtime, report: ImportReport) -> None:
     """Keep the last report (import or migration) for the Settings page's download."""
     with runtime.sessions() as session:
-        state.write_value(session, state.REPORT_KEY, report.as_dict())
+        app_state.put_json(session, state.REPORT_KEY, report.as_dict())
+        session.commit()
 
 
 def last_report(runtime: Runtime) -> dict[str, Any] | None:
     with runtime.sessions() as session:
-        return state.read_value(session, state.REPORT_KEY)
+        return app_state.get_json(session, state.REPORT_KEY)
 
 
 def start_migration(runtime: Runtime, *, dry_run: bool = False, notation: str | None = None) -> Job:
@@ -285,8 +287,8 @@ def migration_status(runtime: Runtime) -> dict[str, Any]:
     """For the Settings page: the start-up check, the recorded state, the last report's
     counts (its lists are in the download)."""
     with runtime.sessions() as session:
-        recorded = state.read_value(session, state.STATE_KEY) or {}
-        report = state.read_value(session, state.REPORT_KEY)
+        recorded = app_state.get_json(session, state.STATE_KEY) or {}
+        report = app_state.get_json(session, state.REPORT_KEY)
     summary = None
     if report:
         summary = {

@@ -3,7 +3,6 @@ an up-to-date store: one app_state read, one journal probe and a few stats, neve
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -15,16 +14,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend import app_state
 from backend.config import IMAGES_DIRNAME, Settings
 from backend.i18n import gettext
 from backend.legacy.database import DB_NAME
 from backend.legacy.paths import ROOT_CANDIDATES
-from backend.models import AppState, MigrationJournal, utcnow
+from backend.models import MigrationJournal, utcnow
 
 log = logging.getLogger(__name__)
 
-STATE_KEY = "migration.state"
-REPORT_KEY = "migration.last_report"
+STATE_KEY = app_state.MIGRATION_STATE
+REPORT_KEY = app_state.MIGRATION_REPORT
 COMPLETE, INCOMPLETE, NEEDS_NOTATION = "complete", "incomplete", "needs_notation"
 
 
@@ -69,31 +69,10 @@ def fingerprint(settings: Settings) -> dict[str, str]:
     return prints
 
 
-def read_value(session: Session, key: str) -> dict[str, Any] | None:
-    row = session.get(AppState, key)
-    if row is None:
-        return None
-    try:
-        value = json.loads(row.value)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def write_value(session: Session, key: str, value: dict[str, Any]) -> None:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    row = session.get(AppState, key)
-    if row is None:
-        session.add(AppState(key=key, value=text))
-    else:
-        row.value = text
-    session.commit()
-
-
 def record_state(session: Session, settings: Settings, state: str, **facts: Any) -> None:
     """Record the outcome of a run (or of a check that found nothing) with the fingerprint of
     the watched places as they are now."""
-    write_value(
+    app_state.put_json(
         session,
         STATE_KEY,
         {
@@ -104,6 +83,7 @@ def record_state(session: Session, settings: Settings, state: str, **facts: Any)
             **facts,
         },
     )
+    session.commit()
 
 
 def _name_based_folders(images_dir: Path) -> list[str]:
@@ -166,7 +146,7 @@ def startup_check(settings: Settings, sessions: sessionmaker[Session]) -> Startu
     so that the next start decides from the record alone."""
     started = time.perf_counter()
     with sessions() as session:
-        recorded = read_value(session, STATE_KEY)
+        recorded = app_state.get_json(session, STATE_KEY)
         pending = session.scalar(select(MigrationJournal.id).limit(1)) is not None
         state = recorded.get("state") if recorded else None
         reasons = ["file moves interrupted by a crash are to be finished"] if pending else []

@@ -7,21 +7,18 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
-from backend import __version__, teeth
+from backend import __version__, app_state, teeth
 from backend import validation as check
 from backend.config import Settings
 from backend.errors import ValidationError
 from backend.i18n import gettext
-from backend.models import AppState
 
 log = logging.getLogger(__name__)
 
-KEY_PREFIX = "setting."
 DEFAULTS: dict[str, str] = {"numbering": teeth.Notation.UNIVERSAL.value}
 _CHECKS: dict[str, Callable[[Any], str]] = {
     "numbering": lambda value: check.choice(
@@ -34,12 +31,10 @@ READ_ONLY_FACTS = ("data_dir", "images_dir", "db_url", "version")
 def get_settings(session: Session) -> dict[str, str]:
     """Every setting: the stored value, or its default when none (or an unusable one) is
     stored."""
-    keys = [KEY_PREFIX + name for name in DEFAULTS]
-    rows = session.execute(select(AppState.key, AppState.value).where(AppState.key.in_(keys)))
-    stored = {key: value for key, value in rows}
+    stored = app_state.get_many(session, [app_state.SETTING_PREFIX + name for name in DEFAULTS])
     values = dict(DEFAULTS)
     for name in DEFAULTS:
-        raw = stored.get(KEY_PREFIX + name)
+        raw = stored.get(app_state.SETTING_PREFIX + name)
         if raw is None:
             continue
         try:
@@ -64,11 +59,7 @@ def update_settings(session: Session, changes: Mapping[str, Any]) -> dict[str, s
     check.only_known_fields(changes, set(DEFAULTS))
     cleaned = {name: _CHECKS[name](value) for name, value in changes.items()}
     for name, value in cleaned.items():
-        row = session.get(AppState, KEY_PREFIX + name)
-        if row is None:
-            session.add(AppState(key=KEY_PREFIX + name, value=value))
-        else:
-            row.value = value
+        app_state.put(session, app_state.SETTING_PREFIX + name, value)
     session.commit()
     if cleaned:
         log.info("settings changed: %s", ", ".join(f"{k}={v}" for k, v in cleaned.items()))

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.models import AppState, Image, utcnow
+from backend import app_state
+from backend.models import Image, utcnow
 from backend.storage import ImageStore
 
 log = logging.getLogger(__name__)
 
-LAST_SWEEP_KEY = "upkeep.last_sweep"
 # The walk is I/O on the whole image tree, on a network share for several PCs; leftovers are
 # rare (a crash in one step of a publish without hard links) and harmless, so one walk a day
 # for all PCs sharing the database is enough.
@@ -30,16 +30,14 @@ def claim_sweep(sessions: sessionmaker[Session], now: datetime | None = None) ->
     try:
         with sessions.begin() as session:
             # On PostgreSQL the row lock makes a second PC wait and then see the new time.
-            row = session.get(AppState, LAST_SWEEP_KEY, with_for_update=True)
-            if row is None:
-                session.add(AppState(key=LAST_SWEEP_KEY, value=now.isoformat()))
-                return True
-            try:
-                if timedelta(0) <= now - datetime.fromisoformat(row.value) < SWEEP_INTERVAL:
-                    return False
-            except ValueError:
-                pass  # an unreadable value is an overdue sweep
-            row.value = now.isoformat()
+            last = app_state.get(session, app_state.LAST_SWEEP, for_update=True)
+            if last is not None:
+                try:
+                    if timedelta(0) <= now - datetime.fromisoformat(last) < SWEEP_INTERVAL:
+                        return False
+                except ValueError:
+                    pass  # an unreadable value is an overdue sweep
+            app_state.put(session, app_state.LAST_SWEEP, now.isoformat())
     except IntegrityError:
         return False  # another PC recorded the first sweep at the same moment: it sweeps
     return True

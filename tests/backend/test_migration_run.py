@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select
 
-from backend import fileio
+from backend import app_state, fileio
 from backend.config import load_settings
 from backend.migration import state
 from backend.migration.runner import run_migration
@@ -129,7 +129,7 @@ def test_a_second_migration_run_by_hand_changes_nothing(legacy_home):
 def test_an_empty_installation_records_that_nothing_waits(runtime):
     assert not runtime.migration_check.needed
     with runtime.sessions() as session:
-        recorded = state.read_value(session, state.STATE_KEY)
+        recorded = app_state.get_json(session, state.STATE_KEY)
     assert recorded["state"] == state.COMPLETE and recorded["found"] == "nothing to migrate"
 
 
@@ -145,7 +145,7 @@ def test_a_database_of_uncertain_notation_waits_for_the_person(tmp_path):
         report = run_migration(runtime)
         assert report.imported == 0 and "not certain" in report.notes[0]
         with runtime.sessions() as session:
-            assert state.read_value(session, state.STATE_KEY)["state"] == state.NEEDS_NOTATION
+            assert app_state.get_json(session, state.STATE_KEY)["state"] == state.NEEDS_NOTATION
         assert run_migration(runtime, notation="universal").imported > 0
     finally:
         runtime.close()
