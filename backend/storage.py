@@ -18,15 +18,16 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from backend import fileio
+from backend import fileio, teeth
 from backend.config import IMAGES_DIRNAME
 from backend.fileio import file_sha256 as file_sha256  # where the store's users look for it
 from backend.fileio import fsync_dir
+from backend.models import IMAGE_TYPES
 
 log = logging.getLogger(__name__)
 
-_TOOTH_PART = re.compile(r"^(?:[1-9]|[12][0-9]|3[0-2]|[A-T]|general)$")
-_IMAGE_TYPES = frozenset({"before", "after", "xray", "clinical", "other"})
+GENERAL = "general"  # the folder of a patient's images that belong to no tooth
+_TOOTH_PARTS = frozenset((*teeth.ALL_TEETH, GENERAL))
 _MAX_STEM = 80
 _LEGACY_NAME_DROP = re.compile(r"[^A-Za-z0-9\u0600-\u06FF\s\-_]")
 
@@ -57,9 +58,6 @@ def legacy_patient_folder(full_name: str | None, patient_id: str) -> str:
     return cleaned or f"Patient_{patient_id}"
 
 
-GENERAL = "general"  # the folder of a patient's images that belong to no tooth
-
-
 def image_folder(patient_id: str, tooth: str | None, image_type: str) -> str:
     """The relative folder of a patient's tooth and type, as stored in the database:
     `dental_images/<uuid>/<tooth>/<type>/` with forward slashes and a trailing slash;
@@ -70,9 +68,9 @@ def image_folder(patient_id: str, tooth: str | None, image_type: str) -> str:
         canonical_id = str(uuid.UUID(patient_id))
     except (ValueError, TypeError, AttributeError) as exc:
         raise UnsafePath(f"not a patient id: {patient_id!r}") from exc
-    if canonical_id != patient_id.lower() or not _TOOTH_PART.match(str(tooth)):
+    if canonical_id != patient_id.lower() or str(tooth) not in _TOOTH_PARTS:
         raise UnsafePath(f"not a valid folder part: {patient_id!r}/{tooth!r}")
-    if image_type not in _IMAGE_TYPES:
+    if image_type not in IMAGE_TYPES:
         raise UnsafePath(f"not an image type: {image_type!r}")
     return f"{IMAGES_DIRNAME}/{canonical_id}/{tooth}/{image_type}/"
 

@@ -200,7 +200,7 @@ class BackupScheduler:
 
 
 def _local(utc_naive: datetime) -> datetime:
-    return state.Outcome(utc_naive, {}).local_time()
+    return state.BackupRecord(utc_naive, {}).local_time()
 
 
 def has_data(session: Session) -> bool:

@@ -54,7 +54,7 @@ class BackupSettings:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class BackupRecord:
     """A past backup (or failure) as stored: when (UTC), and what."""
 
     at: datetime
@@ -142,22 +142,22 @@ def _put(session: Session, key: str, value: str | None) -> None:
     app_state.put(session, key, value)
 
 
-def _outcome(raw: str | None) -> Outcome | None:
+def _outcome(raw: str | None) -> BackupRecord | None:
     if not raw:
         return None
     try:
         data = json.loads(raw)
-        return Outcome(datetime.fromisoformat(data.pop("at")), data)
+        return BackupRecord(datetime.fromisoformat(data.pop("at")), data)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def last_success(session: Session) -> Outcome | None:
+def last_success(session: Session) -> BackupRecord | None:
     """The newest verified backup that holds the images too."""
     return _outcome(_values(session).get(LAST_SUCCESS))
 
 
-def last_error(session: Session) -> Outcome | None:
+def last_error(session: Session) -> BackupRecord | None:
     """The newest failed scheduled backup."""
     return _outcome(_values(session).get(LAST_ERROR))
 

@@ -56,7 +56,9 @@ class Placement:
 
 
 @dataclass
-class Outcome:
+class Placed:
+    """What became of one placement: the file's new place, or why it was not moved."""
+
     placement: Placement
     relative_path: str | None = None
     error: str | None = None
@@ -170,7 +172,7 @@ class Mover:
             item.source.parent
         )
 
-    def place(self, batch: Sequence[Placement]) -> list[Outcome]:
+    def place(self, batch: Sequence[Placement]) -> list[Placed]:
         """Bring every file of `batch` into the layout; a failed file is reported in its
         outcome and left where it was, never marked done."""
         if not batch:
@@ -245,8 +247,8 @@ class Mover:
         return self._real_dir(item.source.parent) == self._real_folder(item.folder)
 
     # ----- step 2: link or copy, publish, verify
-    def _materialize(self, item: Placement, journal_id: str) -> Outcome:
-        outcome = Outcome(item)
+    def _materialize(self, item: Placement, journal_id: str) -> Placed:
+        outcome = Placed(item)
         folder = self._folder(item.folder)
         dest = folder / item.name
         if self._is_source_name(item, item.name):
@@ -269,7 +271,7 @@ class Mover:
         return outcome
 
     # ----- step 3: the image rows and the journal's state, in one transaction
-    def _commit_rows(self, outcomes: list[Outcome], journal: list[str]) -> None:
+    def _commit_rows(self, outcomes: list[Placed], journal: list[str]) -> None:
         with self._sessions() as session:
             durable_commits(session)
             try:
@@ -290,7 +292,7 @@ class Mover:
                     self._undo_file(outcome)
                     outcome.error = f"its record could not be saved: {exc.orig}"
 
-    def _record(self, session: Session, outcome: Outcome, entry: MigrationJournal | None) -> None:
+    def _record(self, session: Session, outcome: Placed, entry: MigrationJournal | None) -> None:
         item = outcome.placement
         if outcome.error is not None or entry is None:
             if entry is not None:
@@ -299,14 +301,14 @@ class Mover:
         _apply_row(session, entry, item.row)
         entry.state = PLACED
 
-    def _undo_file(self, outcome: Outcome) -> None:
+    def _undo_file(self, outcome: Placed) -> None:
         item = outcome.placement
         if outcome.relative_path and not self._is_source_name(item, item.name):
             fileio.unlink(self._folder(item.folder) / item.name)
         outcome.relative_path = None
 
     # ----- step 4: retire the originals
-    def _retire(self, outcomes: list[Outcome]) -> None:
+    def _retire(self, outcomes: list[Placed]) -> None:
         folders = set()
         for outcome in outcomes:
             item = outcome.placement
@@ -321,7 +323,7 @@ class Mover:
         self.emptied |= folders
 
 
-def _record_batch(session: Session, outcomes: list[Outcome], journal: list[str]) -> None:
+def _record_batch(session: Session, outcomes: list[Placed], journal: list[str]) -> None:
     """The rows of a whole batch in a few statements: new image rows and their legacy links
     inserted, moved rows pointed at their new file, journal rows marked placed (or dropped for
     files that failed). Raises IntegrityError when one row breaks the batch."""

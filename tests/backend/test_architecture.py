@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "core",
         frozenset(
             {
+                "app_state",
                 "backend",
                 "config",
                 "console",
