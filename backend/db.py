@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from backend.paths import migrations_dir
+
+COPY_BATCH = 1000  # rows read and written at a time by copy_table_rows
 
 
 def create_db_engine(url: str) -> Engine:
@@ -133,3 +135,25 @@ def _upgrade_lock(engine: Engine) -> Iterator[None]:
                 )
             except Exception:
                 connection.invalidate()  # a closed connection holds no lock
+
+
+def copy_table_rows(
+    reading: Connection,
+    writing: Connection,
+    tables: Iterable[Table],
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Copy every row of `tables` (parents before children) from `reading` into `writing`,
+    in batches, whatever the two engines; `on_batch(rows)` after each batch. Returns the rows
+    written per table. The one whole-database copy loop: snapshots, their loading back, and
+    the move onto a database server use it."""
+    written: dict[str, int] = {}
+    for table in tables:
+        written[table.name] = 0
+        rows = reading.execute(select(table).execution_options(yield_per=COPY_BATCH)).mappings()
+        for batch in rows.partitions(COPY_BATCH):
+            writing.execute(insert(table), [dict(row) for row in batch])
+            written[table.name] += len(batch)
+            if on_batch is not None:
+                on_batch(len(batch))
+    return written

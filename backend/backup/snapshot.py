@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, delete, insert, select
+from sqlalchemy import Connection, Engine, create_engine, delete
 
 from backend.config import sqlite_url
+from backend.db import copy_table_rows
 from backend.models import Base
 
 # Leases belong to running processes, not to the clinic's data.
 SKIP_TABLES = frozenset({"store_locks"})
 COUNTED_TABLES = ("patients", "treatments", "images")
-BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -80,12 +80,9 @@ def copy_to_sqlite(source: Engine, target: Path) -> None:
 
 
 def _copy_tables(reading: Connection, writing: Connection) -> None:
-    for table in Base.metadata.sorted_tables:
-        if table.name in SKIP_TABLES:
-            continue
-        rows = reading.execute(select(table).execution_options(yield_per=BATCH)).mappings()
-        for batch in rows.partitions(BATCH):
-            writing.execute(insert(table), [dict(row) for row in batch])
+    copy_table_rows(
+        reading, writing, [t for t in Base.metadata.sorted_tables if t.name not in SKIP_TABLES]
+    )
 
 
 def load_into(

@@ -17,7 +17,6 @@ from sqlalchemy import (
     create_engine,
     delete,
     func,
-    insert,
     select,
     text,
 )
@@ -28,7 +27,13 @@ from sqlalchemy.pool import NullPool
 from backend import fileio
 from backend import validation as check
 from backend.config import IMAGES_DIRNAME, Settings, write_machine_config
-from backend.db import create_db_engine, make_session_factory, schema_is_current, upgrade_schema
+from backend.db import (
+    copy_table_rows,
+    create_db_engine,
+    make_session_factory,
+    schema_is_current,
+    upgrade_schema,
+)
 from backend.errors import Conflict, ValidationError
 from backend.fileio import file_sha256
 from backend.i18n import gettext
@@ -44,7 +49,6 @@ TABLES_IN_ORDER = tuple(t for t in Base.metadata.sorted_tables if t is not Store
 # (the migration check, settings). Ours replace those with the same key.
 MERGED_TABLE = Base.metadata.tables[AppState.__tablename__]
 REPORTED_FIRST = ("patients", "treatments", "images")
-BATCH = 1000
 OPERATION = "move to the server"
 CONNECT_TIMEOUT_S = 5
 
@@ -145,14 +149,7 @@ def copy_rows(
             )
         counts = {table.name: _count(reading, table) for table in TABLES_IN_ORDER}
         progress.update(total=sum(counts.values()), message=gettext("Copying records"))
-        written = {}
-        for table in TABLES_IN_ORDER:
-            written[table.name] = 0
-            rows = reading.execute(select(table).execution_options(yield_per=BATCH)).mappings()
-            for batch in rows.partitions(BATCH):
-                writing.execute(insert(table), [dict(row) for row in batch])
-                written[table.name] += len(batch)
-                progress.advance(len(batch))
+        written = copy_table_rows(reading, writing, TABLES_IN_ORDER, progress.advance)
         on_server = {
             table.name: _count(writing, table) - already[table.name] for table in TABLES_IN_ORDER
         }
