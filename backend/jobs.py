@@ -7,7 +7,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,6 +38,10 @@ class Progress:
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     # Raises when the job may no longer go on (its store lease was lost to another PC).
     _guard: Callable[[], None] | None = field(default=None, repr=False)
+    # Structured live facts (such as an import's counts): the innermost `showing` block's, or
+    # the last one shown once the blocks have ended.
+    _details: list[Callable[[], dict[str, Any]]] = field(default_factory=list, repr=False)
+    _last_details: dict[str, Any] | None = field(default=None, repr=False)
 
     def update(self, **changes: Any) -> None:
         """Set any of current/total/bytes_done/bytes_total/message; raises Cancelled if the
@@ -51,6 +56,25 @@ class Progress:
 
     def advance(self, items: int = 1, nbytes: int = 0) -> None:
         self.update(current=self.current + items, bytes_done=self.bytes_done + nbytes)
+
+    @contextmanager
+    def showing(self, details: Callable[[], dict[str, Any]]) -> Iterator[None]:
+        """While the block runs, the job's progress carries `details()` (read at each look, so
+        counts kept elsewhere show live); nested blocks show the innermost. After the block the
+        last value stays, so a finished job still shows its final counts."""
+        self._details.append(details)
+        try:
+            yield
+        finally:
+            self._last_details = details()
+            self._details.pop()
+
+    def details(self) -> dict[str, Any] | None:
+        """The structured live facts the job shows now (see `showing`), if any."""
+        try:
+            return self._details[-1]()
+        except IndexError:  # no block runs (or the last one ended just now, on the job's thread)
+            return self._last_details
 
     def as_dict(self) -> dict[str, Any]:
         elapsed = time.monotonic() - self.started
@@ -67,6 +91,7 @@ class Progress:
             "message": self.message,
             "elapsed_s": round(elapsed, 1),
             "remaining_s": None if remaining is None else round(remaining, 1),
+            "details": self.details(),
         }
 
 

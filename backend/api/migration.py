@@ -1,5 +1,6 @@
-"""Migration and import of the earlier app's data: status, preview, start, live progress and
-the report download."""
+"""Migration and import of the earlier app's data: status, preview, start and the report
+download. A started job is followed as every job is, at GET /api/jobs/<id>; its progress
+carries the live counts as `details`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from backend.errors import NotFound, ValidationError
 from backend.i18n import gettext
 from backend.legacy.notation import reading_choices
 from backend.legacy.source import LegacySource, import_roots
-from backend.migration import live, runner
+from backend.migration import runner
 from backend.migration.importer import open_source, preview
 from backend.moving.report import csv_of
 
@@ -83,17 +84,6 @@ def start_migration() -> ResponseReturnValue:
         runtime(), dry_run=bool(body.get("dry_run")), notation=_readings(body)["notation"]
     )
     return jsonify(job.as_dict()), 202
-
-
-@bp.get("/jobs/<job_id>")
-def job_progress(job_id: str) -> Response:
-    """The job as GET /api/jobs/<id> shows it, with the live counts while it runs."""
-    job = runtime().jobs.get(job_id)
-    report = live.report_of(job.progress)
-    counts = report.counts() if report is not None else None
-    if counts is None and isinstance(job.result, dict):
-        counts = {k: job.result[k] for k in ("imported", "skipped", "missing", "failed")}
-    return jsonify({**job.as_dict(), "counts": counts})
 
 
 @bp.get("/report")

@@ -46,7 +46,6 @@ from backend.legacy.notation import (
 from backend.legacy.paths import ImageRoots
 from backend.legacy.plan import ImagePlan, ImportPlan, build_plan
 from backend.legacy.source import LegacySource, open_source
-from backend.migration import live
 from backend.models import Base, Image, LegacyLink, Patient, Treatment, utcnow
 from backend.moving import cleanup
 from backend.moving.mover import Mover, Placement, recover
@@ -242,9 +241,8 @@ def import_legacy(
     progress = progress or Progress()
     report = ImportReport(operation, str(source.folder), chosen, dry_run)
     report.notes.extend(database.warnings())
-    live.track(progress, report)
     started = time.monotonic()
-    try:
+    with progress.showing(report.counts):
         log.info(
             "%s of %s started (notation %s%s)",
             operation,
@@ -262,8 +260,6 @@ def import_legacy(
             report.imported += len(placements)
         else:
             _carry_out(runtime, source, plan, placements, report, progress)
-    finally:
-        live.untrack(progress)
     report.finish()
     log.log(
         outcome_level(report),

@@ -23,7 +23,7 @@ from backend.legacy.database import read_database
 from backend.legacy.notation import decide, detect_notation
 from backend.legacy.paths import ROOT_CANDIDATES
 from backend.legacy.source import LegacySource, locate_database, open_source
-from backend.migration import live, state
+from backend.migration import state
 from backend.migration.importer import import_legacy, outcome_level
 from backend.models import Image
 from backend.moving import cleanup
@@ -65,8 +65,7 @@ def run_migration(
     settings = runtime.settings
     progress = progress or Progress()
     report = ImportReport(JOB_KIND, str(settings.data_dir), notation, dry_run)
-    live.track(progress, report)
-    try:
+    with progress.showing(report.counts):
         if not dry_run:
             recovered = recover(runtime.sessions, runtime.store)
             if recovered.finished or recovered.undone:
@@ -80,8 +79,6 @@ def run_migration(
                 )
         waiting = _migrate_sources(runtime, progress, report, dry_run, notation)
         _relocate(runtime, progress, report, dry_run)
-    finally:
-        live.untrack(progress)
     report.finish()
     if not dry_run:
         outcome = (

@@ -141,3 +141,19 @@ def test_a_job_whose_store_lease_is_lost_stops_at_its_next_progress_report():
     job = runner.wait(runner.start("restore", work).id, timeout=5)
     assert job.state == FAILED and steps == [0, 1, 2, 3]
     assert "lost the store lock" in job.error["message"]
+
+
+def test_a_jobs_progress_shows_live_details_nested_and_keeps_the_last():
+    from backend.jobs import Progress
+
+    progress = Progress()
+    counts = {"imported": 0}
+    assert progress.as_dict()["details"] is None
+    with progress.showing(lambda: dict(counts)):
+        counts["imported"] = 2
+        assert progress.as_dict()["details"] == {"imported": 2}  # read at each look
+        with progress.showing(lambda: {"inner": 1}):
+            assert progress.details() == {"inner": 1}
+        assert progress.details() == {"imported": 2}
+        counts["imported"] = 5
+    assert progress.as_dict()["details"] == {"imported": 5}  # a finished job keeps its counts

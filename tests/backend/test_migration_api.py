@@ -11,7 +11,7 @@ from tests.legacy_data import build_legacy
 
 def _wait(client, runtime, job_id):
     runtime.jobs.wait(job_id, timeout=60)
-    return client.get(f"/api/migration/jobs/{job_id}").get_json()
+    return client.get(f"/api/jobs/{job_id}").get_json()
 
 
 def test_preview_import_and_download_the_report(client, runtime, tmp_path):
@@ -25,7 +25,7 @@ def test_preview_import_and_download_the_report(client, runtime, tmp_path):
     assert started.status_code == 202
     job = _wait(client, runtime, started.get_json()["id"])
     assert job["state"] == "done"
-    assert job["counts"] == {
+    assert job["progress"]["details"] == {
         "imported": len(data.expected),
         "skipped": 0,
         "missing": len(data.missing),

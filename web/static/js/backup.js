@@ -4,10 +4,10 @@
 // Long work runs as a job on the server; its progress is polled here.
 import { formatDate as formatLocalDate, formatNumber, t, tn } from "./i18n.js";
 import { ViewQuestion, api, chooseBackupFile, chooseFolder, hasNative, isSuperseded, uploadBackupFile } from "./bridge.js";
+import { cancelJob, pollJob, progressFraction } from "./jobs.js";
 import { readingChoice, renderReadingChoice } from "./reading-choice.js";
 import { $, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 
-const POLL_MS = 400;
 const BANNER_EVERY_MS = 60_000;
 const WEEKDAYS = [t("Monday"), t("Tuesday"), t("Wednesday"), t("Thursday"), t("Friday"), t("Saturday"), t("Sunday")];
 
@@ -66,30 +66,20 @@ async function followJob(job, options) {
 
 async function followJobProgress(job, { cancellable = true } = {}) {
   const box = $("#backup-job");
-  const bar = $("#backup-job-bar");
   const cancel = $("#backup-job-cancel");
   box.hidden = false;
   cancel.hidden = !cancellable;
   cancel.disabled = false;
-  cancel.onclick = async () => {
+  cancel.onclick = () => {
     cancel.disabled = true;
-    await api("POST", `api/jobs/${job.id}/cancel`).catch(() => {});
+    cancelJob(job);
   };
-  let current = job;
-  while (current.state === "running") {
-    const p = current.progress;
-    const fraction = p.bytes_total ? p.bytes_done / p.bytes_total : p.total ? p.current / p.total : 0;
-    bar.value = Math.min(1, fraction);
-    $("#backup-job-text").textContent = progressText(p);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    try {
-      current = await api("GET", `api/jobs/${job.id}`);
-    } catch (error) {
-      if (error.code !== "offline") throw error;
-    }
-  }
+  const finished = await pollJob(job, (current) => {
+    $("#backup-job-bar").value = progressFraction(current.progress);
+    $("#backup-job-text").textContent = progressText(current.progress);
+  });
   box.hidden = true;
-  return current;
+  return finished;
 }
 
 export class BackupSection {

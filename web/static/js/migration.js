@@ -3,10 +3,9 @@
 // polled; the last report can be downloaded as JSON or CSV.
 import { t } from "./i18n.js";
 import { ViewQuestion, api, chooseFolder, download, isSuperseded } from "./bridge.js";
+import { pollJob, progressFraction } from "./jobs.js";
 import { readingChoice, renderReadingChoice } from "./reading-choice.js";
 import { $, escapeHtml, toast } from "./ui.js";
-
-const POLL_MS = 400;
 
 function countsText(c) {
   if (!c) return "";
@@ -117,7 +116,7 @@ export class MigrationSection {
     $("#migration-run").disabled = true;
     $("#import-start").disabled = true;
     try {
-      job = await this.follow(job.id);
+      job = await this.follow(job);
     } finally {
       $("#migration-run").disabled = false;
       $("#import-start").disabled = false;
@@ -133,15 +132,12 @@ export class MigrationSection {
     await this.show();
   }
 
-  async follow(id) {
-    for (;;) {
-      const job = await api("GET", `api/migration/jobs/${id}`);
+  follow(started) {
+    return pollJob(started, (job) => {
       const p = job.progress;
-      $("#migration-bar").value = p.total ? p.current / p.total : 0;
+      $("#migration-bar").value = progressFraction(p);
       $("#migration-message").textContent = p.message;
-      $("#migration-counts").textContent = countsText(job.counts);
-      if (job.state !== "running") return job;
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
+      $("#migration-counts").textContent = countsText(p.details);
+    });
   }
 }
