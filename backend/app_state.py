@@ -33,7 +33,7 @@ BACKUP_LAST_ATTEMPT = "backup.last_attempt"
 # The id of the restore whose rows the database holds (backend.backup.recovery).
 RESTORE_MARKER = "backup.restore_marker"
 # An import of the earlier app's backup that started and has not ended
-# (backend.backup.import_marker). Not under BACKUP_PREFIX: restoring the safety backup, made
+# (backend.backup.legacy.import_marker). Not under BACKUP_PREFIX: restoring the safety backup, made
 # before this record, takes the record away with the import it describes.
 LEGACY_IMPORT_IN_PROGRESS = "legacy_import.in_progress"
 # The once-only migration of the earlier app's data (backend.migration.state).

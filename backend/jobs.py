@@ -95,6 +95,31 @@ class Progress:
         }
 
 
+class Reporter(Protocol):
+    """What a long operation's steps report to: a job's Progress, or one Step of it."""
+
+    def update(self, **changes: Any) -> None: ...
+
+    def advance(self, items: int = 1, nbytes: int = 0) -> None: ...
+
+
+class Step:
+    """One step of a longer job (a restore is checking, safety backup, unpacking, swapping):
+    forwards to `parent`, saying which step of how many the message belongs to."""
+
+    def __init__(self, parent: Reporter, number: int, of: int, name: str) -> None:
+        self._parent = parent
+        self._prefix = f"Step {number} of {of}, {name}"
+
+    def update(self, **changes: Any) -> None:
+        if "message" in changes:
+            changes["message"] = f"{self._prefix}: {changes['message']}"
+        self._parent.update(**changes)
+
+    def advance(self, items: int = 1, nbytes: int = 0) -> None:
+        self._parent.advance(items, nbytes)
+
+
 @dataclass
 class Job:
     id: str

@@ -13,7 +13,6 @@ from flask.typing import ResponseReturnValue
 from backend import validation as check
 from backend.api.common import db, json_body, runtime
 from backend.backup import archives, fsutil, restore, service, state, uploads
-from backend.backup.check import check_store
 from backend.backup.verify import verify_archive
 from backend.db import session_scope
 from backend.errors import ValidationError
@@ -21,6 +20,7 @@ from backend.i18n import gettext
 from backend.jobs import Job, Progress
 from backend.legacy.notation import reading_choices
 from backend.locks import current_lock
+from backend.usecases.check import check_store
 
 bp = Blueprint("backup", __name__, url_prefix="/api")
 

@@ -12,7 +12,6 @@ from typing import Any
 from backend import console
 from backend import exit_codes as codes
 from backend.backup import restore
-from backend.backup.check import check_store
 from backend.backup.service import run_backup
 from backend.backup.verify import verify_archive
 from backend.db import session_scope
@@ -23,6 +22,7 @@ from backend.job_follower import follow
 from backend.jobs import CANCELLED, FAILED, Job, Progress
 from backend.legacy.notation import add_reading_arguments, reading_from_args
 from backend.runtime import Runtime
+from backend.usecases.check import check_store
 
 NAMES = ("backup", "verify", "check", "restore")
 

@@ -25,13 +25,12 @@ from backend.backup.archive_safety import CHUNK, name_problem
 from backend.backup.errors import BackupFailed
 from backend.backup.fsutil import ensure_writable_folder, require_free_space
 from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME, Entry, Manifest
-from backend.backup.progress import Reporter
 from backend.backup.snapshot import read_facts, snapshot_database
 from backend.backup.verify import verify_archive
 from backend.config import IMAGES_DIRNAME
 from backend.fileio import discard, fsync_file, publish_new, remove_path, remove_stale
 from backend.i18n import gettext, ngettext
-from backend.jobs import Progress
+from backend.jobs import Progress, Reporter
 from backend.models import Image, utcnow
 from backend.runtime import Runtime
 from backend.storage import UnsafePath, clean_stem

@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 
 from backend import app_state
 from backend.backup import journal as jr
-from backend.backup import kinds, legacy_backups
+from backend.backup import kinds
 from backend.backup.create import SAFETY_PREFIX, create_backup
 from backend.backup.errors import BackupInvalid, NotEnoughSpace, RestoreFailed
+from backend.backup.legacy import backups as legacy_backups
 from backend.backup.manifest import Manifest
-from backend.backup.progress import Reporter, Step
 from backend.backup.rebuild import ARCHIVE_DATABASE, rebuild
 from backend.backup.recovery import restore_marker, restore_rows_from_archive, write_marker
 from backend.backup.snapshot import live_counts, load_into, read_facts
@@ -33,7 +33,7 @@ from backend.backup.verify import VerifyReport, verify_archive
 from backend.errors import ValidationError
 from backend.fileio import free_bytes, human_size, remove_path
 from backend.i18n import gettext
-from backend.jobs import Progress
+from backend.jobs import Progress, Reporter, Step
 from backend.models import Image, Patient, Treatment
 from backend.runtime import Runtime
 

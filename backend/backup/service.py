@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.backup import import_marker, schedule, state
+from backend.backup import schedule, state
 from backend.backup.create import DEFAULT_PREFIX, create_backup
 from backend.backup.fsutil import refuse_data_tree
+from backend.backup.legacy import import_marker
 from backend.config import Settings
 from backend.db import session_scope
 from backend.errors import AppError

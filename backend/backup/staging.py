@@ -19,10 +19,10 @@ from backend.backup.archive_safety import UnsafeArchive, extract_member, require
 from backend.backup.dbcheck import normalized_folder, sqlite_problems
 from backend.backup.errors import BackupInvalid
 from backend.backup.manifest import DATABASE_ENTRY, Entry, Manifest
-from backend.backup.progress import Reporter
 from backend.config import IMAGES_DIRNAME, sqlite_url
 from backend.db import create_db_engine, upgrade_schema
 from backend.fileio import file_sha256, rename, sync_all
+from backend.jobs import Reporter
 from backend.models import Image
 from backend.storage import UnsafePath, resolve_under
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.backup import kinds, legacy_json
+from backend.backup import kinds
 from backend.backup.archive_safety import (
     DEFAULT_LIMITS,
     ArchiveLimits,
@@ -24,6 +24,7 @@ from backend.backup.archive_safety import (
 )
 from backend.backup.dbcheck import snapshot_problems
 from backend.backup.errors import BackupInvalid
+from backend.backup.legacy import json_export
 from backend.backup.manifest import (
     DATABASE_ENTRY,
     IMAGES_PREFIX,
@@ -32,9 +33,8 @@ from backend.backup.manifest import (
     ManifestError,
     parse_manifest,
 )
-from backend.backup.progress import Reporter
 from backend.backup.rebuild import ARCHIVE_DATABASE, rebuild
-from backend.jobs import Progress
+from backend.jobs import Progress, Reporter
 from backend.untrusted_db import OverBudget, open_untrusted
 
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
@@ -255,9 +255,9 @@ def _verify_legacy(
         "(zip checksums, database integrity) apply; restoring it imports its data."
     )
     if report.kind == kinds.LEGACY_JSON:
-        export, problems = legacy_json.examine_export(report.path)
+        export, problems = json_export.examine_export(report.path)
         report.problems += problems
-        summary = legacy_json.not_kept_summary(export)  # None for an empty export
+        summary = json_export.not_kept_summary(export)  # None for an empty export
         report.warnings += [summary] if summary else []
         return
     if report.kind == kinds.LEGACY_DB:

@@ -7,8 +7,8 @@ import shutil
 
 from sqlalchemy import select
 
-from backend.backup.check import check_store
 from backend.models import Image
+from backend.usecases.check import check_store
 from tests.backup_data import populate
 
 

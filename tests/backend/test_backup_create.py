@@ -15,7 +15,6 @@ import zipfile
 import pytest
 
 from backend.backup import create, fsutil
-from backend.backup.check import check_store
 from backend.backup.create import create_backup
 from backend.backup.errors import BackupFailed, FolderNotUsable, NotEnoughSpace
 from backend.backup.restore import restore_backup
@@ -24,6 +23,7 @@ from backend.config import load_settings
 from backend.jobs import Cancelled, Progress
 from backend.startup import open_runtime
 from backend.usecases import images, patients
+from backend.usecases.check import check_store
 from backend.usecases.images import Upload, add_images
 from tests.backup_data import files, populate
 from tests.helpers import image_bytes

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from backend.backup import import_marker, kinds
+from backend.backup import kinds
 from backend.backup.errors import BackupInvalid
+from backend.backup.legacy import import_marker
 from backend.backup.restore import preview_restore, restore_backup
 from backend.backup.service import backup_status
 from backend.backup.verify import verify_archive

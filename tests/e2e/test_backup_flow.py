@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from backend.backup import import_marker
+from backend.backup.legacy import import_marker
 from backend.usecases import patients, treatments
 from backend.usecases.images import Upload, add_images
 from tests.e2e.conftest import screenshot

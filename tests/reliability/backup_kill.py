@@ -14,13 +14,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from backend.backup import journal
-from backend.backup.check import check_store
 from backend.backup.create import create_backup
 from backend.backup.verify import verify_archive
 from backend.config import load_settings
 from backend.models import Image, Patient
 from backend.startup import open_runtime
 from backend.usecases import patients
+from backend.usecases.check import check_store
 from backend.usecases.images import Upload, add_images
 from tests.backup_data import files, populate
 from tests.helpers import image_bytes

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from backend.backup import import_marker
+from backend.backup.legacy import import_marker
 from backend.backup.restore import restore_backup
 from backend.config import load_settings
 from backend.models import Image, Patient, StoreLock

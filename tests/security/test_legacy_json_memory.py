@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.backup import legacy_json
-from backend.backup.legacy_json import MAX_RECORDS, examine_export, not_kept_summary
+from backend.backup.legacy import json_export
+from backend.backup.legacy.json_export import MAX_RECORDS, examine_export, not_kept_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,7 @@ MEASURE = r"""
 import resource, sys, tracemalloc
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from backend.backup.legacy_json import examine_export
+from backend.backup.legacy.json_export import examine_export
 tracemalloc.start()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 data, problems = examine_export(Path(sys.argv[2]))
@@ -78,7 +78,7 @@ def test_the_streamed_parse_equals_json_load_across_chunk_boundaries(tmp_path, m
     path = tmp_path / "export.json"
     text = "\ufeff" + json.dumps(document, ensure_ascii=False, indent=1)
     path.write_text(text, encoding="utf-8")
-    monkeypatch.setattr(legacy_json, "_CHUNK_CHARS", 7)  # every value crosses chunks
+    monkeypatch.setattr(json_export, "_CHUNK_CHARS", 7)  # every value crosses chunks
     data, problems = examine_export(path)
     assert problems == []
     assert data["patients"] == rows
@@ -99,8 +99,8 @@ def test_broken_json_is_reported_as_such(tmp_path, text):
 
 
 def test_one_huge_value_is_refused_naming_the_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(legacy_json, "MAX_VALUE_CHARS", 1000)
-    monkeypatch.setattr(legacy_json, "_CHUNK_CHARS", 100)
+    monkeypatch.setattr(json_export, "MAX_VALUE_CHARS", 1000)
+    monkeypatch.setattr(json_export, "_CHUNK_CHARS", 100)
     path = tmp_path / "export.json"
     path.write_text('{"patients": [{"note": "' + "x" * 5000 + '"}]}', encoding="utf-8")
     _data, problems = examine_export(path)

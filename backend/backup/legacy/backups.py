@@ -14,16 +14,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from backend.backup import import_marker, kinds, legacy_json
+from backend.backup import kinds
 from backend.backup.archive_safety import UnsafeArchive, archive_problems, extract_member
 from backend.backup.create import SAFETY_PREFIX, create_backup
 from backend.backup.errors import BackupInvalid
 from backend.backup.fsutil import require_free_space
-from backend.backup.progress import Reporter, Step
+from backend.backup.legacy import import_marker, json_export
 from backend.backup.verify import verify_archive
 from backend.errors import ValidationError
 from backend.fileio import remove_path
 from backend.i18n import gettext
+from backend.jobs import Reporter, Step
 from backend.runtime import Runtime
 
 NO_IMPORTER = (
@@ -59,8 +60,8 @@ def staged_source(runtime: Runtime, archive: Path, kind: str) -> Iterator[Path]:
         if kind == kinds.LEGACY_DB:
             shutil.copyfile(archive, folder / kinds.LEGACY_DB_NAME)
         elif kind == kinds.LEGACY_JSON:
-            export = legacy_json.read_export(archive)
-            legacy_json.write_legacy_database(export, folder / kinds.LEGACY_DB_NAME)
+            export = json_export.read_export(archive)
+            json_export.write_legacy_database(export, folder / kinds.LEGACY_DB_NAME)
         else:
             _extract_legacy_zip(archive, folder)
         yield folder

@@ -13,12 +13,11 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from backend.backup.progress import Reporter
 from backend.config import IMAGES_DIRNAME
 from backend.errors import ImageMissing
 from backend.fileio import file_sha256
 from backend.i18n import gettext, ngettext
-from backend.jobs import Progress
+from backend.jobs import Progress, Reporter
 from backend.models import Image
 from backend.storage import ImageStore, UnsafePath
 from backend.usecases.retrieval import locate_image
