@@ -431,6 +431,19 @@ def human_size(size: int) -> str:
     return f"{value:.1f} {unit}"
 
 
+def folder_usage(folder: Path) -> tuple[int, int]:
+    """(files, bytes) below `folder`; a file that vanishes meanwhile is not counted."""
+    files = total = 0
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            try:
+                total += os.stat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                continue
+            files += 1
+    return files, total
+
+
 def free_bytes(folder: Path) -> int:
     """Free bytes on the disk holding `folder` (or its nearest existing parent)."""
     existing = folder

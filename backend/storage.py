@@ -337,15 +337,7 @@ class ImageStore:
 
     def tree_usage(self) -> tuple[int, int]:
         """(files, bytes) of the image tree."""
-        files = total = 0
-        for dirpath, _dirs, names in os.walk(self.images_dir):
-            for name in names:
-                try:
-                    total += os.stat(os.path.join(dirpath, name)).st_size
-                except OSError:
-                    continue
-                files += 1
-        return files, total
+        return fileio.folder_usage(self.images_dir)
 
 
 class FileNameIndex:

@@ -168,6 +168,17 @@ def copy_rows(
     return {name: counts[name] for name in first + [n for n in counts if n not in first]}
 
 
+def _require_same(destination: Path, checksum: str) -> None:
+    """A file already at `destination` must be the one being copied: never overwritten."""
+    if file_sha256(destination) != checksum:
+        raise Conflict(
+            gettext(
+                "{destination} exists with other content; nothing was overwritten.",
+                destination=destination,
+            )
+        )
+
+
 def copy_images(
     source_root: Path,
     target_root: Path,
@@ -192,13 +203,7 @@ def copy_images(
         destination = target_root / IMAGES_DIRNAME / path.relative_to(source)
         checksum = file_sha256(path)
         if destination.exists():
-            if file_sha256(destination) != checksum:
-                raise Conflict(
-                    gettext(
-                        "{destination} exists with other content; nothing was overwritten.",
-                        destination=destination,
-                    )
-                )
+            _require_same(destination, checksum)
             skipped += 1
         else:
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -213,13 +218,7 @@ def copy_images(
                     )
                 # Other PCs may already write into the shared folder: a name is never replaced.
                 if not fileio.publish(temp, destination, others_may_publish=True):
-                    if file_sha256(destination) != checksum:
-                        raise Conflict(
-                            gettext(
-                                "{destination} exists with other content; nothing was overwritten.",
-                                destination=destination,
-                            )
-                        )
+                    _require_same(destination, checksum)
                     skipped += 1
                     progress.advance(1, path.stat().st_size)
                     continue

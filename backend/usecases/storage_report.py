@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend import fileio
 from backend.fileio import human_size as human_size  # also the report's users'
 from backend.models import Image
 from backend.storage import ImageStore
@@ -24,18 +24,6 @@ def low_space_threshold(total: int) -> int:
     return max(LOW_SPACE_FLOOR, int(total * LOW_SPACE_SHARE))
 
 
-def _folder_usage(folder: Path) -> tuple[int, int]:
-    files = total = 0
-    for dirpath, _dirs, names in os.walk(folder):
-        for name in names:
-            try:
-                total += os.stat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                continue
-            files += 1
-    return files, total
-
-
 def _existing(folder: Path) -> Path:
     """`folder`, or its nearest existing parent (disk_usage needs a path that exists)."""
     while not folder.exists() and folder.parent != folder:
@@ -47,7 +35,7 @@ def storage_report(session: Session, store: ImageStore) -> dict[str, Any]:
     """Sizes of the image tree and thumbnails, the number of image rows, and the free and total
     space of the disk holding the images, with a warning for the reader when space is low."""
     image_files, image_bytes = store.tree_usage()
-    thumbnail_files, thumbnail_bytes = _folder_usage(store.thumbnails_dir)
+    thumbnail_files, thumbnail_bytes = fileio.folder_usage(store.thumbnails_dir)
     image_rows = session.scalar(select(func.count()).select_from(Image)) or 0
     disk = shutil.disk_usage(_existing(store.images_dir))
     low = disk.free < low_space_threshold(disk.total)
