@@ -11,6 +11,7 @@ from typing import Any
 
 from backend import teeth
 from backend.errors import ValidationError
+from backend.i18n import N_, gettext
 from backend.models import IMAGE_TYPES, TREATMENT_STATUSES
 
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
@@ -34,7 +35,12 @@ def image_type(value: Any) -> str:
     text = str(value or "").strip().lower()
     if text not in IMAGE_TYPES:
         raise ValidationError(
-            f"Image type '{value}' is not one of: {', '.join(IMAGE_TYPES)}.", field="image_type"
+            gettext(
+                "Image type '{value}' is not one of: {choices}.",
+                value=value,
+                choices=", ".join(IMAGE_TYPES),
+            ),
+            field="image_type",
         )
     return text
 
@@ -42,14 +48,19 @@ def image_type(value: Any) -> str:
 def text(value: Any, field: str, *, max_length: int = 10_000, required: bool = False) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise ValidationError(f"{_label(field)} is required.", field=field)
+            raise ValidationError(gettext("{field} is required.", field=_label(field)), field=field)
         return None
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise ValidationError(f"{_label(field)} must be text.", field=field)
+        raise ValidationError(gettext("{field} must be text.", field=_label(field)), field=field)
     cleaned = str(value).strip()
     if len(cleaned) > max_length:
         raise ValidationError(
-            f"{_label(field)} is {len(cleaned)} characters long; at most {max_length} fit.",
+            gettext(
+                "{field} is {length} characters long; at most {limit} fit.",
+                field=_label(field),
+                length=len(cleaned),
+                limit=max_length,
+            ),
             field=field,
         )
     return cleaned
@@ -70,20 +81,32 @@ def path_text(value: Any, field: str) -> Any:
         return value
     if any(ord(char) < 0x20 for char in value):
         raise ValidationError(
-            f"{_label(field)} contains a control character (such as NUL); no file has such a name.",
+            gettext(
+                "{field} contains a control character (such as NUL); no file has such a name.",
+                field=_label(field),
+            ),
             field=field,
         )
     if len(value) > MAX_PATH_CHARS:
         raise ValidationError(
-            f"{_label(field)} is {len(value)} characters long; a path has at most "
-            f"{MAX_PATH_CHARS}.",
+            gettext(
+                "{field} is {length} characters long; a path has at most {limit}.",
+                field=_label(field),
+                length=len(value),
+                limit=MAX_PATH_CHARS,
+            ),
             field=field,
         )
     longest = max(re.split(r"[\\/]", value), key=len)
     if len(longest) > MAX_NAME_CHARS:
         raise ValidationError(
-            f"{_label(field)} has a name of {len(longest)} characters; a folder or file name has "
-            f"at most {MAX_NAME_CHARS}.",
+            gettext(
+                "{field} has a name of {length} characters; a folder or file name has at most "
+                "{limit}.",
+                field=_label(field),
+                length=len(longest),
+                limit=MAX_NAME_CHARS,
+            ),
             field=field,
         )
     return value
@@ -102,7 +125,12 @@ def optional_date(value: Any, field: str) -> date | None:
         return date.fromisoformat(written)
     except ValueError as exc:
         raise ValidationError(
-            f"{_label(field)} '{value}' is not a date (use YYYY-MM-DD).", field=field
+            gettext(
+                "{field} '{value}' is not a date (use YYYY-MM-DD).",
+                field=_label(field),
+                value=value,
+            ),
+            field=field,
         ) from exc
 
 
@@ -112,7 +140,11 @@ def optional_past_date(value: Any, field: str) -> date | None:
     day = optional_date(value, field)
     if day is not None and day > date.today() + timedelta(days=1):
         raise ValidationError(
-            f"{_label(field)} {day.isoformat()} is in the future; give the day it happened.",
+            gettext(
+                "{field} {day} is in the future; give the day it happened.",
+                field=_label(field),
+                day=day.isoformat(),
+            ),
             field=field,
         )
     return day
@@ -122,14 +154,20 @@ def optional_int(value: Any, field: str, *, minimum: int, maximum: int) -> int |
     if value in (None, ""):
         return None
     if isinstance(value, bool):
-        raise ValidationError(f"{_label(field)} must be a whole number.", field=field)
+        raise ValidationError(_whole_number(field), field=field)
     try:
         number = int(str(value).strip())
     except ValueError as exc:
-        raise ValidationError(f"{_label(field)} must be a whole number.", field=field) from exc
+        raise ValidationError(_whole_number(field), field=field) from exc
     if not minimum <= number <= maximum:
         raise ValidationError(
-            f"{_label(field)} must be between {minimum} and {maximum}.", field=field
+            gettext(
+                "{field} must be between {minimum} and {maximum}.",
+                field=_label(field),
+                minimum=minimum,
+                maximum=maximum,
+            ),
+            field=field,
         )
     return number
 
@@ -141,10 +179,12 @@ def optional_money(value: Any, field: str) -> Decimal | None:
         amount = Decimal(str(value).strip())
     except InvalidOperation as exc:
         raise ValidationError(
-            f"{_label(field)} must be an amount such as 120.50.", field=field
+            gettext("{field} must be an amount such as 120.50.", field=_label(field)), field=field
         ) from exc
     if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
-        raise ValidationError(f"{_label(field)} must be an amount from 0 upwards.", field=field)
+        raise ValidationError(
+            gettext("{field} must be an amount from 0 upwards.", field=_label(field)), field=field
+        )
     return amount.quantize(Decimal("0.01"))
 
 
@@ -154,7 +194,13 @@ def choice(value: Any, field: str, options: tuple[str, ...], *, default: str | N
     text_value = str(value or "").strip().lower()
     if text_value not in options:
         raise ValidationError(
-            f"{_label(field)} '{value}' is not one of: {', '.join(options)}.", field=field
+            gettext(
+                "{field} '{value}' is not one of: {choices}.",
+                field=_label(field),
+                value=value,
+                choices=", ".join(options),
+            ),
+            field=field,
         )
     return text_value
 
@@ -163,14 +209,18 @@ def color(value: Any, field: str = "color") -> str | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str) or not _COLOR.match(value.strip()):
-        raise ValidationError(f"Colour '{value}' is not a colour such as #3b82f6.", field=field)
+        raise ValidationError(
+            gettext("Colour '{value}' is not a colour such as #3b82f6.", value=value), field=field
+        )
     return value.strip().lower()
 
 
 def email(value: Any) -> str | None:
     result = text(value, "email", max_length=200)
     if result is not None and not _EMAIL.match(result):
-        raise ValidationError(f"E-mail '{result}' is not an e-mail address.", field="email")
+        raise ValidationError(
+            gettext("E-mail '{value}' is not an e-mail address.", value=result), field="email"
+        )
     return result
 
 
@@ -189,14 +239,61 @@ def flag(value: Any, field: str) -> bool:
     written = str(value).strip().lower()
     if written in _TRUE or written in _FALSE:
         return written in _TRUE
-    raise ValidationError(f"{_label(field)} must be yes or no (true or false).", field=field)
+    raise ValidationError(
+        gettext("{field} must be yes or no (true or false).", field=_label(field)), field=field
+    )
 
 
 def only_known_fields(data: Mapping[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise ValidationError(f"Unknown field '{unknown[0]}'.", field=unknown[0])
+        raise ValidationError(gettext("Unknown field '{name}'.", name=unknown[0]), field=unknown[0])
+
+
+def _whole_number(field: str) -> str:
+    return gettext("{field} must be a whole number.", field=_label(field))
+
+
+# What each checked field is called in a message, in the user's language.
+FIELD_LABELS: dict[str, str] = {
+    "age": N_("Age"),
+    "category": N_("Category"),
+    "clinic": N_("Clinic name"),
+    "color": N_("Colour"),
+    "completion_date": N_("Completion date"),
+    "cost": N_("Cost"),
+    "created_at": N_("Created"),
+    "date_of_birth": N_("Date of birth"),
+    "description": N_("Description"),
+    "email": N_("E-mail"),
+    "folder": N_("Folder"),
+    "from": N_("From"),
+    "full_name": N_("Full name"),
+    "gender": N_("Gender"),
+    "height": N_("Height"),
+    "images_root": N_("Images folder"),
+    "keep": N_("Backups to keep"),
+    "level": N_("Level"),
+    "limit": N_("Limit"),
+    "notes": N_("Notes"),
+    "path": N_("Path"),
+    "patient_id": N_("Patient"),
+    "phone": N_("Phone"),
+    "priority": N_("Priority"),
+    "q": N_("Search"),
+    "schedule": N_("Schedule"),
+    "serial_number": N_("Serial number"),
+    "source": N_("Source"),
+    "status": N_("Status"),
+    "taken_date": N_("Taken date"),
+    "time": N_("Time"),
+    "to": N_("To"),
+    "tooth": N_("Tooth"),
+    "weekday": N_("Weekday"),
+    "width": N_("Width"),
+}
 
 
 def _label(field: str) -> str:
-    return field.replace("_", " ").capitalize()
+    label = FIELD_LABELS.get(field)
+    return gettext(label) if label else field.replace("_", " ").capitalize()
