@@ -18,7 +18,8 @@ extract() {
         --project "Dental Images" --msgid-bugs-address "-" -o "$dir/messages.pot" .
 }
 update() {
-    "$pybabel" update -i "$dir/messages.pot" -d "$dir" --no-wrap --ignore-obsolete
+    # No fuzzy matching: a guessed translation of a similar text reads as right and is not.
+    "$pybabel" update -i "$dir/messages.pot" -d "$dir" --no-wrap --ignore-obsolete --no-fuzzy-matching
 }
 compile() {
     "$pybabel" compile -d "$dir" --statistics
