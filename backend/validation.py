@@ -48,16 +48,20 @@ def image_type(value: Any) -> str:
 def text(value: Any, field: str, *, max_length: int = 10_000, required: bool = False) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise ValidationError(gettext("{field} is required.", field=_label(field)), field=field)
+            raise ValidationError(
+                gettext("{field} is required.", field=field_label(field)), field=field
+            )
         return None
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise ValidationError(gettext("{field} must be text.", field=_label(field)), field=field)
+        raise ValidationError(
+            gettext("{field} must be text.", field=field_label(field)), field=field
+        )
     cleaned = str(value).strip()
     if len(cleaned) > max_length:
         raise ValidationError(
             gettext(
                 "{field} is {length} characters long; at most {limit} fit.",
-                field=_label(field),
+                field=field_label(field),
                 length=len(cleaned),
                 limit=max_length,
             ),
@@ -83,7 +87,7 @@ def path_text(value: Any, field: str) -> Any:
         raise ValidationError(
             gettext(
                 "{field} contains a control character (such as NUL); no file has such a name.",
-                field=_label(field),
+                field=field_label(field),
             ),
             field=field,
         )
@@ -91,7 +95,7 @@ def path_text(value: Any, field: str) -> Any:
         raise ValidationError(
             gettext(
                 "{field} is {length} characters long; a path has at most {limit}.",
-                field=_label(field),
+                field=field_label(field),
                 length=len(value),
                 limit=MAX_PATH_CHARS,
             ),
@@ -103,7 +107,7 @@ def path_text(value: Any, field: str) -> Any:
             gettext(
                 "{field} has a name of {length} characters; a folder or file name has at most "
                 "{limit}.",
-                field=_label(field),
+                field=field_label(field),
                 length=len(longest),
                 limit=MAX_NAME_CHARS,
             ),
@@ -127,7 +131,7 @@ def optional_date(value: Any, field: str) -> date | None:
         raise ValidationError(
             gettext(
                 "{field} '{value}' is not a date (use YYYY-MM-DD).",
-                field=_label(field),
+                field=field_label(field),
                 value=value,
             ),
             field=field,
@@ -142,7 +146,7 @@ def optional_past_date(value: Any, field: str) -> date | None:
         raise ValidationError(
             gettext(
                 "{field} {day} is in the future; give the day it happened.",
-                field=_label(field),
+                field=field_label(field),
                 day=day.isoformat(),
             ),
             field=field,
@@ -163,7 +167,7 @@ def optional_int(value: Any, field: str, *, minimum: int, maximum: int) -> int |
         raise ValidationError(
             gettext(
                 "{field} must be between {minimum} and {maximum}.",
-                field=_label(field),
+                field=field_label(field),
                 minimum=minimum,
                 maximum=maximum,
             ),
@@ -179,11 +183,13 @@ def optional_money(value: Any, field: str) -> Decimal | None:
         amount = Decimal(str(value).strip())
     except InvalidOperation as exc:
         raise ValidationError(
-            gettext("{field} must be an amount such as 120.50.", field=_label(field)), field=field
+            gettext("{field} must be an amount such as 120.50.", field=field_label(field)),
+            field=field,
         ) from exc
     if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
         raise ValidationError(
-            gettext("{field} must be an amount from 0 upwards.", field=_label(field)), field=field
+            gettext("{field} must be an amount from 0 upwards.", field=field_label(field)),
+            field=field,
         )
     return amount.quantize(Decimal("0.01"))
 
@@ -196,7 +202,7 @@ def choice(value: Any, field: str, options: tuple[str, ...], *, default: str | N
         raise ValidationError(
             gettext(
                 "{field} '{value}' is not one of: {choices}.",
-                field=_label(field),
+                field=field_label(field),
                 value=value,
                 choices=", ".join(options),
             ),
@@ -240,7 +246,7 @@ def flag(value: Any, field: str) -> bool:
     if written in _TRUE or written in _FALSE:
         return written in _TRUE
     raise ValidationError(
-        gettext("{field} must be yes or no (true or false).", field=_label(field)), field=field
+        gettext("{field} must be yes or no (true or false).", field=field_label(field)), field=field
     )
 
 
@@ -251,7 +257,7 @@ def only_known_fields(data: Mapping[str, Any], allowed: set[str]) -> None:
 
 
 def _whole_number(field: str) -> str:
-    return gettext("{field} must be a whole number.", field=_label(field))
+    return gettext("{field} must be a whole number.", field=field_label(field))
 
 
 # What each checked field is called in a message, in the user's language.
@@ -294,6 +300,7 @@ FIELD_LABELS: dict[str, str] = {
 }
 
 
-def _label(field: str) -> str:
+def field_label(field: str) -> str:
+    """What `field` is called in a message, in the user's language."""
     label = FIELD_LABELS.get(field)
     return gettext(label) if label else field.replace("_", " ").capitalize()

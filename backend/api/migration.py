@@ -67,12 +67,17 @@ def start_import() -> ResponseReturnValue:
     shown = preview(source, runtime(), **readings)
     if shown.reading is None:
         undecided = [g for g, entry in shown.generations.items() if entry["used"] is None]
-        raise ValidationError(
-            "Choose how the earlier app numbered teeth"
-            + (f" in {', '.join(undecided)}" if undecided else "")
-            + " (notation, or table_notation per table).",
-            field="notation",
-        )
+        if undecided:
+            message = gettext(
+                "Choose how the earlier app numbered teeth in {tables} (notation, or "
+                "table_notation per table).",
+                tables=", ".join(undecided),
+            )
+        else:
+            message = gettext(
+                "Choose how the earlier app numbered teeth (notation, or table_notation per table)."
+            )
+        raise ValidationError(message, field="notation")
     job = runner.start_import(runtime(), source, **readings, dry_run=bool(body.get("dry_run")))
     return jsonify(job.as_dict()), 202
 

@@ -162,5 +162,5 @@ def _missing_files(value: Any) -> list[str]:
     if value in (None, []):
         return []
     if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
-        raise ManifestError("manifest.json has no valid list of missing files.")
+        raise ManifestError(gettext("manifest.json has no valid list of missing files."))
     return list(value)

@@ -19,6 +19,7 @@ from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, Num
 
 from backend import validation as check
 from backend.errors import ValidationError
+from backend.i18n import N_, gettext
 from backend.usecases.patients import GENDERS
 
 MAX_TEXT_CHARS = 5_000_000
@@ -44,12 +45,12 @@ FIELD_RULES: dict[tuple[str, str], Rule] = {
 }
 
 RECORD_NAMES = {
-    "patients": "patient",
-    "treatments": "treatment",
-    "images": "image",
-    "app_state": "setting",
-    "migration_journal": "import journal entry",
-    "legacy_links": "import link",
+    "patients": N_("patient"),
+    "treatments": N_("treatment"),
+    "images": N_("image"),
+    "app_state": N_("setting"),
+    "migration_journal": N_("import journal entry"),
+    "legacy_links": N_("import link"),
 }
 
 
@@ -60,9 +61,14 @@ def row_problem(table: str, columns: list[Column[Any]], values: tuple[Any, ...])
         try:
             _check_value(table, column, value)
         except ValidationError as exc:
-            record = RECORD_NAMES.get(table, table)
+            record = gettext(RECORD_NAMES[table]) if table in RECORD_NAMES else table
             key = values[0] if isinstance(values[0], str | int) else "?"
-            return f"The {record} {str(key)[:60]!r} in the backup is not valid: {exc.message}"
+            return gettext(
+                "The {record} {key} in the backup is not valid: {problem}",
+                record=record,
+                key=repr(str(key)[:60]),
+                problem=exc.message,
+            )
     return None
 
 
@@ -70,32 +76,52 @@ def _check_value(table: str, column: Column[Any], value: Any) -> None:
     field = column.name
     if value is None:
         if not column.nullable:
-            raise ValidationError(f"{_label(field)} is empty; it is required.", field=field)
+            raise ValidationError(
+                gettext("{field} is empty; it is required.", field=check.field_label(field)),
+                field=field,
+            )
         return
     kind = column.type
     if isinstance(kind, Boolean):
         if value not in (0, 1) or isinstance(value, float):
-            raise ValidationError(f"{_label(field)} must be 0 or 1.", field=field)
+            raise ValidationError(
+                gettext("{field} must be 0 or 1.", field=check.field_label(field)), field=field
+            )
     elif isinstance(kind, Integer | BigInteger):
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ValidationError(f"{_label(field)} must be a whole number.", field=field)
+            raise ValidationError(
+                gettext("{field} must be a whole number.", field=check.field_label(field)),
+                field=field,
+            )
     elif isinstance(kind, DateTime):
         _moment(value, field)
     elif isinstance(kind, Date):
         check.optional_date(str(value)[:40], field)  # a number or blob is refused as written
     elif isinstance(kind, Numeric):
         if not isinstance(value, int | float | str) or isinstance(value, bool):
-            raise ValidationError(f"{_label(field)} must be an amount.", field=field)
+            raise ValidationError(
+                gettext("{field} must be an amount.", field=check.field_label(field)), field=field
+            )
         check.optional_money(value, field)
     elif isinstance(kind, String):
         if not isinstance(value, str):
             raise ValidationError(
-                f"{_label(field)} must be text, not {type(value).__name__}.", field=field
+                gettext(
+                    "{field} must be text, not {kind}.",
+                    field=check.field_label(field),
+                    kind=type(value).__name__,
+                ),
+                field=field,
             )
         limit = kind.length or MAX_TEXT_CHARS
         if len(value) > limit:
             raise ValidationError(
-                f"{_label(field)} is {len(value)} characters long; at most {limit} fit.",
+                gettext(
+                    "{field} is {length} characters long; at most {limit} fit.",
+                    field=check.field_label(field),
+                    length=len(value),
+                    limit=limit,
+                ),
                 field=field,
             )
     if (table, field) in FIELD_RULES:
@@ -116,9 +142,10 @@ def _moment(value: Any, field: str) -> None:
         datetime.fromisoformat(value)
     except ValueError as exc:
         raise ValidationError(
-            f"{_label(field)} {str(value)[:40]!r} is not a date and time.", field=field
+            gettext(
+                "{field} {value} is not a date and time.",
+                field=check.field_label(field),
+                value=repr(str(value)[:40]),
+            ),
+            field=field,
         ) from exc
-
-
-def _label(field: str) -> str:
-    return field.replace("_", " ").capitalize()

@@ -89,7 +89,10 @@ def read_database(path: Path) -> LegacyDatabase:
             database.wal_missing = header[18:20] == b"\x02\x02" and shm and not has_wal
             return database
         except OverBudget as exc:
-            raise ValidationError(f"{path.name} cannot be used. {exc}", field="source") from exc
+            raise ValidationError(
+                gettext("{name} cannot be used. {problem}", name=path.name, problem=exc),
+                field="source",
+            ) from exc
         except sqlite3.DatabaseError as exc:
             raise ValidationError(
                 gettext("{path} cannot be read: {exc}.", path=path, exc=exc), field="source"
@@ -113,16 +116,18 @@ def _read(untrusted: UntrustedDatabase, path: Path, has_wal: bool = False) -> Le
                 ),
                 field="source",
             )
-        raise ValidationError(
-            f"{path.name} is not the earlier app's database (it has no patients table)"
-            + (
-                ""
-                if has_wal
-                else f"; if it was copied without its {path.name}-wal file, rows may be missing"
+        if has_wal:
+            message = gettext(
+                "{name} is not the earlier app's database (it has no patients table).",
+                name=path.name,
             )
-            + ".",
-            field="source",
-        )
+        else:
+            message = gettext(
+                "{name} is not the earlier app's database (it has no patients table); if it was "
+                "copied without its {name}-wal file, rows may be missing.",
+                name=path.name,
+            )
+        raise ValidationError(message, field="source")
     database = LegacyDatabase(path=path, create_sql=schema)
     for table in ("patients", *TREATMENT_TABLES, *IMAGE_TABLES, PATIENT_IMAGES):
         if table in schema:

@@ -143,8 +143,11 @@ def copy_rows(
         holding = [name for name, n in already.items() if n and name != MERGED_TABLE.name]
         if holding:
             raise Conflict(
-                "The server's database already holds records (" + ", ".join(holding) + "). "
-                "Point this PC at it instead of moving data onto it, or use an empty database.",
+                gettext(
+                    "The server's database already holds records ({tables}). Point this PC at it "
+                    "instead of moving data onto it, or use an empty database.",
+                    tables=", ".join(holding),
+                ),
                 field="db_url",
             )
         counts = {table.name: _count(reading, table) for table in TABLES_IN_ORDER}
