@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend import teeth
+from backend import validation as check
 from backend.errors import ValidationError
 from backend.i18n import gettext
 from backend.legacy.database import LegacyDatabase
@@ -96,17 +97,7 @@ def numbered_texts(database: LegacyDatabase) -> list[str]:
 
 def chosen_notation(value: Any) -> str:
     """The notation to import with: "universal" or "fdi"."""
-    text = str(value or "").strip().lower()
-    if text not in IMPORT_NOTATIONS:
-        raise ValidationError(
-            gettext(
-                "Tooth notation '{value}' is not one of: {choices}.",
-                value=value,
-                choices=", ".join(IMPORT_NOTATIONS),
-            ),
-            field="notation",
-        )
-    return text
+    return check.choice(value, "notation", IMPORT_NOTATIONS)
 
 
 def canonical_tooth(value: Any, notation: str) -> str:
@@ -374,17 +365,7 @@ def table_choices(value: Any) -> dict[str, str]:
 def chosen_layout(value: Any) -> str | None:
     if value in (None, ""):
         return None
-    text = str(value).strip().lower()
-    if text not in EARLY_LAYOUTS:
-        raise ValidationError(
-            gettext(
-                "Early chart layout '{value}' is not one of: {choices}.",
-                value=value,
-                choices=", ".join(EARLY_LAYOUTS),
-            ),
-            field="early_layout",
-        )
-    return text
+    return check.choice(value, "early_layout", EARLY_LAYOUTS)
 
 
 def reading_choices(
