@@ -13,7 +13,9 @@ from backend.errors import Conflict
 from backend.i18n import gettext
 
 
-class UnderMaintenance(Conflict):
+class Restoring(Conflict):
+    """The clinic's data is being restored (here or on another PC): nothing was changed."""
+
     code = "restoring"
 
 
@@ -33,7 +35,7 @@ class MaintenanceGate:
         with self._condition:
             me = threading.get_ident()
             if self._owner is not None and self._owner != me:
-                raise UnderMaintenance(self._reason)
+                raise Restoring(self._reason)
             self._active[me] = self._active.get(me, 0) + 1
 
     def leave(self) -> None:
@@ -58,7 +60,7 @@ class MaintenanceGate:
         finished (Conflict if they do not within `timeout` seconds)."""
         with self._condition:
             if self._owner is not None:
-                raise UnderMaintenance(self._reason)
+                raise Restoring(self._reason)
             self._owner, self._reason = threading.get_ident(), reason
             if not self._condition.wait_for(lambda: not self._active, timeout=timeout):
                 self._owner = None

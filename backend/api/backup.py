@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, g, jsonify, request, send_file
+from flask import Blueprint, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 
 from backend import validation as check
@@ -25,8 +25,6 @@ from backend.usecases.check import check_store
 bp = Blueprint("backup", __name__, url_prefix="/api")
 
 MAX_UPLOAD_BYTES = 256 * 1024**3
-OPEN_DURING_RESTORE = ("/static/", "/api/jobs/")
-OPEN_PATHS = frozenset({"/", "/favicon.ico", "/api/health", "/api/ready"})
 
 
 def _started(job: Job) -> ResponseReturnValue:
@@ -170,22 +168,3 @@ def start_restore() -> ResponseReturnValue:
             uploads.discard_upload(rt.settings, path)
 
     return _started(rt.jobs.start("restore", work))
-
-
-def _enter_gate() -> None:
-    if request.path in OPEN_PATHS or request.path.startswith(OPEN_DURING_RESTORE):
-        return
-    runtime().gate.enter()
-    g.backup_gate_entered = True
-
-
-def _leave_gate(_exc: BaseException | None) -> None:
-    if g.pop("backup_gate_entered", False):
-        runtime().gate.leave()
-
-
-def init_app(app: Flask) -> None:
-    """Refuse requests while a restore swaps the data in (register before other hooks that
-    read the database)."""
-    app.before_request(_enter_gate)
-    app.teardown_request(_leave_gate)
