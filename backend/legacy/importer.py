@@ -55,7 +55,17 @@ from backend.migration.safety import (
     check_free_space,
     make_safety_backup,
 )
-from backend.models import Base, Image, LegacyLink, Patient, Treatment, utcnow
+from backend.models import (
+    TAKEN_EXIF,
+    TAKEN_SET,
+    TAKEN_UPLOAD,
+    Base,
+    Image,
+    LegacyLink,
+    Patient,
+    Treatment,
+    utcnow,
+)
 from backend.runtime import Runtime
 from backend.storage import image_folder
 
@@ -342,6 +352,11 @@ def _placement(item: ImagePlan, facts: FileFacts, images_dir: str, move_files: b
         "height": facts.height,
         "format": facts.format,
     }
+    # The earlier app's date was given by a person; without one, the photo's own date.
+    if row.get("taken_date") is None and facts.exif_date is not None:
+        row["taken_date"], row["taken_source"] = facts.exif_date, TAKEN_EXIF
+    else:
+        row["taken_source"] = TAKEN_SET if row.get("taken_date") is not None else TAKEN_UPLOAD
     return Placement(
         source=item.source,
         folder=image_folder(item.patient_id, item.tooth, item.image_type),
