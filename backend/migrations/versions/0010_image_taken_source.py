@@ -1,9 +1,7 @@
 """images.taken_source: where the taken date came from ("exif", "set", "upload", "dicom")
 
-Rows that exist already: a DICOM image whose date is its file's study or series date got it
-from the file ("dicom"); any other row with a date was given it by a person, in this program or
-in the earlier app ("set"); a row without one shows its upload's date ("upload"). Their files
-are not read again for an EXIF date: a date someone chose is not replaced.
+Rows that exist already get theirs from backend.taken_sources: "dicom" when the date is their
+DICOM file's study or series date, "set" for any other date, "upload" without one.
 
 On SQLite the column is added in place (ALTER TABLE ... ADD COLUMN, with its CHECK), never by
 the batch mode's copy of the table: dropping the old `images` there, with foreign keys on,
@@ -16,6 +14,8 @@ Create Date: 2026-12-02 03:20:00.000000
 
 import sqlalchemy as sa
 from alembic import op
+
+from backend.taken_sources import derive_taken_sources
 
 revision = "0010"
 down_revision = "0007"
@@ -38,15 +38,7 @@ def upgrade() -> None:
             sa.Column("taken_source", sa.String(length=8), server_default="upload", nullable=False),
         )
         op.create_check_constraint(op.f(NAME), "images", CHECK)
-    op.execute(
-        "UPDATE images SET taken_source = 'dicom' WHERE taken_date IS NOT NULL AND EXISTS ("
-        "SELECT 1 FROM image_dicom d WHERE d.image_id = images.id "
-        "AND (d.study_date = images.taken_date OR d.series_date = images.taken_date))"
-    )
-    op.execute(
-        "UPDATE images SET taken_source = 'set' "
-        "WHERE taken_date IS NOT NULL AND taken_source = 'upload'"
-    )
+    derive_taken_sources(op.get_bind())
 
 
 def downgrade() -> None:
