@@ -21,7 +21,8 @@ try:
 
     pillow_heif.register_heif_opener()
     AVAILABLE = True
-except ImportError:  # a build without pillow-heif: HEIC files are refused, saying why
+except ImportError as exc:  # a build without pillow-heif: HEIC files are refused, saying why
+    log.warning("HEIC photos cannot be read here: %s", exc)
     AVAILABLE = False
 
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image as PILImage
 from sqlalchemy import select, text
 
-from backend import exif_dates, imaging
+from backend import exif_dates, heif, imaging
 from backend.models import Image
 from tests.dicom_data import dicom_bytes
 from tests.helpers import image_bytes
@@ -257,6 +257,15 @@ def test_heic_with_something_appended_is_refused(client, patient, session):
     assert response.status_code == 400
     assert "hidden content" in response.get_json()["error"]["message"]
     assert session.scalar(select(Image.id)) is None
+
+
+def test_heic_boxes_after_the_image_are_part_of_it_and_padding_is_allowed():
+    free = (16).to_bytes(4, "big") + b"free" + bytes(8)
+    large = (1).to_bytes(4, "big") + b"skip" + (24).to_bytes(8, "big") + bytes(8)
+    original = heic()
+    for data in (original + free, original + large, original + bytes(64)):
+        assert imaging.inspect_image(data).info.format == "HEIF"
+    assert heif.end_of_boxes(original + free + b"trailing text") == len(original + free)
 
 
 def test_truncated_heic_is_refused_as_damaged(client, patient):
