@@ -31,7 +31,7 @@ FOLDER = "folder"
 # pywebview's filters, "Description (*.ext;*.ext)"; shown in the current language (the
 # description is letters and spaces only, which pywebview requires).
 IMAGE_FILE_TYPES = (
-    N_("Images (*.png;*.jpg;*.jpeg;*.webp;*.bmp;*.gif;*.tif;*.tiff)"),
+    N_("Images (*.png;*.jpg;*.jpeg;*.webp;*.bmp;*.gif;*.tif;*.tiff;*.heic;*.heif)"),
     N_("All files (*.*)"),
 )
 BACKUP_FILE_TYPES = (N_("Backups (*.zip;*.db;*.json)"), N_("All files (*.*)"))

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from backend import heif
+from backend.i18n import gettext
+
 ALLOWED_FORMATS: dict[str, str] = {
     "PNG": "png",
     "JPEG": "jpg",
@@ -20,18 +23,24 @@ ALLOWED_FORMATS: dict[str, str] = {
     "BMP": "bmp",
     "GIF": "gif",
     "TIFF": "tif",
+    heif.FORMAT: heif.EXTENSION,  # a phone's photo, kept as it is; shown through a JPEG
 }
-# image/<format>, for our extensions and for the legacy spellings "jpeg" and "tiff".
+# The names people know the formats by, in the order messages and the page list them: the one
+# list of what is accepted (DICOM files are accepted besides, see backend.dicom).
+FORMAT_NAMES: tuple[str, ...] = ("PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF", "HEIC/HEIF")
+# image/<format>, for our extensions and for the other spellings "jpeg", "tiff" and "heif".
 MIME_TYPES: dict[str, str] = {
     ext: f"image/{fmt.lower()}"
     for fmt, ext in [*ALLOWED_FORMATS.items(), ("JPEG", "jpeg"), ("TIFF", "tiff")]
 }
+MIME_TYPES.update(heif.MIME_TYPES)
 MIME_TYPES["dcm"] = "application/dicom"  # a DICOM image's stored file (see backend.dicom)
 
 _FORMAT_OF_EXTENSION = {ext: fmt for fmt, ext in ALLOWED_FORMATS.items()}
 _MAGIC = re.compile(  # each group is named after the extension it identifies
     rb"(?P<png>\x89PNG\r\n\x1a\n)|(?P<jpg>\xff\xd8\xff)|(?P<gif>GIF8[79]a)|(?P<bmp>BM)"
-    rb"|(?P<tif>II[*+]\x00|MM\x00[*+])|(?P<webp>RIFF....WEBP)",  # [*+]: classic and BigTIFF
+    rb"|(?P<tif>II[*+]\x00|MM\x00[*+])|(?P<webp>RIFF....WEBP)"  # [*+]: classic and BigTIFF
+    rb"|(?P<heic>" + heif.MAGIC + rb")",
     re.DOTALL,
 )
 # A delimiter must follow the tag name, as browsers and PHP require; without it the 4-byte "<svg"
@@ -151,6 +160,15 @@ def sniff_extension(data: bytes) -> str | None:
     return match.lastgroup if match else None
 
 
+def not_accepted_message() -> str:
+    """The refusal of a file that is none of the accepted formats, naming them all."""
+    return gettext(
+        "The file is not an image the program accepts. Accepted: {formats} images, and DICOM "
+        "x-rays.",
+        formats=", ".join(FORMAT_NAMES),
+    )
+
+
 def inspect_image(
     data: bytes, limits: ImageLimits = ImageLimits(), reduce_to: int | None = None
 ) -> DecodedImage:
@@ -165,9 +183,16 @@ def inspect_image(
         raise InvalidImage(f"The file is {_mb(len(data))}; the limit is {_mb(limits.max_bytes)}.")
     extension = sniff_extension(data)
     if extension is None:
-        raise InvalidImage("The file is not a PNG, JPEG, WebP, BMP, GIF or TIFF image.")
+        raise InvalidImage(not_accepted_message())
     if _MARKUP.search(data):
         raise InvalidImage(MSG_HIDDEN)
+    if extension == heif.EXTENSION and not heif.AVAILABLE:
+        raise InvalidImage(
+            gettext(
+                "This installation of the program cannot read HEIC photos. Save the photo as "
+                "JPEG on the phone (or in Photos) and add it again."
+            )
+        )
     pillow_format = _FORMAT_OF_EXTENSION[extension]
     image, size = _decode(data, pillow_format, limits, reduce_to)
     _check_trailer(data, extension)
@@ -221,6 +246,28 @@ def make_thumbnail(image: Image.Image, max_side: int = 320) -> bytes:
     out = io.BytesIO()
     _to_rgb(small).save(out, format="JPEG", quality=82)
     return out.getvalue()
+
+
+def make_rendition(image: Image.Image, quality: int = 90) -> bytes:
+    """Return JPEG bytes of `image` upright, in RGB, at full size: what the viewer shows of a
+    photo the browser cannot show itself (HEIC)."""
+    upright = ImageOps.exif_transpose(image)
+    if upright.mode in _HIGH_DEPTH_MODES:
+        upright = _stretch_to_8bit(upright)
+    out = io.BytesIO()
+    _to_rgb(upright).save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def rendition_from_file(path: str | os.PathLike[str], limits: ImageLimits = ImageLimits()) -> bytes:
+    """Validate the stored photo at `path` and return its full-size JPEG rendition (see
+    `make_rendition`); InvalidImage if unreadable."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise InvalidImage("The image file cannot be read.") from error
+    with inspected(data, limits) as decoded:
+        return make_rendition(decoded.image)
 
 
 def thumbnail_from_file(
@@ -490,3 +537,4 @@ def _webp_end(data: bytes) -> int:
 
 # Where each image's own bytes end (len: BMP and TIFF have no end marker).
 _END_FINDERS = {"png": _png_end, "jpg": _jpeg_end, "gif": _gif_end, "webp": _webp_end}
+_END_FINDERS[heif.EXTENSION] = heif.end_of_boxes

@@ -148,6 +148,10 @@ class Treatment(Base):
     )
 
 
+TAKEN_EXIF, TAKEN_SET, TAKEN_UPLOAD, TAKEN_DICOM = "exif", "set", "upload", "dicom"
+TAKEN_SOURCES = (TAKEN_EXIF, TAKEN_SET, TAKEN_UPLOAD, TAKEN_DICOM)
+
+
 class Image(Base):
     """One row, one file: `folder_path` + `file_name` under the data folder.
     `search_description` is kept as Patient's search keys are."""
@@ -166,6 +170,12 @@ class Image(Base):
     )
     description: Mapped[str | None] = mapped_column(Text)
     taken_date: Mapped[date | None] = mapped_column(Date)
+    # Where `taken_date` came from (TAKEN_SOURCES): "exif" (the photo's own date), "set" (given
+    # by a person: the upload form, the details, the earlier app), "dicom" (the x-ray file's
+    # study date), "upload" (none known: the date shown is the upload's, `created_at`).
+    taken_source: Mapped[str] = mapped_column(
+        String(8), default=TAKEN_UPLOAD, server_default=TAKEN_UPLOAD
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
@@ -190,6 +200,7 @@ class Image(Base):
         CheckConstraint(
             "image_type IN ('before', 'after', 'xray', 'clinical', 'other')", name="image_type"
         ),
+        CheckConstraint("taken_source IN ('exif', 'set', 'upload', 'dicom')", name="taken_source"),
         Index("ix_images_patient_tooth_type", "patient_id", "tooth", "image_type"),
         Index("ix_images_file_name", "file_name"),
         Index("ix_images_treatment", "treatment_id"),

@@ -7,6 +7,7 @@ from typing import Any
 
 from backend import teeth
 from backend.models import Image, Patient, Treatment
+from backend.usecases.images import needs_rendition
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -68,6 +69,8 @@ def image_dict(image: Image) -> dict[str, Any]:
         "treatment_id": image.treatment_id,
         "description": image.description,
         "taken_date": _iso(image.taken_date),
+        # "exif", "set", "dicom", or "upload" (no date known: `created_at` stands for it)
+        "taken_source": image.taken_source,
         "created_at": _iso(image.created_at),
         "size_bytes": image.size_bytes,
         "sha256": image.sha256,
@@ -75,8 +78,9 @@ def image_dict(image: Image) -> dict[str, Any]:
         "height": image.height,
         "format": image.format,
         "original_name": image.original_name,
-        # What the viewer shows: the file itself, or for DICOM its first frame as PNG.
-        "url": f"/images/{image.id}/file" if image.dicom is None else _frame_url(image, 1),
+        # What the viewer shows: the file itself, or for DICOM its first frame as PNG and for
+        # HEIC a JPEG made from it (backend.usecases.images.rendition).
+        "url": _frame_url(image, 1) if needs_rendition(image) else f"/images/{image.id}/file",
         "file_url": f"/images/{image.id}/file",
         "thumbnail_url": f"/images/{image.id}/thumbnail",
         "dicom": _dicom_dict(image),

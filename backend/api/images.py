@@ -107,15 +107,16 @@ def image_thumbnail(image_id: str) -> ResponseReturnValue:
 
 @bp.get("/images/<image_id>/frames/<int:number>")
 def image_frame(image_id: str, number: int) -> ResponseReturnValue:
-    """Frame `number` (from 1) of a DICOM image as PNG, with the file's window/level: what the
-    viewer shows. Made from the original at each request; a browser that has it revalidates
-    by ETag and is answered 304 before anything is decoded."""
+    """What the viewer shows of a file a browser cannot show (see images.rendition): frame
+    `number` (from 1) of a DICOM image as PNG, with the file's window/level, or a HEIC photo
+    as JPEG. Made from the original at each request; a browser that has it revalidates by ETag
+    and is answered 304 before anything is decoded."""
     image = images.get_image(db(), image_id)
     etag = f"f{number}-{image.sha256}"
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
-        png = images.frame_png(db(), store(), image, number)
-        response = Response(png, mimetype="image/png")
+        body, mimetype = images.rendition(db(), store(), image, number)
+        response = Response(body, mimetype=mimetype)
     response.set_etag(etag)
     return _sandboxed(response)

@@ -9,7 +9,7 @@ from backend import i18n
 from backend.api.common import db, json_body, runtime, store
 from backend.config import read_pc_preferences
 from backend.demo import create_demo_data
-from backend.imaging import ALLOWED_FORMATS
+from backend.imaging import FORMAT_NAMES
 from backend.usecases import images, logs, pc_preferences, server_move, settings, storage_report
 
 bp = Blueprint("settings", __name__, url_prefix="/api")
@@ -22,7 +22,7 @@ def _upload_facts() -> dict[str, object]:
     return {
         "max_bytes": limits.max_bytes,
         "max_dicom_bytes": limits.max_dicom_bytes,
-        "formats": [*sorted(ALLOWED_FORMATS), "DICOM"],
+        "formats": [*FORMAT_NAMES, "DICOM"],
     }
 
 

@@ -33,6 +33,7 @@ from backend.backup.snapshot import COUNTED_TABLES, SKIP_TABLES
 from backend.config import sqlite_url
 from backend.models import Base
 from backend.search_keys import refresh_search_keys
+from backend.taken_sources import derive_taken_sources
 from backend.untrusted_db import (
     DEFAULT_BUDGET,
     Budget,
@@ -83,7 +84,7 @@ def rebuild(source: Path, target: Path, *, budget: Budget = DEFAULT_BUDGET) -> R
                 counts = _copy(database, writing, shape.tables.keys(), shape.columns)
                 writing.commit()
                 writing.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
-            _derive_search_keys(target)
+            _derive_search_keys(target, taken_sources="taken_source" not in shape.columns("images"))
     except OverBudget as exc:
         _remove(target)
         raise BackupInvalid([f"The database in the backup cannot be used. {exc}"]) from exc
@@ -96,14 +97,17 @@ def rebuild(source: Path, target: Path, *, budget: Budget = DEFAULT_BUDGET) -> R
     return Rebuilt(revision, counts)
 
 
-def _derive_search_keys(target: Path) -> None:
+def _derive_search_keys(target: Path, *, taken_sources: bool) -> None:
     """The search keys are derived from each row's own values: computed here for every row,
     never taken from the archive (one from before the keys has none, and any archive's could
-    disagree with its names)."""
+    disagree with its names). With `taken_sources` (an archive from before images had
+    `taken_source`), each image's is derived as migration 0010 does."""
     engine = create_engine(sqlite_url(target))
     try:
         with engine.begin() as connection:
             refresh_search_keys(connection)
+            if taken_sources:
+                derive_taken_sources(connection)
     finally:
         engine.dispose()
 

@@ -20,6 +20,7 @@ from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, Num
 from backend import validation as check
 from backend.errors import ValidationError
 from backend.i18n import N_, gettext
+from backend.models import TAKEN_SOURCES
 from backend.usecases.patients import GENDERS
 
 MAX_TEXT_CHARS = 5_000_000
@@ -42,6 +43,7 @@ FIELD_RULES: dict[tuple[str, str], Rule] = {
     ),
     ("images", "width"): lambda v: check.optional_int(v, "width", minimum=0, maximum=2**31),
     ("images", "height"): lambda v: check.optional_int(v, "height", minimum=0, maximum=2**31),
+    ("images", "taken_source"): lambda v: check.choice(v, "taken_source", TAKEN_SOURCES),
 }
 
 RECORD_NAMES = {

@@ -8,12 +8,14 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from backend import exif_dates
 from backend.i18n import gettext
-from backend.imaging import ALLOWED_FORMATS
+from backend.imaging import ALLOWED_FORMATS, FORMAT_NAMES
 
 
 class NotAnImage(ValueError):
@@ -28,10 +30,12 @@ class FileFacts:
     extension: str
     width: int
     height: int
+    exif_date: date | None = None  # the day the photo was taken, as its EXIF says
 
 
 def inspect_file(path: Path) -> FileFacts:
-    """Read `path` once: its checksum and its image header. Raises NotAnImage."""
+    """Read `path` once: its checksum, its image header and the EXIF date in it (the pixels
+    are not decoded). Raises NotAnImage."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -43,11 +47,16 @@ def inspect_file(path: Path) -> FileFacts:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as picture:
                 fmt, width, height = picture.format, picture.width, picture.height
+                taken = exif_dates.taken(picture)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
         raise NotAnImage(gettext("not an image the program can read")) from exc
     if fmt not in ALLOWED_FORMATS:
         raise NotAnImage(
-            gettext("a {fmt} file, not a PNG, JPEG, WebP, BMP, GIF or TIFF image", fmt=fmt)
+            gettext(
+                "a {fmt} file, not one of the image formats accepted ({formats})",
+                fmt=fmt,
+                formats=", ".join(FORMAT_NAMES),
+            )
         )
     return FileFacts(
         size=len(data),
@@ -56,4 +65,5 @@ def inspect_file(path: Path) -> FileFacts:
         extension=ALLOWED_FORMATS[fmt],
         width=width,
         height=height,
+        exif_date=taken.day if taken is not None else None,
     )

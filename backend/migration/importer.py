@@ -46,7 +46,17 @@ from backend.legacy.notation import (
 from backend.legacy.paths import ImageRoots
 from backend.legacy.plan import ImagePlan, ImportPlan, build_plan
 from backend.legacy.source import LegacySource, open_source
-from backend.models import Base, Image, LegacyLink, Patient, Treatment, utcnow
+from backend.models import (
+    TAKEN_EXIF,
+    TAKEN_SET,
+    TAKEN_UPLOAD,
+    Base,
+    Image,
+    LegacyLink,
+    Patient,
+    Treatment,
+    utcnow,
+)
 from backend.moving import cleanup
 from backend.moving.mover import Mover, Placement, recover
 from backend.moving.report import ImportReport
@@ -339,6 +349,11 @@ def _placement(item: ImagePlan, facts: FileFacts, images_dir: str, move_files: b
         "height": facts.height,
         "format": facts.format,
     }
+    # The earlier app's date was given by a person; without one, the photo's own date.
+    if row.get("taken_date") is None and facts.exif_date is not None:
+        row["taken_date"], row["taken_source"] = facts.exif_date, TAKEN_EXIF
+    else:
+        row["taken_source"] = TAKEN_SET if row.get("taken_date") is not None else TAKEN_UPLOAD
     return Placement(
         source=item.source,
         folder=image_folder(item.patient_id, item.tooth, item.image_type),

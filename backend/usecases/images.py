@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend import dicom, imaging
+from backend import dicom, exif_dates, heif, imaging
 from backend import validation as check
 from backend.errors import (
     AppError,
@@ -25,7 +25,15 @@ from backend.errors import (
 )
 from backend.fileio import FileInUse
 from backend.i18n import gettext
-from backend.models import Image, ImageDicom, Patient
+from backend.models import (
+    TAKEN_DICOM,
+    TAKEN_EXIF,
+    TAKEN_SET,
+    TAKEN_UPLOAD,
+    Image,
+    ImageDicom,
+    Patient,
+)
 from backend.storage import GENERAL, ImageStore, image_folder
 from backend.usecases.patients import get_patient
 from backend.usecases.retrieval import locate_image
@@ -94,6 +102,7 @@ class _Prepared:
     info: imaging.ImageInfo
     thumbnail: bytes
     dicom: Any = None  # backend.dicom.facts.DicomFacts for a DICOM file
+    exif_date: exif_dates.ExifDate | None = None  # a photo's own date, when its EXIF has one
 
 
 def place(value: Any) -> str | None:
@@ -144,8 +153,12 @@ def add_images(
     own: a bad file gets its error in the result and leaves no trace, the good ones are
     stored.
 
-    A DICOM file is kept byte for byte; what it says is recorded (ImageDicom), its study date
-    is the taken date unless one is given, the same instance is never stored twice
+    The taken date: `taken_date` when given (for the whole batch, "set"); else a photo's EXIF
+    date ("exif") or a DICOM file's study date ("dicom"); else none, and the upload's time
+    stands for it ("upload"). `taken_source` records which.
+
+    A DICOM file is kept byte for byte; what it says is recorded (ImageDicom), the same
+    instance is never stored twice
     (DuplicateDicom), and a file naming another patient is refused with PatientMismatch
     unless `confirm_patient` is set (the user was asked)."""
     patient = get_patient(session, patient_id)
@@ -175,6 +188,7 @@ def add_images(
                     "treatment_id": link,
                     "description": note,
                     "taken_date": taken,
+                    "taken_source": TAKEN_SET if taken is not None else TAKEN_UPLOAD,
                 },
             )
             results.append(UploadResult(upload.name, image=image))
@@ -201,10 +215,13 @@ def _store_one(
     one a DICOM file names; None once the user confirmed."""
     if dicom.looks_like_dicom(upload.data):
         prepared = _prepare_dicom(session, upload.data, limits, patient)
-        if fields["taken_date"] is None:
-            fields = {**fields, "taken_date": _plausible_day(prepared.dicom.taken_date)}
+        found, source = _plausible_day(prepared.dicom.taken_date), TAKEN_DICOM
     else:
         prepared = _prepare_photo(upload.data, limits)
+        exif = prepared.exif_date
+        found, source = (exif.day if exif is not None else None), TAKEN_EXIF
+    if fields["taken_date"] is None and found is not None:
+        fields = {**fields, "taken_date": found, "taken_source": source}
     info, thumbnail = prepared.info, prepared.thumbnail
     file_name = store.write_new(folder, upload.name, info.extension, upload.data)
     image = Image(
@@ -248,12 +265,14 @@ def _store_one(
 
 
 def _prepare_photo(data: bytes, limits: imaging.ImageLimits) -> _Prepared:
-    # One decode, straight at thumbnail scale for a JPEG (see imaging.inspect_image).
+    # One decode, straight at thumbnail scale for a JPEG (see imaging.inspect_image); the EXIF
+    # date is read from that same decoded image.
     with imaging.inspected(data, limits, reduce_to=THUMBNAIL_SIDE) as decoded:
         thumbnail = imaging.make_thumbnail(decoded.image, THUMBNAIL_SIDE)
         info = decoded.info
+        taken = exif_dates.taken(decoded.image)
         del decoded  # the pixels go before the file is written: the budget holds for them
-    return _Prepared(info, thumbnail)
+    return _Prepared(info, thumbnail, exif_date=taken)
 
 
 def _prepare_dicom(
@@ -334,6 +353,38 @@ def _dicom_row(facts: Any) -> ImageDicom:
         bits_stored=facts.bits_stored,
         photometric=facts.photometric,
     )
+
+
+def needs_rendition(image: Image) -> bool:
+    """Whether the viewer is shown a rendition of the image (its frames) rather than its file:
+    a DICOM file, or a photo a browser cannot show (HEIC)."""
+    return image.dicom is not None or image.format == heif.FORMAT
+
+
+def rendition(session: Session, store: ImageStore, image: Image, number: int) -> tuple[bytes, str]:
+    """What the viewer shows of an image whose file a browser cannot show, and its MIME type:
+    frame `number` (from 1) of a DICOM image as PNG (`frame_png`), or the one frame of a HEIC
+    photo as a full-size JPEG. Made from the stored original at each request; the browser
+    revalidates by the checksum."""
+    if image.dicom is not None:
+        return frame_png(session, store, image, number), "image/png"
+    if image.format != heif.FORMAT:
+        raise NotFound(
+            gettext("This image's file is shown as it is; it has no frames."), field="frame"
+        )
+    if number != 1:
+        raise NotFound(
+            gettext("Frame {number} does not exist: this photo has 1 frame.", number=number),
+            field="frame",
+        )
+    path = locate_image(session, store, image)
+    try:
+        return imaging.rendition_from_file(path, DEFAULT_LIMITS), "image/jpeg"
+    except imaging.InvalidImage as exc:
+        raise ImageMissing(
+            gettext("The file of this image cannot be read: {exc}", exc=exc),
+            expected_path=image.relative_path,
+        ) from exc
 
 
 def frame_png(session: Session, store: ImageStore, image: Image, number: int) -> bytes:
@@ -492,6 +543,8 @@ def _apply_update(
             raise _open_elsewhere(gettext("moved")) from exc
         image.folder_path, image.file_name = new_folder, new_path[len(new_folder) :]
         image.tooth, image.image_type = new_tooth, new_type
+    if taken != image.taken_date:  # a person chose the day, or cleared it (the upload's shows)
+        image.taken_source = TAKEN_SET if taken is not None else TAKEN_UPLOAD
     image.treatment_id, image.description, image.taken_date = link, description, taken
     try:
         session.commit()

@@ -19,7 +19,18 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "entry points",
         frozenset(
-            {"__main__", "cli", "desktop", "server", "webapp", "api", "bridge", "demo", "startup"}
+            {
+                "__main__",
+                "cli",
+                "desktop",
+                "server",
+                "webapp",
+                "api",
+                "serializers",
+                "bridge",
+                "demo",
+                "startup",
+            }
         ),
     ),
     ("backups", frozenset({"backup"})),
@@ -39,8 +50,10 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "db",
                 "dicom",
                 "errors",
+                "exif_dates",
                 "exit_codes",
                 "fileio",
+                "heif",
                 "i18n",
                 "imaging",
                 "job_follower",
@@ -56,8 +69,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "processes",
                 "search_keys",
                 "security",
-                "serializers",
                 "storage",
+                "taken_sources",
                 "teeth",
                 "untrusted_db",
                 "validation",

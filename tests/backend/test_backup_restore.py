@@ -238,3 +238,36 @@ def test_only_the_newest_three_safety_backups_are_kept(tmp_path):
 
     assert [p.name for p in removed] == [f"{SAFETY_PREFIX}-backup-20250101-100000.zip"]
     assert (tmp_path / "clinic-backup-20240101-100000.zip").exists()
+
+
+def test_a_backup_from_before_taken_sources_gets_them_derived(runtime, tmp_path):
+    database = tmp_path / "old.sqlite"
+    _database_at(database, "0007")
+    patient = "6f1c1c7e-2b1a-4b8e-9a49-0d3c6f0f7a11"
+    folder = f"dental_images/{patient}/8/before/"
+    _old_rows(database, folder, ["a-1.png", "b-2.png"])
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        connection.execute("UPDATE images SET taken_date = '2024-01-02' WHERE id = 'i-0'")
+        connection.commit()
+        connection.execute("PRAGMA journal_mode=DELETE")
+    images = {
+        f"{folder}a-1.png": image_bytes("PNG", (30, 20)),
+        f"{folder}b-2.png": image_bytes("PNG", (31, 20)),
+    }
+    archive = tmp_path / "old-backup.zip"
+    write_archive(
+        archive,
+        database,
+        images,
+        schema_version="0007",
+        counts={"patients": 1, "treatments": 1, "images": 2},
+    )
+
+    restore_backup(runtime, archive)
+
+    with runtime.sessions() as session:
+        restored = session.scalars(select(Image).order_by(Image.file_name)).all()
+        assert [(i.file_name, i.taken_source) for i in restored] == [
+            ("a-1.png", "set"),  # dated by a person
+            ("b-2.png", "upload"),  # no date: its upload's stands for it
+        ]

@@ -44,7 +44,7 @@ def test_chosen_image_files_come_back_as_base64(runtime, tmp_path):
 
     assert dialog.calls == [(OPEN, True, IMAGE_FILE_TYPES)]
     assert IMAGE_FILE_TYPES == (
-        "Images (*.png;*.jpg;*.jpeg;*.webp;*.bmp;*.gif;*.tif;*.tiff)",
+        "Images (*.png;*.jpg;*.jpeg;*.webp;*.bmp;*.gif;*.tif;*.tiff;*.heic;*.heif)",
         "All files (*.*)",
     )
     assert [(c["name"], c["mime"], c["size_bytes"]) for c in chosen] == [

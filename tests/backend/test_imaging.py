@@ -26,7 +26,10 @@ from backend.imaging import (
     thumbnail_from_file,
 )
 
-NOT_AN_IMAGE = "The file is not a PNG, JPEG, WebP, BMP, GIF or TIFF image."
+NOT_AN_IMAGE = (
+    "The file is not an image the program accepts. Accepted: PNG, JPEG, WebP, BMP, GIF, TIFF, "
+    "HEIC/HEIF images, and DICOM x-rays."
+)
 DAMAGED = "The image is damaged or incomplete and cannot be read."
 HIDDEN = (
     "The file carries hidden content after or inside the image "
@@ -118,7 +121,9 @@ def test_public_tables_map_formats_to_extensions_and_mime_types() -> None:
         "BMP": "bmp",
         "GIF": "gif",
         "TIFF": "tif",
+        "HEIF": "heic",
     }
+    assert MIME_TYPES["heic"] == "image/heic" and MIME_TYPES["heif"] == "image/heif"
     assert MIME_TYPES["jpeg"] == MIME_TYPES["jpg"] == "image/jpeg"
     assert MIME_TYPES["tiff"] == MIME_TYPES["tif"] == "image/tiff"
     assert all(extension in MIME_TYPES for extension in ALLOWED_FORMATS.values())

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from datetime import date
 
 import pytest
+from PIL import Image as PILImage
 from sqlalchemy import func, select
 
 from backend.errors import ValidationError
@@ -177,3 +179,37 @@ def test_one_path_in_two_roots_with_different_bytes_is_reported_not_guessed(
     missing = {e.what: e.reason for e in report.missing_files}
     assert "cannot tell which is this one" in missing[item.ref]
     check_imported(session, runtime.settings.image_store_root, data)
+
+
+def test_an_image_without_a_recorded_date_takes_its_exif_date(runtime, session, tmp_path):
+    data = build_legacy(tmp_path / "old", notation="fdi", tables="new")
+    patient = next(iter(data.patients))
+    exif = PILImage.Exif()
+    exif[0x8769] = {0x9003: "2019:08:07 16:20:00"}  # DateTimeOriginal
+    rows = {"exif-dated": exif, "undated": None}
+    with sqlite3.connect(data.database) as db:
+        for key, tags in rows.items():
+            relative = f"dental_images/{patient}/21/clinical/{key}_{1751793462764}-1.jpg"
+            path = tmp_path / "old" / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            extra = {"exif": tags.tobytes()} if tags is not None else {}
+            PILImage.new("RGB", (60, 40), (10, 20, 30)).save(path, format="JPEG", **extra)
+            db.execute(
+                "INSERT INTO tooth_treatment_images (id, patient_id, tooth_number, image_path,"
+                " image_type) VALUES (?, ?, 21, ?, 'clinical')",
+                (key, patient, relative),
+            )
+    import_legacy(runtime, open_source(tmp_path / "old"), notation="fdi")
+    images = session.scalars(select(Image)).all()
+    found = {
+        i.file_name.split("_")[0]: (i.taken_date, i.taken_source)
+        for i in images
+        if i.file_name.split("_")[0] in rows
+    }
+    assert found == {"exif-dated": (date(2019, 8, 7), "exif"), "undated": (None, "upload")}
+    # the rows the earlier app dated keep that date, as set by a person
+    others = [i for i in images if i.file_name.split("_")[0] not in rows]
+    assert others and all(
+        i.taken_source == ("set" if i.taken_date is not None else "upload") for i in others
+    )
+    assert any(i.taken_source == "set" for i in others)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from backend import __version__, i18n
 from backend.config import Settings
-from backend.imaging import ALLOWED_FORMATS
+from backend.imaging import FORMAT_NAMES
 from backend.models import AppState
 from backend.usecases import images
 from backend.usecases import settings as app_settings
@@ -26,7 +26,7 @@ def test_defaults_and_installation_facts(client, settings):
         "upload": {
             "max_bytes": images.DEFAULT_LIMITS.max_bytes,
             "max_dicom_bytes": images.DEFAULT_LIMITS.max_dicom_bytes,
-            "formats": [*sorted(ALLOWED_FORMATS), "DICOM"],
+            "formats": [*FORMAT_NAMES, "DICOM"],
         },
     }
 

@@ -114,7 +114,7 @@ def test_bad_files_are_reported_while_good_ones_land(session, store, patient):
         Upload("good2.jpg", image_bytes("JPEG")),
     )
     assert [r.image is not None for r in results] == [True, False, True]
-    assert "not a PNG, JPEG" in results[1].error.message
+    assert "Accepted: PNG, JPEG, WebP, BMP, GIF, TIFF, HEIC/HEIF" in results[1].error.message
     assert image_row_count(session) == 2
 
 

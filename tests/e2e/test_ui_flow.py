@@ -146,7 +146,7 @@ def test_a_bad_file_shows_its_error_while_good_files_land(page, tmp_path):
     failed = page.locator("#upload-tray li.failed")
     expect(failed).to_have_count(1)
     expect(failed).to_contain_text("notes.jpg")
-    expect(failed).to_contain_text("not a PNG, JPEG")
+    expect(failed).to_contain_text("Accepted: PNG, JPEG")
     expect(failed).not_to_contain_text("No file was stored")  # its own reason, not the request's
     expect(failed.locator("progress")).to_be_hidden()
     expect(page.locator("#image-grid .image-card")).to_have_count(2)

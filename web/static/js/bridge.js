@@ -242,7 +242,7 @@ export async function chooseImageFiles() {
       errors: chosen.filter((c) => c.error).map((c) => ({ name: c.name, message: c.error })),
     };
   }
-  return { files: await pickWithInput("image/*,.tif,.tiff,.dcm,application/dicom", true), errors: [] };
+  return { files: await pickWithInput("image/*,.tif,.tiff,.heic,.heif,image/heic,image/heif,.dcm,application/dicom", true), errors: [] };
 }
 
 export async function chooseFolder() {

@@ -3,7 +3,7 @@ import { formatDate as formatLocalDate, formatNumber, t } from "./i18n.js";
 import { ViewQuestion, api, appUrl, chooseImageFiles, isSuperseded } from "./bridge.js";
 import { STATUS_COLORS, STATUS_LABELS } from "./chart.js";
 import {
-  $, IMAGE_TYPES, TYPE_LABELS, confirmAction, escapeHtml, formatBytes, formatDate, runFormDialog, toast,
+  $, IMAGE_TYPES, TYPE_LABELS, confirmAction, escapeHtml, formatBytes, formatDate, runFormDialog, takenText, toast,
 } from "./ui.js";
 
 /** The place of a patient's images that belong to no one tooth (a panoramic x-ray, a
@@ -89,7 +89,10 @@ export class ToothPanel {
     this.tooth = tooth;
     $("#tooth-panel").hidden = false;
     $("#tooth-hint").hidden = true;
-    if (changed) this.renderLoading();
+    if (changed) {
+      $("#upload-taken-date").value = ""; // a batch's date is for that tooth's uploads only
+      this.renderLoading();
+    }
     await this.refresh();
   }
 
@@ -337,6 +340,7 @@ export class ToothPanel {
       place: this.placeName(this.tooth),
       imageType: $("#upload-type").value,
       treatmentId: $("#upload-treatment").value,
+      takenDate: $("#upload-taken-date").value, // empty: each file's own date, else the upload's
     };
   }
 
@@ -351,6 +355,7 @@ export class ToothPanel {
     form.elements.treatment_id.replaceChildren(new Option(t("— none —"), ""), ...this.treatments.map((t) => new Option(t.treatment_type, t.id)));
     form.elements.tooth.replaceChildren(...Object.entries(this.teethFacts).map(([code, f]) => new Option(code === GENERAL ? TEXT.generalTitle : `${f.label} · ${f.name}`, code)));
     $("#image-file-facts").textContent = `${image.path} · ${image.width}×${image.height} ${image.format} · ${formatBytes(image.size_bytes)}`;
+    $("#image-date-source").textContent = takenText(image);
     const result = await runFormDialog(dialog, {
       description: image.description, taken_date: image.taken_date, treatment_id: image.treatment_id || "",
       tooth: image.tooth || GENERAL, image_type: image.image_type,

@@ -172,6 +172,17 @@ export function formatDate(iso) {
   return formatLocalDate(date, { year: "numeric", month: "short", day: "numeric" });
 }
 
+/** An image's date and where it came from (its `taken_source`), as its details show it. */
+export function takenText(image) {
+  const date = formatDate(image.taken_date || image.created_at);
+  switch (image.taken_source) {
+    case "exif": return t("{date} · Date taken from the photo's EXIF", { date });
+    case "set": return t("{date} · Date set by hand", { date });
+    case "dicom": return t("{date} · Date from the x-ray file (DICOM study date)", { date });
+    default: return t("{date} · Date of upload: the file had none", { date });
+  }
+}
+
 export const IMAGE_TYPE_CODES = ["before", "after", "xray", "clinical", "other"];
 /** Image type names in the current language (from the catalog's labels). */
 export const TYPE_LABELS = Object.fromEntries(IMAGE_TYPE_CODES.map((code) => [code, label("image_types", code)]));

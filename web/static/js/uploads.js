@@ -58,9 +58,9 @@ export class UploadTray {
   }
 
   /** Upload `files` to the target fixed now: {patient: {id, full_name}, tooth, toothLabel,
-   * place ("tooth 8", "the whole mouth"), imageType, treatmentId}; `errors` ([{name, message}]) are files refused before the upload
+   * place ("tooth 8", "the whole mouth"), imageType, treatmentId, takenDate (YYYY-MM-DD for the whole batch, or "")}; `errors` ([{name, message}]) are files refused before the upload
    * (by the native dialog). Resolves when the batch has ended. */
-  async start({ patient, tooth, toothLabel, place, imageType, treatmentId, files, errors = [] }) {
+  async start({ patient, tooth, toothLabel, place, imageType, treatmentId, takenDate, files, errors = [] }) {
     this.dropFinished(); // the tray shows the latest uploads, and those still running
     const batch = { patientId: patient.id, patientName: patient.full_name || TEXT.noName, tooth, toothLabel, place: place || t("tooth {label}", { label: toothLabel }), imageType };
     const box = this.batchBox(batch);
@@ -87,7 +87,7 @@ export class UploadTray {
     }
     const total = queue.length;
     const path = `api/patients/${encodeURIComponent(patient.id)}/teeth/${encodeURIComponent(tooth)}/images`;
-    const fields = { image_type: imageType, treatment_id: treatmentId };
+    const fields = { image_type: imageType, treatment_id: treatmentId, taken_date: takenDate };
     let ended = 0;
     const showProgress = () => {
       status.textContent = TEXT.running(ended, total);

@@ -2,7 +2,7 @@
 // never changed) and the before/after comparison.
 import { appUrl, openInViewer } from "./bridge.js";
 import { missingPlaceholder } from "./tooth-panel.js";
-import { $, TYPE_LABELS, formatDate, toast } from "./ui.js";
+import { $, TYPE_LABELS, formatDate, takenText, toast } from "./ui.js";
 
 const ZOOM_STEP = 1.25;
 const MIN_ZOOM = 0.05;
@@ -68,6 +68,8 @@ export class Viewer {
     this.image.src = appUrl(image.url);
     const when = formatDate(image.taken_date || image.created_at);
     $("#viewer-title").textContent = `${TYPE_LABELS[image.image_type]} · ${when} · ${image.description || image.original_name || image.file_name}  (${this.index + 1}/${this.list.length})`;
+    $("#viewer-date-source").textContent = takenText(image);
+    $("#viewer-file-facts").textContent = `${image.original_name || image.file_name} · ${image.width}×${image.height} ${image.format}`;
     const isXray = image.image_type === "xray";
     this.dialog.classList.toggle("xray", isXray);
   }
