@@ -314,10 +314,11 @@ class ImageStore:
         fileio.remove_path(folder)
         return removed
 
-    def patient_leftovers(self, patient_id: str) -> list[str]:
-        """Relative paths of the files still in a patient's live folder (hidden and partial
-        files excluded)."""
-        folder = self.path_of(f"{IMAGES_DIRNAME}/{uuid.UUID(patient_id)}")
+    def patient_files(self, patient_id: str, *, trash: bool = False) -> list[str]:
+        """Relative paths of the files in a patient's live folder (with `trash`: in their
+        trash folder), hidden and partial files excluded."""
+        live = f"{IMAGES_DIRNAME}/{uuid.UUID(patient_id)}"
+        folder = self.path_of(trash_folder(live) if trash else live)
         found = []
         for dirpath, _dirs, names in os.walk(folder):
             for name in sorted(names):

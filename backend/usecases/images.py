@@ -294,6 +294,15 @@ def _stored_instance(session: Session, facts: Any) -> ImageDicom | None:
 def _duplicate(session: Session, facts: Any) -> DuplicateDicom:
     existing = _stored_instance(session, facts)
     where = ""
+    if existing is not None and existing.image.deleted_at is not None:
+        return DuplicateDicom(
+            gettext(
+                "This x-ray is in the trash (the DICOM instance {uid} is kept once): restore it "
+                "from Settings → Trash, or empty the trash first. Nothing was stored.",
+                uid=facts.sop_instance_uid,
+            ),
+            existing_image_id=None,
+        )
     if existing is not None:
         image = existing.image
         spot = "the whole mouth" if image.tooth is None else f"tooth {image.tooth}"

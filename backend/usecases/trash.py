@@ -24,12 +24,13 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from backend import teeth
 from backend.errors import Conflict, FileOpenElsewhere, NotFound
 from backend.fileio import FileInUse
 from backend.i18n import gettext
 from backend.models import Image, Patient, utcnow
 from backend.storage import ImageStore, live_folder, trash_folder
-from backend.usecases.settings import trash_days
+from backend.usecases.settings import get_settings, trash_days
 
 log = logging.getLogger(__name__)
 
@@ -181,13 +182,29 @@ def trash_patient(session: Session, store: ImageStore, patient_id: str) -> dict[
 def _trash_leftovers(store: ImageStore, patient_id: str) -> int:
     """Files of the patient's live folder no row names (the earlier app's, say): they go to
     the trash too, and are purged with the patient."""
+    return _move_unnamed(store, store.patient_files(patient_id), trash_folder)
+
+
+def _restore_leftovers(session: Session, store: ImageStore, patient_id: str) -> int:
+    """The files that went to the trash with the patient and that no row names come back."""
+    named = {
+        folder + name
+        for folder, name in session.execute(
+            select(Image.folder_path, Image.file_name).where(Image.patient_id == patient_id)
+        )
+    }
+    unnamed = [f for f in store.patient_files(patient_id, trash=True) if f not in named]
+    return _move_unnamed(store, unnamed, live_folder)
+
+
+def _move_unnamed(store: ImageStore, files: list[str], to_folder: Callable[[str], str]) -> int:
     moved = 0
-    for relative in store.patient_leftovers(patient_id):
+    for relative in files:
         folder, _, name = relative.rpartition("/")
         try:
-            store.copy_in(store.path_of(relative), trash_folder(folder + "/"), name)
+            store.copy_in(store.path_of(relative), to_folder(folder + "/"), name)
         except OSError as exc:
-            log.warning("%s could not be moved to the trash (%s); left in place", relative, exc)
+            log.warning("%s could not be moved (%s); left in place", relative, exc)
             continue
         _remove_quietly(store, relative)
         moved += 1
@@ -226,6 +243,7 @@ def restore_patient(session: Session, store: ImageStore, patient_id: str) -> dic
     for image in images:
         image.deleted_at, image.deleted_with_patient = None, False
     _commit_moves(session, store, moves)
+    _restore_leftovers(session, store, patient.id)
     log.info("patient restored from the trash: %s with %d images", patient.id, len(images))
     return {"patient_id": patient.id, "images": len(images)}
 
@@ -272,6 +290,7 @@ def list_trash(session: Session) -> dict[str, Any]:
     """The patients in the trash (with how many images went with them) and the images deleted
     on their own, newest deletion first, with the day each will be purged."""
     days = trash_days(session)
+    notation = get_settings(session)["numbering"]
     patients = []
     for patient in session.scalars(
         select(Patient).where(Patient.deleted_at.is_not(None)).order_by(Patient.deleted_at.desc())
@@ -302,6 +321,7 @@ def list_trash(session: Session) -> dict[str, Any]:
                 "patient_name": image.patient.full_name,
                 "patient_in_trash": image.patient.deleted_at is not None,
                 "tooth": image.tooth,
+                "tooth_label": None if image.tooth is None else teeth.label(image.tooth, notation),
                 "image_type": image.image_type,
                 "original_name": image.original_name,
                 "file_name": image.file_name,
