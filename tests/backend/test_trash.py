@@ -4,6 +4,7 @@ configured number of days; backups carry it and `check` understands it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -313,6 +314,7 @@ def test_a_crash_at_any_step_of_a_move_leaves_every_row_naming_its_file(
         capture_output=True,
         encoding="utf-8",
         timeout=120,
+        env={**os.environ, "DENTAL_IMAGES_DB_URL": settings.db_url},
     )
     assert run.returncode == 9, run.stderr
     with runtime.sessions() as session:
