@@ -49,11 +49,18 @@ class CheckReport:
     trash_files: int = 0
     trash_missing: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+    removed_duplicates: list[str] = field(default_factory=list)
     repair: bool = False
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.orphans or self.mismatched or self.database_problems)
+        return not (
+            self.missing
+            or self.orphans
+            or self.mismatched
+            or self.database_problems
+            or self.duplicates
+        )
 
     def problems(self) -> list[str]:
         """What is wrong, one sentence each, for the person at the desk."""
@@ -76,6 +83,17 @@ class CheckReport:
                     "damaged (first: {first}).",
                     len(self.mismatched),
                     first=", ".join(self.mismatched[:3]),
+                )
+            )
+        if self.duplicates:
+            said.append(
+                ngettext(
+                    "{n} file is a second copy of an image, left by an interrupted move to or "
+                    "from the trash (first: {first}). Check and repair removes it.",
+                    "{n} files are second copies of images, left by interrupted moves to or "
+                    "from the trash (first: {first}). Check and repair removes them.",
+                    len(self.duplicates),
+                    first=", ".join(self.duplicates[:3]),
                 )
             )
         if self.orphans:
@@ -111,6 +129,7 @@ class CheckReport:
             "trash_files": self.trash_files,
             "trash_missing": self.trash_missing[:LISTED],
             "duplicates": self.duplicates[:LISTED],
+            "removed_duplicates": self.removed_duplicates[:LISTED],
             "problems": self.problems(),
         }
 
@@ -141,9 +160,7 @@ def check_store(
         if image.deleted_at is not None:
             report.trash_rows += 1
         state = _file_state(store, image)
-        if state == "missing" and image.deleted_at is not None:
-            report.trash_missing.append(image.relative_path)  # in the trash: nothing to show
-        elif state == "missing":
+        if state == "missing":
             missing_ids.append(image.id)
         elif state == "mismatched":
             report.mismatched.append(image.relative_path)
@@ -154,6 +171,8 @@ def check_store(
         if repair and _relink(session, store, lost):
             report.repaired.append(lost.relative_path)
             known[lost.relative_path] = lost.sha256
+        elif lost.deleted_at is not None:
+            report.trash_missing.append(lost.relative_path)  # in the trash: shown nowhere
         else:
             report.missing.append(lost.relative_path)
     progress.update(message=gettext("Looking for files no image record knows"))
@@ -228,9 +247,10 @@ def _walk(
             if relative in known:
                 continue
             if _is_duplicate(path, relative, known):
-                report.duplicates.append(relative)
                 if report.repair and store.remove(relative):
-                    report.repaired.append(relative)
+                    report.removed_duplicates.append(relative)
+                else:
+                    report.duplicates.append(relative)
             elif in_trash:
                 if _patient_of(relative) not in trashed_patients:
                     report.orphans.append(relative)

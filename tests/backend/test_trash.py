@@ -215,7 +215,7 @@ def test_check_understands_the_trash_and_repairs_what_an_interrupted_move_left(
         [store.relative_of(live_copy), store.relative_of(trash_copy)]
     )
     repaired = check_store(session, store, repair=True)
-    assert sorted(repaired.repaired) == sorted(report.duplicates)
+    assert sorted(repaired.removed_duplicates) == sorted(report.duplicates)
     assert not live_copy.exists() and not trash_copy.exists()
     assert (settings.data_dir / image.relative_path).is_file()
     assert (settings.data_dir / other.relative_path).is_file()
@@ -327,7 +327,33 @@ def test_a_crash_at_any_step_of_a_move_leaves_every_row_naming_its_file(
         assert report.missing == [] and report.orphans == [] and report.trash_missing == []
         assert len(report.duplicates) == 1  # the second name the crash left
         repaired = check_store(session, runtime.store, repair=True)
-        assert repaired.repaired == report.duplicates
+        assert repaired.removed_duplicates == report.duplicates
         assert check_store(session, runtime.store).ok
         files = [p for p in settings.images_dir.rglob("*.png")]
         assert len(files) == 1 and row.sha256 == sha
+
+
+def test_the_background_upkeep_purges_what_is_due_at_start(runtime, settings):
+    import time
+
+    from backend.usecases import upkeep
+
+    with runtime.sessions() as session:
+        patient = patients.create_patient(session, {"full_name": "Old"})
+        due = add(session, runtime.store, patient, "due.png")
+        kept = add(session, runtime.store, patient, "kept.png", color=(9, 9, 9))
+        images.delete_image(session, runtime.store, due.id)
+        images.delete_image(session, runtime.store, kept.id)
+        due.deleted_at = utcnow() - timedelta(days=31)
+        session.commit()
+        due_id, due_file, kept_id = due.id, settings.data_dir / due.relative_path, kept.id
+    upkeep.start_upkeep(runtime.sessions, runtime.store, purge_every=3600)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with runtime.sessions() as session:
+            if session.get(Image, due_id) is None:
+                break
+        time.sleep(0.05)
+    with runtime.sessions() as session:
+        assert not due_file.exists() and session.get(Image, due_id) is None
+        assert session.get(Image, kept_id).deleted_at is not None
