@@ -431,10 +431,14 @@ def human_size(size: int) -> str:
     return f"{value:.1f} {unit}"
 
 
-def folder_usage(folder: Path) -> tuple[int, int]:
-    """(files, bytes) below `folder`; a file that vanishes meanwhile is not counted."""
+def folder_usage(folder: Path, *, skip: Iterable[str] = ()) -> tuple[int, int]:
+    """(files, bytes) below `folder`, leaving out its subfolders named in `skip`; a file that
+    vanishes meanwhile is not counted."""
     files = total = 0
-    for dirpath, _dirs, names in os.walk(folder):
+    left_out = set(skip)
+    for dirpath, dirs, names in os.walk(folder):
+        if left_out and Path(dirpath) == folder:
+            dirs[:] = [name for name in dirs if name not in left_out]
         for name in names:
             try:
                 total += os.stat(os.path.join(dirpath, name)).st_size

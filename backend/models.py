@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.default import DefaultExecutionContext
@@ -100,6 +101,8 @@ class Patient(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     search_text: Mapped[str] = mapped_column(Text, default=_patient_text_key, server_default="")
     search_phone: Mapped[str] = mapped_column(Text, default=_patient_digits_key, server_default="")
+    # Set: the patient is in the trash (see backend.usecases.trash), hidden everywhere else.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     treatments: Mapped[list[Treatment]] = relationship(
         back_populates="patient", cascade="all, delete-orphan", passive_deletes=True
@@ -111,6 +114,7 @@ class Patient(Base):
     __table_args__ = (
         Index("ix_patients_full_name", "full_name"),
         Index("ix_patients_phone", "phone"),
+        Index("ix_patients_deleted_at", "deleted_at"),
         # SQLite walks this in name order and tests the keys without reading the rows: a
         # search costs a scan of the index, not of the table. PostgreSQL scans the table fast
         # enough, and its index entries have a size limit that long keys could pass.
@@ -187,6 +191,12 @@ class Image(Base):
     search_description: Mapped[str] = mapped_column(
         Text, default=_description_key, server_default=""
     )
+    # Set: the image is in the trash, its file under `dental_images/.trash/` (folder_path says
+    # where); `deleted_with_patient`: it went there with its patient, and comes back with them.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    deleted_with_patient: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     patient: Mapped[Patient] = relationship(back_populates="images")
     treatment: Mapped[Treatment | None] = relationship()
@@ -204,6 +214,7 @@ class Image(Base):
         Index("ix_images_patient_tooth_type", "patient_id", "tooth", "image_type"),
         Index("ix_images_file_name", "file_name"),
         Index("ix_images_treatment", "treatment_id"),
+        Index("ix_images_deleted_at", "deleted_at"),
     )
 
     @property

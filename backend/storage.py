@@ -58,6 +58,39 @@ def legacy_patient_folder(full_name: str | None, patient_id: str) -> str:
     return cleaned or f"Patient_{patient_id}"
 
 
+# The trash inside the image tree: `dental_images/.trash/<patient uuid>/<tooth>/<type>/<file>`
+# mirrors the live place. Inside the tree, a move there is a rename on the same disk or share,
+# and backups and restores carry it with the tree; hidden (a dot name), the scans for the earlier
+# app's name-based folders pass it by.
+TRASH_DIRNAME = ".trash"
+_TRASH_PREFIX = f"{IMAGES_DIRNAME}/{TRASH_DIRNAME}/"
+
+
+def is_trash_path(relative: str) -> bool:
+    """Whether a row's folder (or a relative path) lies in the trash."""
+    return relative.replace("\\", "/").startswith(_TRASH_PREFIX)
+
+
+def trash_folder(folder: str) -> str:
+    """The trash's mirror of a live folder (`dental_images/<uuid>/...` ->
+    `dental_images/.trash/<uuid>/...`); a trash folder is returned as it is."""
+    folder = folder.replace("\\", "/")
+    if is_trash_path(folder):
+        return folder
+    first, _, rest = folder.partition("/")
+    if first != IMAGES_DIRNAME:
+        raise UnsafePath(f"not in the image tree ({IMAGES_DIRNAME}/): {folder!r}")
+    return _TRASH_PREFIX + rest
+
+
+def live_folder(folder: str) -> str:
+    """The live folder a trash folder mirrors (the inverse of `trash_folder`)."""
+    folder = folder.replace("\\", "/")
+    if not is_trash_path(folder):
+        return folder
+    return f"{IMAGES_DIRNAME}/" + folder[len(_TRASH_PREFIX) :]
+
+
 def image_folder(patient_id: str, tooth: str | None, image_type: str) -> str:
     """The relative folder of a patient's tooth and type, as stored in the database:
     `dental_images/<uuid>/<tooth>/<type>/` with forward slashes and a trailing slash;
@@ -120,6 +153,7 @@ class ImageStore:
         self.images_dir = self.data_dir / IMAGES_DIRNAME
         self.thumbnails_dir = Path(thumbnails_dir)
         self.extra_roots = tuple(Path(r) for r in extra_roots)
+        self.trash_dir = self.images_dir / TRASH_DIRNAME
         self._name_index = FileNameIndex(self.search_roots())
 
     # ----- paths
@@ -271,6 +305,27 @@ class ImageStore:
         self._name_index.invalidate()
         return removed
 
+    def remove_trash_tree(self, patient_id: str) -> int:
+        """Delete a patient's whole trash folder. Returns files removed."""
+        folder = self.path_of(trash_folder(f"{IMAGES_DIRNAME}/{uuid.UUID(patient_id)}"))
+        if not folder.is_dir():
+            return 0
+        removed = sum(1 for p in folder.rglob("*") if p.is_file())
+        fileio.remove_path(folder)
+        return removed
+
+    def patient_files(self, patient_id: str, *, trash: bool = False) -> list[str]:
+        """Relative paths of the files in a patient's live folder (with `trash`: in their
+        trash folder), hidden and partial files excluded."""
+        live = f"{IMAGES_DIRNAME}/{uuid.UUID(patient_id)}"
+        folder = self.path_of(trash_folder(live) if trash else live)
+        found = []
+        for dirpath, _dirs, names in os.walk(folder):
+            for name in sorted(names):
+                if not name.startswith("."):
+                    found.append(self.relative_of(Path(dirpath) / name) or "")
+        return [f for f in found if f]
+
     def _prune_empty_parents(self, folder: Path) -> None:
         while folder != self.images_dir and self.images_dir in folder.parents:
             try:
@@ -335,9 +390,11 @@ class ImageStore:
         except ValueError:
             return None
 
-    def tree_usage(self) -> tuple[int, int]:
-        """(files, bytes) of the image tree."""
-        return fileio.folder_usage(self.images_dir)
+    def tree_usage(self, *, trash: bool = False) -> tuple[int, int]:
+        """(files, bytes) of the live image tree, or with `trash` of the trash alone."""
+        if trash:
+            return fileio.folder_usage(self.trash_dir)
+        return fileio.folder_usage(self.images_dir, skip=(TRASH_DIRNAME,))
 
 
 class FileNameIndex:
@@ -369,7 +426,9 @@ class FileNameIndex:
     def _build(self) -> None:
         index: dict[str, set[Path]] = {}
         for root in self._roots:
-            for dirpath, _dirs, names in os.walk(root):
+            for dirpath, dirs, names in os.walk(root):
+                if TRASH_DIRNAME in dirs and Path(dirpath) == root:
+                    dirs.remove(TRASH_DIRNAME)  # a trashed file is no candidate for a live row
                 for name in names:
                     if not name.endswith(".part"):
                         index.setdefault(name, set()).add(Path(dirpath) / name)

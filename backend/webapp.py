@@ -19,6 +19,7 @@ from backend.api import (
     settings,
     status,
     system,
+    trash,
 )
 from backend.api import migration as migration_routes
 from backend.paths import web_dir
@@ -55,7 +56,15 @@ def create_app(
     i18n.init_app(app)
     security.init_app(app, security.LaunchSecrets(launch_token=token, prefix=prefix))
     request_gate.init_app(app)  # first: refuses requests while a restore swaps data in
-    for blueprint in (system.bp, patients.bp, images.bp, settings.bp, jobs.bp, status.bp):
+    for blueprint in (
+        system.bp,
+        patients.bp,
+        images.bp,
+        settings.bp,
+        jobs.bp,
+        status.bp,
+        trash.bp,
+    ):
         app.register_blueprint(blueprint)
     app.register_blueprint(migration_routes.bp)
     app.register_blueprint(backup_routes.bp)

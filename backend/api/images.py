@@ -100,7 +100,8 @@ def image_file(image_id: str) -> ResponseReturnValue:
 
 @bp.get("/images/<image_id>/thumbnail")
 def image_thumbnail(image_id: str) -> ResponseReturnValue:
-    image = images.get_image(db(), image_id)
+    """Also of an image in the trash (`?trash=1`), which the Trash list shows."""
+    image = images.get_image(db(), image_id, trashed=request.args.get("trash") == "1")
     path = retrieval.thumbnail_file(db(), store(), image)
     return _send(path, "image/jpeg", f"t-{image.sha256}")
 

@@ -152,6 +152,24 @@ def _check(runtime: Runtime, args: argparse.Namespace) -> int:
                 len(report.repaired),
             )
         )
+    if report.removed_duplicates:
+        print(
+            ngettext(
+                "Repaired: {n} second copy left by an interrupted move to or from the trash "
+                "removed.",
+                "Repaired: {n} second copies left by interrupted moves to or from the trash "
+                "removed.",
+                len(report.removed_duplicates),
+            )
+        )
+    if report.trash_rows:
+        print(
+            ngettext(
+                "{n} image record is in the trash (restorable in Settings → Trash).",
+                "{n} image records are in the trash (restorable in Settings → Trash).",
+                report.trash_rows,
+            )
+        )
     if report.legacy_files:
         print(
             ngettext(

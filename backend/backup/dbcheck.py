@@ -13,7 +13,7 @@ from alembic.util import CommandError
 from backend.backup.manifest import Manifest
 from backend.fileio import is_safe_file_name
 from backend.paths import migrations_dir
-from backend.storage import UnsafePath, image_folder
+from backend.storage import UnsafePath, image_folder, trash_folder
 
 REQUIRED_TABLES = ("patients", "treatments", "images", "app_state")
 SHOWN = 5
@@ -95,7 +95,12 @@ def foreign_file_rows(connection: sqlite3.Connection) -> list[str]:
         except UnsafePath:
             own = None
         folder, name = str(folder or ""), str(name or "")
-        if own is None or normalized_folder(folder) != own or not is_safe_file_name(name):
+        # The trash's mirror of its own folder is its own too (backend.usecases.trash).
+        if (
+            own is None
+            or normalized_folder(folder) not in (own, trash_folder(own))
+            or not is_safe_file_name(name)
+        ):
             foreign.append(f"image {image_id} ({folder}{name})")
     if not foreign:
         return []

@@ -119,9 +119,24 @@ def read_facts(path: Path) -> SnapshotFacts:
 
 
 def live_counts(engine: Engine) -> dict[str, int]:
-    """Row counts of the live database, for the restore preview."""
+    """Row counts of the live database, for the restore preview: what the person at the desk
+    sees, so the trash apart (its patients and images counted under `trash_patients` and
+    `trash_images`)."""
+    live = {
+        "patients": 'SELECT COUNT(*) FROM "patients" WHERE deleted_at IS NULL',
+        "treatments": 'SELECT COUNT(*) FROM "treatments" WHERE patient_id IN '
+        '(SELECT id FROM "patients" WHERE deleted_at IS NULL)',
+        "images": 'SELECT COUNT(*) FROM "images" WHERE deleted_at IS NULL',
+        "trash_patients": 'SELECT COUNT(*) FROM "patients" WHERE deleted_at IS NOT NULL',
+        "trash_images": 'SELECT COUNT(*) FROM "images" WHERE deleted_at IS NOT NULL',
+    }
     with engine.connect() as connection:
-        return {
-            table: connection.exec_driver_sql(f'SELECT COUNT(*) FROM "{table}"').scalar_one()
-            for table in COUNTED_TABLES
+        counts = {
+            table: connection.exec_driver_sql(query).scalar_one() for table, query in live.items()
         }
+        for table in COUNTED_TABLES:
+            if table not in counts:
+                counts[table] = connection.exec_driver_sql(
+                    f'SELECT COUNT(*) FROM "{table}"'
+                ).scalar_one()
+    return counts

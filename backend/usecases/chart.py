@@ -26,7 +26,7 @@ def patient_chart(session: Session, patient_id: str) -> dict[str, Any]:
 
     counts = session.execute(
         select(Image.tooth, Image.image_type, func.count(), func.max(Image.updated_at))
-        .where(Image.patient_id == patient.id)
+        .where(Image.patient_id == patient.id, Image.deleted_at.is_(None))
         .group_by(Image.tooth, Image.image_type)
     )
     changes = [patient.updated_at]

@@ -1,6 +1,12 @@
 """Checking the live store: image rows whose file is missing, files no row knows, files whose
 checksum differs from their row's, and damage inside the database. With repair, rows whose file
-is found elsewhere by name (the usage guide's fallback) are re-linked; the rest is reported."""
+is found elsewhere by name (the usage guide's fallback) are re-linked; the rest is reported.
+
+The trash (backend.usecases.trash) is understood: its rows name their files under
+`dental_images/.trash/`, and a trashed patient's folder there also holds the files no row knew
+that went with them; neither is reported. What an interrupted move to or from the trash can
+leave, a second name of a file whose row names the other one, is listed as `duplicates`, and
+the repair removes it (after comparing checksums)."""
 
 from __future__ import annotations
 
@@ -18,8 +24,8 @@ from backend.errors import ImageMissing
 from backend.fileio import file_sha256
 from backend.i18n import gettext, ngettext
 from backend.jobs import Progress, Reporter
-from backend.models import Image
-from backend.storage import ImageStore, UnsafePath
+from backend.models import Image, Patient
+from backend.storage import ImageStore, UnsafePath, is_trash_path, live_folder, trash_folder
 from backend.usecases.retrieval import locate_image
 
 log = logging.getLogger(__name__)
@@ -38,11 +44,22 @@ class CheckReport:
     mismatched: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
     database_problems: list[str] = field(default_factory=list)
+    trash_rows: int = 0
+    trash_files: int = 0
+    trash_missing: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    removed_duplicates: list[str] = field(default_factory=list)
     repair: bool = False
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.orphans or self.mismatched or self.database_problems)
+        return not (
+            self.missing
+            or self.orphans
+            or self.mismatched
+            or self.database_problems
+            or self.duplicates
+        )
 
     def problems(self) -> list[str]:
         """What is wrong, one sentence each, for the person at the desk."""
@@ -65,6 +82,17 @@ class CheckReport:
                     "damaged (first: {first}).",
                     len(self.mismatched),
                     first=", ".join(self.mismatched[:3]),
+                )
+            )
+        if self.duplicates:
+            said.append(
+                ngettext(
+                    "{n} file is a second copy of an image, left by an interrupted move to or "
+                    "from the trash (first: {first}). Check and repair removes it.",
+                    "{n} files are second copies of images, left by interrupted moves to or "
+                    "from the trash (first: {first}). Check and repair removes them.",
+                    len(self.duplicates),
+                    first=", ".join(self.duplicates[:3]),
                 )
             )
         if self.orphans:
@@ -96,6 +124,11 @@ class CheckReport:
             "repaired": self.repaired[:LISTED],
             "repaired_count": len(self.repaired),
             "database_problems": self.database_problems,
+            "trash_rows": self.trash_rows,
+            "trash_files": self.trash_files,
+            "trash_missing": self.trash_missing[:LISTED],
+            "duplicates": self.duplicates[:LISTED],
+            "removed_duplicates": self.removed_duplicates[:LISTED],
             "problems": self.problems(),
         }
 
@@ -116,13 +149,15 @@ def check_store(
     progress.update(
         total=total, current=0, message=gettext("Checking every image against its file")
     )
-    known: set[str] = set()
+    known: dict[str, str] = {}
     missing_ids: list[str] = []
     for image in session.scalars(
         select(Image).order_by(Image.id).execution_options(yield_per=BATCH)
     ):
         report.rows += 1
-        known.add(image.relative_path)
+        known[image.relative_path] = image.sha256
+        if image.deleted_at is not None:
+            report.trash_rows += 1
         state = _file_state(store, image)
         if state == "missing":
             missing_ids.append(image.id)
@@ -134,11 +169,16 @@ def check_store(
         assert lost is not None
         if repair and _relink(session, store, lost):
             report.repaired.append(lost.relative_path)
-            known.add(lost.relative_path)
+            known[lost.relative_path] = lost.sha256
+        elif lost.deleted_at is not None:
+            report.trash_missing.append(lost.relative_path)  # in the trash: shown nowhere
         else:
             report.missing.append(lost.relative_path)
     progress.update(message=gettext("Looking for files no image record knows"))
-    _walk(store, known, report)
+    trashed_patients = set(
+        session.scalars(select(Patient.id).where(Patient.deleted_at.is_not(None)))
+    )
+    _walk(store, known, trashed_patients, report)
     log.info(
         "store check%s: %d rows, %d files, %d missing, %d orphans, %d mismatched, %d repaired",
         " and repair" if repair else "",
@@ -191,17 +231,51 @@ def _relink(session: Session, store: ImageStore, image: Image) -> bool:
     return True
 
 
-def _walk(store: ImageStore, known: set[str], report: CheckReport) -> None:
+def _walk(
+    store: ImageStore, known: dict[str, str], trashed_patients: set[str], report: CheckReport
+) -> None:
     for dirpath, _dirs, names in os.walk(store.images_dir):
         for name in names:
             if name.startswith("."):
                 continue  # files being written right now
             path = Path(dirpath) / name
             relative = (Path(IMAGES_DIRNAME) / path.relative_to(store.images_dir)).as_posix()
+            in_trash = is_trash_path(relative)
             report.files += 1
+            report.trash_files += in_trash
             if relative in known:
                 continue
-            if store.is_in_new_layout(path):
+            if _is_duplicate(path, relative, known):
+                if report.repair and store.remove(relative):
+                    report.removed_duplicates.append(relative)
+                else:
+                    report.duplicates.append(relative)
+            elif in_trash:
+                if _patient_of(relative) not in trashed_patients:
+                    report.orphans.append(relative)
+            elif store.is_in_new_layout(path):
                 report.orphans.append(relative)
             else:
                 report.legacy_files += 1  # the earlier app's layout: the migration's business
+
+
+def _patient_of(relative: str) -> str:
+    """The patient id of a path in the trash (`dental_images/.trash/<id>/...`)."""
+    parts = relative.split("/")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def _is_duplicate(path: Path, relative: str, known: dict[str, str]) -> bool:
+    """A file no row names whose mirror (trash <-> live, same name) is a row's file with the
+    same checksum: the second name an interrupted move to or from the trash left."""
+    folder, _, name = relative.rpartition("/")
+    mirror_folder = live_folder(folder + "/") if is_trash_path(relative) else trash_folder(folder)
+    if not mirror_folder.endswith("/"):
+        mirror_folder += "/"
+    checksum = known.get(mirror_folder + name)
+    if not checksum:
+        return False
+    try:
+        return file_sha256(path) == checksum
+    except OSError:
+        return False

@@ -95,7 +95,7 @@ def search_images(
 
 def _conditions(search: ImageSearch) -> list[ColumnElement[bool]] | None:
     """The WHERE clauses; None when the query has words but nothing searchable in them."""
-    conditions: list[ColumnElement[bool]] = []
+    conditions: list[ColumnElement[bool]] = [Image.deleted_at.is_(None)]  # not the trash
     if search.query.strip():
         words = [compact for word in search.query.split() if (compact := _word(word))]
         if not words:

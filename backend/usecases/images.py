@@ -35,6 +35,7 @@ from backend.models import (
     Patient,
 )
 from backend.storage import GENERAL, ImageStore, image_folder
+from backend.usecases import trash
 from backend.usecases.patients import get_patient
 from backend.usecases.retrieval import locate_image
 from backend.usecases.treatments import get_treatment
@@ -112,9 +113,10 @@ def place(value: Any) -> str | None:
     return check.tooth(value)
 
 
-def get_image(session: Session, image_id: str) -> Image:
+def get_image(session: Session, image_id: str, *, trashed: bool = False) -> Image:
+    """The image; NotFound for one in the trash (unless `trashed`: only there)."""
     image = session.get(Image, str(image_id)) if image_id else None
-    if image is None:
+    if image is None or (image.deleted_at is not None) != trashed:
         raise NotFound(
             gettext("No image with id '{image_id}'.", image_id=image_id), field="image_id"
         )
@@ -311,6 +313,15 @@ def _stored_instance(session: Session, facts: Any) -> ImageDicom | None:
 def _duplicate(session: Session, facts: Any) -> DuplicateDicom:
     existing = _stored_instance(session, facts)
     where = ""
+    if existing is not None and existing.image.deleted_at is not None:
+        return DuplicateDicom(
+            gettext(
+                "This x-ray is in the trash (the DICOM instance {uid} is kept once): restore it "
+                "from Settings → Trash, or empty the trash first. Nothing was stored.",
+                uid=facts.sop_instance_uid,
+            ),
+            existing_image_id=None,
+        )
     if existing is not None:
         image = existing.image
         spot = "the whole mouth" if image.tooth is None else f"tooth {image.tooth}"
@@ -423,6 +434,7 @@ def list_tooth_images(
     statement = select(Image).where(
         Image.patient_id == patient.id,
         Image.tooth.is_(None) if code is None else Image.tooth == code,
+        Image.deleted_at.is_(None),
     )
     if image_type not in (None, ""):
         statement = statement.where(Image.image_type == check.image_type(image_type))
@@ -443,7 +455,7 @@ def _locked_image(session: Session, image_id: str) -> Image:
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("UPDATE images SET id = id WHERE id = :id"), {"id": image_id})
     image = session.get(Image, image_id, with_for_update=True, populate_existing=True)
-    if image is None:
+    if image is None or image.deleted_at is not None:
         raise NotFound(
             gettext("No image with id '{image_id}'.", image_id=image_id), field="image_id"
         )
@@ -589,22 +601,13 @@ def _remove_quietly(store: ImageStore, relative: str) -> None:
 
 
 def delete_image(session: Session, store: ImageStore, image_id: str) -> None:
-    """Delete the row, then its one file and its thumbnail. The row is locked first (see
-    `_locked_image`): a move by another PC either finished before (the file at its new place
-    is the one removed here) or waits and then finds no row (and copies nothing)."""
+    """Move the image to the trash (backend.usecases.trash): hidden from every list and count,
+    restorable until it is purged. The row is locked first (see `_locked_image`): a move by
+    another PC either finished before (the file at its new place is the one trashed here) or
+    waits and then finds the row in the trash (and moves nothing)."""
     try:
         image = _locked_image(session, image_id)
-        path = image.relative_path
-        _ensure_removable(store, path, gettext("deleted"))
-        session.delete(image)
-        session.commit()
+        trash.trash_image(session, store, image)
     except BaseException:
         session.rollback()
         raise
-    try:
-        removed = store.remove(path)
-    except FileInUse:
-        log.warning("%s is open in another program and was left in place", path)
-        removed = False
-    store.remove_thumbnail(image.id)
-    log.info("image deleted: %s (file %s)", path, "removed" if removed else "was already missing")

@@ -15,8 +15,9 @@ from backend import search_keys
 from backend import validation as check
 from backend.errors import Conflict, NotFound
 from backend.i18n import gettext
-from backend.models import Image, Patient, Treatment
+from backend.models import Image, Patient
 from backend.storage import ImageStore
+from backend.usecases import trash
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,10 @@ PATIENT_FIELDS = {
 GENDERS = ("male", "female", "other")
 
 
-def get_patient(session: Session, patient_id: str) -> Patient:
+def get_patient(session: Session, patient_id: str, *, trashed: bool = False) -> Patient:
+    """The patient; NotFound for one in the trash (unless `trashed`: only there)."""
     patient = session.get(Patient, str(patient_id)) if patient_id else None
-    if patient is None:
+    if patient is None or (patient.deleted_at is not None) != trashed:
         raise NotFound(
             gettext("No patient with id '{patient_id}'.", patient_id=patient_id), field="patient_id"
         )
@@ -114,7 +116,11 @@ def search_patients(
     """Patients, by name, whose name, serial number or phone matches every term of `query` as
     backend.search_keys reads it (accents, Arabic letter forms and digit scripts ignored; phone
     numbers by their digits). A query with nothing searchable in it finds no one."""
-    statement = select(Patient).order_by(Patient.full_name, Patient.serial_number)
+    statement = (
+        select(Patient)
+        .where(Patient.deleted_at.is_(None))
+        .order_by(Patient.full_name, Patient.serial_number)
+    )
     if (query or "").strip():
         terms = search_keys.query_terms(query)
         if not terms:
@@ -135,30 +141,14 @@ def image_counts_by_patient(session: Session, patient_ids: list[str]) -> dict[st
         return {}
     rows = session.execute(
         select(Image.patient_id, func.count())
-        .where(Image.patient_id.in_(patient_ids))
+        .where(Image.patient_id.in_(patient_ids), Image.deleted_at.is_(None))
         .group_by(Image.patient_id)
     )
     return {patient_id: count for patient_id, count in rows}
 
 
 def delete_patient(session: Session, store: ImageStore, patient_id: str) -> dict[str, int]:
-    """Delete the patient, their treatments and image rows, then their whole image folder
-    (files no row knew included) and thumbnails. Returns what was removed."""
-    patient = get_patient(session, patient_id)
-    image_ids = list(session.scalars(select(Image.id).where(Image.patient_id == patient.id)))
-    treatments = session.scalar(
-        select(func.count()).select_from(Treatment).where(Treatment.patient_id == patient.id)
-    )
-    session.delete(patient)
-    session.commit()
-    files = store.remove_patient_tree(patient.id)
-    for image_id in image_ids:
-        store.remove_thumbnail(image_id)
-    log.info(
-        "patient deleted: %s with %d image rows, %d files, %d treatments",
-        patient.id,
-        len(image_ids),
-        files,
-        treatments or 0,
-    )
-    return {"images": len(image_ids), "files": files, "treatments": treatments or 0}
+    """Move the patient, their image rows and their whole image folder (files no row knew
+    included) to the trash (backend.usecases.trash); treatments stay with the patient. Returns
+    what went there."""
+    return trash.trash_patient(session, store, patient_id)

@@ -19,12 +19,33 @@ from backend.i18n import gettext
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, str] = {"numbering": teeth.Notation.UNIVERSAL.value}
+TRASH_DAYS = "trash_days"
+MAX_TRASH_DAYS = 3650
+DEFAULTS: dict[str, str] = {"numbering": teeth.Notation.UNIVERSAL.value, TRASH_DAYS: "30"}
+
+
+def _trash_days(value: Any) -> str:
+    days = check.optional_int(value, TRASH_DAYS, minimum=1, maximum=MAX_TRASH_DAYS)
+    if days is None:
+        raise ValidationError(
+            gettext("Say how many days deleted items stay in the trash."), field=TRASH_DAYS
+        )
+    return str(days)
+
+
 _CHECKS: dict[str, Callable[[Any], str]] = {
     "numbering": lambda value: check.choice(
         value, "numbering", tuple(n.value for n in teeth.Notation)
     ),
+    TRASH_DAYS: _trash_days,
 }
+
+
+def trash_days(session: Session) -> int:
+    """How many days a deleted patient or image stays in the trash before it is purged."""
+    return int(get_settings(session)[TRASH_DAYS])
+
+
 READ_ONLY_FACTS = ("data_dir", "images_dir", "db_url", "version")
 
 

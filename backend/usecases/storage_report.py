@@ -32,11 +32,16 @@ def _existing(folder: Path) -> Path:
 
 
 def storage_report(session: Session, store: ImageStore) -> dict[str, Any]:
-    """Sizes of the image tree and thumbnails, the number of image rows, and the free and total
+    """Sizes of the image tree (the trash apart) and thumbnails, the number of image rows
+    (those in the trash not counted), and the free and total
     space of the disk holding the images, with a warning for the reader when space is low."""
     image_files, image_bytes = store.tree_usage()
     thumbnail_files, thumbnail_bytes = fileio.folder_usage(store.thumbnails_dir)
-    image_rows = session.scalar(select(func.count()).select_from(Image)) or 0
+    image_rows = (
+        session.scalar(select(func.count()).select_from(Image).where(Image.deleted_at.is_(None)))
+        or 0
+    )
+    trash_files, trash_bytes = store.tree_usage(trash=True)
     disk = shutil.disk_usage(_existing(store.images_dir))
     low = disk.free < low_space_threshold(disk.total)
     warning = (
@@ -50,6 +55,8 @@ def storage_report(session: Session, store: ImageStore) -> dict[str, Any]:
         "image_files": image_files,
         "image_bytes": image_bytes,
         "image_rows": image_rows,
+        "trash_files": trash_files,
+        "trash_bytes": trash_bytes,
         "thumbnail_files": thumbnail_files,
         "thumbnail_bytes": thumbnail_bytes,
         "free_bytes": disk.free,

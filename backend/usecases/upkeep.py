@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 # rare (a crash in one step of a publish without hard links) and harmless, so one walk a day
 # for all PCs sharing the database is enough.
 SWEEP_INTERVAL = timedelta(hours=20)
+# A purge is two small queries when nothing is due; a clinic's PC may run for weeks.
+PURGE_INTERVAL = timedelta(hours=6)
 
 
 def claim_sweep(sessions: sessionmaker[Session], now: datetime | None = None) -> bool:
@@ -58,15 +61,35 @@ def sweep_leftovers(sessions: sessionmaker[Session], store: ImageStore) -> list[
     return store.sweep_empty_reservations(is_named)
 
 
-def start_upkeep(sessions: sessionmaker[Session], store: ImageStore) -> threading.Thread:
-    """Run the upkeep on a background thread, when it is due (it walks the image tree)."""
+def purge_trash(sessions: sessionmaker[Session], store: ImageStore) -> dict[str, int]:
+    """Remove for good what has been in the trash longer than the `trash_days` setting."""
+    from backend.usecases import trash
+
+    with sessions() as session:
+        return trash.purge(session, store)
+
+
+def start_upkeep(
+    sessions: sessionmaker[Session],
+    store: ImageStore,
+    *,
+    purge_every: float = PURGE_INTERVAL.total_seconds(),
+) -> threading.Thread:
+    """Run the upkeep on a background thread: the trash's purge at once and then every
+    `purge_every` seconds while the program runs, and the sweep when it is due (it walks the
+    image tree)."""
 
     def run() -> None:
-        try:
-            if claim_sweep(sessions):
-                sweep_leftovers(sessions, store)
-        except Exception:  # upkeep must never take the program down
-            log.exception("background upkeep failed")
+        first = True
+        while True:
+            try:
+                purge_trash(sessions, store)
+                if first and claim_sweep(sessions):
+                    sweep_leftovers(sessions, store)
+            except Exception:  # upkeep must never take the program down
+                log.exception("background upkeep failed")
+            first = False
+            time.sleep(purge_every)
 
     thread = threading.Thread(target=run, name="upkeep", daemon=True)
     thread.start()

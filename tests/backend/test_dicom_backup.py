@@ -12,7 +12,7 @@ from sqlalchemy import select
 from backend.backup.create import create_backup
 from backend.backup.restore import restore_backup
 from backend.models import ImageDicom
-from backend.usecases import patients
+from backend.usecases import patients, trash
 from backend.usecases.images import Upload, add_images
 from tests.dicom_data import dicom_bytes
 
@@ -27,6 +27,7 @@ def test_a_backup_and_restore_keep_the_dicom_file_and_its_facts(runtime):
     archive = create_backup(runtime, runtime.settings.backups_dir).path
     with runtime.sessions() as session:
         patients.delete_patient(session, runtime.store, patient.id)
+        trash.purge(session, runtime.store, everything=True)
         assert session.scalar(select(ImageDicom)) is None
 
     restore_backup(runtime, archive)

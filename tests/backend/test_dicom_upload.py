@@ -190,17 +190,28 @@ def test_a_photo_has_no_frames(client, patient):
     assert client.get(f"/images/{image['id']}/frames/1").status_code == 404
 
 
-def test_deleting_a_dicom_image_removes_its_facts_and_frees_the_instance(client, patient, session):
+def test_a_deleted_dicom_image_keeps_its_instance_until_the_trash_is_emptied(
+    client, patient, session
+):
     data = dicom_bytes()
     image = stored_image(upload(client, patient.id, "8", ("a.dcm", data)))
     assert client.delete(f"/api/images/{image['id']}").status_code == 200
+    assert dicom_rows(session) == 1  # in the trash, restorable
+    again = upload(client, patient.id, "8", ("a.dcm", data))
+    assert again.status_code == 409
+    assert "in the trash" in again.get_json()["error"]["message"]
+    assert client.post("/api/trash/empty", json={"confirm": True}).status_code == 200
+    session.expire_all()
     assert dicom_rows(session) == 0
     stored_image(upload(client, patient.id, "8", ("a.dcm", data)))  # no longer a duplicate
 
 
-def test_deleting_the_patient_removes_the_facts_too(client, patient, session):
+def test_purging_the_deleted_patient_removes_the_facts_too(client, patient, session):
     stored_image(upload(client, patient.id, "8", ("a.dcm", dicom_bytes())))
     assert client.delete(f"/api/patients/{patient.id}").status_code == 200
+    session.expire_all()
+    assert dicom_rows(session) == 1
+    assert client.post("/api/trash/empty", json={"confirm": True}).status_code == 200
     session.expire_all()
     assert dicom_rows(session) == 0
 

@@ -117,5 +117,34 @@ def test_a_file_let_go_of_within_the_wait_is_moved_and_then_deleted(
     assert not path.exists()
     held.refused = 0
     assert client.delete(f"/api/images/{image['id']}").status_code == 200
-    assert _row(session, image["id"]) is None
+    _tooth, trash_folder, trash_name = _row(session, image["id"])
+    assert trash_folder.startswith("dental_images/.trash/")
+    assert (settings.data_dir / trash_folder / trash_name).is_file()
     assert not (settings.data_dir / folder / name).exists()
+    assert client.post("/api/trash/empty", json={"confirm": True}).status_code == 200
+    assert _row(session, image["id"]) is None
+    assert not (settings.data_dir / trash_folder / trash_name).exists()
+
+
+def test_a_patient_or_a_trashed_image_whose_file_is_open_elsewhere_stays_where_it_is(
+    client, session, settings, stored, monkeypatch
+):
+    image, path = stored
+    before_row, before_disk = _row(session, image["id"]), disk_snapshot(settings.data_dir)
+    held = _OpenElsewhere(monkeypatch, path)
+    response = client.delete(f"/api/patients/{image['patient_id']}")
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "file_in_use"
+    assert _row(session, image["id"]) == before_row
+    assert disk_snapshot(settings.data_dir) == before_disk
+    assert client.get(f"/api/patients/{image['patient_id']}").status_code == 200
+
+    held.refusals = 0  # let go of
+    assert client.delete(f"/api/images/{image['id']}").status_code == 200
+    _tooth, folder, name = _row(session, image["id"])
+    _OpenElsewhere(monkeypatch, settings.data_dir / folder / name)
+    in_trash = disk_snapshot(settings.data_dir)
+    refused = client.post(f"/api/trash/images/{image['id']}/restore", json={})
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "file_in_use"
+    assert _row(session, image["id"]) == (_tooth, folder, name)
+    assert disk_snapshot(settings.data_dir) == in_trash

@@ -14,6 +14,7 @@ from tests.backend.test_error_shape import assert_error_shape
 def test_defaults_and_installation_facts(client, settings):
     assert client.get("/api/settings").get_json() == {
         "numbering": "universal",
+        "trash_days": "30",
         "language": "system",
         "theme": "system",
         "digits": "latin",
@@ -73,7 +74,7 @@ def test_patch_needs_a_json_object_and_the_token(client, anonymous_client):
 def test_a_damaged_stored_value_reads_as_the_default(session):
     session.add(AppState(key="setting.numbering", value="klingon"))
     session.commit()
-    assert app_settings.get_settings(session) == {"numbering": "universal"}
+    assert app_settings.get_settings(session) == {"numbering": "universal", "trash_days": "30"}
 
 
 def test_database_password_is_masked(tmp_path):

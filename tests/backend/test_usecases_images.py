@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 
 from backend.errors import NotFound, ValidationError
 from backend.models import Image
-from backend.usecases import images, patients, treatments
+from backend.usecases import images, patients, trash, treatments
 from backend.usecases.images import Upload
 from tests.helpers import disk_snapshot, image_bytes, image_row_count
 
@@ -249,7 +249,9 @@ def test_a_move_with_bad_fields_changes_nothing(session, store, patient, setting
     assert disk_snapshot(settings.data_dir) == before
 
 
-def test_delete_image_removes_row_file_and_thumbnail(session, store, patient, settings):
+def test_delete_image_moves_it_to_the_trash_and_the_purge_removes_row_file_and_thumbnail(
+    session, store, patient, settings
+):
     [keep, drop] = add(
         session,
         store,
@@ -260,12 +262,22 @@ def test_delete_image_removes_row_file_and_thumbnail(session, store, patient, se
     drop_path = settings.data_dir / drop.image.relative_path
     images.delete_image(session, store, drop.image.id)
     assert not drop_path.exists()
-    assert not store.thumbnail_path(drop.image.id).exists()
+    in_trash = settings.data_dir / drop.image.relative_path
+    assert drop.image.folder_path.startswith("dental_images/.trash/") and in_trash.is_file()
+    assert [i.id for i in images.list_tooth_images(session, patient.id, "8")] == [keep.image.id]
+    with pytest.raises(NotFound):
+        images.get_image(session, drop.image.id)
     assert (settings.data_dir / keep.image.relative_path).exists()  # same folder, untouched
+    assert trash.purge(session, store, everything=True) == {"patients": 0, "images": 1}
+    assert not in_trash.exists()
+    assert not store.thumbnail_path(drop.image.id).exists()
+    assert (settings.data_dir / keep.image.relative_path).exists()
     assert image_row_count(session) == 1
 
 
-def test_delete_patient_removes_their_files_including_orphans(session, store, patient, settings):
+def test_delete_patient_moves_their_files_including_orphans_to_the_trash(
+    session, store, patient, settings
+):
     [result] = add(session, store, patient, Upload("a.png", image_bytes("PNG")))
     orphan = settings.data_dir / result.image.folder_path / "left-by-old-app.png"
     orphan.write_bytes(b"x")
@@ -274,7 +286,12 @@ def test_delete_patient_removes_their_files_including_orphans(session, store, pa
     removed = patients.delete_patient(session, store, patient.id)
     assert removed == {"images": 1, "files": 2, "treatments": 0}
     assert not (settings.images_dir / patient.id).exists()
+    assert (settings.images_dir / ".trash" / patient.id).is_dir()
+    assert [p.id for p in patients.search_patients(session)] == [other.id]
     assert (settings.data_dir / kept.image.relative_path).exists()
+    assert trash.purge(session, store, everything=True) == {"patients": 1, "images": 1}
+    assert not (settings.images_dir / ".trash" / patient.id).exists()
+    assert not store.thumbnail_path(result.image.id).exists()
     assert image_row_count(session) == 1
 
 
@@ -330,15 +347,20 @@ def _pc_session(runtime, rng: random.Random):
     return session
 
 
-def _rows_and_files(session, store, patient) -> tuple[set[str], set[str]]:
+def _rows_and_files(session, store, patient, *, trash=False) -> tuple[set[str], set[str]]:
+    """The paths the patient's live rows name and the files of their live folder; with
+    `trash`, the same of the trash."""
     session.expire_all()
     rows = {
         folder + name
         for folder, name in session.execute(
-            select(Image.folder_path, Image.file_name).where(Image.patient_id == patient.id)
+            select(Image.folder_path, Image.file_name).where(
+                Image.patient_id == patient.id,
+                Image.deleted_at.is_not(None) if trash else Image.deleted_at.is_(None),
+            )
         )
     }
-    tree = store.images_dir / patient.id
+    tree = (store.trash_dir if trash else store.images_dir) / patient.id
     on_disk = {
         "dental_images/" + p.relative_to(store.images_dir).as_posix()
         for p in tree.rglob("*")
@@ -384,6 +406,8 @@ def test_two_pcs_racing_on_one_image_leave_each_row_with_its_file_and_no_stray_f
 
         rows, on_disk = _rows_and_files(session, store, patient)
         assert on_disk == rows, f"round {n}: rows {rows}, files {on_disk}"
+        trashed, in_trash = _rows_and_files(session, store, patient, trash=True)
+        assert in_trash == trashed, f"round {n}: trashed rows {trashed}, files {in_trash}"
         if race == "move against delete":
             assert rows == set()
         else:

@@ -146,8 +146,12 @@ def test_two_pcs_upload_edit_and_delete_at_once_without_losing_anything(tmp_path
     engine = create_db_engine(server_db)
     with engine.connect() as connection:
         rows = connection.execute(select(Image.folder_path, Image.file_name, Image.sha256)).all()
+        live = connection.execute(select(Image.id).where(Image.deleted_at.is_(None))).all()
     engine.dispose()
-    assert len(rows) == 2 * UPLOADS_PER_PC - len(to_delete)
+    assert len(live) == 2 * UPLOADS_PER_PC - len(to_delete)  # the deleted ones in the trash
+    assert sum(folder.startswith("dental_images/.trash/") for folder, _, _ in rows) == len(
+        to_delete
+    )
     on_disk = {
         p.relative_to(share).as_posix() for p in (share / "dental_images").rglob("*") if p.is_file()
     }

@@ -6,6 +6,7 @@ import { ViewQuestion, api, isSuperseded } from "./bridge.js";
 import { ToothChart } from "./chart.js";
 import { ConnectionGuard } from "./connection.js";
 import { SettingsPage } from "./settings.js";
+import { currentTrashDays } from "./trash.js";
 import { GENERAL, ToothPanel } from "./tooth-panel.js";
 import { $, confirmAction, escapeHtml, runFormDialog, toast } from "./ui.js";
 import { UploadTray } from "./uploads.js";
@@ -249,9 +250,10 @@ async function editPatient(patient) {
 async function deletePatient() {
   const p = await api("GET", `api/patients/${state.patient.id}`); // counts as of now, not as shown
   const images = p.image_count;
+  const days = await currentTrashDays();
   const ok = await confirmAction(
     t("Delete {name}?", { name: nameOf(p) }),
-    tn("This removes the patient, their treatments and {n} image (the files too). This cannot be undone.", "This removes the patient, their treatments and {n} images (the files too). This cannot be undone.", images),
+    `${tn("The patient, their treatments and {n} image go to the trash.", "The patient, their treatments and {n} images go to the trash.", images)} ${tn("They can be restored from Settings → Trash for {n} day, then they are removed for good.", "They can be restored from Settings → Trash for {n} days, then they are removed for good.", days)}`,
     images ? tn("Delete patient and {n} image", "Delete patient and {n} images", images) : t("Delete patient"),
   );
   if (!ok) return;
@@ -262,7 +264,7 @@ async function deletePatient() {
     toast(error.message, "error");
     return;
   }
-  toast(tn("{name} deleted with {n} image.", "{name} deleted with {n} images.", result.deleted.images, { name: nameOf(p) }), "ok");
+  toast(tn("{name} moved to the trash with {n} image.", "{name} moved to the trash with {n} images.", result.deleted.images, { name: nameOf(p) }), "ok");
   questions.patient.cancel();
   state.patientId = null;
   state.patient = null;

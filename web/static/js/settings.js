@@ -1,9 +1,10 @@
-// The settings page: numbering, data folder, storage use, the log.
-import { t } from "./i18n.js";
+// The settings page: numbering, data folder, storage use, the trash, the log.
+import { t, tn } from "./i18n.js";
 import { ViewQuestion, api, isSuperseded, openLogFolder, revealDataFolder } from "./bridge.js";
 import { $, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 import { BackupSection } from "./backup.js";
 import { MigrationSection } from "./migration.js";
+import { TrashSection } from "./trash.js";
 
 /** The per-PC settings of the page's language and look (GET/PATCH api/settings). */
 const APPEARANCE = ["language", "theme", "digits"];
@@ -20,6 +21,12 @@ export class SettingsPage {
       },
     });
     this.backup = new BackupSection();
+    this.trash = new TrashSection({
+      onRestored: async () => {
+        await this.loadStorage();
+        await onDataChanged();
+      },
+    });
     $("#settings-notation").addEventListener("change", (e) => this.onNotation(e.target.value));
     $("#reveal-data").addEventListener("click", async () => {
       if (!(await revealDataFolder())) toast(t("Open this folder in your file manager: {path}", { path: $("#data-dir").textContent }));
@@ -46,7 +53,7 @@ export class SettingsPage {
     for (const name of APPEARANCE) $(`#settings-${name}`).value = settings[name] || $(`#settings-${name}`).value;
     $("#data-dir").textContent = settings.data_dir;
     this.showServer(settings);
-    await Promise.all([this.loadStorage(), this.loadLog(), this.loadAbout(settings), this.migration.show(), this.backup.show()]);
+    await Promise.all([this.loadStorage(), this.loadLog(), this.loadAbout(settings), this.migration.show(), this.backup.show(), this.trash.show()]);
   }
 
   /** This PC's language, theme or digits: saved for this PC, then the page loads again in them. */
@@ -125,6 +132,7 @@ export class SettingsPage {
       box.innerHTML = `
         <dl>
           <dt>${escapeHtml(t("Images"))}</dt><dd>${escapeHtml(images)}</dd>
+          <dt>${escapeHtml(t("Trash"))}</dt><dd>${escapeHtml(tn("{n} file · {size}", "{n} files · {size}", s.trash_files, { size: formatBytes(s.trash_bytes) }))}</dd>
           <dt>${escapeHtml(t("Thumbnails"))}</dt><dd>${formatBytes(s.thumbnail_bytes)}</dd>
           <dt>${escapeHtml(t("Free space"))}</dt><dd>${escapeHtml(free)}</dd>
         </dl>

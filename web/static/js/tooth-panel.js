@@ -1,5 +1,6 @@
 // The panel of one tooth: images by type, uploads, the timeline, and the tooth's treatments.
-import { formatDate as formatLocalDate, formatNumber, t } from "./i18n.js";
+import { formatDate as formatLocalDate, formatNumber, t, tn } from "./i18n.js";
+import { currentTrashDays } from "./trash.js";
 import { ViewQuestion, api, appUrl, chooseImageFiles, isSuperseded } from "./bridge.js";
 import { STATUS_COLORS, STATUS_LABELS } from "./chart.js";
 import {
@@ -406,12 +407,13 @@ export class ToothPanel {
   }
 
   async deleteImage(image) {
-    const ok = await confirmAction(t("Delete this image?"), t("{name} ({type}) will be removed from the patient's record and from the disk.", { name: image.original_name || image.file_name, type: TYPE_LABELS[image.image_type] }));
+    const days = await currentTrashDays();
+    const ok = await confirmAction(t("Delete this image?"), tn("{name} ({type}) goes to the trash: it can be restored from Settings → Trash for {n} day, then it is removed for good.", "{name} ({type}) goes to the trash: it can be restored from Settings → Trash for {n} days, then it is removed for good.", days, { name: image.original_name || image.file_name, type: TYPE_LABELS[image.image_type] }));
     if (!ok) return;
     const neighbour = this.neighbourOf(image.id);
     try {
       await api("DELETE", `api/images/${image.id}`);
-      toast(t("Image deleted."), "ok");
+      toast(t("Image moved to the trash."), "ok");
     } catch (error) {
       toast(error.message, "error");
     }
