@@ -1,0 +1,338 @@
+"""Making a backup in a set: the same frozen tree and database snapshot as a zip backup, but
+only the files the set does not hold yet are copied (an image is immutable, so a file of the
+same checksum and size already in the set is that file); then the database snapshot, the
+manifest and a summary are written into a hidden folder, checked, and the folder gets its final
+name last. A kill at any instant leaves the set's complete backups as they were; what it had
+copied is reused by the next backup or removed by pruning."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from backend import __version__
+from backend.backup import backup_set as bs
+from backend.backup.archive_safety import CHUNK
+from backend.backup.create import (
+    FREEZE_PREFIX,
+    STALE_AFTER_S,
+    _drop_rows,
+    _freeze,
+    _live_database_size,
+    _live_path,
+    _plan,
+    _Planned,
+    _row_still_exists,
+)
+from backend.backup.errors import BackupFailed
+from backend.backup.fsutil import ensure_writable_folder, require_free_space
+from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME, Entry, Manifest
+from backend.backup.progress import Reporter
+from backend.backup.set_verify import verify_set_backup
+from backend.backup.snapshot import read_facts, snapshot_database
+from backend.fileio import (
+    fsync_dir,
+    long_path,
+    publish,
+    publish_dir,
+    remove_path,
+    remove_stale,
+    sync_folders,
+    write_flushed,
+)
+from backend.i18n import gettext
+from backend.jobs import Progress
+from backend.models import Image, utcnow
+from backend.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SetBackupResult:
+    path: Path
+    size_bytes: int  # what this backup added to the set
+    manifest: Manifest
+    added_files: int
+    total_bytes: int
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "name": bs.backup_label(self.path),
+            "folder": str(self.path.parent.parent.parent),
+            "set": str(self.path.parent.parent),
+            "kind": bs.SET_BACKUP,
+            "size_bytes": self.size_bytes,
+            "added_files": self.added_files,
+            "total_bytes": self.total_bytes,
+            "backup": self.manifest.summary(),
+            "warnings": self.warnings,
+        }
+
+
+def create_set_backup(
+    runtime: Runtime,
+    folder: Path,
+    *,
+    progress: Reporter | None = None,
+    prefix: str = bs.DEFAULT_PREFIX,
+) -> SetBackupResult:
+    """Add a verified backup (with images) to the set `<clinic>-backup-set` in `folder`,
+    making the set first if needed. Refuses up front when the folder is missing, read-only or
+    too full for what this backup adds."""
+    progress = progress or Progress()
+    settings = runtime.settings
+    folder = Path(folder).expanduser().resolve()
+    ensure_writable_folder(folder)
+    set_dir = folder / bs.set_name(prefix)
+    bs.open_or_create(set_dir)
+    remove_stale(set_dir / bs.WORK_DIR, "*", STALE_AFTER_S)
+    remove_stale(set_dir / bs.BACKUPS_DIR, ".*", STALE_AFTER_S)
+    remove_stale(settings.image_store_root, f"{FREEZE_PREFIX}*", STALE_AFTER_S)
+    remove_stale(settings.backups_dir / ".work", "*", STALE_AFTER_S)
+    started_at = datetime.now()
+    token = secrets.token_hex(6)
+    work = settings.backups_dir / ".work" / token
+    freeze_root = settings.image_store_root / f"{FREEZE_PREFIX}{token}"
+    incoming = set_dir / bs.WORK_DIR / token
+    stamp = f"{started_at:%Y%m%d-%H%M%S}"
+    part = set_dir / bs.BACKUPS_DIR / f".{stamp}.{token}.part"
+    try:
+        work.mkdir(parents=True)
+        incoming.mkdir()
+        part.mkdir()
+        progress.update(message=gettext("Preparing the backup"))
+        snapshot = work / DATABASE_ENTRY
+        require_free_space(work, _live_database_size(runtime), gettext("the database snapshot"))
+        since = time.time()
+        snapshot_database(runtime.engine, snapshot)
+        frozen = _freeze(settings.images_dir, freeze_root, progress)
+        plan = _plan(runtime, snapshot, frozen, since)
+        known = _known_checksums(set_dir)
+        reused, to_copy = _split(set_dir, plan, known)
+        new_bytes = sum(size for _p, size in to_copy)
+        require_free_space(set_dir, new_bytes + 2 * snapshot.stat().st_size, gettext("this backup"))
+        progress.update(
+            total=len(to_copy) + 1,
+            current=0,
+            bytes_total=2 * new_bytes + snapshot.stat().st_size,
+            bytes_done=0,
+            message=gettext("Copying the new images and the database"),
+        )
+        entries: dict[str, Entry] = dict(reused)
+        missing: list[str] = []
+        dropped: list[str] = []
+        added: set[str] = set()
+        for planned, _size in to_copy:
+            copied = _copy_in(runtime, set_dir, incoming, planned, progress)
+            if copied is not None:
+                entries[planned.entry], was_new = copied
+                if was_new:
+                    added.add(copied[0].sha256)
+            elif planned.row_id is not None:
+                if _row_still_exists(runtime, planned.row_id):
+                    missing.append(planned.entry)
+                else:
+                    dropped.append(planned.row_id)
+            progress.advance(1)
+        if dropped:
+            _drop_rows(runtime, snapshot, dropped)
+        sync_folders(bs.file_path(set_dir, sha).parent for sha in added)
+        manifest, added_bytes = _write_backup(part, snapshot, entries, missing, added, progress)
+        progress.advance(1)
+        # The hidden folder lies in backups/ like a complete one: it is checked where it is.
+        report = verify_set_backup(
+            part, progress=progress, work_dir=work, own_totals=False, rehash=added
+        )
+        if not report.ok:
+            raise BackupFailed(
+                gettext(
+                    "The backup did not verify after it was written: {problems} Nothing was kept; "
+                    "check the disk and try again.",
+                    problems=report.problems[0],
+                )
+            )
+        fsync_dir(part)
+        final = publish_dir(part, set_dir / bs.BACKUPS_DIR, stamp)
+    finally:
+        remove_path(part)
+        remove_path(incoming)
+        remove_path(work)
+        remove_path(freeze_root)
+    log.info(
+        "set backup written and verified: %s (%d new files, %d bytes added)",
+        final,
+        len(added),
+        added_bytes,
+    )
+    warnings = (
+        [
+            f"{len(missing)} images had no file in the store when the backup was made (see "
+            "Check the data); the backup holds their records only."
+        ]
+        if missing
+        else []
+    )
+    return SetBackupResult(final, added_bytes, manifest, len(added), manifest.total_bytes, warnings)
+
+
+def _known_checksums(set_dir: Path) -> dict[str, Entry]:
+    """path -> entry of the newest complete backup (for files no row gives a checksum for)."""
+    backups = bs.complete_backups(set_dir)
+    if not backups:
+        return {}
+    try:
+        return bs.image_entries(bs.read_manifest(backups[-1]))
+    except Exception:  # an unreadable newest manifest only costs re-reading its files
+        log.warning("the newest backup's manifest in %s cannot be read", set_dir)
+        return {}
+
+
+def _split(
+    set_dir: Path, plan: list[_Planned], known: dict[str, Entry]
+) -> tuple[dict[str, Entry], list[tuple[_Planned, int]]]:
+    """The entries the set already holds (same checksum, same size, the file still in the
+    store), and the files to copy with their sizes."""
+    reused: dict[str, Entry] = {}
+    to_copy: list[tuple[_Planned, int]] = []
+    for planned in plan:
+        try:
+            size = planned.source.stat().st_size
+        except OSError:
+            to_copy.append((planned, 0))  # vanished: _copy_in looks for where it went
+            continue
+        sha = planned.sha256
+        if not sha and planned.entry in known and known[planned.entry].size == size:
+            sha = known[planned.entry].sha256
+        if sha and _held(set_dir, sha, size):
+            reused[planned.entry] = Entry(size=size, sha256=sha)
+        else:
+            to_copy.append((planned, size))
+    return reused, to_copy
+
+
+def _held(set_dir: Path, sha256: str, size: int) -> bool:
+    try:
+        return os.stat(long_path(bs.file_path(set_dir, sha256))).st_size == size
+    except OSError:
+        return False
+
+
+def _copy_in(
+    runtime: Runtime, set_dir: Path, incoming: Path, planned: _Planned, progress: Reporter
+) -> tuple[Entry, bool] | None:
+    """Copy one file into the set under its checksum (the entry, and whether it was new), or,
+    if it vanished since the plan, its row's file from where it is now; None without a file."""
+    sources = [planned.source]
+    if planned.row_id is not None:
+        sources.append(_moved(runtime, planned.row_id))
+    for source in sources:
+        try:
+            return _store(set_dir, incoming, source, progress)
+        except FileNotFoundError:
+            continue
+    return None
+
+
+def _moved(runtime: Runtime, row_id: str) -> Path:
+    with runtime.sessions() as session:
+        image = session.get(Image, row_id)
+        if image is None:
+            return runtime.settings.images_dir / ".gone"
+        return _live_path(runtime, image.relative_path)
+
+
+def _store(set_dir: Path, incoming: Path, source: Path, progress: Reporter) -> tuple[Entry, bool]:
+    temp = incoming / secrets.token_hex(8)
+    digest = hashlib.sha256()
+    size = 0
+    with open(long_path(source), "rb") as reading, open(long_path(temp), "xb") as writing:
+        while block := reading.read(CHUNK):
+            digest.update(block)
+            writing.write(block)
+            size += len(block)
+            progress.advance(0, len(block))
+        writing.flush()
+        os.fsync(writing.fileno())
+    sha = digest.hexdigest()
+    target = bs.file_path(set_dir, sha)
+    target.parent.mkdir(exist_ok=True)
+    new = publish(temp, target, others_may_publish=False)
+    if not new:
+        temp.unlink(missing_ok=True)  # the set already had it (the same bytes)
+    return Entry(size=size, sha256=sha), new
+
+
+def _write_backup(
+    part: Path,
+    snapshot: Path,
+    entries: dict[str, Entry],
+    missing: list[str],
+    added: set[str],
+    progress: Reporter,
+) -> tuple[Manifest, int]:
+    """Write the backup's database, summary and (last) manifest into `part`; returns the
+    manifest and the bytes this backup added to the set."""
+    database = part / DATABASE_ENTRY
+    digest = hashlib.sha256()
+    size = 0
+    with open(snapshot, "rb") as reading, open(long_path(database), "xb") as writing:
+        while block := reading.read(CHUNK):
+            digest.update(block)
+            writing.write(block)
+            size += len(block)
+            progress.advance(0, len(block))
+        writing.flush()
+        os.fsync(writing.fileno())
+    facts = read_facts(snapshot)
+    images = dict(sorted(entries.items()))
+    manifest = Manifest(
+        app_version=__version__,
+        created_at=utcnow().isoformat(timespec="seconds") + "Z",
+        source_machine=socket.gethostname(),
+        schema_version=facts.schema_version,
+        includes_images=True,
+        counts={
+            **facts.counts,
+            "files": len(images),
+            "image_bytes": sum(e.size for e in images.values()),
+        },
+        entries={**images, DATABASE_ENTRY: Entry(size=size, sha256=digest.hexdigest())},
+        missing_files=sorted(missing),
+    )
+    added_bytes = size + _added_image_bytes(manifest, added)
+    data = json.loads(manifest.to_bytes())
+    data["backup_set"] = {
+        "files": "../../files/<first two hex digits of sha256>/<sha256>",
+        "added_files": len(added),
+        "added_bytes": added_bytes,
+    }
+    summary = {
+        "created_at": manifest.created_at,
+        "includes_images": True,
+        "counts": manifest.counts,
+        "added_files": len(added),
+        "added_bytes": added_bytes,
+        "total_bytes": manifest.total_bytes,
+    }
+    write_flushed(part / bs.SUMMARY_NAME, json.dumps(summary, indent=1).encode("utf-8"))
+    # The manifest is written last: a folder without one is never a backup.
+    raw = json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
+    write_flushed(part / MANIFEST_NAME, raw)
+    return manifest, added_bytes
+
+
+def _added_image_bytes(manifest: Manifest, added: set[str]) -> int:
+    sizes = {e.sha256: e.size for n, e in manifest.entries.items() if n != DATABASE_ENTRY}
+    return sum(sizes[sha] for sha in added if sha in sizes)
