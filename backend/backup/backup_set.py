@@ -108,8 +108,11 @@ def is_set_backup(path: Path) -> bool:
 
 
 def normalized(path: Path) -> Path:
-    """A set backup named by its manifest.json is named by its folder."""
+    """A set backup named by its manifest.json is named by its folder, and a set by its
+    set.json (what a file dialog can pick)."""
     if path.name == MANIFEST_NAME and path.is_file() and set_of_backup(path.parent) is not None:
+        return path.parent
+    if path.name == HEADER_NAME and path.is_file() and is_set_dir(path.parent):
         return path.parent
     return path
 

@@ -144,9 +144,9 @@ def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
     report = job.result
     for backup in report.as_dict().get("backups", []):
         print(
-            gettext("  {name}: {verdict}", name=backup["name"], verdict=gettext("whole"))
+            gettext("  {name}: whole", name=backup["name"])
             if backup["ok"]
-            else gettext("  {name}: {verdict}", name=backup["name"], verdict=gettext("DAMAGED"))
+            else gettext("  {name}: DAMAGED", name=backup["name"])
         )
     if report.ok:
         _describe(report.as_dict())
