@@ -1,9 +1,16 @@
-"""Making a backup in a set: the same frozen tree and database snapshot as a zip backup, but
-only the files the set does not hold yet are copied (an image is immutable, so a file of the
-same checksum and size already in the set is that file); then the database snapshot, the
-manifest and a summary are written into a hidden folder, checked, and the folder gets its final
-name last. A kill at any instant leaves the set's complete backups as they were; what it had
-copied is reused by the next backup or removed by pruning."""
+"""Making a backup in a set: the same database snapshot and plan as a zip backup, but only the
+files the set does not hold yet are read and copied (an image is immutable, so the file its row
+names by checksum, already in the set, is that file; nothing else of the store is read). The
+new files are written to the set's work folder, flushed to disk together, and only then given
+their names under files/ (so a name there is always a complete, durable file); then the
+database snapshot, a summary and the manifest are written into a hidden folder, the new files
+and the database are read back and checked, and the folder gets its final name last. A kill at
+any instant leaves the set's complete backups as they were; what it had published is reused by
+the next backup or removed by pruning.
+
+The image tree is not frozen with hard links as for a zip: the files already in the set need no
+reading, and a new file deleted or moved while the backup runs is handled as the zip backup
+does where there are no hard links (its row's file where it is now, or its row left out)."""
 
 from __future__ import annotations
 
@@ -26,7 +33,6 @@ from backend.backup.create import (
     FREEZE_PREFIX,
     STALE_AFTER_S,
     _drop_rows,
-    _freeze,
     _live_database_size,
     _live_path,
     _plan,
@@ -46,6 +52,7 @@ from backend.fileio import (
     publish_dir,
     remove_path,
     remove_stale,
+    sync_all,
     sync_folders,
     write_flushed,
 )
@@ -104,7 +111,6 @@ def create_set_backup(
     started_at = datetime.now()
     token = secrets.token_hex(6)
     work = settings.backups_dir / ".work" / token
-    freeze_root = settings.image_store_root / f"{FREEZE_PREFIX}{token}"
     incoming = set_dir / bs.WORK_DIR / token
     stamp = f"{started_at:%Y%m%d-%H%M%S}"
     part = set_dir / bs.BACKUPS_DIR / f".{stamp}.{token}.part"
@@ -117,8 +123,7 @@ def create_set_backup(
         require_free_space(work, _live_database_size(runtime), gettext("the database snapshot"))
         since = time.time()
         snapshot_database(runtime.engine, snapshot)
-        frozen = _freeze(settings.images_dir, freeze_root, progress)
-        plan = _plan(runtime, snapshot, frozen, since)
+        plan = _plan(runtime, snapshot, None, since)
         known = _known_checksums(set_dir)
         reused, to_copy = _split(set_dir, plan, known)
         new_bytes = sum(size for _p, size in to_copy)
@@ -133,13 +138,15 @@ def create_set_backup(
         entries: dict[str, Entry] = dict(reused)
         missing: list[str] = []
         dropped: list[str] = []
-        added: set[str] = set()
+        copied: dict[str, Path] = {}  # checksum -> its copy in the work folder
         for planned, _size in to_copy:
-            copied = _copy_in(runtime, set_dir, incoming, planned, progress)
-            if copied is not None:
-                entries[planned.entry], was_new = copied
-                if was_new:
-                    added.add(copied[0].sha256)
+            stored = _copy_in(runtime, incoming, planned, progress)
+            if stored is not None:
+                entries[planned.entry], temp = stored
+                if entries[planned.entry].sha256 in copied:
+                    temp.unlink()  # the same bytes under another name
+                else:
+                    copied[entries[planned.entry].sha256] = temp
             elif planned.row_id is not None:
                 if _row_still_exists(runtime, planned.row_id):
                     missing.append(planned.entry)
@@ -148,7 +155,7 @@ def create_set_backup(
             progress.advance(1)
         if dropped:
             _drop_rows(runtime, snapshot, dropped)
-        sync_folders(bs.file_path(set_dir, sha).parent for sha in added)
+        added = _publish_files(set_dir, copied)
         manifest, added_bytes = _write_backup(part, snapshot, entries, missing, added, progress)
         progress.advance(1)
         # The hidden folder lies in backups/ like a complete one: it is checked where it is.
@@ -169,7 +176,6 @@ def create_set_backup(
         remove_path(part)
         remove_path(incoming)
         remove_path(work)
-        remove_path(freeze_root)
     log.info(
         "set backup written and verified: %s (%d new files, %d bytes added)",
         final,
@@ -207,6 +213,10 @@ def _split(
     reused: dict[str, Entry] = {}
     to_copy: list[tuple[_Planned, int]] = []
     for planned in plan:
+        held = _held(set_dir, planned.sha256) if planned.sha256 else None
+        if held is not None:  # the row's own file, by its checksum: the store is not read
+            reused[planned.entry] = Entry(size=held, sha256=str(planned.sha256))
+            continue
         try:
             size = planned.source.stat().st_size
         except OSError:
@@ -215,31 +225,32 @@ def _split(
         sha = planned.sha256
         if not sha and planned.entry in known and known[planned.entry].size == size:
             sha = known[planned.entry].sha256
-        if sha and _held(set_dir, sha, size):
+        if sha and _held(set_dir, sha) == size:
             reused[planned.entry] = Entry(size=size, sha256=sha)
         else:
             to_copy.append((planned, size))
     return reused, to_copy
 
 
-def _held(set_dir: Path, sha256: str, size: int) -> bool:
+def _held(set_dir: Path, sha256: str) -> int | None:
+    """The size of the set's file with this checksum, or None when the set lacks it."""
     try:
-        return os.stat(long_path(bs.file_path(set_dir, sha256))).st_size == size
+        return os.stat(long_path(bs.file_path(set_dir, sha256))).st_size
     except OSError:
-        return False
+        return None
 
 
 def _copy_in(
-    runtime: Runtime, set_dir: Path, incoming: Path, planned: _Planned, progress: Reporter
-) -> tuple[Entry, bool] | None:
-    """Copy one file into the set under its checksum (the entry, and whether it was new), or,
-    if it vanished since the plan, its row's file from where it is now; None without a file."""
+    runtime: Runtime, incoming: Path, planned: _Planned, progress: Reporter
+) -> tuple[Entry, Path] | None:
+    """Copy one file into the work folder (its entry and the copy), or, if it vanished since
+    the plan, its row's file from where it is now; None when there is no file for it."""
     sources = [planned.source]
     if planned.row_id is not None:
         sources.append(_moved(runtime, planned.row_id))
     for source in sources:
         try:
-            return _store(set_dir, incoming, source, progress)
+            return _store(incoming, source, progress)
         except FileNotFoundError:
             continue
     return None
@@ -253,7 +264,8 @@ def _moved(runtime: Runtime, row_id: str) -> Path:
         return _live_path(runtime, image.relative_path)
 
 
-def _store(set_dir: Path, incoming: Path, source: Path, progress: Reporter) -> tuple[Entry, bool]:
+def _store(incoming: Path, source: Path, progress: Reporter) -> tuple[Entry, Path]:
+    """Copy `source` into the work folder, hashing it on the way (flushed later, with all)."""
     temp = incoming / secrets.token_hex(8)
     digest = hashlib.sha256()
     size = 0
@@ -263,15 +275,27 @@ def _store(set_dir: Path, incoming: Path, source: Path, progress: Reporter) -> t
             writing.write(block)
             size += len(block)
             progress.advance(0, len(block))
-        writing.flush()
-        os.fsync(writing.fileno())
-    sha = digest.hexdigest()
-    target = bs.file_path(set_dir, sha)
-    target.parent.mkdir(exist_ok=True)
-    new = publish(temp, target, others_may_publish=False)
-    if not new:
-        temp.unlink(missing_ok=True)  # the set already had it (the same bytes)
-    return Entry(size=size, sha256=sha), new
+    return Entry(size=size, sha256=digest.hexdigest()), temp
+
+
+def _publish_files(set_dir: Path, copied: dict[str, Path]) -> set[str]:
+    """Flush the copies to disk (one sync for all), then give each its name under files/ (never
+    over a file there: the set already had those bytes). Returns the checksums published."""
+    sync_all(list(copied.values()))
+    added = set()
+    for sha, temp in copied.items():
+        target = bs.file_path(set_dir, sha)
+        target.parent.mkdir(exist_ok=True)
+        if _publish_file(temp, target):
+            added.add(sha)
+        else:
+            temp.unlink(missing_ok=True)
+    sync_folders(bs.file_path(set_dir, sha).parent for sha in added)
+    return added
+
+
+def _publish_file(temp: Path, target: Path) -> bool:
+    return publish(temp, target, others_may_publish=False)
 
 
 def _write_backup(

@@ -3,7 +3,8 @@ process and kills it (SIGKILL) at a chosen point, for the crash tests:
 `python -m tests.reliability.set_backup_driver DATA_DIR FOLDER [POINT]`. POINT is
 `<where>:<n>`, the n-th time the process passes `where`:
 
-store     a new file has just been published into the set's files/
+store     a new file has just been copied into the set's work folder
+file      a new file (flushed) has just been given its name under the set's files/
 written   the backup's database, summary and manifest are written in its hidden folder
 publish   the checked backup folder is about to get its final name
 hide      an old backup has just been renamed out of sight by the pruning
@@ -24,6 +25,7 @@ from backend.runtime import open_runtime
 
 WRAPPED = {
     "store": (set_create, "_store"),
+    "file": (set_create, "_publish_file"),
     "written": (set_create, "_write_backup"),
     "publish": (set_create, "publish_dir"),
     "hide": (set_prune, "rename"),

@@ -137,6 +137,8 @@ def assert_next_backup_cleans_up(data_dir: Path, dest: Path) -> None:
     [
         ("store:1", "first"),
         ("store:4", "first"),
+        ("file:1", "first"),
+        ("file:4", "first"),
         ("written:1", "first"),
         ("publish:1", "first"),
         ("hide:1", "new"),
