@@ -96,10 +96,12 @@ def manifest_problems(manifest: Manifest) -> list[str]:
 
 
 def database_problems(
-    backup_dir: Path, manifest: Manifest, work_dir: Path | None
+    backup_dir: Path, manifest: Manifest, work_dir: Path | None, *, rebuilt: bool = True
 ) -> tuple[list[str], list[str]]:
     """(problems, warnings) of the backup's database, copied (checked) into a scratch folder
-    and rebuilt there as a restore would."""
+    and rebuilt there as a restore would. Without `rebuilt` (a backup checking the snapshot it
+    has just taken itself, which is no stranger's file) the copy is checked as it is: its
+    integrity, schema and counts, and its rows against the manifest."""
     entry = manifest.entries[DATABASE_ENTRY]
     with tempfile.TemporaryDirectory(prefix="dental-verify-", dir=work_dir) as folder:
         copied = Path(folder) / "archive.sqlite"
@@ -108,13 +110,15 @@ def database_problems(
                 read_checked(backup_dir / DATABASE_ENTRY, entry.size, entry.sha256, handle.write)
         except DamagedFile as exc:
             return [str(exc)], []
+        if not rebuilt:
+            return snapshot_problems(copied, manifest, manifest.schema_version)
         rebuilt_path = Path(folder) / DATABASE_ENTRY
         try:
-            rebuilt = rebuild(copied, rebuilt_path)
+            result = rebuild(copied, rebuilt_path)
         except BackupInvalid as exc:
             return exc.problems, []
         problems, warnings = snapshot_problems(rebuilt_path, manifest, manifest.schema_version)
-        if not problems and rebuilt.revision != manifest.schema_version:
+        if not problems and result.revision != manifest.schema_version:
             problems.append(gettext("The database's schema differs from the one in the manifest."))
     return problems, warnings
 
@@ -127,9 +131,10 @@ def verify_set_backup(
     own_totals: bool = True,
     rehash: Iterable[str] | None = None,
 ) -> VerifyReport:
-    """Check one backup of a set completely: what a restore of it reads. `rehash` limits the
-    checksum reading to those checksums (a backup just written re-reads what it added; the
-    other files are checked for their presence and size)."""
+    """Check one backup of a set completely: what a restore of it reads. `rehash` (a backup
+    checking what it has just written) limits the checksum reading to those checksums (the
+    other files are checked for their presence and size) and checks its own database snapshot
+    without rebuilding it."""
     progress = progress or Progress()
     report = VerifyReport(path, bs.SET_BACKUP)
     try:
@@ -167,7 +172,7 @@ def verify_set_backup(
         if own_totals:
             progress.advance(1)
     if not report.problems:
-        problems, warnings = database_problems(path, manifest, work_dir)
+        problems, warnings = database_problems(path, manifest, work_dir, rebuilt=rehash is None)
         report.problems += problems
         report.warnings += warnings
     return report
