@@ -73,7 +73,10 @@ def run_backup(
                 session,
                 {
                     "path": summary["path"],
-                    "size_bytes": result.size_bytes,
+                    # what it restores (a set backup's own size_bytes is what it added)
+                    "size_bytes": result.total_bytes
+                    if isinstance(result, SetBackupResult)
+                    else result.size_bytes,
                     "scheduled": scheduled,
                     "files": result.manifest.counts["files"],
                     "kind": summary.get("kind", "zip"),
