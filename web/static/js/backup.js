@@ -270,9 +270,11 @@ export class BackupSection {
     form.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
     try {
       this.renderBanner(await api("PATCH", "api/backup/settings", body));
+      // The form is refilled from the saved settings first: "Saved" then means the form is
+      // settled, and a change made after it is not overwritten by the refill.
+      await this.loadStatus();
       out.textContent = body.schedule === "off" ? t("Saved: no automatic backups.") : body.schedule === "daily" ? t("Saved: every day at {time}.", { time: body.time }) : t("Saved: every week on {weekday}s at {time}.", { weekday: WEEKDAYS[Number(body.weekday)], time: body.time });
       out.className = "ok-text";
-      await this.loadStatus();
     } catch (error) {
       out.textContent = `✖ ${error.message}`;
       out.className = "warning";
