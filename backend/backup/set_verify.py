@@ -251,7 +251,7 @@ def verify_set(
         report.warnings += [f"{backup.name}: {w}" for w in warnings]
         if problems:
             damaged.add(backup)
-        progress.advance(1)
+        progress.advance(1, manifest.entries[DATABASE_ENTRY].size)
     for backup in backups:
         manifest_or_none = manifests.get(backup)
         summary = bs.read_summary(backup) or {}

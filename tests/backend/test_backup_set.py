@@ -17,6 +17,7 @@ from backend.backup.set_create import create_set_backup
 from backend.backup.set_prune import prune_set, sweep
 from backend.backup.verify import verify_archive
 from backend.errors import ValidationError
+from backend.jobs import Progress
 from backend.usecases import patients
 from backend.usecases.images import Upload, add_images
 from tests.backup_data import files, populate, state_of
@@ -126,8 +127,13 @@ def test_verify_reads_every_file_once_and_names_damage(runtime, tmp_path):
     add_patient_with_images(runtime, "New", 1)
     second = create_set_backup(runtime, tmp_path)
     set_dir = second.path.parent.parent
-    report = verify_archive(set_dir)
+    progress = Progress()
+    report = verify_archive(set_dir, progress=progress)
     assert report.ok and report.kind == bs.BACKUP_SET
+    shown = progress.as_dict()
+    unique = len(list((set_dir / "files").glob("*/*")))
+    assert shown["total"] == shown["current"] == unique + 2  # every file once, two databases
+    assert shown["bytes_done"] == shown["bytes_total"] > report.size_bytes
     assert report.size_bytes == sum(
         p.stat().st_size for p in (set_dir / "files").glob("*/*")
     )  # each file counted once though both backups name most of them
