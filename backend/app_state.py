@@ -27,6 +27,7 @@ BACKUP_WEEKDAY = "backup.weekday"
 BACKUP_KEEP = "backup.keep"
 BACKUP_FOLDER = "backup.folder"
 BACKUP_CLINIC = "backup.clinic"
+BACKUP_MODE = "backup.mode"  # scheduled backups: an incremental set or a full zip each time
 BACKUP_LAST_SUCCESS = "backup.last_success"
 BACKUP_LAST_ERROR = "backup.last_error"
 BACKUP_LAST_ATTEMPT = "backup.last_attempt"

@@ -75,10 +75,12 @@ def start_backup() -> ResponseReturnValue:
         raise ValidationError(gettext("The folder must be a path."), field="folder")
     check.path_text(folder, "folder")
     _refuse_data_tree(folder)
+    kind = check.choice(body.get("kind"), "kind", state.MODES, default=state.ZIP_MODE)
     job = service.start_backup_job(
         runtime(),
         folder=folder or None,
         include_images=body.get("include_images", True) is not False,
+        kind=kind,
     )
     return _started(job)
 
@@ -102,7 +104,7 @@ def upload_backup() -> ResponseReturnValue:
 
 @bp.post("/backups/verify")
 def start_verify() -> ResponseReturnValue:
-    path = restore.archive_path(check.path_text(json_body().get("path"), "path"))
+    path = restore.archive_path(check.path_text(json_body().get("path"), "path"), whole_set=True)
     settings = runtime().settings
 
     def work(progress: Progress) -> dict[str, Any]:

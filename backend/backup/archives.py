@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from backend.backup import backup_set
 from backend.backup.create import SAFETY_PREFIX
 from backend.config import Settings
 from backend.errors import Forbidden, NotFound
@@ -24,7 +25,8 @@ def backup_folders(settings: Settings, remembered: str | None) -> list[Path]:
 
 
 def list_archives(folders: list[Path]) -> list[dict[str, Any]]:
-    """The newest backup files in `folders`, newest first."""
+    """The newest backup files in `folders`, newest first, with the backups of the backup sets
+    there (their size is what each added to its set; they have no download)."""
     found: list[dict[str, Any]] = []
     for folder in folders:
         if not folder.is_dir():
@@ -42,8 +44,13 @@ def list_archives(folders: list[Path]) -> list[dict[str, Any]]:
                     "modified": datetime.fromtimestamp(stat.st_mtime).isoformat(timespec="seconds"),
                     "safety": path.name.startswith(SAFETY_PREFIX),
                     "download_url": f"/api/backups/{path.name}/download",
+                    "kind": "zip",
                 }
             )
+        for item in backup_set.list_set_backups(folder):
+            stamp = item.pop("modified_ts")
+            item["modified"] = datetime.fromtimestamp(stamp).isoformat(timespec="seconds")
+            found.append(item)
     found.sort(key=lambda item: item["modified"], reverse=True)
     return found[:LISTED]
 

@@ -42,12 +42,20 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     backup.add_argument("--no-images", action="store_true", help=gettext("the database only"))
+    backup.add_argument(
+        "--set",
+        action="store_true",
+        help=gettext(
+            "add the backup to the folder's incremental backup set (only new files are copied) "
+            "instead of writing a zip"
+        ),
+    )
     verify = commands.add_parser(
         "verify",
         parents=[common],
         help=gettext("check a backup file completely and say what is wrong"),
     )
-    verify.add_argument("file")
+    verify.add_argument("file", help=gettext("a backup file, a backup set, or one backup of a set"))
     check = commands.add_parser(
         "check",
         parents=[common],
@@ -86,7 +94,13 @@ def _backup(runtime: Runtime, args: argparse.Namespace) -> int:
     code, job = _run_job(
         runtime,
         "backup",
-        lambda p: run_backup(runtime, p, folder=folder, include_images=not args.no_images),
+        lambda p: run_backup(
+            runtime,
+            p,
+            folder=folder,
+            include_images=not args.no_images,
+            kind="set" if args.set else "zip",
+        ),
     )
     if job is not None:
         result = job.result
@@ -102,6 +116,16 @@ def _backup(runtime: Runtime, args: argparse.Namespace) -> int:
                 files=counts["files"],
             )
         )
+        if result.get("kind") == "set-backup":
+            print(
+                ngettext(
+                    "It added {n} new file ({size}) to the set {set}.",
+                    "It added {n} new files ({size}) to the set {set}.",
+                    result["added_files"],
+                    size=human_size(result["size_bytes"]),
+                    set=result["set"],
+                )
+            )
         for warning in result["warnings"]:
             print(gettext("Note: {warning}", warning=warning))
     return code
@@ -118,6 +142,12 @@ def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
     if job is None:
         return code
     report = job.result
+    for backup in report.as_dict().get("backups", []):
+        print(
+            gettext("  {name}: whole", name=backup["name"])
+            if backup["ok"]
+            else gettext("  {name}: DAMAGED", name=backup["name"])
+        )
     if report.ok:
         _describe(report.as_dict())
         print(gettext("OK: {path} is complete and every entry matches its checksum.", path=path))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from backend.backup import backup_set
 from backend.backup.manifest import MANIFEST_NAME
 
 BACKUP = "backup"
@@ -16,6 +17,8 @@ BROKEN_ZIP = "broken-zip"
 UNKNOWN = "unknown"
 LEGACY_KINDS = (LEGACY_ZIP, LEGACY_DB, LEGACY_JSON)
 LEGACY_DB_NAME = "dental_clinic.db"
+SET_BACKUP = backup_set.SET_BACKUP
+BACKUP_SET = backup_set.BACKUP_SET
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -23,7 +26,10 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 def detect_kind(path: Path) -> str:
     """One of BACKUP, LEGACY_ZIP, LEGACY_DB, LEGACY_JSON, BROKEN_ZIP (starts like a zip but
     cannot be opened as one: cut short or damaged) or UNKNOWN. Reads only a few bytes and the
-    zip's central directory."""
+    zip's central directory. A folder is SET_BACKUP (one backup of a set), BACKUP_SET (a
+    whole set) or UNKNOWN."""
+    if path.is_dir():
+        return backup_set.kind_of_dir(path) or UNKNOWN
     with open(path, "rb") as handle:
         head = handle.read(64)
     if head.startswith(_SQLITE_MAGIC):

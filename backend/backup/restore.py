@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from backend import app_state
+from backend.backup import backup_set, kinds
 from backend.backup import journal as jr
-from backend.backup import kinds
 from backend.backup.create import SAFETY_PREFIX, create_backup
 from backend.backup.errors import BackupInvalid, NotEnoughSpace, RestoreFailed
 from backend.backup.legacy import backups as legacy_backups
@@ -46,11 +46,28 @@ GATE_REASON = (
 )
 
 
-def archive_path(value: Any) -> Path:
-    """A backup file named by the person (a path from the native dialog or an upload)."""
+def archive_path(value: Any, *, whole_set: bool = False) -> Path:
+    """A backup file named by the person (a path from the native dialog or an upload), or one
+    backup of a set (its folder or its manifest.json); with `whole_set` (to verify it) also a
+    whole backup set."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError("Choose a backup file.", field="path")
-    path = Path(value.strip()).expanduser()
+    path = backup_set.normalized(Path(value.strip()).expanduser())
+    if backup_set.is_set_backup(path) or (whole_set and backup_set.is_set_dir(path)):
+        return path.resolve()
+    if backup_set.is_set_dir(path):
+        newest = backup_set.complete_backups(path)
+        raise ValidationError(
+            gettext(
+                "{path} is a whole backup set: choose one of its backups (a folder in its "
+                "backups folder, or the manifest.json in it){newest}.",
+                path=path,
+                newest=gettext(", for example the newest, {name}", name=newest[-1])
+                if newest
+                else "",
+            ),
+            field="path",
+        )
     if not path.is_file():
         raise ValidationError(f"There is no file at {path}.", field="path")
     return path.resolve()
@@ -66,7 +83,9 @@ def preview_restore(
     when the backup was made, from where, what it holds and what it replaces. `reading`
     (`reading_choices`) is how an earlier app's backup's teeth are to be read."""
     progress = progress or Progress()
+    archive = backup_set.normalized(Path(archive))
     kind = kinds.detect_kind(archive)
+    _refuse_whole_set(kind)
     if kind in kinds.LEGACY_KINDS:
         return legacy_backups.preview(runtime, archive, kind, progress, reading)
     report = _verified(runtime, archive, progress)
@@ -85,7 +104,9 @@ def restore_backup(
     and where the safety backup of the previous data is. `reading` (`reading_choices`) is how
     an earlier app's backup's teeth are read, where the evidence does not decide."""
     progress = progress or Progress()
+    archive = backup_set.normalized(Path(archive))
     kind = kinds.detect_kind(archive)
+    _refuse_whole_set(kind)
     if kind in kinds.LEGACY_KINDS:
         with runtime.gate.closed(GATE_REASON):
             result = legacy_backups.restore(
@@ -115,6 +136,13 @@ def restore_backup(
     prune_safety_backups(settings.backups_dir)
     result["warnings"] = report.warnings + result["warnings"]
     return result
+
+
+def _refuse_whole_set(kind: str) -> None:
+    if kind == kinds.BACKUP_SET:
+        raise BackupInvalid(
+            [gettext("This is a whole backup set: choose one of its backups to restore.")]
+        )
 
 
 def _put_back(runtime: Runtime, safety: Path, progress: Reporter) -> None:

@@ -11,9 +11,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.backup import schedule, state
-from backend.backup.create import DEFAULT_PREFIX, create_backup
+from backend.backup.create import DEFAULT_PREFIX, BackupResult, create_backup
 from backend.backup.fsutil import refuse_data_tree
 from backend.backup.legacy import import_marker
+from backend.backup.set_create import SetBackupResult, create_set_backup
+from backend.backup.set_prune import prune_set
 from backend.config import Settings
 from backend.db import session_scope
 from backend.errors import AppError
@@ -30,22 +32,32 @@ def run_backup(
     folder: str | None = None,
     include_images: bool = True,
     scheduled: bool = False,
+    kind: str | None = None,
 ) -> dict[str, Any]:
     """Back up into `folder` (else the remembered folder, else backups/ in the data folder).
     A chosen folder is remembered once a backup there succeeded; a scheduled backup prunes the
-    folder to the newest N and records a failure for the main screen to show."""
+    folder (or its set) to the newest N and records a failure for the main screen to show.
+    `kind` is "zip" or "set"; by default a scheduled backup follows the schedule's mode and
+    any other is a zip. A database-only backup is always a zip."""
     with session_scope(runtime.sessions) as session:
         config = state.read_backup_settings(session)
     chosen = Path(folder or config.folder or runtime.settings.backups_dir).expanduser()
     refuse_data_tree(chosen, runtime.settings)  # also a folder remembered before this rule
+    in_set = include_images and (kind or (config.mode if scheduled else "zip")) == state.SET_MODE
+    result: BackupResult | SetBackupResult
     try:
-        result = create_backup(
-            runtime,
-            chosen,
-            include_images=include_images,
-            progress=progress,
-            prefix=config.clinic or DEFAULT_PREFIX,
-        )
+        if in_set:
+            result = create_set_backup(
+                runtime, chosen, progress=progress, prefix=config.clinic or DEFAULT_PREFIX
+            )
+        else:
+            result = create_backup(
+                runtime,
+                chosen,
+                include_images=include_images,
+                progress=progress,
+                prefix=config.clinic or DEFAULT_PREFIX,
+            )
     except Cancelled:
         raise
     except Exception as exc:
@@ -62,14 +74,20 @@ def run_backup(
                 session,
                 {
                     "path": summary["path"],
-                    "size_bytes": result.size_bytes,
+                    # what it restores (a set backup's own size_bytes is what it added)
+                    "size_bytes": result.total_bytes
+                    if isinstance(result, SetBackupResult)
+                    else result.size_bytes,
                     "scheduled": scheduled,
                     "files": result.manifest.counts["files"],
+                    "kind": summary.get("kind", "zip"),
                 },
             )
         if folder and str(chosen.resolve()) != (config.folder or ""):
             state.remember_folder(session, str(chosen.resolve()))
-    if scheduled:
+    if scheduled and isinstance(result, SetBackupResult):
+        summary["pruned"] = prune_set(result.path.parent.parent, config.keep)
+    elif scheduled:
         pruned = schedule.prune_backups(chosen, config.clinic, config.keep)
         summary["pruned"] = [p.name for p in pruned]
     return summary
@@ -81,6 +99,7 @@ def start_backup_job(
     folder: str | None = None,
     include_images: bool = True,
     scheduled: bool = False,
+    kind: str | None = None,
 ) -> Job:
     """Start the backup as a whole-store job (Conflict while another one runs)."""
     return runtime.jobs.start(
@@ -91,6 +110,7 @@ def start_backup_job(
             folder=folder,
             include_images=include_images,
             scheduled=scheduled,
+            kind=kind,
         ),
     )
 

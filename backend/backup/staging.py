@@ -19,6 +19,7 @@ from backend.backup.archive_safety import UnsafeArchive, extract_member, require
 from backend.backup.dbcheck import normalized_folder, sqlite_problems
 from backend.backup.errors import BackupInvalid
 from backend.backup.manifest import DATABASE_ENTRY, Entry, Manifest
+from backend.backup.set_restore import extract_set_backup
 from backend.config import IMAGES_DIRNAME, sqlite_url
 from backend.db import create_db_engine, upgrade_schema
 from backend.fileio import file_sha256, rename, sync_all
@@ -41,7 +42,11 @@ def extract_archive(
     """Extract the database to `database` and (when `image_root` is given) the image tree under
     `image_root`, then flush them to disk. Before anything is written, every entry's declared
     size must be its size in the manifest and all of them must fit on the disks they go to;
-    each entry written is checked against its size and checksum in the manifest."""
+    each entry written is checked against its size and checksum in the manifest. A backup of
+    a set (a folder) is unpacked from the set's files the same way."""
+    if archive_path.is_dir():
+        extract_set_backup(archive_path, manifest, database, image_root, progress)
+        return
     wanted = {
         name: entry
         for name, entry in manifest.entries.items()

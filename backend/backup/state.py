@@ -20,13 +20,14 @@ from backend.errors import ValidationError
 from backend.i18n import gettext
 from backend.models import utcnow
 
-SCHEDULE, TIME, WEEKDAY, KEEP, FOLDER, CLINIC = (
+SCHEDULE, TIME, WEEKDAY, KEEP, FOLDER, CLINIC, MODE = (
     app_state.BACKUP_SCHEDULE,
     app_state.BACKUP_TIME,
     app_state.BACKUP_WEEKDAY,
     app_state.BACKUP_KEEP,
     app_state.BACKUP_FOLDER,
     app_state.BACKUP_CLINIC,
+    app_state.BACKUP_MODE,
 )
 LAST_SUCCESS, LAST_ERROR, LAST_ATTEMPT = (
     app_state.BACKUP_LAST_SUCCESS,
@@ -34,13 +35,17 @@ LAST_SUCCESS, LAST_ERROR, LAST_ATTEMPT = (
     app_state.BACKUP_LAST_ATTEMPT,
 )
 SCHEDULES = ("off", "daily", "weekly")
+# What a scheduled backup writes: a backup in the incremental set, or a full zip each time.
+SET_MODE, ZIP_MODE = "set", "zip"
+MODES = (SET_MODE, ZIP_MODE)
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
 @dataclass(frozen=True)
 class BackupSettings:
     """`time` is the local time of day a scheduled backup is due; `weekday` (0 = Monday) its
-    day for a weekly one; the newest `keep` backups in the folder are kept."""
+    day for a weekly one; the newest `keep` backups in the folder (or in its set) are kept;
+    `mode` says whether a scheduled backup goes into the incremental set or is a full zip."""
 
     schedule: str = "off"
     time: str = "19:00"
@@ -48,6 +53,7 @@ class BackupSettings:
     keep: int = 7
     folder: str | None = None
     clinic: str = ""
+    mode: str = SET_MODE
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +89,7 @@ def read_backup_settings(session: Session) -> BackupSettings:
                 "keep": stored.get(KEEP, default.keep),
                 "folder": stored.get(FOLDER),
                 "clinic": stored.get(CLINIC, default.clinic),
+                "mode": stored.get(MODE, default.mode),
             }
         )
     except ValidationError:
@@ -104,7 +111,8 @@ def _cleaned(values: Mapping[str, Any]) -> BackupSettings:
             gettext("Choose a full folder path (for example D:\\Backups)."), field="folder"
         )
     clinic = check.text(values.get("clinic"), "clinic", max_length=80) or ""
-    return BackupSettings(schedule, time, weekday, keep, folder, clinic)
+    mode = check.choice(values.get("mode"), "mode", MODES, default=SET_MODE)
+    return BackupSettings(schedule, time, weekday, keep, folder, clinic, mode)
 
 
 def update_backup_settings(session: Session, changes: Mapping[str, Any]) -> BackupSettings:
@@ -126,6 +134,7 @@ def update_backup_settings(session: Session, changes: Mapping[str, Any]) -> Back
         KEEP: str(cleaned.keep),
         CLINIC: cleaned.clinic,
         FOLDER: cleaned.folder,
+        MODE: cleaned.mode,
     }
     for key, value in keys.items():
         _put(session, key, value)

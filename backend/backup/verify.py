@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.backup import kinds
+from backend.backup import backup_set, kinds
 from backend.backup.archive_safety import (
     DEFAULT_LIMITS,
     ArchiveLimits,
@@ -82,6 +82,10 @@ def verify_archive(
     already counts these bytes (a backup verifying what it wrote)."""
     progress = progress or Progress()
     path = Path(path)
+    if path.is_dir() or backup_set.normalized(path) != path:
+        from backend.backup.set_verify import verify_set_path  # it builds on this module
+
+        return verify_set_path(path, progress=progress, work_dir=work_dir)
     if not path.is_file():
         return VerifyReport(path, kinds.UNKNOWN, problems=[f"There is no file at {path}."])
     report = VerifyReport(path, kinds.detect_kind(path), size_bytes=path.stat().st_size)

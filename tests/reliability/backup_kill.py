@@ -94,11 +94,11 @@ class Run:
         return self.returncode == KILLED and not self.finished
 
 
-def drive(*args: str, kill_after_s: float | None = None) -> Run:
+def drive(*args: str, kill_after_s: float | None = None, driver: str = DRIVER) -> Run:
     """Run the driver; with `kill_after_s`, SIGKILL it that long after it printed START. Says
     how it ended, whether the operation finished before any kill, and how long it took."""
     process = subprocess.Popen(
-        [sys.executable, "-m", DRIVER, *args],
+        [sys.executable, "-m", driver, *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -157,6 +157,7 @@ export class BackupSection {
     form.elements.keep.value = s.keep;
     form.elements.folder.value = s.folder || "";
     form.elements.clinic.value = s.clinic || "";
+    form.elements.mode.value = s.mode || "set";
   }
 
   async loadList() {
@@ -164,18 +165,38 @@ export class BackupSection {
     const ask = this.questions.list.ask();
     try {
       const { backups } = await ask.get("api/backups");
-      box.replaceChildren(...backups.map((b) => {
-        const item = document.createElement("li");
-        item.innerHTML = `<span class="name"><bdi>${escapeHtml(b.name)}</bdi>${b.safety ? ` <span class="muted">${escapeHtml(t("(safety backup before a restore)"))}</span>` : ""}</span>
-          <span class="muted">${escapeHtml(localTime(b.modified))}</span><span>${formatBytes(b.size_bytes)}</span>
-          <a href="${escapeHtml(b.download_url)}" download>${escapeHtml(t("Download"))}</a>`;
-        return item;
-      }));
+      box.replaceChildren(...backups.map((b) => this.listItem(b)));
       if (!backups.length) box.innerHTML = `<li class="muted">${escapeHtml(t("No backup files yet."))}</li>`;
     } catch (error) {
       if (isSuperseded(error) || !ask.current) return;
       box.innerHTML = `<li class="warning">${escapeHtml(error.message)}</li>`;
     }
+  }
+
+  /** One backup in the list: a zip (with its download) or a backup of an incremental set
+   * (with what it added to the set, and a restore of it, since a folder cannot be downloaded). */
+  listItem(b) {
+    const item = document.createElement("li");
+    const inSet = b.kind === "set-backup";
+    const note = b.safety ? t("(safety backup before a restore)") : inSet ? t("(incremental set)") : "";
+    const size = inSet ? t("{size} added", { size: formatBytes(b.size_bytes) }) : formatBytes(b.size_bytes);
+    item.innerHTML = `<span class="name"><bdi>${escapeHtml(b.name)}</bdi>${note ? ` <span class="muted">${escapeHtml(note)}</span>` : ""}</span>
+      <span class="muted">${escapeHtml(localTime(b.modified))}</span><span>${escapeHtml(size)}</span>`;
+    if (b.download_url) {
+      const link = document.createElement("a");
+      link.href = b.download_url;
+      link.download = "";
+      link.textContent = t("Download");
+      item.append(link);
+    } else {
+      const restore = document.createElement("button");
+      restore.type = "button";
+      restore.className = "link restore-set-backup";
+      restore.textContent = t("Restore…");
+      restore.addEventListener("click", () => this.exclusive(() => this.runChooseRestore(b.path)));
+      item.append(restore);
+    }
+    return item;
   }
 
   async chooseFolder() {
@@ -233,15 +254,17 @@ export class BackupSection {
   async saveSchedule() {
     const form = $("#backup-schedule");
     const body = {};
-    for (const name of ["schedule", "time", "weekday", "keep", "folder", "clinic"]) body[name] = form.elements[name].value.trim();
+    for (const name of ["schedule", "time", "weekday", "keep", "folder", "clinic", "mode"]) body[name] = form.elements[name].value.trim();
     const out = $("#backup-schedule-result");
     out.textContent = "";
     form.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
     try {
       this.renderBanner(await api("PATCH", "api/backup/settings", body));
+      // The form is refilled from the saved settings first: "Saved" then means the form is
+      // settled, and a change made after it is not overwritten by the refill.
+      await this.loadStatus();
       out.textContent = body.schedule === "off" ? t("Saved: no automatic backups.") : body.schedule === "daily" ? t("Saved: every day at {time}.", { time: body.time }) : t("Saved: every week on {weekday}s at {time}.", { weekday: WEEKDAYS[Number(body.weekday)], time: body.time });
       out.className = "ok-text";
-      await this.loadStatus();
     } catch (error) {
       out.textContent = `✖ ${error.message}`;
       out.className = "warning";
@@ -330,17 +353,22 @@ export class BackupSection {
     return this.exclusive(() => this.runChooseRestore());
   }
 
-  async runChooseRestore() {
+  /** Preview a restore of `chosen` (a backup in the list), else of a file picked now. */
+  async runChooseRestore(chosen = null) {
     const out = $("#check-result");
     out.innerHTML = "";
     this.hidePreview();
     try {
-      const path = await this.pickArchive();
+      const path = chosen || (await this.pickArchive());
       if (!path) return;
       const done = await followJob(await api("POST", "api/restore/preview", { path }));
       if (done.state !== "done") throw done.error || { message: t("Cancelled.") };
       this.renderPreview(done.result);
       this.restorePath = path;
+      if (chosen) {
+        $("#restore-preview").scrollIntoView({ behavior: "smooth", block: "center" });
+        $("#restore-cancel").focus({ preventScroll: true });
+      }
     } catch (error) {
       out.innerHTML = `<p class="warning">✖ ${escapeHtml(error.message)}</p>${list(error.problems)}`;
     }
