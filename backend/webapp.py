@@ -10,6 +10,7 @@ from backend import security
 from backend.api import backup as backup_routes
 from backend.api import common, errors, i18n, images, jobs, patients, settings, status, system
 from backend.api import migration as migration_routes
+from backend.api import patient_restore as patient_restore_routes
 from backend.paths import web_dir
 from backend.runtime import Runtime
 
@@ -49,6 +50,7 @@ def create_app(
         app.register_blueprint(blueprint)
     app.register_blueprint(migration_routes.bp)
     app.register_blueprint(backup_routes.bp)
+    app.register_blueprint(patient_restore_routes.bp)
     return app
 
 
