@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend import search_keys
 from backend.backup.create import SAFETY_PREFIX, create_backup
 from backend.backup.errors import RestoreFailed
 from backend.backup.fsutil import require_free_space
@@ -225,6 +226,7 @@ class Plan:
     images_kept: int = 0
     copies: list[dict[str, Any]] = field(default_factory=list)  # image rows whose file comes in
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def bytes_to_copy(self) -> int:
@@ -250,17 +252,37 @@ def make_plan(runtime: Runtime, opened: OpenedBackup, bundle: Bundle) -> Plan:
             )
         ).first()
         if holder is not None:
-            plan.problems.append(
-                gettext(
-                    "Serial number {serial} now belongs to another patient here ({name}): "
-                    "change one of them, then restore again.",
-                    serial=patient["serial_number"],
-                    name=holder[0],
-                )
-            )
+            _renumber(live, plan, current, str(holder[0]))
         _compare_treatments(live, plan)
         _compare_images(runtime, live, opened, plan)
     return plan
+
+
+def _renumber(live: Connection, plan: Plan, current: Any, holder: str) -> None:
+    """The backup's serial number now belongs to another patient here (serial numbers are
+    given again once the newest patient is deleted): the patient keeps its current number
+    when it is here, else comes back with the next free one, and the preview says so."""
+    patient = plan.bundle.patient
+    taken = patient["serial_number"]
+    if current is not None:
+        serial = str(current._mapping["serial_number"])
+    else:
+        serials = live.scalars(select(PATIENTS.c.serial_number)).all()
+        serial = str(max((int(s) for s in serials if s and s.isdigit()), default=0) + 1)
+    patient["serial_number"] = serial
+    patient["search_text"] = search_keys.patient_text_key(patient["full_name"], serial)
+    patient["search_phone"] = search_keys.digits_key(patient["phone"], serial)
+    if "serial_number" in plan.changed_fields:
+        plan.changed_fields.remove("serial_number")
+    plan.notes.append(
+        gettext(
+            "Serial number {taken} now belongs to {name} here: the patient comes back with "
+            "serial number {serial}.",
+            taken=taken,
+            name=holder,
+            serial=serial,
+        )
+    )
 
 
 def _compare_treatments(live: Connection, plan: Plan) -> None:
@@ -411,6 +433,7 @@ def describe(runtime: Runtime, opened: OpenedBackup, plan: Plan) -> dict[str, An
         lines.append(
             gettext("{name} is not here: the patient is added back.", name=patient["full_name"])
         )
+    lines.extend(plan.notes)
     lines.append(
         gettext(
             "Treatments and images added here since the backup are kept ({treatments} "

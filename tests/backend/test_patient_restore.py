@@ -18,7 +18,7 @@ from backend.backup.create import SAFETY_PREFIX, create_backup
 from backend.backup.errors import BackupInvalid
 from backend.backup.restore import restore_backup
 from backend.backup.verify import verify_archive
-from backend.errors import Conflict, NotFound
+from backend.errors import NotFound
 from backend.jobs import Progress
 from backend.models import Image, Patient, Treatment
 from backend.usecases import patients, treatments
@@ -256,7 +256,9 @@ def test_a_tampered_database_or_hostile_entry_is_refused_when_the_backup_is_open
     assert not list((runtime.settings.backups_dir / ".work").glob("patient-*"))
 
 
-def test_a_serial_number_now_held_by_another_patient_stops_the_restore(runtime, backed_up):
+def test_a_serial_number_given_again_since_the_backup_makes_the_patient_come_back_renumbered(
+    runtime, backed_up
+):
     ids, archive, _ = backed_up
     with runtime.sessions() as session:
         serial = session.get(Patient, ids[1]).serial_number
@@ -266,10 +268,14 @@ def test_a_serial_number_now_held_by_another_patient_stops_the_restore(runtime, 
     backup = opened(runtime, archive)
 
     preview = patient_restore.preview_patient(runtime, backup, ids[1])
-    assert preview["problems"] and "New" in preview["problems"][0]
-    with pytest.raises(Conflict, match="Serial number"):
-        patient_restore.restore_patient(runtime, backup, ids[1])
+    assert preview["problems"] == [] and preview["patient"]["serial_number"] == "4"
+    assert any("New" in line and "4" in line for line in preview["lines"])
     assert state_of(runtime) == before
+    patient_restore.restore_patient(runtime, backup, ids[1])
+    with runtime.sessions() as session:
+        assert session.get(Patient, ids[1]).serial_number == "4"
+        found = patients.search_patients(session, "4")
+        assert ids[1] in [p.id for p in found]
 
 
 def test_the_patient_is_found_by_id_or_serial_number(runtime, backed_up):
