@@ -85,7 +85,7 @@ export class PatientRestore {
       this.token = done.result.token;
       const r = done.result;
       const made = r.created_at ? formatDate(r.created_at, { dateStyle: "medium", timeStyle: "short" }) : t("a backup of the earlier app");
-      $("#patient-restore-opened").textContent = t("{name} ({made}): {patients}.", { name: r.name, made, patients: tn("{n} patient", "{n} patients", r.total) });
+      $("#patient-restore-opened").textContent = t("Backup {name}, made {made}: {patients}.", { name: r.name, made, patients: tn("{n} patient", "{n} patients", r.total) });
       $("#patient-restore-search").value = "";
       this.renderPatients(r.patients);
       this.showPick();
