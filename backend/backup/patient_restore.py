@@ -26,18 +26,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import search_keys
-from backend.backup.create import SAFETY_PREFIX, create_backup
+from backend.backup.create import create_backup
 from backend.backup.errors import RestoreFailed
 from backend.backup.fsutil import require_free_space
 from backend.backup.patient_source import OpenedBackup
 from backend.backup.progress import Reporter, Step
-from backend.backup.restore import prune_safety_backups
+from backend.backup.restore import KEEP_SAFETY_BACKUPS
 from backend.errors import Conflict, NotFound, ValidationError
 from backend.fileio import (
     file_sha256,
     fsync_file,
     human_size,
     publish,
+    remove_path,
     sync_folders,
     temp_name,
     unlink,
@@ -70,6 +71,9 @@ COMPARED_PATIENT_FIELDS = (
     "patient_condition",
     "notes",
 )
+# Its own name, so that these database-only safety backups never push out of the kept ones the
+# full safety backup that a whole restore made.
+SAFETY_PREFIX = "safety-before-patient-restore"
 UNCOMPARED = ("created_at", "updated_at", "search_text", "search_phone", "search_description")
 
 
@@ -559,7 +563,7 @@ def restore_patient(
         raise
     for row in bundle.images:
         runtime.store.remove_thumbnail(row["id"])  # derived data; made again from the file
-    prune_safety_backups(settings.backups_dir)
+    _prune_safety_backups(settings.backups_dir)
     log.info(
         "patient %s (%s) restored from %s: %d treatments, %d images, %d files copied; "
         "safety backup at %s",
@@ -580,6 +584,13 @@ def restore_patient(
         "safety_backup": str(safety.path),
         "warnings": list(opened.warnings),
     }
+
+
+def _prune_safety_backups(folder: Path, keep: int = KEEP_SAFETY_BACKUPS) -> None:
+    found = sorted(folder.glob(f"{SAFETY_PREFIX}-backup-*.zip"), key=lambda p: p.name)
+    for path in found[:-keep]:
+        remove_path(path)
+        log.info("old safety backup removed: %s", path)
 
 
 def _copy_files(

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from backend.backup import patient_restore, patient_source
-from backend.backup.create import SAFETY_PREFIX, create_backup
+from backend.backup.create import create_backup
 from backend.backup.errors import BackupInvalid
 from backend.backup.restore import restore_backup
 from backend.backup.verify import verify_archive
@@ -97,7 +97,8 @@ def test_a_deleted_patient_comes_back_and_every_other_patient_keeps_todays_work(
     }
     assert result["files_copied"] == 3 and not result["was_here"]
     safety = Path(result["safety_backup"])
-    assert safety.name.startswith(SAFETY_PREFIX) and verify_archive(safety).ok
+    assert safety.name.startswith(patient_restore.SAFETY_PREFIX) and verify_archive(safety).ok
+    assert verify_archive(safety).manifest.includes_images is False  # no file here is changed
     assert leftovers(runtime) == []
     with runtime.sessions() as session:
         for image in session.scalars(select(Image).where(Image.patient_id == target)):

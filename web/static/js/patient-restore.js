@@ -119,11 +119,12 @@ export class PatientRestore {
       box.innerHTML = `<li class="muted">${escapeHtml(t("No patient of the backup matches."))}</li>`;
       return;
     }
-    box.innerHTML = patients.map((p) => `<li><button type="button" data-id="${escapeHtml(p.id)}">
-      <bdi class="name">${escapeHtml(p.full_name || t("(no name)"))}</bdi>
-      <span class="muted">${escapeHtml(t("No. {serial}", { serial: p.serial_number }))}</span>
-      <span class="muted">${escapeHtml(tn("{n} image", "{n} images", p.image_count))}, ${escapeHtml(tn("{n} treatment", "{n} treatments", p.treatment_count))}</span>
-    </button></li>`).join("");
+    box.innerHTML = patients.map((p) => {
+      const name = p.full_name || t("(no name)");
+      const serial = t("No. {serial}", { serial: p.serial_number });
+      const counts = `${tn("{n} image", "{n} images", p.image_count)}${t(", ")}${tn("{n} treatment", "{n} treatments", p.treatment_count)}`;
+      return `<li><button type="button" data-id="${escapeHtml(p.id)}"><bdi class="name">${escapeHtml(name)}</bdi><span class="muted">${escapeHtml(serial)}</span><span class="muted">${escapeHtml(counts)}</span></button></li>`;
+    }).join("");
   }
 
   async preview(patientId) {
@@ -163,8 +164,13 @@ export class PatientRestore {
       [t("Files to copy in"), `${p.comes_back.files_to_copy} (${formatBytes(p.comes_back.bytes_to_copy)})`],
     ];
     $("#patient-restore-facts").innerHTML = facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd dir="auto">${escapeHtml(String(v))}</dd>`).join("");
-    const rows = p.comes_back.by_place.map((place) => `<tr><td>${escapeHtml(place.tooth === "general" ? t("Whole mouth / general") : t("Tooth {tooth}", { tooth: labels[place.tooth] || place.tooth }))}</td><td>${escapeHtml(label("image_types", place.image_type))}</td><td>${escapeHtml(String(place.count))}</td></tr>`);
-    $("#patient-restore-places").innerHTML = rows.length ? `<thead><tr><th>${escapeHtml(t("Where"))}</th><th>${escapeHtml(t("Type"))}</th><th>${escapeHtml(t("Images"))}</th></tr></thead><tbody>${rows.join("")}</tbody>` : "";
+    const rows = p.comes_back.by_place.map((place) => {
+      const where = place.tooth === "general" ? t("Whole mouth / general") : t("Tooth {tooth}", { tooth: labels[place.tooth] || place.tooth });
+      const kind = label("image_types", place.image_type);
+      return `<tr><td>${escapeHtml(where)}</td><td>${escapeHtml(kind)}</td><td>${escapeHtml(String(place.count))}</td></tr>`;
+    });
+    const head = [t("Where"), t("Type"), t("Images")].map((text) => `<th>${escapeHtml(text)}</th>`).join("");
+    $("#patient-restore-places").innerHTML = rows.length ? `<thead><tr>${head}</tr></thead><tbody>${rows.join("")}</tbody>` : "";
     $("#patient-restore-lines").innerHTML = p.lines.map((line) => `<li>${escapeHtml(line)}</li>`).join("") + (p.warnings || []).map((line) => `<li class="muted">${escapeHtml(line)}</li>`).join("");
     $("#patient-restore-problems").innerHTML = p.problems.map((line) => `<li class="warning">✖ ${escapeHtml(line)}</li>`).join("");
     $("#patient-restore-confirm").hidden = p.problems.length > 0;
