@@ -35,10 +35,10 @@ from backend.backup.restore import KEEP_SAFETY_BACKUPS
 from backend.errors import Conflict, NotFound, ValidationError
 from backend.fileio import (
     file_sha256,
-    fsync_file,
     human_size,
     publish,
     remove_path,
+    sync_all,
     sync_folders,
     temp_name,
     unlink,
@@ -328,6 +328,15 @@ def _compare_images(runtime: Runtime, live: Connection, opened: OpenedBackup, pl
     wanted = {row["id"] for row in bundle.images}
     others = _owned_elsewhere(live, IMAGES, wanted, patient_id)
     root = runtime.settings.image_store_root
+    folders = list({row["folder_path"] for row in bundle.images})
+    held = {
+        (folder, name): image_id
+        for image_id, folder, name in live.execute(
+            select(IMAGES.c.id, IMAGES.c.folder_path, IMAGES.c.file_name).where(
+                IMAGES.c.folder_path.in_(folders)
+            )
+        )
+    }
     for row in bundle.images:
         relative = row["folder_path"] + row["file_name"]
         if row["id"] in others:
@@ -335,14 +344,7 @@ def _compare_images(runtime: Runtime, live: Connection, opened: OpenedBackup, pl
                 gettext("The image {name} belongs to another patient here.", name=relative)
             )
             continue
-        holder = live.execute(
-            select(IMAGES.c.id).where(
-                IMAGES.c.folder_path == row["folder_path"],
-                IMAGES.c.file_name == row["file_name"],
-                IMAGES.c.id != row["id"],
-            )
-        ).first()
-        if holder is not None:
+        if held.get((row["folder_path"], row["file_name"]), row["id"]) != row["id"]:
             plan.problems.append(gettext("Another image here is stored as {name}.", name=relative))
             continue
         if row["id"] not in rows:
@@ -604,31 +606,35 @@ def _copy_files(
         bytes_done=0,
         message=gettext("Copying the patient's images in"),
     )
-    for row in plan.copies:
-        relative = row["folder_path"] + row["file_name"]
-        target = resolve_under(root, relative)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = temp_name(target)
-        try:
-            opened.copy_file(
-                plan.bundle.sources[row["id"]],
-                temp,
-                (int(row["size_bytes"]), row["sha256"]),
-                on_bytes=lambda n: progress.advance(0, n),
-            )
-            fsync_file(temp)
+    staged: list[tuple[Path, Path]] = []  # (temporary file, its final name)
+    try:
+        with opened.open_files() as archive:
+            for row in plan.copies:
+                target = resolve_under(root, row["folder_path"] + row["file_name"])
+                target.parent.mkdir(parents=True, exist_ok=True)
+                staged.append((temp_name(target), target))
+                opened.copy_file(
+                    plan.bundle.sources[row["id"]],
+                    staged[-1][0],
+                    (int(row["size_bytes"]), row["sha256"]),
+                    on_bytes=lambda n: progress.advance(0, n),
+                    archive=archive,
+                )
+                progress.advance(1)
+        sync_all([temp for temp, _ in staged])  # every file whole on disk before any is named
+        for temp, target in staged:
             if not publish(temp, target):
                 raise RestoreFailed(
                     gettext(
                         "{name} appeared here while the patient was being restored. Nothing "
                         "was changed.",
-                        name=relative,
+                        name=target.name,
                     )
                 )
-        finally:
+            added.append(target)
+    finally:
+        for temp, _target in staged:
             unlink(temp)
-        added.append(target)
-        progress.advance(1)
     sync_folders({p.parent for p in added})
 
 

@@ -17,13 +17,14 @@ and removed when restored from, replaced, or left for STALE_AFTER_S."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import shutil
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,23 +120,40 @@ class OpenedBackup:
         except UnsafePath:
             return False
 
+    @contextlib.contextmanager
+    def open_files(self) -> Iterator[zipfile.ZipFile | None]:
+        """The zip opened once for many `copy_file` calls (None for a folder)."""
+        if self.manifest is None:
+            yield None
+            return
+        with zipfile.ZipFile(self.archive) as archive:
+            yield archive
+
     def copy_file(
         self,
         relative: str,
         target: Path,
         expected: tuple[int, str],
         on_bytes: Callable[[int], None] | None = None,
+        *,
+        archive: zipfile.ZipFile | None = None,
     ) -> None:
         """Write the backup's file `relative` to the new file `target`, which must then be
         `expected` (size, sha256) as the backup's image row says (and, for our zip, as the
-        manifest says). Raises BackupInvalid, leaving no `target`, when it is not."""
-        if self.manifest is not None:
-            self._copy_from_zip(relative, target, expected, on_bytes)
-        else:
+        manifest says). Raises BackupInvalid, leaving no `target`, when it is not. `archive`:
+        the zip as `open_files` opened it."""
+        if self.manifest is None:
             self._copy_from_folder(relative, target, expected, on_bytes)
+        elif archive is None:
+            with self.open_files() as opened:
+                assert opened is not None
+                self._copy_from_zip(opened, relative, target, expected, on_bytes)
+        else:
+            self._copy_from_zip(archive, relative, target, expected, on_bytes)
 
     def _copy_from_zip(
         self,
+        archive: zipfile.ZipFile,
         relative: str,
         target: Path,
         expected: tuple[int, str],
@@ -152,16 +170,15 @@ class OpenedBackup:
                     )
                 ]
             )
-        with zipfile.ZipFile(self.archive) as archive:
-            info = archive.getinfo(relative)
-            if info.file_size != entry.size:
-                raise BackupInvalid([gettext("{name} is damaged.", name=relative[:120])])
-            try:
-                _path, size, digest = extract_member(
-                    archive, info, target.parent, target.name, on_bytes=on_bytes
-                )
-            except UnsafeArchive as exc:
-                raise BackupInvalid([str(exc)]) from exc
+        info = archive.getinfo(relative)
+        if info.file_size != entry.size:
+            raise BackupInvalid([gettext("{name} is damaged.", name=relative[:120])])
+        try:
+            _path, size, digest = extract_member(
+                archive, info, target.parent, target.name, on_bytes=on_bytes
+            )
+        except UnsafeArchive as exc:
+            raise BackupInvalid([str(exc)]) from exc
         if (size, digest) != expected:
             target.unlink(missing_ok=True)
             raise BackupInvalid(

@@ -186,11 +186,11 @@ def test_a_failure_while_copying_the_files_removes_the_files_already_copied(
     real_copy = patient_source.OpenedBackup.copy_file
     copied = []
 
-    def third_fails(self, relative, target, expected, on_bytes=None):
+    def third_fails(self, relative, target, expected, on_bytes=None, **options):
         if len(copied) == 2:
             target.write_bytes(b"half")  # a partial copy under the temporary name
             raise OSError(28, "No space left on device")
-        real_copy(self, relative, target, expected, on_bytes)
+        real_copy(self, relative, target, expected, on_bytes, **options)
         copied.append(relative)
 
     monkeypatch.setattr(patient_source.OpenedBackup, "copy_file", third_fails)
