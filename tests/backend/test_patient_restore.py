@@ -359,3 +359,31 @@ def test_a_patient_of_a_real_backup_of_the_earlier_app_is_restored(runtime, tmp_
             path = runtime.store.path_of(image.relative_path)
             assert hashlib.sha256(path.read_bytes()).hexdigest() == image.sha256
     assert json.dumps(result)  # the job's result goes over HTTP as it is
+
+
+def test_a_patient_of_the_earlier_apps_json_export_or_bare_database_is_restored(runtime, tmp_path):
+    from tests.backend.test_backup_legacy import legacy_json_export
+
+    export = legacy_json_export(tmp_path / "clinic-export.json")
+    backup = opened(runtime, export)
+    assert backup.kind == "legacy-json"
+    (layla,) = patient_restore.list_patients(backup, "ليلي")["patients"]
+    patient_restore.restore_patient(runtime, backup, layla["id"])
+    with runtime.sessions() as session:
+        found = session.get(Patient, "2b0d7b3e-9c1a-4c2e-8f5e-0a1b2c3d4e5f")
+        assert (found.full_name, found.serial_number, found.allergies) == (
+            "ليلى حداد",
+            "17",
+            "penicillin",
+        )
+        assert len(session.scalars(select(Patient)).all()) == 1  # Omar stays in the export
+
+    data = build_legacy(tmp_path / "old app", notation="universal")
+    bare = opened(runtime, data.database)
+    assert bare.kind == "legacy-db" and patient_restore.list_patients(bare)["total"] == 4
+    (omar,) = patient_restore.list_patients(bare, "omar")["patients"]
+    preview = patient_restore.preview_patient(runtime, bare, omar["id"])
+    assert preview["comes_back"]["treatments"] == 1 and preview["comes_back"]["images"] == 0
+    patient_restore.restore_patient(runtime, bare, omar["id"])
+    with runtime.sessions() as session:
+        assert session.get(Patient, omar["id"]).full_name == "Omar O'Brien-Smith"
