@@ -231,6 +231,7 @@ class Plan:
     copies: list[dict[str, Any]] = field(default_factory=list)  # image rows whose file comes in
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    missing_in_backup: int = 0  # image rows whose file was missing when the backup was made
 
     @property
     def bytes_to_copy(self) -> int:
@@ -377,7 +378,11 @@ def _plan_file(
                 )
             )
         return
-    if not opened.has_file(plan.bundle.sources[row["id"]]):
+    source = plan.bundle.sources[row["id"]]
+    if opened.manifest is not None and source in opened.manifest.missing_files:
+        plan.missing_in_backup += 1  # as a whole restore does: the row comes back, fileless
+        return
+    if not opened.has_file(source):
         plan.problems.append(gettext("The backup does not hold the file of {name}.", name=relative))
         return
     plan.copies.append(row)
@@ -440,6 +445,16 @@ def describe(runtime: Runtime, opened: OpenedBackup, plan: Plan) -> dict[str, An
             gettext("{name} is not here: the patient is added back.", name=patient["full_name"])
         )
     lines.extend(plan.notes)
+    if plan.missing_in_backup:
+        lines.append(
+            ngettext(
+                "{n} image had no file already when the backup was made: its record comes back "
+                "without it.",
+                "{n} images had no file already when the backup was made: their records come "
+                "back without them.",
+                plan.missing_in_backup,
+            )
+        )
     lines.append(
         gettext(
             "Treatments and images added here since the backup are kept ({treatments} "

@@ -387,3 +387,25 @@ def test_a_patient_of_the_earlier_apps_json_export_or_bare_database_is_restored(
     patient_restore.restore_patient(runtime, bare, omar["id"])
     with runtime.sessions() as session:
         assert session.get(Patient, omar["id"]).full_name == "Omar O'Brien-Smith"
+
+
+def test_an_image_whose_file_was_missing_at_backup_time_comes_back_as_a_record_only(
+    runtime, tmp_path
+):
+    ids = populate(runtime, patients_count=1)
+    with runtime.sessions() as session:
+        image = session.scalars(select(Image).where(Image.patient_id == ids[0])).first()
+        lost = runtime.store.path_of(image.relative_path)
+    lost.unlink()
+    archive = create_backup(runtime, runtime.settings.backups_dir).path
+    with runtime.sessions() as session:
+        patients.delete_patient(session, runtime.store, ids[0])
+    backup = opened(runtime, archive)
+
+    preview = patient_restore.preview_patient(runtime, backup, ids[0])
+    assert preview["problems"] == [] and preview["comes_back"]["files_to_copy"] == 2
+    assert any("no file already when the backup was made" in line for line in preview["lines"])
+    patient_restore.restore_patient(runtime, backup, ids[0])
+    with runtime.sessions() as session:
+        assert len(session.scalars(select(Image).where(Image.patient_id == ids[0])).all()) == 3
+    assert not lost.exists()
