@@ -284,7 +284,7 @@ def _renumber(live: Connection, plan: Plan, current: Any, holder: str) -> None:
             "Serial number {taken} now belongs to {name} here: the patient comes back with "
             "serial number {serial}.",
             taken=taken,
-            name=holder,
+            name=_isolated(holder),
             serial=serial,
         )
     )
@@ -420,7 +420,7 @@ def describe(runtime: Runtime, opened: OpenedBackup, plan: Plan) -> dict[str, An
         lines.append(
             gettext(
                 "{name} is here with the same record: it is replaced by the backup's ({fields}).",
-                name=patient["full_name"],
+                name=_isolated(patient["full_name"]),
                 fields=", ".join(plan.changed_fields) or gettext("no field differs"),
             )
         )
@@ -442,7 +442,10 @@ def describe(runtime: Runtime, opened: OpenedBackup, plan: Plan) -> dict[str, An
         )
     else:
         lines.append(
-            gettext("{name} is not here: the patient is added back.", name=patient["full_name"])
+            gettext(
+                "{name} is not here: the patient is added back.",
+                name=_isolated(patient["full_name"]),
+            )
         )
     lines.extend(plan.notes)
     if plan.missing_in_backup:
@@ -467,13 +470,13 @@ def describe(runtime: Runtime, opened: OpenedBackup, plan: Plan) -> dict[str, An
         gettext(
             "{files} image files ({size}) are copied in; no file here is changed or removed.",
             files=len(plan.copies),
-            size=human_size(plan.bytes_to_copy),
+            size=_isolated(human_size(plan.bytes_to_copy)),
         )
     )
     lines.append(
         gettext(
             "A safety backup of the current database is made first, in {folder}.",
-            folder=runtime.settings.backups_dir,
+            folder=_isolated(str(runtime.settings.backups_dir)),
         )
     )
     return {
@@ -505,6 +508,12 @@ def describe(runtime: Runtime, opened: OpenedBackup, plan: Plan) -> dict[str, An
         "lines": lines,
         "problems": plan.problems,
     }
+
+
+def _isolated(text: str) -> str:
+    """A name, path or size kept in its own direction inside a sentence of the other one (an
+    Arabic name in English, a path in Arabic)."""
+    return f"\u2068{text}\u2069"
 
 
 def _plain(value: Any) -> Any:

@@ -1,6 +1,7 @@
 """Restoring one patient through the Settings page in a real Chromium: a backup of two
 patients, one deleted and the other changed since; the deleted one is found in the backup,
-previewed and restored, the other keeps today's change. In English and in Arabic."""
+previewed and restored, the other keeps today's change. In English (light) and in Arabic
+(dark)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from tests.helpers import image_bytes
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.parametrize("language", ["en", "ar"])
+@pytest.mark.parametrize(("language", "theme"), [("en", "light"), ("ar", "dark")])
 def test_one_deleted_patient_is_found_in_a_backup_previewed_and_restored(
-    page, session, store, runtime, language
+    page, session, store, runtime, language, theme
 ):
     kept = patients.create_patient(session, {"full_name": "Omar Kept", "phone": "0790000001"})
     lost = patients.create_patient(session, {"full_name": "ليلى حداد", "phone": "0790000002"})
@@ -40,7 +41,7 @@ def test_one_deleted_patient_is_found_in_a_backup_previewed_and_restored(
     create_backup(runtime, runtime.settings.backups_dir)
     patients.delete_patient(session, store, lost.id)
     patients.update_patient(session, kept.id, {"full_name": "Omar Changed Today"})
-    use(page, language, "light")
+    use(page, language, theme)
 
     page.click("#open-settings")
     page.click("#patient-restore-choose")
@@ -63,12 +64,12 @@ def test_one_deleted_patient_is_found_in_a_backup_previewed_and_restored(
         expect(preview).to_contain_text("added here since the backup are kept")
     expect(page.locator("html")).to_have_attribute("dir", "rtl" if language == "ar" else "ltr")
     page.locator("#patient-restore").scroll_into_view_if_needed()
-    screenshot(page, f"patient-restore-preview-{language}")
+    screenshot(page, f"patient-restore-preview-{language}-{theme}")
     page.click("#patient-restore-confirm")
     expect(page.locator("#confirm-dialog")).to_be_visible()
     page.click("#confirm-ok")
     expect(page.locator("#patient-restore-done")).to_be_visible(timeout=30_000)
-    screenshot(page, f"patient-restore-done-{language}")
+    screenshot(page, f"patient-restore-done-{language}-{theme}")
 
     page.click("#close-settings")
     names = page.locator("#patient-list li[data-patient-id]")
