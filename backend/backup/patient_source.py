@@ -49,6 +49,7 @@ from backend.config import Settings, sqlite_url
 from backend.errors import NotFound, ValidationError
 from backend.fileio import file_sha256, remove_path
 from backend.i18n import gettext
+from backend.jobs import Progress
 from backend.storage import UnsafePath, resolve_under
 
 log = logging.getLogger(__name__)
@@ -371,7 +372,8 @@ def _open_legacy(
             source = importer.open_source(source_folder)
             chosen = legacy_backups._reading_used(importer, source, scratch_runtime, reading)
             progress.update(message=gettext("Step 2 of 2, reading the earlier app's data"))
-            report = importer.import_legacy(scratch_runtime, source, **reading)
+            shown = progress if isinstance(progress, Progress) else None  # Cancel reaches it
+            report = importer.import_legacy(scratch_runtime, source, **reading, progress=shown)
     finally:
         scratch_runtime.close()
     imported = report.as_dict()
