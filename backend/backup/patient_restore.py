@@ -14,7 +14,9 @@ if anything fails the transaction is rolled back and the files added are removed
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ from backend.fileio import (
     sync_folders,
     temp_name,
     unlink,
+    write_json_atomic,
 )
 from backend.i18n import gettext, ngettext
 from backend.jobs import Progress
@@ -74,6 +77,8 @@ COMPARED_PATIENT_FIELDS = (
 # Its own name, so that these database-only safety backups never push out of the kept ones the
 # full safety backup that a whole restore made.
 SAFETY_PREFIX = "safety-before-patient-restore"
+# Names the files being copied in while a restore runs (see clean_interrupted).
+JOURNAL_PREFIX = "patient-restore-in-progress-"
 UNCOMPARED = ("created_at", "updated_at", "search_text", "search_phone", "search_description")
 
 
@@ -538,6 +543,7 @@ def restore_patient(
     transaction. On any failure nothing of it stays. Returns what was restored."""
     progress = progress or Progress()
     opened.still_the_same()
+    clean_interrupted(runtime)
     bundle = read_bundle(runtime, opened, patient_id)
     plan = make_plan(runtime, opened, bundle)
     if plan.problems:
@@ -563,6 +569,8 @@ def restore_patient(
     )
     added: list[Path] = []
     name = bundle.patient["full_name"]
+    journal = settings.backups_dir / f"{JOURNAL_PREFIX}{secrets.token_hex(6)}.json"
+    write_json_atomic(journal, {"files": [r["folder_path"] + r["file_name"] for r in plan.copies]})
     try:
         _copy_files(runtime, opened, plan, added, Step(progress, 2, 3, gettext("copying images")))
         progress.update(message=gettext("Step 3 of 3, writing the records"))
@@ -571,6 +579,7 @@ def restore_patient(
         for path in reversed(added):
             unlink(path)
         sync_folders({p.parent for p in added})
+        unlink(journal)
         log.error(
             "restore of patient %s from %s failed and was undone (%d files removed): %s",
             bundle.patient["id"],
@@ -587,6 +596,7 @@ def restore_patient(
                 )
             ) from exc
         raise
+    unlink(journal)
     for row in bundle.images:
         runtime.store.remove_thumbnail(row["id"])  # derived data; made again from the file
     _prune_safety_backups(settings.backups_dir)
@@ -610,6 +620,40 @@ def restore_patient(
         "safety_backup": str(safety.path),
         "warnings": list(opened.warnings),
     }
+
+
+def clean_interrupted(runtime: Runtime) -> int:
+    """Remove the files that a one-patient restore killed between copying them in and writing
+    their rows left behind (its journal in backups/ names them): each file that no image row
+    names. Runs under the store lease, before the next one-patient restore. Returns how many
+    files were removed."""
+    removed = 0
+    root = runtime.settings.image_store_root
+    for journal in sorted(runtime.settings.backups_dir.glob(f"{JOURNAL_PREFIX}*.json")):
+        try:
+            listed = json.loads(journal.read_text(encoding="utf-8")).get("files", [])
+        except (OSError, ValueError, AttributeError):
+            listed = []
+        with runtime.engine.connect() as live:
+            for relative in [r for r in listed if isinstance(r, str)]:
+                folder, _, name = relative.rpartition("/")
+                named = live.execute(
+                    select(IMAGES.c.id).where(
+                        IMAGES.c.folder_path == folder + "/", IMAGES.c.file_name == name
+                    )
+                ).first()
+                try:
+                    path = resolve_under(root, relative)
+                except UnsafePath:
+                    continue
+                if named is None and path.is_file():
+                    unlink(path)
+                    removed += 1
+        unlink(journal)
+        log.warning(
+            "an interrupted restore of one patient was cleaned up: %d files removed", removed
+        )
+    return removed
 
 
 def _prune_safety_backups(folder: Path, keep: int = KEEP_SAFETY_BACKUPS) -> None:

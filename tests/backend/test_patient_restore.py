@@ -409,3 +409,57 @@ def test_an_image_whose_file_was_missing_at_backup_time_comes_back_as_a_record_o
     with runtime.sessions() as session:
         assert len(session.scalars(select(Image).where(Image.patient_id == ids[0])).all()) == 3
     assert not lost.exists()
+
+
+KILLED_BEFORE_THE_ROWS = """
+import os, sys
+from pathlib import Path
+from backend.backup import patient_restore, patient_source
+from backend.config import load_settings
+from backend.jobs import Progress
+from backend.runtime import open_runtime
+data_dir, archive, patient_id = sys.argv[1:4]
+runtime = open_runtime(load_settings(Path(data_dir)))
+opened = patient_source.open_backup(runtime.settings, Path(archive), Progress())
+patient_restore._write_rows = lambda *args: os._exit(137)  # dies with its files in place
+patient_restore.restore_patient(runtime, opened, patient_id)
+"""
+
+
+def test_files_of_a_restore_killed_before_its_rows_are_removed_by_the_next_one(
+    runtime, backed_up, db_url
+):
+    if db_url is not None:
+        pytest.skip("the killed process opens the data folder's own SQLite database")
+    import subprocess
+    import sys
+
+    ids, archive, _ = backed_up
+    with runtime.sessions() as session:
+        patients.delete_patient(session, runtime.store, ids[1])
+    before = state_of(runtime)
+    root = Path(__file__).resolve().parents[2]
+    arguments = [str(runtime.settings.data_dir), str(archive), ids[1]]
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_BEFORE_THE_ROWS, *arguments],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+    assert killed.returncode == 137, killed.stderr
+
+    def records():  # the start-up check of the killed process rewrites its own state
+        return {k: v for k, v in rows(runtime).items() if k != "app_state"}
+
+    assert records() == {k: v for k, v in before[0].items() if k != "app_state"}
+    orphans = set(files(runtime.settings.images_dir)) - set(before[1])
+    assert len(orphans) == 3 and all(ids[1] in name for name in orphans)
+    assert list(runtime.settings.backups_dir.glob(f"{patient_restore.JOURNAL_PREFIX}*"))
+
+    assert patient_restore.clean_interrupted(runtime) == 3
+    assert files(runtime.settings.images_dir) == before[1]
+    assert not list(runtime.settings.backups_dir.glob(f"{patient_restore.JOURNAL_PREFIX}*"))
+    patient_restore.restore_patient(runtime, opened(runtime, archive), ids[1])
+    assert len(patient_rows(runtime, ids[1])["images"]) == 3
