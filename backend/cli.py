@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     from backend.backup.commands import add_commands as add_backup_commands
 
     add_backup_commands(commands, common)
+    from backend.backup.patient_commands import add_command as add_patient_restore_command
+
+    add_patient_restore_command(commands, common)
     return parser
 
 
@@ -186,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from backend.backup import commands as backup_commands
 
             return backup_commands.run(runtime, args)
+        if args.command == "restore-patient":
+            from backend.backup import patient_commands
+
+            return patient_commands.run(runtime, args)
         if args.command == "serve":
             from backend.desktop import serve_headless
 

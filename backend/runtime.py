@@ -4,19 +4,24 @@ builds one."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
+from backend.db import create_db_engine, make_session_factory, upgrade_schema
 from backend.jobs import JobRunner
+from backend.locks import Lease
 from backend.maintenance import MaintenanceGate
 from backend.storage import ImageStore
 
 if TYPE_CHECKING:  # the migration package sits above this holder
     from backend.migration.state import StartupCheck
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,3 +52,21 @@ class Runtime:
 def image_store(settings: Settings) -> ImageStore:
     """The image store of the installation that `settings` describe."""
     return ImageStore(settings.image_store_root, settings.thumbnails_dir, settings.legacy_roots)
+
+
+def open_installation(settings: Settings, engine: Engine | None = None) -> Runtime:
+    """The installation at `settings` opened as it is: folders made, the schema brought up to
+    date, the store, sessions, jobs (each holding the store lease) and the maintenance gate.
+    None of the start-up work (`backend.startup` does that); a scratch installation, such as
+    the one a backup of the earlier app is read into, needs no more."""
+    settings.ensure_folders()
+    engine = engine or create_db_engine(settings.db_url)
+    if upgrade_schema(engine):
+        log.info("database schema upgraded to the newest version")
+    sessions = make_session_factory(engine)
+    jobs = JobRunner(guard=lambda operation: Lease(sessions, operation))
+    gate = MaintenanceGate()
+    # While a restore swaps the data in, new connections wait instead of opening a file that is
+    # being replaced.
+    event.listen(engine, "do_connect", lambda *_args: gate.wait_until_open())
+    return Runtime(settings, engine, sessions, image_store(settings), jobs, gate)

@@ -4,21 +4,12 @@ database connected and its schema upgraded, the earlier app's data looked for. E
 
 from __future__ import annotations
 
-import logging
-
-from sqlalchemy import event
-
 from backend.backup.recovery import recover_interrupted_restore
 from backend.backup.uploads import clear_stale_uploads
 from backend.config import Settings
-from backend.db import create_db_engine, make_session_factory, upgrade_schema
-from backend.jobs import JobRunner
-from backend.locks import Lease
-from backend.maintenance import MaintenanceGate
+from backend.db import create_db_engine
 from backend.migration.state import startup_check
-from backend.runtime import Runtime, image_store
-
-log = logging.getLogger(__name__)
+from backend.runtime import Runtime, open_installation
 
 
 def open_runtime(settings: Settings) -> Runtime:
@@ -28,17 +19,8 @@ def open_runtime(settings: Settings) -> Runtime:
     engine = create_db_engine(settings.db_url)
     recovered = recover_interrupted_restore(settings, engine)
     clear_stale_uploads(settings)
-    if upgrade_schema(engine):
-        log.info("database schema upgraded to the newest version")
-    store = image_store(settings)
-    sessions = make_session_factory(engine)
-    jobs = JobRunner(guard=lambda operation: Lease(sessions, operation))
-    gate = MaintenanceGate()
-    # While a restore swaps the data in, new connections wait instead of opening a file that is
-    # being replaced.
-    event.listen(engine, "do_connect", lambda *_args: gate.wait_until_open())
-    runtime = Runtime(settings, engine, sessions, store, jobs, gate)
+    runtime = open_installation(settings, engine)
     if recovered:
         runtime.notices.append(recovered)
-    runtime.migration_check = startup_check(settings, sessions)
+    runtime.migration_check = startup_check(settings, runtime.sessions)
     return runtime

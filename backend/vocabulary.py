@@ -22,6 +22,7 @@ STATUS_LABELS: dict[str, str] = {
 OPERATION_NAMES: dict[str, str] = {
     "backup": N_("backup"),
     "restore": N_("restore"),
+    "restore-patient": N_("patient restore"),
     "verify": N_("verify"),
     "check": N_("check"),
     "migration": N_("migration"),

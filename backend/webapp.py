@@ -22,6 +22,7 @@ from backend.api import (
     trash,
 )
 from backend.api import migration as migration_routes
+from backend.api import patient_restore as patient_restore_routes
 from backend.paths import web_dir
 from backend.runtime import Runtime
 
@@ -68,6 +69,7 @@ def create_app(
         app.register_blueprint(blueprint)
     app.register_blueprint(migration_routes.bp)
     app.register_blueprint(backup_routes.bp)
+    app.register_blueprint(patient_restore_routes.bp)
     return app
 
 

@@ -26,7 +26,6 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "server",
                 "webapp",
                 "api",
-                "serializers",
                 "bridge",
                 "demo",
                 "startup",
@@ -37,7 +36,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("the earlier app's import and migration", frozenset({"migration"})),
     ("the earlier app's readers", frozenset({"legacy"})),
     ("the mover", frozenset({"moving"})),
-    ("use cases", frozenset({"usecases"})),
+    ("use cases", frozenset({"usecases", "serializers"})),
     ("the runtime holder", frozenset({"runtime"})),
     (
         "core",

@@ -24,7 +24,7 @@ function progressText(p) {
   return parts.filter(Boolean).join(" · ");
 }
 
-function list(items, className = "") {
+export function list(items, className = "") {
   if (!items || !items.length) return "";
   return `<ul class="${className}">${items.map((item) => `<li>${escapeHtml(item)}</li>`).join("")}</ul>`;
 }
@@ -46,7 +46,7 @@ function describeBackup(b) {
 
 // What starts whole-store work here: none may start while one runs (the server would refuse it
 // with a message; the buttons say so before).
-const JOB_BUTTONS = ["#backup-now", "#backup-db-only", "#verify-backup", "#check-store", "#repair-store", "#restore-choose", "#restore-confirm"];
+const JOB_BUTTONS = ["#backup-now", "#backup-db-only", "#verify-backup", "#check-store", "#repair-store", "#restore-choose", "#restore-confirm", "#patient-restore-open", "#patient-restore-file", "#patient-restore-confirm"];
 
 function jobButtons(disabled) {
   for (const selector of JOB_BUTTONS) $(selector).disabled = disabled;
@@ -55,7 +55,7 @@ function jobButtons(disabled) {
 /** Poll a job until it ends, showing its progress; resolves with the finished job. However it
  * ends (also by a failure to ask), the progress goes and the page's banners are asked again
  * (a lock banner must not outlive the job). */
-async function followJob(job, options) {
+export async function followJob(job, options) {
   try {
     return await followJobProgress(job, options);
   } finally {

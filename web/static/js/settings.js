@@ -5,6 +5,7 @@ import { $, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 import { BackupSection } from "./backup.js";
 import { MigrationSection } from "./migration.js";
 import { TrashSection } from "./trash.js";
+import { PatientRestore } from "./patient-restore.js";
 
 /** The per-PC settings of the page's language and look (GET/PATCH api/settings). */
 const APPEARANCE = ["language", "theme", "digits"];
@@ -27,6 +28,7 @@ export class SettingsPage {
         await onDataChanged();
       },
     });
+    this.patientRestore = new PatientRestore(this.backup, { onDataChanged });
     $("#settings-notation").addEventListener("change", (e) => this.onNotation(e.target.value));
     $("#reveal-data").addEventListener("click", async () => {
       if (!(await revealDataFolder())) toast(t("Open this folder in your file manager: {path}", { path: $("#data-dir").textContent }));
