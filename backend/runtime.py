@@ -17,6 +17,7 @@ from backend.locks import Lease
 from backend.maintenance import MaintenanceGate
 from backend.migration.state import StartupCheck, startup_check
 from backend.storage import ImageStore
+from backend.usecases.dicom_receiver import ReceiverControl
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,12 @@ class Runtime:
     # What the start did that the user must hear of (e.g. an interrupted restore finished or
     # undone); the main screen shows these until they are dismissed.
     notices: list[str] = field(default_factory=list)
+    # The DICOM receiver of this process (off unless this PC's setting turns it on).
+    receiver: ReceiverControl | None = None
 
     def close(self) -> None:
+        if self.receiver is not None:
+            self.receiver.stop()
         self.engine.dispose()
 
     def reopen(self) -> None:
@@ -67,6 +72,7 @@ def open_runtime(settings: Settings) -> Runtime:
     # being replaced.
     event.listen(engine, "do_connect", lambda *_args: gate.wait_until_open())
     runtime = Runtime(settings, engine, sessions, store, jobs, gate)
+    runtime.receiver = ReceiverControl(settings.data_dir, sessions, lambda: runtime.store)
     if recovered:
         runtime.notices.append(recovered)
     runtime.migration_check = startup_check(settings, sessions)

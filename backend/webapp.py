@@ -8,7 +8,18 @@ from flask import Flask
 
 from backend import security
 from backend.api import backup as backup_routes
-from backend.api import common, errors, i18n, images, jobs, patients, settings, status, system
+from backend.api import (
+    common,
+    errors,
+    i18n,
+    images,
+    inbox,
+    jobs,
+    patients,
+    settings,
+    status,
+    system,
+)
 from backend.api import migration as migration_routes
 from backend.paths import web_dir
 from backend.runtime import Runtime
@@ -45,7 +56,7 @@ def create_app(
     security.init_app(app, security.LaunchSecrets(launch_token=token, prefix=prefix))
     backup_routes.init_app(app)  # first: refuses requests while a restore swaps data in
     status.init_app(app)
-    for blueprint in (system.bp, patients.bp, images.bp, settings.bp, jobs.bp, status.bp):
+    for blueprint in (system.bp, patients.bp, images.bp, inbox.bp, settings.bp, jobs.bp, status.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(migration_routes.bp)
     app.register_blueprint(backup_routes.bp)

@@ -21,6 +21,7 @@ from backend.i18n import gettext, ngettext
 from backend.jobs import Progress
 from backend.models import Image
 from backend.storage import ImageStore, UnsafePath
+from backend.usecases.inbox import inbox_dir
 from backend.usecases.retrieval import locate_image
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,10 @@ def _relink(session: Session, store: ImageStore, image: Image) -> bool:
 
 
 def _walk(store: ImageStore, known: set[str], report: CheckReport) -> None:
+    inbox_folder = inbox_dir(store)
     for dirpath, _dirs, names in os.walk(store.images_dir):
+        if Path(dirpath) == inbox_folder:
+            continue  # received x-rays waiting to be assigned: the Inbox's, named by its rows
         for name in names:
             if name.startswith("."):
                 continue  # files being written right now

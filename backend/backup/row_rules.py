@@ -50,6 +50,7 @@ RECORD_NAMES = {
     "app_state": "setting",
     "migration_journal": "import journal entry",
     "legacy_links": "import link",
+    "inbox_items": "received x-ray",
 }
 
 

@@ -12,6 +12,8 @@ sees none pays nothing for them:
 
 from __future__ import annotations
 
+import ipaddress
+
 FORMAT = "DICOM"  # images.format of a DICOM image
 EXTENSION = "dcm"  # its stored file's extension, whatever the name it came with
 MIME = "application/dicom"
@@ -23,3 +25,12 @@ def looks_like_dicom(data: bytes) -> bool:
     """True when `data` starts as a DICOM Part 10 file: a 128-byte preamble, then `DICM`.
     Says nothing of whether the rest can be read (see `reading.read_dicom`)."""
     return data[PREAMBLE_BYTES : PREAMBLE_BYTES + len(MAGIC)] == MAGIC
+
+
+def normal_address(text: str) -> str:
+    """An IP address as the receiver compares them: IPv4-mapped IPv6 (::ffff:a.b.c.d) as
+    plain IPv4, IPv6 compressed. Raises ValueError for text that is no address."""
+    address = ipaddress.ip_address(text.strip().split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
