@@ -56,7 +56,8 @@ export class InboxPage {
     const general = facts.places?.[GENERAL]?.label || t("Whole mouth");
     const options = [`<option value="${GENERAL}">${escapeHtml(general)}</option>`];
     for (const [code, tooth] of Object.entries(facts.teeth || {})) {
-      options.push(`<option value="${escapeHtml(code)}">${escapeHtml(t("Tooth {label}", { label: tooth.label }))} · ${escapeHtml(tooth.name)}</option>`);
+      const label = t("Tooth {label}", { label: tooth.label });
+      options.push(`<option value="${escapeHtml(code)}">${escapeHtml(label)} · ${escapeHtml(tooth.name)}</option>`);
     }
     return options.join("");
   }
@@ -77,9 +78,11 @@ export class InboxPage {
         ? t("Suggested: {name} (no. {serial}), same patient ID", { name: item.suggested_patient.full_name, serial: item.suggested_patient.serial_number })
         : t("Suggested: {name} (no. {serial}), same name and age", { name: item.suggested_patient.full_name, serial: item.suggested_patient.serial_number })
       : t("No patient matches this x-ray: choose one.");
+    const thumbAlt = t("X-ray received for {name}", { name });
+    const searchHint = t("name, serial or phone");
     const types = IMAGE_TYPES.map((code) => `<option value="${code}"${code === "xray" ? " selected" : ""}>${escapeHtml(TYPE_LABELS[code])}</option>`).join("");
     card.innerHTML = `
-      <img class="inbox-thumb" alt="${escapeHtml(t("X-ray received for {name}", { name }))}" src="${escapeHtml(appUrl(item.thumbnail_url))}" loading="lazy">
+      <img class="inbox-thumb" alt="${escapeHtml(thumbAlt)}" src="${escapeHtml(appUrl(item.thumbnail_url))}" loading="lazy">
       <div class="inbox-facts">
         <h3 dir="auto">${escapeHtml(name)}</h3>
         <p class="muted" dir="auto">${escapeHtml(facts)}</p>
@@ -89,7 +92,7 @@ export class InboxPage {
         ${item.already_stored_image_id ? `<p class="warning" role="alert">${escapeHtml(t("This x-ray is already stored as an image; discard it here."))}</p>` : ""}
       </div>
       <form class="inbox-assign">
-        <label>${escapeHtml(t("Find a patient"))}<input type="search" name="q" autocomplete="off" dir="auto" placeholder="${escapeHtml(t("name, serial or phone"))}"></label>
+        <label>${escapeHtml(t("Find a patient"))}<input type="search" name="q" autocomplete="off" dir="auto" placeholder="${escapeHtml(searchHint)}"></label>
         <label>${escapeHtml(t("Patient"))}<select name="patient_id" required></select></label>
         <label>${escapeHtml(t("Tooth"))}<select name="tooth">${this.toothOptions()}</select></label>
         <label>${escapeHtml(t("Type"))}<select name="image_type">${types}</select></label>
