@@ -250,7 +250,7 @@ class ReceiverControl:
         if not current.enabled:
             return
         try:
-            inbox.clean_leftovers(self.sessions, self.store())
+            inbox.recover_leftovers(self.sessions, self.store())
         except OSError as exc:
             log.warning("Inbox leftovers could not be removed: %s", exc)
         owner = listening_pc(self.sessions)

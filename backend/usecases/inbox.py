@@ -16,9 +16,12 @@ keeps an age, not a birth date). Only a single match is suggested.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend import fileio, imaging, search_keys
+from backend import dicom, fileio, imaging, search_keys
 from backend.config import IMAGES_DIRNAME
 from backend.errors import ImageMissing, NotFound
 from backend.i18n import gettext
@@ -78,88 +81,172 @@ def receive(
     limits: imaging.ImageLimits = images.DEFAULT_LIMITS,
 ) -> Received:
     """Check `data` (a DICOM Part 10 file) and put it in the Inbox; raises ReceiveRefused when
-    it is not a DICOM x-ray the program can keep (nothing written then). Sending the same
-    instance again adds nothing."""
+    it is not a DICOM x-ray the program can keep (nothing is left written then). Sending the
+    same instance again adds nothing. Returns once the file would survive a power cut: the
+    unit may delete its copy when it is told the x-ray arrived.
+
+    The file is the durable record: written and flushed on a worker thread while the data set
+    is checked and the row committed (the flushes wait for the disk, the rest for the CPU and
+    the database), and the answer waits for both. A file gets its name only once it is whole.
+    A crash may still lose a row whose file has its name: the next start lists that file again
+    (`recover_leftovers`). Or it may keep a row whose file had no name yet: the unit, never told
+    that the x-ray arrived, sends it again, and the file is written then (`_known`)."""
     reading, _rendering = imaging.dicom_modules()
+    item_id = new_id()
+    final = inbox_dir(store) / f"{item_id}.dcm"
+    writing = (
+        _WRITER.submit(_write_file, final, data)
+        if len(data) <= limits.max_dicom_bytes and dicom.looks_like_dicom(data)
+        else None
+    )
     try:
-        dicom_file = reading.read_dicom(data, limits)
-    except imaging.InvalidImage as exc:
-        raise ReceiveRefused(str(exc)) from exc
-    facts = dicom_file.facts
+        try:
+            dicom_file = reading.read_dicom(data, limits)
+        except imaging.InvalidImage as exc:
+            raise ReceiveRefused(str(exc)) from exc
+        if writing is None:  # not reached: read_dicom refuses what was not written
+            raise ReceiveRefused("not written")
+        with sessions() as session:
+            known = _known(session, store, dicom_file.facts.sop_instance_uid, data)
+            if known is not None:
+                _drop(writing, final)
+                return known
+            recorded = _add_row(
+                session, item_id, final.name, data, dicom_file, sender_ae, sender_address
+            )
+            if isinstance(recorded, Received):
+                _drop(writing, final)
+                return recorded
+        try:
+            writing.result()  # the file is flushed and has its name
+        except BaseException:
+            _forget(sessions, item_id)
+            raise
+    except BaseException:
+        _drop(writing, final)
+        raise
+    return Received("received", item_id)
+
+
+def _add_row(
+    session: Session,
+    item_id: str,
+    file_name: str,
+    data: bytes,
+    dicom_file: Any,
+    sender_ae: str | None,
+    sender_address: str | None,
+) -> InboxItem | Received:
+    """Commit the inbox row of a checked file (`dicom_file`, a backend.dicom.reading.DicomFile)
+    with the patient it seems to belong to; what became of it instead when the same instance
+    was received meanwhile (another association, another PC)."""
     from backend.dicom.facts import dicom_date
 
+    facts = dicom_file.facts
     birth_date = dicom_date(dicom_file.dataset.get("PatientBirthDate"))
-    with sessions() as session:
-        known = _known(session, facts.sop_instance_uid)
-        if known is not None:
-            return known
-        item_id = new_id()
-        folder = inbox_dir(store)
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"{item_id}.dcm"
-        temp = fileio.temp_name(final)
-        try:
-            fileio.write_flushed(temp, data)
-            if not fileio.publish(temp, final, others_may_publish=True):
-                raise FileExistsError(f"{final} exists")  # a fresh uuid: never in practice
-        finally:
-            fileio.discard(temp)
-        fileio.fsync_dir(folder)
-        suggested, how = suggest_patient(session, facts.patient_id, facts.patient_name, birth_date)
-        session.add(
-            InboxItem(
-                id=item_id,
-                file_name=final.name,
-                size_bytes=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
-                sender_ae=(sender_ae or "")[:16] or None,
-                sender_address=(sender_address or "")[:64] or None,
-                sop_instance_uid=facts.sop_instance_uid,
-                sop_class_uid=facts.sop_class_uid,
-                study_instance_uid=facts.study_instance_uid,
-                series_instance_uid=facts.series_instance_uid,
-                modality=facts.modality,
-                study_date=facts.taken_date,
-                patient_name=facts.patient_name,
-                patient_ref=facts.patient_id,
-                patient_birth_date=birth_date,
-                rows=facts.rows,
-                columns=facts.columns,
-                frames=facts.frames,
-                suggested_patient_id=suggested.id if suggested is not None else None,
-                match=how,
-            )
+    suggested, how = suggest_patient(session, facts.patient_id, facts.patient_name, birth_date)
+    item = InboxItem(
+        id=item_id,
+        file_name=file_name,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        sender_ae=(sender_ae or "")[:16] or None,
+        sender_address=(sender_address or "")[:64] or None,
+        sop_instance_uid=facts.sop_instance_uid,
+        sop_class_uid=facts.sop_class_uid,
+        study_instance_uid=facts.study_instance_uid,
+        series_instance_uid=facts.series_instance_uid,
+        modality=facts.modality,
+        study_date=facts.taken_date,
+        patient_name=facts.patient_name,
+        patient_ref=facts.patient_id,
+        patient_birth_date=birth_date,
+        rows=facts.rows,
+        columns=facts.columns,
+        frames=facts.frames,
+        suggested_patient_id=suggested.id if suggested is not None else None,
+        match=how,
+    )
+    session.add(item)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        known = session.scalar(
+            select(InboxItem.id).where(InboxItem.sop_instance_uid == facts.sop_instance_uid)
         )
-        try:
-            session.commit()
-        except BaseException as exc:
-            session.rollback()
-            fileio.unlink(final)
-            if isinstance(exc, IntegrityError):
-                known = _known(session, facts.sop_instance_uid)  # the same instance, meanwhile
-                if known is not None:
-                    return known
+        if known is None:
             raise
+        return Received("in_inbox", known)
     log.info(
         "DICOM received from %s (%s) into the Inbox: %s, %s, patient %r (ID %r)%s",
         sender_ae,
         sender_address,
-        final.name,
+        file_name,
         facts.modality,
         facts.patient_name,
         facts.patient_id,
         f", suggested patient {suggested.serial_number}" if suggested is not None else "",
     )
-    return Received("received", item_id)
+    return item
 
 
-def _known(session: Session, sop_instance_uid: str) -> Received | None:
+# Flushing waits for the disk: one thread per receive under way at once is plenty.
+_WRITER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inbox-write")
+
+
+def _write_file(final: Path, data: bytes) -> None:
+    """`data` as the new file `final`: written under a temporary name, flushed, published (a
+    name never used), and the name flushed too."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = fileio.temp_name(final)
+    try:
+        fileio.write_flushed(temp, data)
+        if not fileio.publish(temp, final, others_may_publish=True):
+            raise FileExistsError(f"{final} exists")  # a fresh uuid: never in practice
+    finally:
+        fileio.discard(temp)
+    fileio.fsync_dir(final.parent)
+
+
+def _drop(writing: Future[None] | None, final: Path) -> None:
+    """Take back the file of a receive that keeps nothing, once its write has ended."""
+    if writing is None:
+        return
+    with contextlib.suppress(Exception):  # nothing was published, or it is removed below
+        writing.result()
+    try:
+        fileio.unlink(final)
+    except OSError as exc:  # an unlisted file: removed by clean_leftovers later
+        log.warning("%s could not be removed: %s", final, exc)
+
+
+def _forget(sessions: sessionmaker[Session], item_id: str) -> None:
+    """Remove the row of a receive whose file could not be written (the unit is told so)."""
+    with sessions() as session:
+        item = session.get(InboxItem, item_id)
+        if item is not None:
+            session.delete(item)
+            session.commit()
+
+
+def _known(
+    session: Session, store: ImageStore | None, sop_instance_uid: str, data: bytes
+) -> Received | None:
+    """What became of an instance received before: in the Inbox (its file written again if a
+    crash took it before it got its name), or stored as an image; None when it is new."""
     waiting = session.scalar(
-        select(InboxItem.id).where(InboxItem.sop_instance_uid == sop_instance_uid)
+        select(InboxItem).where(InboxItem.sop_instance_uid == sop_instance_uid)
     )
     if waiting is not None:
+        path = item_path(store, waiting) if store is not None else None
+        if path is not None and not path.is_file():
+            log.warning("Inbox file %s was missing; written again from the new send", path.name)
+            _write_file(path, data)
+            waiting.size_bytes, waiting.sha256 = len(data), hashlib.sha256(data).hexdigest()
+            session.commit()
         log.info("DICOM instance %s received again: it is in the Inbox already", sop_instance_uid)
-        return Received("in_inbox", waiting)
+        return Received("in_inbox", waiting.id)
     if session.scalar(
         select(ImageDicom.image_id).where(ImageDicom.sop_instance_uid == sop_instance_uid)
     ):
@@ -345,28 +432,60 @@ def _remove(session: Session, store: ImageStore, item_id: str) -> None:
     store.remove_thumbnail(item_id)
 
 
-def clean_leftovers(
+def recover_leftovers(
     sessions: sessionmaker[Session], store: ImageStore, older_than_s: float = LEFTOVER_AFTER_S
-) -> int:
-    """Remove what interrupted receives left in the Inbox folder: temporary files, and files
-    no inbox row names (a crash between the file and its row), once they are `older_than_s`
-    old. Returns how many were removed."""
+) -> tuple[int, int]:
+    """Put right what interrupted receives left in the Inbox folder, once it is older than
+    `older_than_s` (younger, it may be another PC's receive under way): temporary files are
+    removed; a whole file that no row names (the row was lost to a crash) is listed again,
+    unless it is no x-ray the program keeps or is stored already, when it is removed.
+    Returns (files listed again, files removed)."""
     folder = inbox_dir(store)
     removed = fileio.remove_stale(folder, ".*.part", older_than_s)
+    listed_again = 0
     if not folder.is_dir():
-        return removed
+        return 0, removed
     with sessions() as session:
         listed = set(session.scalars(select(InboxItem.file_name)))
     cutoff = time.time() - older_than_s
-    for path in folder.iterdir():
+    for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.name in listed or not path.is_file():
             continue
         try:
-            if path.stat().st_mtime < cutoff:
+            if path.stat().st_mtime >= cutoff:
+                continue
+            if _list_again(sessions, path):
+                listed_again += 1
+            else:
                 fileio.unlink(path)
                 removed += 1
-        except OSError:
-            continue
-    if removed:
-        log.info("Inbox: %d leftovers of interrupted receives removed", removed)
-    return removed
+        except OSError as exc:
+            log.warning("Inbox leftover %s: %s", path.name, exc)
+    if listed_again or removed:
+        log.info(
+            "Inbox: %d file(s) of interrupted receives listed again, %d leftover(s) removed",
+            listed_again,
+            removed,
+        )
+    return listed_again, removed
+
+
+def _list_again(sessions: sessionmaker[Session], path: Path) -> bool:
+    """Record a row for the unlisted Inbox file `path`; False when it is to be removed."""
+    try:
+        item_id = str(uuid.UUID(path.stem))
+    except ValueError:
+        return False
+    if path.name != f"{item_id}.dcm":
+        return False
+    reading, _rendering = imaging.dicom_modules()
+    data = path.read_bytes()
+    try:
+        dicom_file = reading.read_dicom(data)
+    except imaging.InvalidImage:
+        return False
+    with sessions() as session:
+        if _known(session, None, dicom_file.facts.sop_instance_uid, data) is not None:
+            return False
+        recorded = _add_row(session, item_id, path.name, data, dicom_file, None, None)
+    return isinstance(recorded, InboxItem)

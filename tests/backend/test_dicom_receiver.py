@@ -272,32 +272,52 @@ def test_a_non_image_is_refused_with_nothing_written(receiver, runtime, settings
     assert not inbox_folder.exists() or list(inbox_folder.iterdir()) == []
 
 
-def test_leftovers_of_an_interrupted_receive_are_cleaned_and_never_listed(
+def test_leftovers_of_an_interrupted_receive_are_put_right_and_parts_never_listed(
     receiver, runtime, client, settings, tmp_path
 ):
     assert storescu(receiver, write_dicom(tmp_path)).returncode == 0
     folder = settings.images_dir / "inbox"
     kept = list(folder.iterdir())
-    part = folder / ".0b6c.dcm.1a2b.part"
+    part = folder / ".0b6c.dcm.1a2b.part"  # a crash while the file was written
     part.write_bytes(b"half a file")
-    unlisted = folder / "9d7a2f1e-0000-4000-8000-000000000000.dcm"
-    unlisted.write_bytes(dicom_bytes())
+    # A whole file whose row a crash lost (SQLite's last commits before a power cut).
+    lost_row = folder / "9d7a2f1e-0000-4000-8000-000000000000.dcm"
+    lost_row.write_bytes(dicom_bytes(patient_name="NASSER^SARA"))
+    junk = folder / "5e0c8a11-0000-4000-8000-000000000000.dcm"
+    junk.write_bytes(b"\0" * 128 + b"DICM" + b"not a data set")
     fresh_part = folder / ".fresh.dcm.3c4d.part"  # another PC's receive under way: kept
     fresh_part.write_bytes(b"being written")
-    hour_ago = time.time() - 7200
-    for path in (part, unlisted, *kept):
-        os.utime(path, (hour_ago, hour_ago))
-    assert client.get("/api/inbox").get_json()["count"] == 1
+    two_hours_ago = time.time() - 7200
+    for path in (part, lost_row, junk, *kept):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    assert client.get("/api/inbox").get_json()["count"] == 1  # the .part files are never listed
 
-    removed = inbox.clean_leftovers(runtime.sessions, runtime.store)
+    assert inbox.recover_leftovers(runtime.sessions, runtime.store) == (1, 2)
 
-    assert removed == 2
-    assert sorted(folder.iterdir()) == sorted([*kept, fresh_part])
-    assert client.get("/api/inbox").get_json()["count"] == 1
+    assert sorted(folder.iterdir()) == sorted([*kept, lost_row, fresh_part])
+    listed = client.get("/api/inbox").get_json()["items"]
+    assert sorted(i["patient_name"] for i in listed) == ["HADDAD^LAYLA", "NASSER^SARA"]
     # check calls none of the Inbox's files an orphan
     with runtime.sessions() as session:
         report = check_store(session, runtime.store)
     assert report.orphans == [] and report.ok
+
+
+def test_a_row_whose_file_a_crash_took_gets_it_back_when_the_unit_sends_again(
+    receiver, client, settings, tmp_path
+):
+    path = write_dicom(tmp_path)
+    assert storescu(receiver, path).returncode == 0
+    item = client.get("/api/inbox").get_json()["items"][0]
+    waiting = settings.images_dir / "inbox" / f"{item['id']}.dcm"
+    received = waiting.read_bytes()
+    waiting.unlink()  # the file had no name yet when the power went
+    assert client.get(item["thumbnail_url"]).status_code == 404
+
+    assert storescu(receiver, path).returncode == 0
+
+    assert waiting.read_bytes() == received
+    assert client.get("/api/inbox").get_json()["count"] == 1
 
 
 def test_inbox_files_are_in_the_backup(receiver, runtime, client, tmp_path):
