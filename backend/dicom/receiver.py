@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +68,20 @@ class _CheckedServer(ThreadedAssociationServer):
     """Closes connections from addresses that are not allowed, before any association."""
 
     allowed_addresses: frozenset[str] = frozenset()
+
+    def server_bind(self) -> None:
+        """As pynetdicom binds, except on Windows: there SO_REUSEADDR (which pynetdicom sets)
+        lets a second program bind a port that is in use, so the port is taken exclusively
+        instead, and a port in use is refused as it is elsewhere."""
+        if sys.platform != "win32":
+            super().server_bind()
+            return
+        sock = cast(socket.socket, self.socket)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        if self.ae.network_timeout is not None:
+            sock.settimeout(self.ae.network_timeout)
+        sock.bind(self.server_address)
+        self.server_address = sock.getsockname()
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         host = client_address[0] if isinstance(client_address, tuple) else str(client_address)
