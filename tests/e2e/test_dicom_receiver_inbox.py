@@ -1,7 +1,7 @@
 """The Inbox in the browser: an x-ray sent by dcmtk's storescu to the receiver (on loopback)
 shows with its badge and thumbnail, suggested for the patient of its ID, and is assigned to
-the whole mouth from the Inbox; Settings says the receiver listens. Screenshots in English and
-Arabic."""
+the whole mouth from the Inbox; Settings says the receiver listens. Screenshots in
+English (light) and Arabic (dark)."""
 
 from __future__ import annotations
 
@@ -53,15 +53,17 @@ def listening(runtime):
     runtime.receiver.stop()
 
 
-@pytest.mark.parametrize("language", ["en", "ar"])
-def test_a_received_xray_is_assigned_from_the_inbox(page, session, listening, tmp_path, language):
+@pytest.mark.parametrize(("language", "theme"), [("en", "light"), ("ar", "dark")])
+def test_a_received_xray_is_assigned_from_the_inbox(
+    page, session, listening, tmp_path, language, theme
+):
     patient = patients.create_patient(
         session, {"full_name": "Layla Haddad", "serial_number": "P-1"}
     )
     path = tmp_path / "pano.dcm"
     path.write_bytes(dicom_bytes(patient_name="HADDAD^LAYLA", patient_id="P-1", modality="PX"))
     send(listening, path)
-    use(page, language, "light")
+    use(page, language, theme)
 
     badge = page.locator("#inbox-badge")
     expect(badge).to_be_visible(timeout=10_000)  # the status poll brings the count
@@ -76,7 +78,7 @@ def test_a_received_xray_is_assigned_from_the_inbox(page, session, listening, tm
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
     )
-    screenshot(page, f"inbox-{language}")
+    screenshot(page, f"inbox-{language}-{theme}")
 
     card.locator("select[name=tooth]").select_option("general")
     card.locator("select[name=image_type]").select_option("xray")
@@ -93,4 +95,4 @@ def test_a_received_xray_is_assigned_from_the_inbox(page, session, listening, tm
     status = page.locator("#receiver-status")
     expect(status).to_contain_text(str(listening) if language == "en" else "DENTAL")
     page.locator("#receiver-section").scroll_into_view_if_needed()
-    screenshot(page, f"receiver-settings-{language}")
+    screenshot(page, f"receiver-settings-{language}-{theme}")
