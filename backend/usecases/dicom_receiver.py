@@ -4,7 +4,7 @@ Off by default. Its settings belong to one PC (its config.json): the PC that lis
 one where it was turned on, since the x-ray unit sends to that PC's address. With several PCs
 on one database, the PC listening is also written in the database (`OWNER_KEY`): another PC
 that turns the receiver on is told which PC listens, and takes over only when the user says
-so; the first PC then stops at its next start (or its next change of the setting).
+so; the first PC then refuses what it still receives, and does not listen at its next start.
 
 The receiver starts with the program when it is on, starts and stops when the setting
 changes, and stops when the program ends (Runtime.close).
@@ -333,6 +333,17 @@ class ReceiverControl:
         from backend.dicom.receiver import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, SUCCESS
 
         try:
+            owner = listening_pc(self.sessions)
+            if owner and owner != this_pc():
+                # Taken over by another PC: the units are to send there now.
+                with self._lock:
+                    self._error = gettext(
+                        "Not receiving: the DICOM receiver was taken over by {pc}.", pc=owner
+                    )
+                log.warning(
+                    "DICOM from %s (%s) refused: %s receives now", calling_ae, address, owner
+                )
+                return OUT_OF_RESOURCES
             inbox.receive(
                 self.sessions, self.store(), data, sender_ae=calling_ae, sender_address=address
             )

@@ -395,3 +395,17 @@ def test_another_pc_listening_is_named_and_taken_over_only_when_asked(runtime, c
         assert taken["listening"] is True and taken["other_pc"] is None
     finally:
         runtime.receiver.stop()
+
+
+def test_a_pc_whose_receiver_was_taken_over_refuses_what_it_still_gets(
+    receiver, runtime, client, session, tmp_path
+):
+    from backend.models import AppState
+    from backend.usecases.dicom_receiver import OWNER_KEY
+
+    row = session.get(AppState, OWNER_KEY)
+    row.value = "SURGERY-PC"  # turned on and taken over there
+    session.commit()
+    assert storescu(receiver, write_dicom(tmp_path)).returncode != 0
+    assert inbox_rows(runtime) == []
+    assert "SURGERY-PC" in client.get("/api/dicom-receiver").get_json()["error"]
