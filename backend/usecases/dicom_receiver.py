@@ -16,6 +16,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 DEFAULT_AE_TITLE = "DENTALIMAGES"
 DEFAULT_PORT = 11112
 OWNER_KEY = "dicom_receiver.pc"
+OWNER_RECHECK_S = 5.0
 KEYS = {
     "enabled": "dicom_receiver",
     "ae_title": "dicom_ae_title",
@@ -201,6 +203,7 @@ class ReceiverControl:
     host: str = ""
     _server: Any = None
     _error: str | None = None
+    _owner_read: tuple[float, str | None] | None = None  # (when, the PC that receives)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def status(self) -> dict[str, Any]:
@@ -274,6 +277,7 @@ class ReceiverControl:
         self.stop()
         with self._lock:
             self._error = None
+            self._owner_read = None
         if not wanted.enabled:
             try:
                 _set_owner(self.sessions, None)
@@ -290,6 +294,8 @@ class ReceiverControl:
         with self._lock:
             self._server = server
         _set_owner(self.sessions, this_pc())
+        with self._lock:
+            self._owner_read = (time.monotonic(), this_pc())
 
     def _start_server(self, wanted: ReceiverSettings) -> Any:
         try:
@@ -333,7 +339,7 @@ class ReceiverControl:
         from backend.dicom.receiver import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, SUCCESS
 
         try:
-            owner = listening_pc(self.sessions)
+            owner = self._owner()
             if owner and owner != this_pc():
                 # Taken over by another PC: the units are to send there now.
                 with self._lock:
@@ -354,6 +360,18 @@ class ReceiverControl:
             log.exception("DICOM from %s (%s) could not be kept", calling_ae, address)
             return OUT_OF_RESOURCES
         return SUCCESS
+
+    def _owner(self) -> str | None:
+        """The PC the database says receives, read at most every OWNER_RECHECK_S seconds (not
+        once per file of a series)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._owner_read is not None and now - self._owner_read[0] < OWNER_RECHECK_S:
+                return self._owner_read[1]
+        owner = listening_pc(self.sessions)
+        with self._lock:
+            self._owner_read = (now, owner)
+        return owner
 
 
 class _StartFailed(Exception):

@@ -398,10 +398,13 @@ def test_another_pc_listening_is_named_and_taken_over_only_when_asked(runtime, c
 
 
 def test_a_pc_whose_receiver_was_taken_over_refuses_what_it_still_gets(
-    receiver, runtime, client, session, tmp_path
+    receiver, runtime, client, session, tmp_path, monkeypatch
 ):
     from backend.models import AppState
+    from backend.usecases import dicom_receiver
     from backend.usecases.dicom_receiver import OWNER_KEY
+
+    monkeypatch.setattr(dicom_receiver, "OWNER_RECHECK_S", 0.0)  # 5 s in the program
 
     row = session.get(AppState, OWNER_KEY)
     row.value = "SURGERY-PC"  # turned on and taken over there
