@@ -40,6 +40,8 @@ LEGACY_IMPORT_IN_PROGRESS = "legacy_import.in_progress"
 # The once-only migration of the earlier app's data (backend.migration.state).
 MIGRATION_STATE = "migration.state"
 MIGRATION_REPORT = "migration.last_report"
+# The PC that receives DICOM x-rays for the clinic (backend.usecases.dicom_receiver).
+DICOM_RECEIVER_PC = "dicom_receiver.pc"
 # When a PC last swept for leftovers of interrupted publishes (backend.usecases.upkeep).
 LAST_SWEEP = "upkeep.last_sweep"
 

@@ -60,6 +60,12 @@ def _start_upkeep(runtime: Runtime) -> None:
     start_upkeep(runtime.sessions, runtime.store)
 
 
+def _start_receiver(runtime: Runtime) -> None:
+    """The DICOM receiver, when this PC's setting turns it on (it stops with the runtime)."""
+    if runtime.receiver is not None:
+        runtime.receiver.start_if_enabled()
+
+
 def _start_scheduled_backups(runtime: Runtime) -> None:
     """The thread that runs scheduled backups while the program is open."""
     from backend.backup.service import start_scheduler
@@ -88,6 +94,7 @@ def serve_headless(runtime: Runtime, port: int = 0, *, open_browser: bool = Fals
     _start_pending_migration(runtime)
     _start_scheduled_backups(runtime)
     _start_upkeep(runtime)
+    _start_receiver(runtime)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -139,6 +146,7 @@ def run_window(
     _start_pending_migration(runtime)
     _start_scheduled_backups(runtime)
     _start_upkeep(runtime)
+    _start_receiver(runtime)
     log.info("window opening on %s", server.base_url)
     if bridge is None:
         bridge = Bridge(runtime, page_address=lambda: server.launch_url)

@@ -274,6 +274,44 @@ class ImageDicom(Base):
     image: Mapped[Image] = relationship(back_populates="dicom")
 
 
+class InboxItem(Base):
+    """An x-ray the DICOM receiver took in and nobody has assigned yet: its file waits under
+    `dental_images/inbox/` (byte for byte as the unit sent it) and becomes an image only when
+    the receptionist assigns it to a patient, a tooth (or the whole mouth) and a type. What the
+    file says is kept here for the list; `suggested_patient_id` is the patient it was matched
+    to (by the DICOM Patient ID, else name and birth date), NULL when none."""
+
+    __tablename__ = "inbox_items"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    file_name: Mapped[str] = mapped_column(String(80))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sender_ae: Mapped[str | None] = mapped_column(String(16))
+    sender_address: Mapped[str | None] = mapped_column(String(64))
+    sop_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    sop_class_uid: Mapped[str | None] = mapped_column(String(64))
+    study_instance_uid: Mapped[str | None] = mapped_column(String(64))
+    series_instance_uid: Mapped[str | None] = mapped_column(String(64))
+    modality: Mapped[str | None] = mapped_column(String(16))
+    study_date: Mapped[date | None] = mapped_column(Date)
+    patient_name: Mapped[str | None] = mapped_column(String(324))
+    patient_ref: Mapped[str | None] = mapped_column(String(64))  # (0010,0020) Patient ID
+    patient_birth_date: Mapped[date | None] = mapped_column(Date)
+    rows: Mapped[int] = mapped_column(Integer)
+    columns: Mapped[int] = mapped_column(Integer)
+    frames: Mapped[int] = mapped_column(Integer, default=1)
+    suggested_patient_id: Mapped[str | None] = mapped_column(
+        ForeignKey("patients.id", ondelete="SET NULL")
+    )
+    match: Mapped[str | None] = mapped_column(String(20))  # "patient_id" or "name_birth_date"
+
+    suggested_patient: Mapped[Patient | None] = relationship()
+
+    __table_args__ = (Index("ix_inbox_items_received_at", "received_at"),)
+
+
 class AppState(Base):
     """Small key/value facts about this installation (e.g. a migration that completed)."""
 

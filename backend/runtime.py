@@ -18,8 +18,9 @@ from backend.locks import Lease
 from backend.maintenance import MaintenanceGate
 from backend.storage import ImageStore
 
-if TYPE_CHECKING:  # the migration package sits above this holder
+if TYPE_CHECKING:  # the packages that fill these fields sit above this holder
     from backend.migration.state import StartupCheck
+    from backend.usecases.dicom_receiver import ReceiverControl
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,12 @@ class Runtime:
     # What the start did that the user must hear of (e.g. an interrupted restore finished or
     # undone); the main screen shows these until they are dismissed.
     notices: list[str] = field(default_factory=list)
+    # The DICOM receiver of this process (off unless this PC's setting turns it on).
+    receiver: ReceiverControl | None = None
 
     def close(self) -> None:
+        if self.receiver is not None:
+            self.receiver.stop()
         self.engine.dispose()
 
     def reopen(self) -> None:

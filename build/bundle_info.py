@@ -119,7 +119,7 @@ def os_key(platform: str) -> str:
 # under Wine 8, where importing numpy 2 kills the process (ucrtbase.crealf is not implemented)
 # and PyInstaller imports every package it collects. The Windows build leaves DICOM out and
 # says so when a DICOM file is given (backend.dicom.modules).
-DICOM_PACKAGES = ("numpy", "pydicom", "pylibjpeg", "libjpeg", "openjpeg", "rle")
+DICOM_PACKAGES = ("numpy", "pydicom", "pynetdicom", "pylibjpeg", "libjpeg", "openjpeg", "rle")
 
 
 def has_dicom(platform: str) -> bool:

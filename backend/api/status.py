@@ -27,8 +27,17 @@ def store_status() -> Response:
             },
             "restoring": lock is not None and lock.operation == "restore",
             "notices": list(runtime().notices),
+            "inbox_count": _inbox_count(),
         }
     )
+
+
+def _inbox_count() -> int:
+    """How many received x-rays wait in the Inbox (the main screen's badge)."""
+    from backend.usecases.inbox import inbox_count
+
+    with runtime().sessions() as session:
+        return inbox_count(session)
 
 
 @bp.delete("/status/notices")

@@ -34,6 +34,7 @@ from backend.jobs import Progress, Reporter
 from backend.models import Image, utcnow
 from backend.runtime import Runtime
 from backend.storage import UnsafePath, clean_stem
+from backend.usecases.inbox import INBOX_DIRNAME
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +220,10 @@ def _plan(
         rows = connection.execute(
             "SELECT id, folder_path || file_name, sha256 FROM images ORDER BY folder_path"
         ).fetchall()
+        # The Inbox's files (received x-rays not assigned yet) that the snapshot's rows name,
+        # however recently they arrived.
+        waiting = connection.execute("SELECT file_name, sha256 FROM inbox_items").fetchall()
+    rows += [(None, f"{IMAGES_DIRNAME}/{INBOX_DIRNAME}/{name}", sha256) for name, sha256 in waiting]
     plan: dict[str, _Planned] = {}
     for row_id, entry, sha256 in rows:
         if name_problem(entry) or not entry.startswith(IMAGES_DIRNAME + "/"):

@@ -53,6 +53,7 @@ RECORD_NAMES = {
     "app_state": N_("setting"),
     "migration_journal": N_("import journal entry"),
     "legacy_links": N_("import link"),
+    "inbox_items": N_("received x-ray"),
 }
 
 

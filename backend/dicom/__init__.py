@@ -12,6 +12,7 @@ sees none pays nothing for them:
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from types import ModuleType
@@ -76,3 +77,12 @@ def thumbnail_from_file(
     reading, rendering = modules()
     thumbnail: bytes = rendering.thumbnail(reading.read_dicom(data, limits), max_side)
     return thumbnail
+
+
+def normal_address(text: str) -> str:
+    """An IP address as the receiver compares them: IPv4-mapped IPv6 (::ffff:a.b.c.d) as
+    plain IPv4, IPv6 compressed. Raises ValueError for text that is no address."""
+    address = ipaddress.ip_address(text.strip().split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)

@@ -26,6 +26,7 @@ from backend.i18n import gettext, ngettext
 from backend.jobs import Progress, Reporter
 from backend.models import Image, Patient
 from backend.storage import ImageStore, UnsafePath, is_trash_path, live_folder, trash_folder
+from backend.usecases.inbox import inbox_dir
 from backend.usecases.retrieval import locate_image
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,10 @@ def _relink(session: Session, store: ImageStore, image: Image) -> bool:
 def _walk(
     store: ImageStore, known: dict[str, str], trashed_patients: set[str], report: CheckReport
 ) -> None:
+    inbox_folder = inbox_dir(store)
     for dirpath, _dirs, names in os.walk(store.images_dir):
+        if Path(dirpath) == inbox_folder:
+            continue  # received x-rays waiting to be assigned: the Inbox's, named by its rows
         for name in names:
             if name.startswith("."):
                 continue  # files being written right now

@@ -2,7 +2,12 @@ from tests.helpers import hold_store_lock_elsewhere
 
 
 def test_status_reports_no_lock_when_idle(client):
-    assert client.get("/api/status").get_json() == {"lock": None, "restoring": False, "notices": []}
+    assert client.get("/api/status").get_json() == {
+        "lock": None,
+        "restoring": False,
+        "notices": [],
+        "inbox_count": 0,
+    }
 
 
 def test_a_restore_on_another_pc_pauses_changes_here(client, runtime):

@@ -8,7 +8,7 @@ the batch mode's copy of the table: dropping the old `images` there, with foreig
 would delete the rows that cascade from it (image_dicom, legacy links).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-02 03:20:00.000000
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from backend.taken_sources import derive_taken_sources
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

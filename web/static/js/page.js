@@ -7,6 +7,7 @@ import { ToothChart } from "./chart.js";
 import { ConnectionGuard } from "./connection.js";
 import { SettingsPage } from "./settings.js";
 import { currentTrashDays } from "./trash.js";
+import { InboxPage } from "./inbox.js";
 import { GENERAL, ToothPanel } from "./tooth-panel.js";
 import { $, confirmAction, escapeHtml, runFormDialog, toast } from "./ui.js";
 import { UploadTray } from "./uploads.js";
@@ -50,10 +51,17 @@ const panel = new ToothPanel({
 const chart = new ToothChart($("#tooth-chart"), $("#chart-tooltip"), { onSelect: (code) => selectTooth(code) });
 $("#general-tile").addEventListener("click", () => selectTooth(GENERAL));
 const settingsPage = new SettingsPage({ onNotation: (n) => setNotation(n), onDataChanged: () => searchPatients() });
+const inboxPage = new InboxPage({
+  teeth: () => state.teeth,
+  onStored: async (image) => {
+    await searchPatients(); // the list's image counts
+    if (state.patientId === image.patient_id) await refreshPatient();
+  },
+});
 new ConnectionGuard({ onBack: () => resync() });
 
 function showView(name) {
-  for (const view of ["welcome", "patient", "settings"]) $(`#${view}-view`).hidden = view !== name;
+  for (const view of ["welcome", "patient", "settings", "inbox"]) $(`#${view}-view`).hidden = view !== name;
 }
 
 async function loadTeeth() {
@@ -113,7 +121,7 @@ function renderPatientList(query) {
       return item;
     }));
   }
-  if (!state.patientId && $("#settings-view").hidden) {
+  if (!state.patientId && $("#settings-view").hidden && $("#inbox-view").hidden) {
     showView("welcome");
     const empty = !query && !state.patients.length;
     $("#load-demo").hidden = !empty;
@@ -294,6 +302,12 @@ async function openSettings() {
   await settingsPage.show(state.settings);
 }
 
+async function openInbox() {
+  state.showWhenLoaded = false;
+  showView("inbox");
+  await inboxPage.refresh();
+}
+
 async function loadDemo() {
   try {
     const made = await api("POST", "api/demo");
@@ -326,6 +340,11 @@ function bind() {
   $("#edit-patient").addEventListener("click", () => state.patient && editPatient(state.patient));
   $("#delete-patient").addEventListener("click", () => state.patient && deletePatient());
   $("#open-settings").addEventListener("click", openSettings);
+  $("#open-inbox").addEventListener("click", openInbox);
+  $("#close-inbox").addEventListener("click", () => {
+    showView(state.patientId ? "patient" : "welcome");
+    if (!state.patientId) searchPatients();
+  });
   $("#close-settings").addEventListener("click", () => {
     showView(state.patientId ? "patient" : "welcome");
     if (!state.patientId) searchPatients(); // the welcome page's text depends on the list
@@ -389,6 +408,14 @@ async function poll() {
           : t("A {operation} is running on {computer}.", { operation: lock.operation, computer: lock.holder });
     }
     showNotices(status.notices || []);
+    const waiting = status.inbox_count || 0;
+    if (waiting !== inboxPage.count) {
+      const before = inboxPage.count;
+      inboxPage.count = waiting;
+      inboxPage.setCount(waiting);
+      // arrived, or assigned on another PC: the open Inbox shows it, unless a card is being filled in
+      if (before !== undefined && !$("#inbox-view").hidden && !$("#inbox-list").contains(document.activeElement)) inboxPage.refresh();
+    }
     const id = state.patientId;
     if (id && state.patient && !$("#patient-view").hidden) {
       const ask = questions.poll.ask();
