@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.backup import import_marker, schedule, state
+from backend.backup import import_marker, passphrase, schedule, state
 from backend.backup.create import DEFAULT_PREFIX, create_backup
 from backend.backup.fsutil import refuse_data_tree
 from backend.config import Settings
@@ -29,21 +29,27 @@ def run_backup(
     folder: str | None = None,
     include_images: bool = True,
     scheduled: bool = False,
+    secret: str | None = None,
 ) -> dict[str, Any]:
     """Back up into `folder` (else the remembered folder, else backups/ in the data folder).
     A chosen folder is remembered once a backup there succeeded; a scheduled backup prunes the
-    folder to the newest N and records a failure for the main screen to show."""
+    folder to the newest N and records a failure for the main screen to show. With a backup
+    passphrase set, the backup is encrypted with `secret` or the passphrase this PC's
+    credential store keeps (backend.backup.passphrase.for_backup)."""
     with session_scope(runtime.sessions) as session:
         config = state.read_backup_settings(session)
     chosen = Path(folder or config.folder or runtime.settings.backups_dir).expanduser()
     refuse_data_tree(chosen, runtime.settings)  # also a folder remembered before this rule
     try:
+        with session_scope(runtime.sessions) as session:
+            key = passphrase.for_backup(session, secret, scheduled=scheduled)
         result = create_backup(
             runtime,
             chosen,
             include_images=include_images,
             progress=progress,
             prefix=config.clinic or DEFAULT_PREFIX,
+            passphrase=key,
         )
     except Cancelled:
         raise
@@ -69,7 +75,7 @@ def run_backup(
         if folder and str(chosen.resolve()) != (config.folder or ""):
             state.remember_folder(session, str(chosen.resolve()))
     if scheduled:
-        pruned = schedule.prune_backups(chosen, config.clinic, config.keep)
+        pruned = schedule.prune_backups(chosen, config.clinic, config.keep, key)
         summary["pruned"] = [p.name for p in pruned]
     return summary
 
@@ -80,8 +86,14 @@ def start_backup_job(
     folder: str | None = None,
     include_images: bool = True,
     scheduled: bool = False,
+    secret: str | None = None,
 ) -> Job:
-    """Start the backup as a whole-store job (Conflict while another one runs)."""
+    """Start the backup as a whole-store job (Conflict while another one runs). A backup
+    started by hand checks the passphrase before it starts (PassphraseNeeded, WrongPassphrase),
+    so that the person is asked at once."""
+    if not scheduled:
+        with session_scope(runtime.sessions) as session:
+            passphrase.for_backup(session, secret)
     return runtime.jobs.start(
         "backup",
         lambda progress: run_backup(
@@ -90,6 +102,7 @@ def start_backup_job(
             folder=folder,
             include_images=include_images,
             scheduled=scheduled,
+            secret=secret,
         ),
     )
 
@@ -116,6 +129,7 @@ def backup_status(
     upcoming = schedule.next_run(config, success_at, now)
     return {
         "settings": config.as_dict(),
+        "encryption": passphrase.status(session),
         "folder": config.folder or str(settings.backups_dir),
         "default_folder": str(settings.backups_dir),
         "last_success": success.as_dict() if success else None,

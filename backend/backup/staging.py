@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend.backup.archive_safety import UnsafeArchive, extract_member, require_room
 from backend.backup.dbcheck import normalized_folder, sqlite_problems
+from backend.backup.encrypted_zip import open_backup
 from backend.backup.errors import BackupInvalid
 from backend.backup.manifest import DATABASE_ENTRY, Entry, Manifest
 from backend.backup.progress import Reporter
@@ -37,6 +38,7 @@ def extract_archive(
     database: Path,
     image_root: Path | None,
     progress: Reporter,
+    passphrase: str | None = None,
 ) -> None:
     """Extract the database to `database` and (when `image_root` is given) the image tree under
     `image_root`, then flush them to disk. Before anything is written, every entry's declared
@@ -55,7 +57,7 @@ def extract_archive(
         message="Unpacking the backup next to the current data",
     )
     written: list[Path] = []
-    with zipfile.ZipFile(archive_path) as archive:
+    with open_backup(archive_path, passphrase) as archive:
         infos = _declared(archive, wanted)
         places = {
             name: (database.parent, database.name) if name == DATABASE_ENTRY else (image_root, name)
