@@ -185,12 +185,17 @@ def start_verify() -> ResponseReturnValue:
     settings = runtime().settings
 
     def work(progress: Progress) -> dict[str, Any]:
+        asked = False
         try:
             return verify_archive(
                 path, progress=progress, work_dir=settings.backups_dir, passphrase=secret
             ).as_dict()
+        except (passphrase.PassphraseNeeded, passphrase.WrongPassphrase):
+            asked = True  # the page asks for the passphrase and verifies the same upload again
+            raise
         finally:
-            uploads.discard_upload(settings, path)
+            if not asked:
+                uploads.discard_upload(settings, path)
 
     return _started(runtime().jobs.start("verify", work, exclusive=False))
 
