@@ -1,7 +1,8 @@
 """Zip archives encrypted the WinZip AES way (AES-256, each entry with its own salt and an
 HMAC-SHA1 authentication code), which 7-Zip, WinZip and most zip tools open with the passphrase.
-pyzipper reads and writes them with the standard library's ZipFile interface; a plain archive
-is always opened with the standard library itself.
+pyzipper reads and writes them with the standard library's ZipFile interface (its cipher work
+done by OpenSSL, backend.backup.winzip_aes); a plain archive is always opened with the standard
+library itself.
 
 The zip's directory (entry names, sizes, dates) is not encrypted: that is the format. Every
 entry's content is, the manifest included, and the manifest lists every entry's size and
@@ -17,6 +18,7 @@ import pyzipper
 
 from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME
 from backend.backup.passphrase import PassphraseNeeded, WrongPassphrase
+from backend.backup.winzip_aes import FastAESZipFile
 from backend.i18n import gettext
 
 # What a damaged archive raises from either zip implementation (pyzipper has its own copy).
@@ -54,7 +56,7 @@ def open_backup(path: Path | IO[bytes], passphrase: str | None) -> zipfile.ZipFi
     plain.close()
     if not passphrase:
         raise PassphraseNeeded(gettext("This backup is encrypted: type its passphrase to open it."))
-    archive = pyzipper.AESZipFile(path)
+    archive = FastAESZipFile(path)
     try:
         archive.setpassword(passphrase.encode("utf-8"))
         if not _opens_any(archive):
@@ -93,7 +95,7 @@ def open_writer(path: Path, passphrase: str | None) -> zipfile.ZipFile:
     passphrase is given."""
     if passphrase is None:
         return zipfile.ZipFile(path, "x", allowZip64=True)
-    archive = pyzipper.AESZipFile(
+    archive = FastAESZipFile(
         path,
         "x",
         allowZip64=True,

@@ -190,6 +190,44 @@ def test_a_pc_sharing_the_database_can_keep_the_passphrase_once_it_is_typed_ther
 # -- the archive -------------------------------------------------------------------------------
 
 
+def test_the_openssl_keystream_is_winzips_little_endian_counter_mode():
+    from Cryptodome.Cipher import AES
+    from Cryptodome.Util import Counter
+
+    from backend.backup.winzip_aes import RUN, CounterKeystream
+
+    key = bytes(range(32))
+    reference = AES.new(key, AES.MODE_CTR, counter=Counter.new(nbits=128, little_endian=True))
+    ours = CounterKeystream(key)
+    # odd lengths, block boundaries, and across a run of 65536 counters (the high bytes change)
+    for length in (1, 15, 16, 17, 1000, RUN * 16 - 5, 1 << 20, 3_000_001, 0, 7):
+        data = bytes((n * 7 + length) % 256 for n in range(length))
+        assert ours.apply(data) == reference.encrypt(data), length
+
+
+def test_archives_written_here_and_by_stock_pyzipper_read_each_other(tmp_path):
+    from backend.backup.winzip_aes import FastAESZipFile
+
+    data = bytes(range(256)) * 20_000
+    for writer, reader in (
+        (FastAESZipFile, pyzipper.AESZipFile),
+        (pyzipper.AESZipFile, FastAESZipFile),
+    ):
+        path = tmp_path / f"{writer.__name__}.zip"
+        with writer(path, "x", encryption=pyzipper.WZ_AES) as archive:
+            archive.setpassword(SECRET.encode())
+            archive.writestr("stored.jpg", data)
+            archive.writestr("deflated.sqlite", data, compress_type=zipfile.ZIP_DEFLATED)
+        with reader(path) as archive:
+            archive.setpassword(SECRET.encode())
+            assert archive.read("stored.jpg") == data
+            assert archive.read("deflated.sqlite") == data
+        with reader(path) as archive:
+            archive.setpassword(b"not the phrase at all")
+            with pytest.raises(RuntimeError, match="Bad password"):
+                archive.read("stored.jpg")
+
+
 def test_an_encrypted_backup_is_aes_256_throughout_and_shows_no_content(runtime):
     populate(runtime, patients_count=2)
     path = encrypted_backup(runtime)

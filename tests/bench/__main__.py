@@ -1,10 +1,10 @@
 """Run the benchmarks: `python -m tests.bench [NAME ...] [-- ARGS ...]`.
 
 With no NAME, runs them all in order; NAME is a module's name without `bench_` (storage_core,
-dicom, backup, migration, startup, several_pcs, search). Each runs in its own process with its
-defaults (e.g. `python -m tests.bench.bench_backup --size-gb 2`); ARGS after `--` are passed
-to every NAME picked. several_pcs needs DENTAL_IMAGES_TEST_PG_URL and is skipped with a note
-when it is unset (search then measures SQLite only).
+dicom, backup, backup_encryption, migration, startup, several_pcs, search). Each runs in its
+own process with its defaults (e.g. `python -m tests.bench.bench_backup --size-gb 2`); ARGS
+after `--` are passed to every NAME picked. several_pcs needs DENTAL_IMAGES_TEST_PG_URL and is
+skipped with a note when it is unset (search then measures SQLite only).
 """
 
 from __future__ import annotations
@@ -13,7 +13,16 @@ import os
 import subprocess
 import sys
 
-NAMES = ("storage_core", "dicom", "backup", "migration", "startup", "several_pcs", "search")
+NAMES = (
+    "storage_core",
+    "dicom",
+    "backup",
+    "backup_encryption",
+    "migration",
+    "startup",
+    "several_pcs",
+    "search",
+)
 NEEDS_ENV = {"several_pcs": "DENTAL_IMAGES_TEST_PG_URL"}  # tests/postgres.py
 
 
