@@ -47,15 +47,11 @@ class CounterKeystream:
         while count:
             low = self._counter % RUN
             take = min(count, RUN - low)
-            high = struct.pack("<Q", self._counter >> 16)[:6]
-            # The counter's bytes 2..15 (little-endian): bytes 2..7 from `high`, the rest zero
-            # (a backup entry never reaches 2^64 blocks).
-            pattern = b"\0\0" + high + bytes(8)
-            table = _LOW_COUNTERS[BLOCK * low : BLOCK * (low + take)]
-            parts.append(self._ecb.update(strxor(table, pattern * take)))
+            table = _counter_run(self._counter // RUN)[BLOCK * low : BLOCK * (low + take)]
+            parts.append(self._ecb.update(table))
             self._counter += take
             count -= take
-        return b"".join(parts)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def apply(self, data: bytes) -> bytes:
         if not data:
@@ -69,6 +65,17 @@ class CounterKeystream:
 
     encrypt = apply
     decrypt = apply
+
+
+@lru_cache(maxsize=8)
+def _counter_run(run: int) -> bytes:
+    """The 65536 counter blocks of run `run` (counters run*65536 ...): the same for every key,
+    so the first runs (the first megabytes of every entry) are built once. Bytes 2..7 of a
+    counter come from the run; the rest are zero (an entry never reaches 2^64 blocks)."""
+    if run == 0:
+        return _LOW_COUNTERS
+    pattern = b"\0\0" + struct.pack("<Q", run)[:6] + bytes(8)
+    return strxor(_LOW_COUNTERS, pattern * RUN)
 
 
 @lru_cache(maxsize=8192)
@@ -128,10 +135,30 @@ class _FastExtFile(zipfile_aes.AESZipExtFile):  # type: ignore[misc]
         return FastDecrypter
 
 
+class _FastWriteFile(pyzipper.zipfile._ZipWriteFile):  # type: ignore[misc]
+    """pyzipper's entry writer without its CRC-32 pass: an AE-2 entry (the only kind written
+    here) stores no CRC, its HMAC covers the data."""
+
+    def write(self, data: bytes) -> int:
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+        if self._encrypter is None or self._zinfo.wz_aes_version != zipfile_aes.WZ_AES_V2:
+            return int(super().write(data))
+        nbytes = len(data)
+        self._file_size += nbytes
+        if self._compressor:
+            data = self._compressor.compress(data)
+        data = self._encrypter.encrypt(data)
+        self._compress_size += len(data)
+        self._fileobj.write(data)
+        return nbytes
+
+
 class FastAESZipFile(pyzipper.AESZipFile):  # type: ignore[misc]
     """pyzipper.AESZipFile, encrypting and decrypting with OpenSSL."""
 
     zipextfile_cls = _FastExtFile
+    zipwritefile_cls = _FastWriteFile
 
     def get_encrypter(self) -> FastEncrypter:
         return FastEncrypter(pwd=self.pwd, **(self.encryption_kwargs or {}))
