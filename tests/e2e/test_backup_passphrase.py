@@ -10,6 +10,7 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
+from backend import i18n
 from backend.usecases import patients
 from backend.usecases.images import Upload, add_images
 from tests.e2e.conftest import screenshot
@@ -19,6 +20,15 @@ from tests.helpers import image_bytes
 pytestmark = pytest.mark.browser
 
 SECRET = "olive tree by the sea 42"
+
+
+@pytest.fixture(autouse=True)
+def _process_language():
+    """Choosing Arabic sets the language of background jobs for the whole process (the live
+    server runs in the test's): the tests after these keep theirs."""
+    before = i18n.process_locale()
+    yield
+    i18n.set_process_locale(before)
 
 
 def set_passphrase_in_settings(page) -> None:
