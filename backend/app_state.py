@@ -27,6 +27,8 @@ BACKUP_WEEKDAY = "backup.weekday"
 BACKUP_KEEP = "backup.keep"
 BACKUP_FOLDER = "backup.folder"
 BACKUP_CLINIC = "backup.clinic"
+# The scrypt verifier of the backup passphrase (backend.backup.passphrase), never the passphrase.
+BACKUP_PASSPHRASE_VERIFIER = "backup.passphrase_verifier"
 BACKUP_MODE = "backup.mode"  # scheduled backups: an incremental set or a full zip each time
 BACKUP_LAST_SUCCESS = "backup.last_success"
 BACKUP_LAST_ERROR = "backup.last_error"

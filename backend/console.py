@@ -75,3 +75,16 @@ def ask(question: str, stdin: TextIO | None = None) -> str | None:
     if not line:  # end of input: nobody typed anything
         return None
     return line.strip().lower()
+
+
+def ask_secret(question: str) -> str | None:
+    """A secret typed at the console without showing it (getpass); None when no one can
+    answer (not a console, or the input ended)."""
+    if not stdin_is_interactive():
+        return None
+    import getpass
+
+    try:
+        return getpass.getpass(question) or None
+    except (EOFError, OSError, KeyboardInterrupt):
+        return None

@@ -4,7 +4,8 @@
 #   scripts/system-packages.sh          everything the tests need on top: a virtual screen,
 #       Chromium, a PostgreSQL server for the tests that run on both database engines, binutils
 #       (PyInstaller), pigz and desktop-file-utils to build and check the Linux bundle, zip and
-#       unzip (the references the backup benchmark measures against), dcmtk (DICOM files made
+#       unzip (the references the backup benchmark measures against), p7zip-full (7-Zip, which
+#       must open the encrypted backups), dcmtk (DICOM files made
 #       and compressed as x-ray programs do, for the DICOM tests), and for the Windows lane
 #       (scripts/windows-checks.sh) Wine with its 32-bit part (Inno Setup's compiler and setup
 #       programs are 32-bit) and npm (Inno Setup's compiler comes from the npm registry)
@@ -16,7 +17,7 @@ window=(
     fonts-dejavu-core fonts-noto-core
 )
 tests=(
-    xvfb xauth xdotool chromium binutils pigz desktop-file-utils zip unzip postgresql dcmtk
+    xvfb xauth xdotool chromium binutils pigz desktop-file-utils zip unzip p7zip-full postgresql dcmtk
 )
 windows=(wine wine64 wine32:i386 xvfb xauth)
 command -v npm >/dev/null 2>&1 || windows+=(npm)

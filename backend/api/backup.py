@@ -4,15 +4,18 @@ restore swaps the data in, every other request is refused with a clear message."
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, jsonify, request, send_file
+from flask import Blueprint, jsonify, render_template, request, send_file
 from flask.typing import ResponseReturnValue
 
+from backend import __version__
 from backend import validation as check
 from backend.api.common import db, json_body, runtime
-from backend.backup import archives, fsutil, restore, service, state, uploads
+from backend.api.i18n import page_language
+from backend.backup import archives, fsutil, passphrase, restore, service, state, uploads
 from backend.backup.verify import verify_archive
 from backend.db import session_scope
 from backend.errors import ValidationError
@@ -81,8 +84,80 @@ def start_backup() -> ResponseReturnValue:
         folder=folder or None,
         include_images=body.get("include_images", True) is not False,
         kind=kind,
+        secret=_passphrase(body),
     )
     return _started(job)
+
+
+def _passphrase(body: dict[str, Any]) -> str | None:
+    """The backup passphrase a request carries (to open an encrypted backup, or to make one
+    where this PC's credential store does not keep it)."""
+    value = body.get("passphrase")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(gettext("The passphrase must be text."), field="passphrase")
+    return value
+
+
+@bp.put("/backup/passphrase")
+def set_backup_passphrase() -> ResponseReturnValue:
+    """Encrypt backups from now on: `passphrase` typed twice (`confirm`), `understood: true`
+    (a lost passphrase means a lost backup), `current` when one is set already."""
+    body = json_body()
+    if body.get("understood") is not True:
+        raise ValidationError(
+            gettext(
+                "Confirm that you understand: without the passphrase no one can open these "
+                "backups, not even the program's makers."
+            ),
+            field="understood",
+        )
+    passphrase.set_passphrase(
+        db(), body.get("passphrase"), body.get("confirm"), body.get("current")
+    )
+    return jsonify(_status())
+
+
+@bp.post("/backup/passphrase/remember")
+def remember_backup_passphrase() -> ResponseReturnValue:
+    """Keep the current passphrase in this PC's credential store (scheduled backups here)."""
+    if not passphrase.remember_here(db(), json_body().get("passphrase")):
+        raise ValidationError(
+            gettext(
+                "This PC has no usable credential store, so it cannot keep the passphrase: "
+                "scheduled encrypted backups cannot run here. Back up by hand and type the "
+                "passphrase each time."
+            ),
+            field="passphrase",
+        )
+    return jsonify(_status())
+
+
+@bp.delete("/backup/passphrase")
+def clear_backup_passphrase() -> ResponseReturnValue:
+    """Make plain backups from now on (`current`: the passphrase). Backups made before stay
+    encrypted."""
+    passphrase.clear_passphrase(db(), json_body().get("current"))
+    return jsonify(_status())
+
+
+@bp.get("/backup/recovery-sheet")
+def recovery_sheet() -> ResponseReturnValue:
+    """A page to print and keep with the backup disk: what the backups are, where they go, how
+    to open one with 7-Zip, and a blank line to write the passphrase on by hand (the program
+    never prints the passphrase)."""
+    config = state.read_backup_settings(db())
+    return render_template(
+        "recovery-sheet.html",
+        page=page_language(),
+        version=__version__,
+        clinic=config.clinic,
+        folder=config.folder or str(runtime().settings.backups_dir),
+        schedule=config.schedule,
+        encryption=passphrase.status(db()),
+        today=datetime.now().strftime("%Y-%m-%d"),
+    )
 
 
 @bp.get("/backups/<name>/download")
@@ -104,14 +179,23 @@ def upload_backup() -> ResponseReturnValue:
 
 @bp.post("/backups/verify")
 def start_verify() -> ResponseReturnValue:
-    path = restore.archive_path(check.path_text(json_body().get("path"), "path"), whole_set=True)
+    body = json_body()
+    path = restore.archive_path(check.path_text(body.get("path"), "path"), whole_set=True)
+    secret = _passphrase(body)
     settings = runtime().settings
 
     def work(progress: Progress) -> dict[str, Any]:
+        asked = False
         try:
-            return verify_archive(path, progress=progress, work_dir=settings.backups_dir).as_dict()
+            return verify_archive(
+                path, progress=progress, work_dir=settings.backups_dir, passphrase=secret
+            ).as_dict()
+        except (passphrase.PassphraseNeeded, passphrase.WrongPassphrase):
+            asked = True  # the page asks for the passphrase and verifies the same upload again
+            raise
         finally:
-            uploads.discard_upload(settings, path)
+            if not asked:
+                uploads.discard_upload(settings, path)
 
     return _started(runtime().jobs.start("verify", work, exclusive=False))
 
@@ -141,10 +225,13 @@ def start_restore_preview() -> ResponseReturnValue:
     body = json_body()
     path = restore.archive_path(check.path_text(body.get("path"), "path"))
     reading = _reading(body)
+    secret = _passphrase(body)
     rt = runtime()
     # The upload is kept: the confirmed restore that follows the preview reads the same file.
     job = rt.jobs.start(
-        "restore-check", lambda p: restore.preview_restore(rt, path, p, reading), exclusive=False
+        "restore-check",
+        lambda p: restore.preview_restore(rt, path, p, reading, passphrase=secret),
+        exclusive=False,
     )
     return _started(job)
 
@@ -159,13 +246,16 @@ def start_restore() -> ResponseReturnValue:
             field="confirm",
         )
     reading = _reading(body)
+    secret = _passphrase(body)
     rt = runtime()
 
     def work(progress: Progress) -> dict[str, Any]:
         # The preview kept the upload for this step; after it, success or not, it goes (the
         # page uploads the file again for another try).
         try:
-            return restore.restore_backup(rt, path, progress=progress, reading=reading)
+            return restore.restore_backup(
+                rt, path, progress=progress, reading=reading, passphrase=secret
+            )
         finally:
             uploads.discard_upload(rt.settings, path)
 

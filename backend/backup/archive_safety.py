@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import pyzipper
+
 from backend.backup.errors import NotEnoughSpace
 from backend.fileio import free_bytes, human_size, is_safe_file_name
 from backend.i18n import gettext
@@ -92,7 +94,8 @@ def entry_problem(info: zipfile.ZipInfo, limits: ArchiveLimits = DEFAULT_LIMITS)
         return f"The entry {name!r} is a symbolic link; links are never extracted."
     if kind not in _ALLOWED_TYPES:
         return f"The entry {name!r} is a device, pipe or socket, not a file."
-    if info.flag_bits & 0x1:
+    if info.flag_bits & 0x1 and getattr(info, "wz_aes_version", None) not in (1, 2):
+        # only WinZip AES, read with the passphrase (backend.backup.encrypted_zip)
         return f"The entry {name!r} is encrypted."
     if info.file_size > limits.max_entry_bytes:
         return (
@@ -110,6 +113,16 @@ def archive_problems(
     if len(infos) > limits.max_entries:
         return [f"The archive has {len(infos)} entries, more than any backup holds."]
     problems = []
+    encrypted = sum(1 for info in infos if info.flag_bits & 0x1)
+    if 0 < encrypted < len(infos):
+        problems.append(
+            gettext(
+                "{encrypted} of the archive's {count} entries are encrypted and the others are "
+                "not: a backup encrypts all of them, so the archive was altered.",
+                encrypted=encrypted,
+                count=len(infos),
+            )
+        )
     seen: set[str] = set()
     total = 0
     compressed = 0
@@ -305,7 +318,27 @@ def stream_member(
                 sink(block)
                 if on_bytes is not None:
                     on_bytes(len(block))
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, pyzipper.BadZipFile) as exc:
+        if "HMAC" in str(exc):  # an encrypted entry whose authentication code does not match
+            raise UnsafeArchive(
+                gettext(
+                    "The entry {name} fails its authentication check: the encrypted archive was "
+                    "altered or damaged.",
+                    name=repr(name),
+                )
+            ) from exc
+        raise UnsafeArchive(
+            gettext("The entry {name} is damaged ({exc}).", name=repr(name), exc=exc)
+        ) from exc
+    except RuntimeError as exc:  # an encrypted entry refusing the passphrase the others took
+        raise UnsafeArchive(
+            gettext(
+                "The entry {name} is damaged: its encryption header does not match the "
+                "passphrase that opens the rest of the archive.",
+                name=repr(name),
+            )
+        ) from exc
+    except (zlib.error, EOFError, NotImplementedError) as exc:
         raise UnsafeArchive(
             gettext("The entry {name} is damaged ({exc}).", name=repr(name), exc=exc)
         ) from exc

@@ -11,7 +11,8 @@ from typing import Any
 
 from backend import console
 from backend import exit_codes as codes
-from backend.backup import restore
+from backend.backup import passphrase, restore
+from backend.backup.encrypted_zip import file_is_encrypted
 from backend.backup.service import run_backup
 from backend.backup.verify import verify_archive
 from backend.db import session_scope
@@ -50,12 +51,14 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
             "instead of writing a zip"
         ),
     )
+    _add_passphrase_argument(backup)
     verify = commands.add_parser(
         "verify",
         parents=[common],
         help=gettext("check a backup file completely and say what is wrong"),
     )
     verify.add_argument("file", help=gettext("a backup file, a backup set, or one backup of a set"))
+    _add_passphrase_argument(verify)
     check = commands.add_parser(
         "check",
         parents=[common],
@@ -76,6 +79,71 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         "--yes", action="store_true", help=gettext("do not ask for confirmation")
     )
     add_reading_arguments(restore_parser, gettext("a backup of the earlier app"))
+    _add_passphrase_argument(restore_parser)
+
+
+def _add_passphrase_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--passphrase",
+        help=gettext(
+            "the backup passphrase (else {env}, else asked at the console; other users of this "
+            "computer may see a command line's arguments)",
+            env=passphrase.PASSPHRASE_ENV,
+        ),
+    )
+
+
+def _given_passphrase(args: argparse.Namespace) -> str | None:
+    given: str | None = args.passphrase or passphrase.from_environment()
+    return given
+
+
+def _archive_passphrase(args: argparse.Namespace, path: Path) -> tuple[str | None, bool]:
+    """The passphrase for the archive at `path`: given, or asked at the console when the
+    archive is encrypted. (passphrase, False) when an encrypted archive got none."""
+    given = _given_passphrase(args)
+    if given or not path.is_file() or not file_is_encrypted(path):
+        return given, True
+    typed = console.ask_secret(gettext("Backup passphrase: "))
+    if typed is None:
+        print(
+            gettext(
+                "This backup is encrypted: give its passphrase with --passphrase or {env}.",
+                env=passphrase.PASSPHRASE_ENV,
+            ),
+            file=sys.stderr,
+        )
+        return None, False
+    return typed, True
+
+
+def _backup_passphrase(runtime: Runtime, args: argparse.Namespace) -> tuple[str | None, bool]:
+    """The passphrase a new backup is encrypted with, when backups are: given, kept in this
+    PC's credential store, or asked at the console."""
+    given = _given_passphrase(args)
+    with session_scope(runtime.sessions) as session:
+        try:
+            return passphrase.for_backup(session, given), True
+        except passphrase.PassphraseNeeded:
+            pass
+        except AppError as exc:
+            print(gettext("Not started: {message}", message=exc.message), file=sys.stderr)
+            return None, False
+        typed = console.ask_secret(gettext("Backup passphrase: "))
+        if typed is None:
+            print(
+                gettext(
+                    "Backups are encrypted: give the passphrase with --passphrase or {env}.",
+                    env=passphrase.PASSPHRASE_ENV,
+                ),
+                file=sys.stderr,
+            )
+            return None, False
+        try:
+            return passphrase.for_backup(session, typed), True
+        except AppError as exc:
+            print(gettext("Not started: {message}", message=exc.message), file=sys.stderr)
+            return None, False
 
 
 def run(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -91,6 +159,9 @@ def run(runtime: Runtime, args: argparse.Namespace) -> int:
 
 def _backup(runtime: Runtime, args: argparse.Namespace) -> int:
     folder = str(Path(args.dest).expanduser().resolve()) if args.dest else None
+    secret, usable = _backup_passphrase(runtime, args)
+    if not usable:
+        return codes.FAILED
     code, job = _run_job(
         runtime,
         "backup",
@@ -100,6 +171,7 @@ def _backup(runtime: Runtime, args: argparse.Namespace) -> int:
             folder=folder,
             include_images=not args.no_images,
             kind="set" if args.set else "zip",
+            secret=secret,
         ),
     )
     if job is not None:
@@ -133,10 +205,15 @@ def _backup(runtime: Runtime, args: argparse.Namespace) -> int:
 
 def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
     path = Path(args.file).expanduser()
+    secret, usable = _archive_passphrase(args, path)
+    if not usable:
+        return codes.FAILED
     code, job = _run_job(
         runtime,
         "verify",
-        lambda p: verify_archive(path, progress=p, work_dir=runtime.settings.backups_dir),
+        lambda p: verify_archive(
+            path, progress=p, work_dir=runtime.settings.backups_dir, passphrase=secret
+        ),
         exclusive=False,
     )
     if job is None:
@@ -229,10 +306,13 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
     except AppError as exc:
         print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
         return codes.FAILED
+    secret, usable = _archive_passphrase(args, path)
+    if not usable:
+        return codes.FAILED
     code, job = _run_job(
         runtime,
         "restore-check",
-        lambda p: restore.preview_restore(runtime, path, p, reading),
+        lambda p: restore.preview_restore(runtime, path, p, reading, passphrase=secret),
         False,
     )
     if job is None:
@@ -246,7 +326,9 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
     code, job = _run_job(
         runtime,
         "restore",
-        lambda p: restore.restore_backup(runtime, path, progress=p, reading=reading),
+        lambda p: restore.restore_backup(
+            runtime, path, progress=p, reading=reading, passphrase=secret
+        ),
     )
     if job is not None:
         print(

@@ -22,6 +22,7 @@ from typing import Any
 
 from backend import __version__
 from backend.backup.archive_safety import CHUNK, name_problem
+from backend.backup.encrypted_zip import new_info, open_writer
 from backend.backup.errors import BackupFailed
 from backend.backup.fsutil import ensure_writable_folder, require_free_space
 from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME, Entry, Manifest
@@ -54,6 +55,7 @@ class BackupResult:
     size_bytes: int
     manifest: Manifest
     warnings: list[str] = field(default_factory=list)
+    encrypted: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,7 @@ class BackupResult:
             "size_bytes": self.size_bytes,
             "backup": self.manifest.summary(),
             "warnings": self.warnings,
+            "encrypted": self.encrypted,
         }
 
 
@@ -87,8 +90,10 @@ def create_backup(
     include_images: bool = True,
     progress: Reporter | None = None,
     prefix: str = DEFAULT_PREFIX,
+    passphrase: str | None = None,
 ) -> BackupResult:
-    """Write a verified backup into `folder` and return it. Refuses up front (with what to do)
+    """Write a verified backup into `folder` and return it, encrypted with AES-256 (WinZip
+    AES, which 7-Zip opens) when a `passphrase` is given. Refuses up front (with what to do)
     when the folder is missing, read-only or too full; a failed or cancelled backup leaves no
     file under a final name."""
     progress = progress or Progress()
@@ -122,9 +127,13 @@ def create_backup(
             bytes_done=0,
             message=gettext("Copying the images and the database"),
         )
-        manifest = _write_archive(runtime, temp, plan, snapshot, include_images, progress)
+        manifest = _write_archive(
+            runtime, temp, plan, snapshot, include_images, progress, passphrase
+        )
         fsync_file(temp)
-        report = verify_archive(temp, progress=progress, work_dir=work, own_totals=False)
+        report = verify_archive(
+            temp, progress=progress, work_dir=work, own_totals=False, passphrase=passphrase
+        )
         if not report.ok:
             raise BackupFailed(
                 gettext(
@@ -140,12 +149,13 @@ def create_backup(
         remove_path(freeze_root)
     size = final.stat().st_size
     log.info(
-        "backup written and verified: %s (%d bytes, %d files)",
+        "backup written and verified: %s (%d bytes, %d files%s)",
         final,
         size,
         manifest.counts["files"],
+        ", encrypted" if passphrase else "",
     )
-    return BackupResult(final, size, manifest, _warnings(manifest))
+    return BackupResult(final, size, manifest, _warnings(manifest), passphrase is not None)
 
 
 def _live_database_size(runtime: Runtime) -> int:
@@ -265,11 +275,12 @@ def _write_archive(
     snapshot: Path,
     include_images: bool,
     progress: Reporter,
+    passphrase: str | None,
 ) -> Manifest:
     entries: dict[str, Entry] = {}
     missing: list[str] = []
     dropped: list[str] = []
-    with zipfile.ZipFile(temp, "x", allowZip64=True) as archive:
+    with open_writer(temp, passphrase) as archive:
         for planned in plan:
             written = _add_image(runtime, archive, planned, progress)
             if written is not None:
@@ -300,7 +311,7 @@ def _write_archive(
             entries=entries,
             missing_files=sorted(missing),
         )
-        info = zipfile.ZipInfo(MANIFEST_NAME, date_time=time.localtime()[:6])
+        info = new_info(archive, MANIFEST_NAME, _zip_time(time.time()))
         info.compress_type = zipfile.ZIP_DEFLATED
         archive.writestr(info, manifest.to_bytes())
     return manifest
@@ -366,7 +377,7 @@ def _add_file(archive: zipfile.ZipFile, entry: str, source: Path, progress: Repo
     """Stream `source` into the archive as `entry`, hashing as it goes."""
     with open(source, "rb") as handle:
         stat = os.fstat(handle.fileno())
-        info = zipfile.ZipInfo(entry, date_time=_zip_time(stat.st_mtime))
+        info = new_info(archive, entry, _zip_time(stat.st_mtime))
         extension = entry.rsplit(".", 1)[-1].lower()
         stored = extension in STORED_EXTENSIONS
         info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED

@@ -78,17 +78,19 @@ def preview_restore(
     archive: Path,
     progress: Reporter | None = None,
     reading: dict[str, Any] | None = None,
+    passphrase: str | None = None,
 ) -> dict[str, Any]:
     """Check the whole archive (nothing live is touched) and say what a restore would do:
     when the backup was made, from where, what it holds and what it replaces. `reading`
-    (`reading_choices`) is how an earlier app's backup's teeth are to be read."""
+    (`reading_choices`) is how an earlier app's backup's teeth are to be read; `passphrase`
+    opens an encrypted backup (PassphraseNeeded, WrongPassphrase)."""
     progress = progress or Progress()
     archive = backup_set.normalized(Path(archive))
     kind = kinds.detect_kind(archive)
     _refuse_whole_set(kind)
     if kind in kinds.LEGACY_KINDS:
         return legacy_backups.preview(runtime, archive, kind, progress, reading)
-    report = _verified(runtime, archive, progress)
+    report = _verified(runtime, archive, progress, passphrase)
     assert report.manifest is not None
     return _preview(runtime, report)
 
@@ -99,10 +101,13 @@ def restore_backup(
     *,
     progress: Reporter | None = None,
     reading: dict[str, Any] | None = None,
+    passphrase: str | None = None,
 ) -> dict[str, Any]:
     """Replace the current data with the backup's, or change nothing. Returns what was restored
     and where the safety backup of the previous data is. `reading` (`reading_choices`) is how
-    an earlier app's backup's teeth are read, where the evidence does not decide."""
+    an earlier app's backup's teeth are read, where the evidence does not decide; `passphrase`
+    opens an encrypted backup. The safety backup is a plain zip: it stays in this PC's data
+    folder, like the data it holds."""
     progress = progress or Progress()
     archive = backup_set.normalized(Path(archive))
     kind = kinds.detect_kind(archive)
@@ -119,7 +124,7 @@ def restore_backup(
             )
         prune_safety_backups(runtime.settings.backups_dir)
         return result
-    report = _verified(runtime, archive, Step(progress, 1, 4, "checking the backup"))
+    report = _verified(runtime, archive, Step(progress, 1, 4, "checking the backup"), passphrase)
     manifest = report.manifest
     assert manifest is not None
     _require_space(runtime, manifest)
@@ -132,7 +137,7 @@ def restore_backup(
             progress=Step(progress, 2, 4, "safety backup of the current data"),
             prefix=SAFETY_PREFIX,
         )
-        result = _restore_verified(runtime, archive, manifest, safety.path, progress)
+        result = _restore_verified(runtime, archive, manifest, safety.path, progress, passphrase)
     prune_safety_backups(settings.backups_dir)
     result["warnings"] = report.warnings + result["warnings"]
     return result
@@ -152,8 +157,12 @@ def _put_back(runtime: Runtime, safety: Path, progress: Reporter) -> None:
     _restore_verified(runtime, safety, report.manifest, safety, progress)
 
 
-def _verified(runtime: Runtime, archive: Path, progress: Reporter) -> VerifyReport:
-    report = verify_archive(archive, progress=progress, work_dir=runtime.settings.backups_dir)
+def _verified(
+    runtime: Runtime, archive: Path, progress: Reporter, passphrase: str | None = None
+) -> VerifyReport:
+    report = verify_archive(
+        archive, progress=progress, work_dir=runtime.settings.backups_dir, passphrase=passphrase
+    )
     if not report.ok:
         raise BackupInvalid(report.problems)
     return report
@@ -283,7 +292,12 @@ def _staging_plan(
 
 
 def _restore_verified(
-    runtime: Runtime, archive: Path, manifest: Manifest, safety: Path, progress: Reporter
+    runtime: Runtime,
+    archive: Path,
+    manifest: Manifest,
+    safety: Path,
+    progress: Reporter,
+    passphrase: str | None = None,
 ) -> dict[str, Any]:
     settings = runtime.settings
     journal, unpacked, database, image_root = _staging_plan(
@@ -298,7 +312,7 @@ def _restore_verified(
                 Path(move.new).mkdir(parents=True, exist_ok=True)  # an empty tree is a tree
         step = Step(progress, 3, 4, "unpacking")
         unpacked.parent.mkdir(parents=True, exist_ok=True)
-        extract_archive(archive, manifest, unpacked, image_root, step)
+        extract_archive(archive, manifest, unpacked, image_root, step, passphrase)
         rebuild(unpacked, database)  # the archive's file is read, never adopted
         unpacked.unlink()
         warnings = prepare_database(database, image_root, manifest, _kept_state(runtime))

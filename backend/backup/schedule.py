@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.backup import state
 from backend.backup.create import DEFAULT_PREFIX
-from backend.backup.manifest import MANIFEST_NAME, ManifestError, parse_manifest
+from backend.backup.encrypted_zip import BAD_ZIP, open_backup
+from backend.backup.manifest import IMAGES_PREFIX, MANIFEST_NAME, ManifestError, parse_manifest
+from backend.backup.passphrase import PassphraseNeeded, WrongPassphrase
 from backend.db import session_scope
 from backend.errors import Conflict
 from backend.fileio import remove_path
@@ -113,17 +115,21 @@ def warning(
     return None
 
 
-def prune_backups(folder: Path, clinic: str, keep: int) -> list[Path]:
+def prune_backups(
+    folder: Path, clinic: str, keep: int, passphrase: str | None = None
+) -> list[Path]:
     """Delete all but the newest `keep` complete backups (with images) of this clinic in
     `folder` (names `<clinic>-backup-<date>-<time>[-n].zip`). Database-only backups do not count
     and are kept, so that N complete backups always remain; safety backups, other files and
-    archives whose manifest cannot be read are never touched."""
+    archives whose manifest cannot be read are never touched. An encrypted backup's manifest
+    is read with `passphrase`; one that it does not open (made before the passphrase changed)
+    counts as complete when its directory lists image files."""
     stem = clean_stem(clinic) if clinic.strip() else DEFAULT_PREFIX
     pattern = re.compile(re.escape(stem) + r"-backup-(\d{8}-\d{6})(?:-(\d+))?\.zip$")
     dated = []
     for path in folder.glob(f"{stem}-backup-*.zip"):
         matched = pattern.match(path.name)
-        if matched and _holds_images(path):
+        if matched and _holds_images(path, passphrase):
             dated.append(((matched.group(1), int(matched.group(2) or 1)), path))
     ours = [path for _when, path in sorted(dated)]
     removed = ours[:-keep] if keep > 0 else []
@@ -133,11 +139,16 @@ def prune_backups(folder: Path, clinic: str, keep: int) -> list[Path]:
     return removed
 
 
-def _holds_images(archive: Path) -> bool:
+def _holds_images(archive: Path, passphrase: str | None) -> bool:
     try:
-        with zipfile.ZipFile(archive) as opened:
+        with open_backup(archive, passphrase) as opened:
             return parse_manifest(opened.read(MANIFEST_NAME)).includes_images
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, ManifestError):
+    except (PassphraseNeeded, WrongPassphrase):
+        with zipfile.ZipFile(archive) as listed:
+            return any(name.startswith(IMAGES_PREFIX) for name in listed.namelist())
+    except BAD_ZIP:
+        return False
+    except (OSError, KeyError, ValueError, RuntimeError, ManifestError):
         return False
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.backup import schedule, state
+from backend.backup import passphrase, schedule, state
 from backend.backup.create import DEFAULT_PREFIX, BackupResult, create_backup
 from backend.backup.fsutil import refuse_data_tree
 from backend.backup.legacy import import_marker
@@ -33,12 +33,16 @@ def run_backup(
     include_images: bool = True,
     scheduled: bool = False,
     kind: str | None = None,
+    secret: str | None = None,
 ) -> dict[str, Any]:
     """Back up into `folder` (else the remembered folder, else backups/ in the data folder).
     A chosen folder is remembered once a backup there succeeded; a scheduled backup prunes the
     folder (or its set) to the newest N and records a failure for the main screen to show.
     `kind` is "zip" or "set"; by default a scheduled backup follows the schedule's mode and
-    any other is a zip. A database-only backup is always a zip."""
+    any other is a zip. A database-only backup is always a zip. With a backup passphrase set,
+    the backup is encrypted with `secret` or the passphrase this PC's credential store keeps
+    (backend.backup.passphrase.for_backup); sets are not encrypted yet, so an encrypted backup
+    is always a zip."""
     with session_scope(runtime.sessions) as session:
         config = state.read_backup_settings(session)
     chosen = Path(folder or config.folder or runtime.settings.backups_dir).expanduser()
@@ -46,7 +50,9 @@ def run_backup(
     in_set = include_images and (kind or (config.mode if scheduled else "zip")) == state.SET_MODE
     result: BackupResult | SetBackupResult
     try:
-        if in_set:
+        with session_scope(runtime.sessions) as session:
+            key = passphrase.for_backup(session, secret, scheduled=scheduled)
+        if in_set and key is None:
             result = create_set_backup(
                 runtime, chosen, progress=progress, prefix=config.clinic or DEFAULT_PREFIX
             )
@@ -57,6 +63,7 @@ def run_backup(
                 include_images=include_images,
                 progress=progress,
                 prefix=config.clinic or DEFAULT_PREFIX,
+                passphrase=key,
             )
     except Cancelled:
         raise
@@ -88,7 +95,7 @@ def run_backup(
     if scheduled and isinstance(result, SetBackupResult):
         summary["pruned"] = prune_set(result.path.parent.parent, config.keep)
     elif scheduled:
-        pruned = schedule.prune_backups(chosen, config.clinic, config.keep)
+        pruned = schedule.prune_backups(chosen, config.clinic, config.keep, key)
         summary["pruned"] = [p.name for p in pruned]
     return summary
 
@@ -100,8 +107,14 @@ def start_backup_job(
     include_images: bool = True,
     scheduled: bool = False,
     kind: str | None = None,
+    secret: str | None = None,
 ) -> Job:
-    """Start the backup as a whole-store job (Conflict while another one runs)."""
+    """Start the backup as a whole-store job (Conflict while another one runs). A backup
+    started by hand checks the passphrase before it starts (PassphraseNeeded, WrongPassphrase),
+    so that the person is asked at once."""
+    if not scheduled:
+        with session_scope(runtime.sessions) as session:
+            passphrase.for_backup(session, secret)
     return runtime.jobs.start(
         "backup",
         lambda progress: run_backup(
@@ -111,6 +124,7 @@ def start_backup_job(
             include_images=include_images,
             scheduled=scheduled,
             kind=kind,
+            secret=secret,
         ),
     )
 
@@ -137,6 +151,7 @@ def backup_status(
     upcoming = schedule.next_run(config, success_at, now)
     return {
         "settings": config.as_dict(),
+        "encryption": passphrase.status(session),
         "folder": config.folder or str(settings.backups_dir),
         "default_folder": str(settings.backups_dir),
         "last_success": success.as_dict() if success else None,

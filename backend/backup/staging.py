@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from backend import app_state
 from backend.backup.archive_safety import UnsafeArchive, extract_member, require_room
 from backend.backup.dbcheck import normalized_folder, sqlite_problems
+from backend.backup.encrypted_zip import open_backup
 from backend.backup.errors import BackupInvalid
 from backend.backup.manifest import DATABASE_ENTRY, Entry, Manifest
 from backend.backup.set_restore import extract_set_backup
@@ -38,6 +39,7 @@ def extract_archive(
     database: Path,
     image_root: Path | None,
     progress: Reporter,
+    passphrase: str | None = None,
 ) -> None:
     """Extract the database to `database` and (when `image_root` is given) the image tree under
     `image_root`, then flush them to disk. Before anything is written, every entry's declared
@@ -60,7 +62,7 @@ def extract_archive(
         message="Unpacking the backup next to the current data",
     )
     written: list[Path] = []
-    with zipfile.ZipFile(archive_path) as archive:
+    with open_backup(archive_path, passphrase) as archive:
         infos = _declared(archive, wanted)
         places = {
             name: (database.parent, database.name) if name == DATABASE_ENTRY else (image_root, name)

@@ -23,6 +23,7 @@ from backend.backup.archive_safety import (
     stream_member,
 )
 from backend.backup.dbcheck import snapshot_problems
+from backend.backup.encrypted_zip import BAD_ZIP, is_encrypted, open_backup
 from backend.backup.errors import BackupInvalid
 from backend.backup.legacy import json_export
 from backend.backup.manifest import (
@@ -49,6 +50,7 @@ class VerifyReport:
     path: Path
     kind: str
     size_bytes: int = 0
+    encrypted: bool = False
     manifest: Manifest | None = None
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -64,6 +66,7 @@ class VerifyReport:
             "kind": self.kind,
             "ok": self.ok,
             "size_bytes": self.size_bytes,
+            "encrypted": self.encrypted,
             "backup": self.manifest.summary() if self.manifest else None,
             "problems": self.problems[:200],
             "warnings": self.warnings[:50],
@@ -77,9 +80,12 @@ def verify_archive(
     limits: ArchiveLimits = DEFAULT_LIMITS,
     work_dir: Path | None = None,
     own_totals: bool = True,
+    passphrase: str | None = None,
 ) -> VerifyReport:
     """Check the archive at `path` completely. `own_totals=False` when the caller's progress
-    already counts these bytes (a backup verifying what it wrote)."""
+    already counts these bytes (a backup verifying what it wrote). An encrypted backup needs
+    its `passphrase`: PassphraseNeeded without one, WrongPassphrase for a wrong one (raised,
+    since they are no fault of the archive)."""
     progress = progress or Progress()
     path = Path(path)
     if path.is_dir() or backup_set.normalized(path) != path:
@@ -96,7 +102,7 @@ def verify_archive(
     elif report.kind == kinds.UNKNOWN:
         report.problems.append(_unknown_problem(path, report.size_bytes))
     else:
-        _verify_backup(report, limits, work_dir, progress, own_totals)
+        _verify_backup(report, limits, work_dir, progress, own_totals, passphrase)
     return report
 
 
@@ -133,9 +139,11 @@ def _verify_backup(
     work_dir: Path | None,
     progress: Reporter,
     own_totals: bool,
+    passphrase: str | None,
 ) -> None:
     try:
-        with zipfile.ZipFile(report.path) as archive:
+        with open_backup(report.path, passphrase) as archive:
+            report.encrypted = is_encrypted(archive)
             report.problems += archive_problems(archive, report.size_bytes, limits)
             if report.problems:
                 return
@@ -149,7 +157,9 @@ def _verify_backup(
             if report.problems:
                 return
             _check_database(archive, report, work_dir)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:  # ValueError: a garbled name
+    except BAD_ZIP as exc:
+        report.problems.append(f"{BROKEN_ZIP} ({exc})")
+    except (OSError, ValueError) as exc:  # ValueError: a garbled name
         report.problems.append(f"{BROKEN_ZIP} ({exc})")
 
 

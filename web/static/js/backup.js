@@ -5,6 +5,7 @@
 import { formatDate as formatLocalDate, formatNumber, t, tn } from "./i18n.js";
 import { ViewQuestion, api, chooseBackupFile, chooseFolder, hasNative, isSuperseded, uploadBackupFile } from "./bridge.js";
 import { cancelJob, pollJob, progressFraction } from "./jobs.js";
+import { PassphraseControls, needsPassphrase, withPassphrase } from "./passphrase.js";
 import { readingChoice, renderReadingChoice } from "./reading-choice.js";
 import { $, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 
@@ -86,7 +87,9 @@ export class BackupSection {
   constructor() {
     this.status = null;
     this.restorePath = null;
+    this.restorePassphrase = null;
     this.questions = { status: new ViewQuestion(), list: new ViewQuestion() };
+    this.passphrase = new PassphraseControls(() => this.loadStatus());
     $("#backup-now").addEventListener("click", () => this.backUp(true));
     $("#backup-db-only").addEventListener("click", () => this.backUp(false));
     $("#backup-choose-folder").addEventListener("click", () => this.chooseFolder());
@@ -141,6 +144,7 @@ export class BackupSection {
     }
     this.status = status;
     this.renderBanner(status);
+    this.passphrase.render(status.encryption);
     const last = status.last_success;
     let text = last ? t("Last good backup: {time}, {size}, {path}.", { time: localTime(last.at), size: formatBytes(last.size_bytes), path: last.path }) : t("No backup with images has been made yet.");
     if (status.next_run) text += " " + t("Next scheduled: {time}.", { time: localTime(status.next_run) });
@@ -225,8 +229,20 @@ export class BackupSection {
     result.innerHTML = "";
     let done;
     try {
-      const job = await api("POST", "api/backups", { folder: this.folder || null, include_images: includeImages });
-      done = await followJob(job);
+      const body = { folder: this.folder || null, include_images: includeImages };
+      const started = await withPassphrase(t("Backups are encrypted, and this PC does not keep the passphrase: type it to make this backup."), async (passphrase) => {
+        try {
+          return { job: await api("POST", "api/backups", passphrase === null ? body : { ...body, passphrase }) };
+        } catch (error) {
+          if (needsPassphrase(error)) return { error };
+          throw error;
+        }
+      });
+      if (!started) {
+        result.innerHTML = `<p class="muted">${escapeHtml(t("Backup not started: no passphrase given."))}</p>`;
+        return;
+      }
+      done = await followJob(started.result.job);
     } catch (error) {
       result.innerHTML = `<p class="warning">✖ ${escapeHtml(error.message)}</p>`;
       await this.loadStatus();
@@ -306,7 +322,8 @@ export class BackupSection {
     try {
       const path = await this.pickArchive();
       if (!path) return;
-      const done = await followJob(await api("POST", "api/backups/verify", { path }));
+      const done = await this.archiveJob("api/backups/verify", { path });
+      if (!done) return;
       if (done.state !== "done") throw done.error || { message: t("Verification cancelled.") };
       const r = done.result;
       const verdict = !r.ok
@@ -317,6 +334,7 @@ export class BackupSection {
       out.innerHTML = r.ok
         ? `<p class="ok-text">✔ ${escapeHtml(verdict)}</p>${list(r.warnings)}`
         : `<p class="warning">✖ ${escapeHtml(verdict)}</p>${list(r.problems)}${list(r.warnings)}`;
+      if (r.ok && r.encrypted) out.insertAdjacentHTML("beforeend", `<p class="muted">${escapeHtml(t("The backup is encrypted, and the passphrase opens it."))}</p>`);
     } catch (error) {
       out.innerHTML = `<p class="warning">✖ ${escapeHtml(error.message)}</p>`;
     }
@@ -347,6 +365,21 @@ export class BackupSection {
   hidePreview() {
     $("#restore-preview").hidden = true;
     this.restorePath = null;
+    this.restorePassphrase = null;
+  }
+
+  /** Run a job on a backup file, asking for its passphrase when it is encrypted (again after
+   * a wrong one). Resolves with the finished job (with the `passphrase` that opened it), or
+   * null when the person cancelled the question (said in #check-result). */
+  async archiveJob(url, body) {
+    const asked = await withPassphrase(t("This backup is encrypted: type its passphrase."), async (passphrase) => {
+      return followJob(await api("POST", url, passphrase === null ? body : { ...body, passphrase }));
+    });
+    if (!asked) {
+      $("#check-result").innerHTML = `<p class="muted">${escapeHtml(t("Not opened: the backup is encrypted and no passphrase was given. Nothing was changed."))}</p>`;
+      return null;
+    }
+    return { ...asked.result, passphrase: asked.passphrase };
   }
 
   chooseRestore() {
@@ -361,10 +394,12 @@ export class BackupSection {
     try {
       const path = chosen || (await this.pickArchive());
       if (!path) return;
-      const done = await followJob(await api("POST", "api/restore/preview", { path }));
+      const done = await this.archiveJob("api/restore/preview", { path });
+      if (!done) return;
       if (done.state !== "done") throw done.error || { message: t("Cancelled.") };
       this.renderPreview(done.result);
       this.restorePath = path;
+      this.restorePassphrase = done.passphrase;
       if (chosen) {
         $("#restore-preview").scrollIntoView({ behavior: "smooth", block: "center" });
         $("#restore-cancel").focus({ preventScroll: true });
@@ -397,6 +432,7 @@ export class BackupSection {
 
   async runRestore() {
     const path = this.restorePath;
+    const passphrase = this.restorePassphrase;
     if (!path) return;
     const ok = await confirmAction(t("Replace the current data?"), t("Every record and image here is replaced by the backup's. A safety backup of the current data is made first."), t("Restore"));
     if (!ok) return;
@@ -404,6 +440,7 @@ export class BackupSection {
     $("#restore-preview").hidden = true;
     try {
       const body = { path, confirm: true };
+      if (passphrase) body.passphrase = passphrase;
       if (!$("#restore-notation-row").hidden) Object.assign(body, readingChoice($("#restore-reading")));
       const done = await followJob(await api("POST", "api/restore", body));
       if (done.state === "cancelled") {
