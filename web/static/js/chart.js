@@ -1,5 +1,7 @@
 // The tooth chart: an SVG odontogram drawn from data. Upper arch on top, lower below, the
-// patient's right on the viewer's left. Keyboard: arrows move, Enter/Space selects.
+// patient's right on the viewer's left. Each tooth is a column: its outline (tooth-shapes.js,
+// roots towards the column's outer end), the colours of its treatments' statuses on the crown,
+// and its image badge beyond the roots. Keyboard: arrows move, Enter/Space selects.
 import { formatNumber, label, t, tn } from "./i18n.js";
 import { PERMANENT_SIZES, PRIMARY_SIZES, outline, toothSize } from "./tooth-shapes.js";
 
@@ -26,11 +28,6 @@ export function positionOf(code) {
   return i <= 4 ? 5 - i : i <= 9 ? i - 4 : i <= 14 ? 15 - i : i - 14;
 }
 
-/** The status that matters most for a tooth's colour. */
-export function leadingStatus(treatments) {
-  return statusesOf(treatments)[0] || null;
-}
-
 /** The distinct statuses of a tooth's treatments, the one that matters most first: one band of
  * colour each on the crown. */
 export function statusesOf(treatments) {
@@ -38,13 +35,15 @@ export function statusesOf(treatments) {
 }
 
 /** Narrow teeth (primary incisors) with long labels (Palmer "URB"): a smaller font, never a
- * label that spills over the tooth's outline. */
-function fitLabel(label, room) {
-  const length = label.getComputedTextLength();
-  if (length > room && length > 0) {
-    const size = parseFloat(getComputedStyle(label).fontSize) || 20;
-    label.style.fontSize = `${Math.floor((size * room) / length)}px`;
-  }
+ * label that spills over the tooth's outline. All measured first, then all changed: one layout
+ * for the whole chart, not one per tooth. */
+function fitLabels(labels) {
+  if (!labels.length) return;
+  const size = parseFloat(getComputedStyle(labels[0].label).fontSize) || 20;
+  const lengths = labels.map(({ label }) => label.getComputedTextLength());
+  labels.forEach(({ label, room }, i) => {
+    if (lengths[i] > room) label.style.fontSize = `${Math.floor((size * room) / lengths[i])}px`;
+  });
 }
 
 function el(name, attrs = {}, parent = null) {
@@ -140,7 +139,9 @@ export class ToothChart {
     };
     side(18, "R");
     side(width - 30, "L");
-    for (const row of this.rows) for (const slot of row) this.drawTooth(slot);
+    const labels = [];
+    for (const row of this.rows) for (const slot of row) labels.push(this.drawTooth(slot));
+    fitLabels(labels);
     const start = [hadFocus, selected].find((code) => this.nodes.has(code)) || this.rows[0][0].code;
     this.setFocusable(start);
     if (hadFocus) this.focusQuietly(start);
@@ -166,7 +167,7 @@ export class ToothChart {
     const facts = this.teeth[code];
     const shape = outline({ position: positionOf(code), ...slot });
     const group = el("g", {
-      class: `tooth ${shape.type}` + (status ? ` status-${status}` : "") + (code === this.selected ? " selected" : ""),
+      class: "tooth" + (status ? ` status-${status}` : "") + (code === this.selected ? " selected" : ""),
       role: "button",
       tabindex: "-1",
       "data-tooth": code,
@@ -195,7 +196,6 @@ export class ToothChart {
     }
     const label = el("text", { x: x + w / 2, y: (shape.crownTop + shape.crownBottom) / 2 + 7, class: "tooth-label" }, group);
     label.textContent = facts.label;
-    fitLabel(label, w - 8);
     if (data.total > 0) {
       // in the tooth's own column, beyond its roots: never over a neighbour
       const text = data.total > 99 ? "99+" : formatNumber(data.total);
@@ -217,6 +217,7 @@ export class ToothChart {
     });
     group.addEventListener("blur", () => this.hideTooltip());
     this.nodes.set(code, { group, slot });
+    return { label, room: w - 8 };
   }
 
   choose(code) {
