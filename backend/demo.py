@@ -95,6 +95,8 @@ DEMO_PATIENTS: tuple[_DemoPatient, ...] = (
                 "#f59e0b",
                 started=60,
             ),
+            # a second treatment of the same tooth: the chart splits its crown's colour
+            _treatment("30", "Composite filling", "Restorative", "planned", "#3b82f6"),
         ],
         images=[
             _DemoImage(

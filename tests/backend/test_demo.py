@@ -22,7 +22,7 @@ from tests.helpers import image_row_count
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2025, 6, 30)
-EXPECTED = {"patients": 4, "treatments": 10, "images": 16}
+EXPECTED = {"patients": 4, "treatments": 11, "images": 16}
 
 
 def count(session, model):
@@ -31,7 +31,7 @@ def count(session, model):
 
 def test_demo_data_is_real_and_on_disk(session, store):
     assert demo.create_demo_data(session, store, today=TODAY) == EXPECTED
-    assert count(session, Patient) == 4 and count(session, Treatment) == 10
+    assert count(session, Patient) == 4 and count(session, Treatment) == 11
 
     names = set(session.scalars(select(Patient.full_name)))
     assert "أحمد خليل" in names and len(names) == 4
@@ -124,7 +124,7 @@ def test_cli_demo_flag_on_the_main_parser_and_on_serve():
 
 def test_cli_adds_demo_data_once_and_says_so(runtime, capsys):
     assert cli.add_demo_data(runtime) == EXPECTED
-    assert "Demo data added: 4 patients, 10 treatments, 16 images." in capsys.readouterr().out
+    assert "Demo data added: 4 patients, 11 treatments, 16 images." in capsys.readouterr().out
     assert cli.add_demo_data(runtime) is None
     assert "already has patients" in capsys.readouterr().out
     with runtime.sessions() as session:
@@ -150,9 +150,18 @@ def test_serve_with_demo_prints_what_was_made_then_serves(tmp_path):
             if re.search(r"http://127\.0\.0\.1:\d+/[\w-]+/\?token=", output[-1]):
                 break
         text = "".join(output)
-        assert "Demo data added: 4 patients, 10 treatments, 16 images." in text
+        assert "Demo data added: 4 patients, 11 treatments, 16 images." in text
         assert "?token=" in text
         assert len(list((tmp_path / "d" / "dental_images").rglob("*.png"))) >= 5
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_one_demo_tooth_has_treatments_of_two_statuses(session, store):
+    """The chart shows a tooth's crown split in the colours of its statuses: the demo has one."""
+    demo.create_demo_data(session, store, today=TODAY)
+    statuses: dict[tuple[str, str], set[str]] = {}
+    for row in session.scalars(select(Treatment)):
+        statuses.setdefault((row.patient_id, row.tooth), set()).add(row.status)
+    assert any(len(found) >= 2 for found in statuses.values()), statuses

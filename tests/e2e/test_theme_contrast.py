@@ -46,6 +46,7 @@ TEXT_PAIRS = [
     ("toast-ink", "toast-ok-bg"),
     ("toast-ink", "toast-error-bg"),
     ("side-label", "card"),
+    ("badge-ink", "badge-bg"),  # a tooth's image count
 ]
 
 DECLARATION = re.compile(r"--([\w-]+):\s*([^;]+);")

@@ -1,10 +1,15 @@
 // The tooth chart: an SVG odontogram drawn from data. Upper arch on top, lower below, the
-// patient's right on the viewer's left. Keyboard: arrows move, Enter/Space selects.
+// patient's right on the viewer's left. Each tooth is a column: its outline (tooth-shapes.js,
+// roots towards the column's outer end), the colours of its treatments' statuses on the crown,
+// and its image badge beyond the roots. Keyboard: arrows move, Enter/Space selects.
 import { formatNumber, label, t, tn } from "./i18n.js";
+import { PERMANENT_SIZES, PRIMARY_SIZES, outline, toothSize } from "./tooth-shapes.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const PERMANENT_WIDTHS = [52, 44, 46, 48, 48, 62, 58, 54]; // central incisor .. third molar
-const PRIMARY_WIDTHS = [40, 34, 38, 46, 50]; // central incisor .. second molar
+const VIEW_WIDTH = 1000;
+const GAP = 6; // between two teeth of a row
+const BADGE_HEIGHT = 22;
+const BADGE_ROOM = BADGE_HEIGHT + 10; // the badges' own strip, beyond the longest root
 const STATUS_ORDER = ["in_progress", "planned", "completed", "cancelled"];
 export const STATUS_COLORS = {
   in_progress: "#3b82f6",
@@ -23,24 +28,22 @@ export function positionOf(code) {
   return i <= 4 ? 5 - i : i <= 9 ? i - 4 : i <= 14 ? 15 - i : i - 14;
 }
 
-function isPrimary(code) {
-  return !Number.isInteger(Number(code));
-}
-
-/** The status that matters most for a tooth's colour. */
-export function leadingStatus(treatments) {
-  for (const status of STATUS_ORDER) if (treatments.some((t) => t.status === status)) return status;
-  return null;
+/** The distinct statuses of a tooth's treatments, the one that matters most first: one band of
+ * colour each on the crown. */
+export function statusesOf(treatments) {
+  return STATUS_ORDER.filter((status) => treatments.some((t) => t.status === status));
 }
 
 /** Narrow teeth (primary incisors) with long labels (Palmer "URB"): a smaller font, never a
- * label that spills over the tooth's outline. */
-function fitLabel(label, room) {
-  const length = label.getComputedTextLength();
-  if (length > room && length > 0) {
-    const size = parseFloat(getComputedStyle(label).fontSize) || 19;
-    label.style.fontSize = `${Math.floor((size * room) / length)}px`;
-  }
+ * label that spills over the tooth's outline. All measured first, then all changed: one layout
+ * for the whole chart, not one per tooth. */
+function fitLabels(labels) {
+  if (!labels.length) return;
+  const size = parseFloat(getComputedStyle(labels[0].label).fontSize) || 20;
+  const lengths = labels.map(({ label }) => label.getComputedTextLength());
+  labels.forEach(({ label, room }, i) => {
+    if (lengths[i] > room) label.style.fontSize = `${Math.floor((size * room) / lengths[i])}px`;
+  });
 }
 
 function el(name, attrs = {}, parent = null) {
@@ -50,19 +53,55 @@ function el(name, attrs = {}, parent = null) {
   return node;
 }
 
-function layoutRow(codes, y0, curve, height, widths, gap, viewWidth) {
-  const sizes = codes.map((c) => widths[positionOf(c) - 1]);
-  const total = sizes.reduce((a, b) => a + b, 0) + gap * (codes.length - 1);
-  let x = (viewWidth - total) / 2;
+/** The height of a row's columns: the tallest tooth (crown and root) and the badges' strip. */
+function columnHeight(primary) {
+  const sizes = primary ? PRIMARY_SIZES : PERMANENT_SIZES;
+  return Math.max(...sizes.map((s) => s.crown + s.root)) + BADGE_ROOM;
+}
+
+/** One row of teeth placed side by side, centred, along an arch: `top` is the row's upper
+ * edge; the teeth at its ends sit `curve` nearer the other arch than those at the midline. */
+function layoutRow(codes, { top, upper, primary, curve }) {
+  const sizes = codes.map((c) => toothSize(positionOf(c), primary));
+  const total = sizes.reduce((sum, s) => sum + s.w, 0) + GAP * (codes.length - 1);
+  const height = columnHeight(primary);
+  const reach = height - BADGE_ROOM; // the longest crown and root
+  let x = (VIEW_WIDTH - total) / 2;
   return codes.map((code, i) => {
-    const w = sizes[i];
-    const centre = x + w / 2;
-    const offset = (centre - viewWidth / 2) / (viewWidth / 2);
-    const y = y0 + curve * offset * offset;
-    const slot = { code, x, y, w, h: height };
-    x += w + gap;
+    const size = sizes[i];
+    const centre = x + size.w / 2;
+    const offset = (centre - VIEW_WIDTH / 2) / (total / 2);
+    const bend = curve * offset * offset;
+    // the biting edge: upper teeth bite downwards, lower teeth upwards
+    const bite = upper ? top + height + bend : top + curve - bend;
+    const slot = {
+      code, x, w: size.w, upper, primary,
+      y: upper ? bite - height : bite, h: height,
+      cervical: upper ? bite - size.crown : bite + size.crown,
+      badgeY: upper ? bite - reach - BADGE_ROOM / 2 : bite + reach + BADGE_ROOM / 2,
+      mesialRight: centre < VIEW_WIDTH / 2,
+    };
+    x += size.w + GAP;
     return slot;
   });
+}
+
+/** The rows, top to bottom, and the chart's height. */
+function layoutChart(rows, showPrimary) {
+  const plan = [{ codes: rows.upper, upper: true, primary: false, curve: 22 }];
+  if (showPrimary) {
+    plan.push({ codes: rows.upper_primary, upper: true, primary: true, curve: 12 });
+    plan.push({ codes: rows.lower_primary, upper: false, primary: true, curve: 12 });
+  }
+  plan.push({ codes: rows.lower, upper: false, primary: false, curve: 22 });
+  let top = 4;
+  const laid = plan.map((row, i) => {
+    const slots = layoutRow(row.codes, { ...row, top });
+    const next = plan[i + 1];
+    top += columnHeight(row.primary) + row.curve + (next && next.upper !== row.upper ? 22 : 12);
+    return slots;
+  });
+  return { rows: laid, height: top - 8 };
 }
 
 export class ToothChart {
@@ -86,28 +125,23 @@ export class ToothChart {
     this.teeth = teeth;
     this.chart = chart;
     this.selected = selected;
-    const width = 1000;
-    const upper = layoutRow(rows.upper, 30, 70, 86, PERMANENT_WIDTHS, 6, width);
-    const lower = layoutRow(rows.lower, showPrimary ? 470 : 240, -70, 86, PERMANENT_WIDTHS, 6, width);
-    this.rows = [upper];
-    if (showPrimary) {
-      this.rows.push(layoutRow(rows.upper_primary, 215, 40, 64, PRIMARY_WIDTHS, 6, width));
-      this.rows.push(layoutRow(rows.lower_primary, 330, -40, 64, PRIMARY_WIDTHS, 6, width));
-    }
-    this.rows.push(lower);
-    const height = showPrimary ? 590 : 350;
+    const width = VIEW_WIDTH;
+    const { rows: laid, height } = layoutChart(rows, showPrimary);
+    this.rows = laid;
     this.svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
     this.svg.classList.toggle("with-primary", Boolean(showPrimary));
     this.svg.replaceChildren();
     this.nodes.clear();
-    el("line", { x1: width / 2, y1: 10, x2: width / 2, y2: height - 10, class: "midline" }, this.svg);
+    el("line", { x1: width / 2, y1: 4, x2: width / 2, y2: height - 4, class: "midline" }, this.svg);
     const side = (x, text) => {
-      const t = el("text", { x, y: height / 2 + 5, class: "side-label" }, this.svg);
+      const t = el("text", { x, y: height / 2 + 7, class: "side-label" }, this.svg);
       t.textContent = text;
     };
     side(18, "R");
     side(width - 30, "L");
-    for (const row of this.rows) for (const slot of row) this.drawTooth(slot);
+    const labels = [];
+    for (const row of this.rows) for (const slot of row) labels.push(this.drawTooth(slot));
+    fitLabels(labels);
     const start = [hadFocus, selected].find((code) => this.nodes.has(code)) || this.rows[0][0].code;
     this.setFocusable(start);
     if (hadFocus) this.focusQuietly(start);
@@ -128,37 +162,62 @@ export class ToothChart {
   drawTooth(slot) {
     const { code, x, y, w, h } = slot;
     const data = this.chart.teeth[code] || { total: 0, counts: {}, treatments: [] };
-    const status = leadingStatus(data.treatments);
+    const statuses = statusesOf(data.treatments);
+    const status = statuses[0] || null;
     const facts = this.teeth[code];
+    const shape = outline({ position: positionOf(code), ...slot });
     const group = el("g", {
       class: "tooth" + (status ? ` status-${status}` : "") + (code === this.selected ? " selected" : ""),
       role: "button",
       tabindex: "-1",
       "data-tooth": code,
+      "data-type": shape.type,
       "aria-label": `${facts.label}: ${facts.name}, ${tn("{n} image", "{n} images", data.total)}` +
-        (status ? `, ${STATUS_LABELS[status]}` : ""),
+        statuses.map((s) => `, ${STATUS_LABELS[s]}`).join(""),
       "aria-pressed": String(code === this.selected),
     }, this.svg);
-    const round = positionOf(code) >= 4 ? 14 : 18;
-    el("rect", {
-      x, y, width: w, height: h, rx: round, ry: round, class: "crown",
-      fill: status ? STATUS_COLORS[status] : "#ffffff",
-    }, group);
-    const label = el("text", { x: x + w / 2, y: y + h / 2 + 6, class: "tooth-label" }, group);
+    // the whole column takes the click, the hover and the focus ring, roots and badge included
+    el("rect", { x: x - GAP / 2 + 0.5, y, width: w + GAP - 1, height: h, rx: 8, class: "column" }, group);
+    for (const d of shape.roots) el("path", { d, class: "root" }, group);
+    el("path", { d: shape.crown, class: "crown", fill: status ? STATUS_COLORS[status] : "#ffffff" }, group);
+    if (statuses.length > 1) {
+      // one band of colour per status across the crown, in the crown's outline
+      const clipId = `crown-clip-${code}`;
+      el("path", { d: shape.crown }, el("clipPath", { id: clipId }, group));
+      const bands = el("g", { class: "status-bands", "clip-path": `url(#${clipId})` }, group);
+      const band = w / statuses.length;
+      statuses.forEach((s, i) => {
+        el("rect", {
+          x: x + i * band, y: shape.crownTop - 12, width: band + (i < statuses.length - 1 ? 0.5 : 0),
+          height: shape.crownBottom - shape.crownTop + 24, fill: STATUS_COLORS[s], class: `status-band band-${s}`, "data-status": s,
+        }, bands);
+      });
+      el("path", { d: shape.crown, class: "crown-edge" }, group);
+    }
+    const label = el("text", { x: x + w / 2, y: (shape.crownTop + shape.crownBottom) / 2 + 7, class: "tooth-label" }, group);
     label.textContent = facts.label;
-    fitLabel(label, w - 8);
     if (data.total > 0) {
+      // in the tooth's own column, beyond its roots: never over a neighbour
+      const text = data.total > 99 ? "99+" : formatNumber(data.total);
       const badge = el("g", { class: "badge" }, group);
-      el("circle", { cx: x + w - 4, cy: y + 4, r: 13 }, badge);
-      const count = el("text", { x: x + w - 4, y: y + 9 }, badge);
-      count.textContent = data.total > 99 ? "99+" : String(data.total);
+      const pill = el("rect", { y: slot.badgeY - BADGE_HEIGHT / 2, height: BADGE_HEIGHT, rx: BADGE_HEIGHT / 2 }, badge);
+      const count = el("text", { x: x + w / 2, y: slot.badgeY + 5 }, badge);
+      count.textContent = text;
+      // measured by its characters: the chart may be drawn while it is still hidden
+      const width = Math.min(w - 2, Math.max(BADGE_HEIGHT, 12 + 9 * text.length));
+      pill.setAttribute("x", x + (w - width) / 2);
+      pill.setAttribute("width", width);
     }
     group.addEventListener("click", () => this.choose(code));
     group.addEventListener("mouseenter", () => this.showTooltip(code));
     group.addEventListener("mouseleave", () => this.hideTooltip());
-    group.addEventListener("focus", () => !this.quiet && group.matches(":focus-visible") && this.showTooltip(code));
+    group.addEventListener("focus", () => {
+      if (this.focused !== code) this.setFocusable(code); // the arrow keys go on from here
+      if (!this.quiet && group.matches(":focus-visible")) this.showTooltip(code);
+    });
     group.addEventListener("blur", () => this.hideTooltip());
     this.nodes.set(code, { group, slot });
+    return { label, room: w - 8 };
   }
 
   choose(code) {
@@ -222,7 +281,9 @@ export class ToothChart {
     lines.push(counts.length ? counts.map(([k, n]) => `${label("image_types", k)}: ${formatNumber(n)}`).join(" · ") : `<em>${escapeHtml(t("No images"))}</em>`);
     this.tooltip.innerHTML = lines.join("<br>");
     this.tooltip.hidden = false;
-    const box = this.nodes.get(code).group.getBoundingClientRect();
+    // under the crown of an upper tooth (over the bite, not the roots); under a lower tooth
+    const { group, slot } = this.nodes.get(code);
+    const box = (slot.upper ? group.querySelector(".crown") : group).getBoundingClientRect();
     const host = this.tooltip.offsetParent.getBoundingClientRect();
     const left = Math.min(box.left - host.left, host.width - this.tooltip.offsetWidth - 8);
     this.tooltip.style.left = `${Math.max(4, left)}px`;

@@ -190,7 +190,7 @@ async function uploadFinished(batch) {
   if (state.patientId === batch.patientId) {
     if (panel.shows(batch.patientId, batch.tooth)) {
       panel.showUploaded(batch.imageType);
-      work.push(panel.refresh());
+      work.push(panel.refresh().then(() => panel.shows(batch.patientId, batch.tooth) && panel.revealImages(batch.imageIds)));
     }
     work.push(refreshPatient());
   }
@@ -234,11 +234,39 @@ async function selectTooth(code) {
   renderChart();
   if (code !== GENERAL) chart.moveFocus(code);
   await shown;
-  // The panel starts below the chart: bring it into view once it is filled. Only scrolling: the
-  // focus stays on the tooth, so the arrow keys keep moving in the chart (and bring it back).
+  // Bring the panel into view once it is filled. Only scrolling: the focus stays on the tooth,
+  // so the arrow keys keep moving in the chart.
   if (panel.tooth !== code) return; // another tooth was chosen meanwhile
+  revealPanel(code);
+}
+
+/** Is the tooth panel beside the chart (a wide window) rather than below it? */
+function sideBySide() {
+  return getComputedStyle($("#patient-view")).display === "grid";
+}
+
+/** Show the chosen tooth's panel without taking the chart away. Beside the chart: back up to
+ * the panel's top if its previous images had been scrolled (the chart is sticky and stays).
+ * Below the chart: down as far as the panel's first images, never so far that the chosen tooth
+ * leaves the screen. */
+function revealPanel(code) {
+  const main = $("main");
+  const view = main.getBoundingClientRect();
+  const top = $("#tooth-panel").getBoundingClientRect().top - view.top;
+  let by;
+  if (sideBySide()) {
+    by = Math.min(0, top - 16);
+  } else {
+    const shown = panel.shownCards()[0] || $(panel.tab === "timeline" ? "#timeline" : "#image-grid");
+    const box = shown.getBoundingClientRect();
+    const wanted = Math.min(box.bottom, box.top + 120) + 16 - view.bottom;
+    const chosen = code === GENERAL ? $("#general-tile") : chart.nodes.get(code)?.group;
+    const keep = chosen ? chosen.getBoundingClientRect().top - view.top - 8 : wanted;
+    by = Math.max(0, Math.min(wanted, keep, top));
+  }
+  if (Math.abs(by) < 1) return;
   const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-  $("#tooth-panel").scrollIntoView({ behavior: smooth ? "smooth" : "auto", block: "nearest" });
+  main.scrollBy({ top: by, behavior: smooth ? "smooth" : "auto" });
 }
 
 async function editPatient(patient) {

@@ -10,6 +10,7 @@ import {
 /** The place of a patient's images that belong to no one tooth (a panoramic x-ray, a
  * portrait): opened in this panel like a tooth, without treatments. */
 export const GENERAL = "general";
+const NEW_MARK_MS = 4000; // how long new uploads stay marked
 
 const TEXT = {
   loading: t("Loading…"),
@@ -225,6 +226,17 @@ export class ToothPanel {
   /** New images of `imageType` landed on the open tooth: show a tab where they are seen. */
   showUploaded(imageType) {
     if (this.tab !== "timeline" && this.tab !== imageType) this.tab = "all";
+  }
+
+  /** Images just uploaded to this tooth: marked for a moment, and scrolled to where the user
+   * is looking if the grid had them out of sight. */
+  revealImages(imageIds) {
+    const cards = [...this.shownCards()].filter((card) => imageIds.includes(card.dataset.imageId));
+    if (!cards.length) return;
+    for (const card of cards) card.classList.add("new");
+    setTimeout(() => cards.forEach((card) => card.classList.remove("new")), NEW_MARK_MS);
+    const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    cards[0].scrollIntoView({ block: "nearest", behavior: smooth ? "smooth" : "auto" });
   }
 
   visibleImages() {

@@ -62,7 +62,7 @@ export class UploadTray {
    * (by the native dialog). Resolves when the batch has ended. */
   async start({ patient, tooth, toothLabel, place, imageType, treatmentId, takenDate, files, errors = [] }) {
     this.dropFinished(); // the tray shows the latest uploads, and those still running
-    const batch = { patientId: patient.id, patientName: patient.full_name || TEXT.noName, tooth, toothLabel, place: place || t("tooth {label}", { label: toothLabel }), imageType };
+    const batch = { patientId: patient.id, patientName: patient.full_name || TEXT.noName, tooth, toothLabel, place: place || t("tooth {label}", { label: toothLabel }), imageType, imageIds: [] };
     const box = this.batchBox(batch);
     const list = box.querySelector("ul");
     const status = box.querySelector(".batch-status");
@@ -97,7 +97,8 @@ export class UploadTray {
       while (queue.length) {
         const { file, row } = queue.shift();
         try {
-          await uploadAsking(path, file, fields, row.progress);
+          const answer = await uploadAsking(path, file, fields, row.progress);
+          for (const result of answer?.results || []) if (result.image) batch.imageIds.push(result.image.id);
           row.done();
           stored += 1;
         } catch (error) {
