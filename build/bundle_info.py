@@ -122,6 +122,12 @@ def os_key(platform: str) -> str:
 DICOM_PACKAGES = ("numpy", "pydicom", "pynetdicom", "pylibjpeg", "libjpeg", "openjpeg", "rle")
 
 
+# cryptography's native part does not load under Wine 8 either ("DLL load failed while importing
+# _rust"): the Windows build leaves it out, and encrypted backups there run their AES on
+# pycryptodomex (backend.backup.winzip_aes), the same bytes, slower.
+WINE_UNLOADABLE = ("cryptography",)
+
+
 def has_dicom(platform: str) -> bool:
     """Whether the bundle built on `platform` (sys.platform) carries DICOM support."""
     return os_key(platform) != "win32"
@@ -132,7 +138,8 @@ def excluded_modules(platform: str) -> list[str]:
     key = os_key(platform)
     qt = QT_UNUSED if key == "linux" else ()
     dicom = () if has_dicom(platform) else DICOM_PACKAGES
-    return [*ALWAYS_EXCLUDED, *EXCLUDED_BY_OS[key], *qt, *dicom]
+    wine = WINE_UNLOADABLE if key == "win32" else ()
+    return [*ALWAYS_EXCLUDED, *EXCLUDED_BY_OS[key], *qt, *dicom, *wine]
 
 
 def mac_info_plist(app_version: str) -> dict[str, Any]:

@@ -4,6 +4,8 @@ pipelined AES-NI and SHA-1 without the CPU's SHA instructions; that made an encr
 take twice as long as a plain one. Here the same format (AppNote AE-1/AE-2: keys by PBKDF2-HMAC-
 SHA1 over 1000 rounds, AES in CTR mode with a little-endian counter starting at 1, HMAC-SHA1
 of the ciphertext cut to 10 bytes) runs on OpenSSL through `cryptography` and `hashlib`.
+Where `cryptography`'s native part cannot be loaded (Wine, where the Windows build is made and
+checked, cannot load it), AES-ECB comes from pycryptodomex instead: the same bytes, slower.
 
 OpenSSL's CTR mode counts big-endian, WinZip little-endian, so the counter blocks are built
 here and encrypted with AES-ECB, which is the definition of CTR mode: block n of keystream is
@@ -17,12 +19,13 @@ import hashlib
 import hmac
 import os
 import struct
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 import pyzipper
+from Cryptodome.Cipher import AES
 from Cryptodome.Util.strxor import strxor
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from pyzipper import zipfile_aes
 
 BLOCK = 16
@@ -32,12 +35,24 @@ PBKDF2_ROUNDS = 1000
 HMAC_BYTES = 10
 
 
+def aes_ecb(key: bytes) -> Callable[[bytes], bytes]:
+    """AES-ECB encryption under `key` of whole blocks: OpenSSL's when `cryptography` loads,
+    else pycryptodomex's."""
+    try:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    except ImportError:
+        encrypt: Callable[[bytes], bytes] = AES.new(key, AES.MODE_ECB).encrypt
+        return encrypt
+    update: Callable[[bytes], bytes] = Cipher(algorithms.AES(key), modes.ECB()).encryptor().update
+    return update
+
+
 class CounterKeystream:
     """AES-CTR with WinZip's little-endian 128-bit counter, starting at 1: `apply(data)`
     encrypts or decrypts (the same XOR) the next bytes of the stream."""
 
     def __init__(self, key: bytes) -> None:
-        self._ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+        self._ecb = aes_ecb(key)
         self._counter = 1
         self._spare = b""
 
@@ -48,7 +63,7 @@ class CounterKeystream:
             low = self._counter % RUN
             take = min(count, RUN - low)
             table = _counter_run(self._counter // RUN)[BLOCK * low : BLOCK * (low + take)]
-            parts.append(self._ecb.update(table))
+            parts.append(self._ecb(table))
             self._counter += take
             count -= take
         return parts[0] if len(parts) == 1 else b"".join(parts)

@@ -190,9 +190,23 @@ def test_a_pc_sharing_the_database_can_keep_the_passphrase_once_it_is_typed_ther
 # -- the archive -------------------------------------------------------------------------------
 
 
-def test_the_openssl_keystream_is_winzips_little_endian_counter_mode():
+@pytest.mark.parametrize("openssl", [True, False], ids=["openssl", "without-cryptography"])
+def test_the_openssl_keystream_is_winzips_little_endian_counter_mode(openssl, monkeypatch):
+    """Also where `cryptography` cannot load (Wine): the same keystream from pycryptodomex."""
+    import builtins
+
     from Cryptodome.Cipher import AES
     from Cryptodome.Util import Counter
+
+    if not openssl:
+        real_import = builtins.__import__
+
+        def without_cryptography(name, *args, **kwargs):
+            if name.startswith("cryptography"):
+                raise ImportError(name)
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", without_cryptography)
 
     from backend.backup.winzip_aes import RUN, CounterKeystream
 
