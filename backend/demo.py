@@ -18,7 +18,7 @@ from backend.errors import Conflict
 from backend.i18n import gettext
 from backend.models import Patient
 from backend.storage import ImageStore
-from backend.usecases import images, patients, treatments
+from backend.usecases import images, patients, trash, treatments
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +243,7 @@ def create_demo_data(
         session.rollback()
         for patient_id in created:
             patients.delete_patient(session, store, patient_id)
+        trash.purge(session, store, everything=True, patient_ids=created)  # not even in the trash
         raise
     log.info(
         "demo data created: %d patients, %d treatments, %d images",

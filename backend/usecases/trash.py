@@ -16,7 +16,7 @@ worst a second name of the same file stays behind (`check` reports it and its re
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -333,19 +333,28 @@ def list_trash(session: Session) -> dict[str, Any]:
 
 
 def purge(
-    session: Session, store: ImageStore, *, everything: bool = False, now: datetime | None = None
+    session: Session,
+    store: ImageStore,
+    *,
+    everything: bool = False,
+    now: datetime | None = None,
+    patient_ids: Collection[str] | None = None,
 ) -> dict[str, int]:
     """Remove for good what has been in the trash longer than the setting allows (with
-    `everything`: all of it). Files go first, then the rows: a crash in between leaves rows
-    whose file is gone, which the next purge removes. An item whose file another program holds
-    open (Windows) stays for the next purge."""
+    `everything`: all of it; with `patient_ids`: only those patients, and their images, of
+    what is due). Files go first, then the rows: a crash in between leaves rows whose file is
+    gone, which the next purge removes. An item whose file another program holds open
+    (Windows) stays for the next purge."""
     cutoff = (now or utcnow()) - timedelta(days=trash_days(session))
 
     def due(column: Any) -> Any:
         return column.is_not(None) if everything else column < cutoff
 
     purged = {"patients": 0, "images": 0}
-    for patient_id in list(session.scalars(select(Patient.id).where(due(Patient.deleted_at)))):
+    due_patients = select(Patient.id).where(due(Patient.deleted_at))
+    if patient_ids is not None:
+        due_patients = due_patients.where(Patient.id.in_(list(patient_ids)))
+    for patient_id in list(session.scalars(due_patients)):
         image_ids = list(session.scalars(select(Image.id).where(Image.patient_id == patient_id)))
         try:
             store.remove_trash_tree(patient_id)
@@ -360,7 +369,10 @@ def purge(
             store.remove_thumbnail(image_id)
         purged["patients"] += 1
         purged["images"] += len(image_ids)
-    for image in list(session.scalars(select(Image).where(due(Image.deleted_at)))):
+    loose = select(Image).where(due(Image.deleted_at))
+    if patient_ids is not None:
+        loose = loose.where(Image.patient_id.in_(list(patient_ids)))
+    for image in list(session.scalars(loose)):
         try:
             store.remove(image.relative_path)
         except FileInUse:

@@ -95,7 +95,7 @@ def test_a_failure_halfway_leaves_an_empty_installation(session, store, monkeypa
         demo.create_demo_data(session, store)
     assert count(session, Patient) == 0 and count(session, Treatment) == 0
     assert image_row_count(session) == 0
-    assert store.tree_usage() == (0, 0)
+    assert store.tree_usage() == (0, 0) and store.tree_usage(trash=True) == (0, 0)
     monkeypatch.setattr(images, "add_images", real_add)
     assert demo.create_demo_data(session, store) == EXPECTED
 

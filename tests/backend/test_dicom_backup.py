@@ -53,6 +53,7 @@ def test_one_patient_restored_from_a_backup_keeps_the_dicom_file_and_its_facts(r
     archive = create_backup(runtime, runtime.settings.backups_dir).path
     with runtime.sessions() as session:
         patients.delete_patient(session, runtime.store, patient.id)
+        trash.purge(session, runtime.store, everything=True)  # gone for good, not in the trash
     opened = patient_source.open_backup(runtime.settings, archive, Progress())
 
     patient_restore.restore_patient(runtime, opened, patient.id)

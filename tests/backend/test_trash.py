@@ -357,3 +357,16 @@ def test_the_background_upkeep_purges_what_is_due_at_start(runtime, settings):
     with runtime.sessions() as session:
         assert not due_file.exists() and session.get(Image, due_id) is None
         assert session.get(Image, kept_id).deleted_at is not None
+
+
+def test_purging_named_patients_leaves_the_rest_of_the_trash(session, store):
+    from backend.usecases import patients, trash
+
+    kept = patients.create_patient(session, {"full_name": "Kept in the trash"})
+    gone = patients.create_patient(session, {"full_name": "Gone for good"})
+    patients.delete_patient(session, store, kept.id)
+    patients.delete_patient(session, store, gone.id)
+    purged = trash.purge(session, store, everything=True, patient_ids=[gone.id])
+    assert purged["patients"] == 1
+    listed = trash.list_trash(session)
+    assert [p["id"] for p in listed["patients"]] == [kept.id]
