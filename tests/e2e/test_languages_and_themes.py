@@ -25,6 +25,12 @@ NOT_TRANSLATED = {
     "FDI",
     "Palmer",
     "DICOM",
+    # DICOM's service names (C-STORE, C-ECHO) and example AE titles of x-ray units, as the
+    # units' own settings write them
+    "STORE",
+    "ECHO",
+    "XRAY",
+    "PANO",
     "EXIF",
     "HEIC",
     "HEIF",

@@ -646,13 +646,14 @@ def test_settings_log_filters_and_storage_report(page, session, store, settings,
     # storage: the two stored images, their sizes, thumbnails, free space
     report = page.locator("#storage-report")
     total = len(good) + len(also_good)
-    expect(report.locator("dt")).to_have_text(["Images", "Thumbnails", "Free space"])
+    expect(report.locator("dt")).to_have_text(["Images", "Trash", "Thumbnails", "Free space"])
     expect(report.locator("dd").nth(0)).to_have_text(f"2 records · 2 files · {format_bytes(total)}")
+    expect(report.locator("dd").nth(1)).to_have_text(f"0 files · {format_bytes(0)}")  # none deleted
     thumbs = sum(
         p.stat().st_size for p in settings.data_dir.rglob("*") if "thumb" in str(p) and p.is_file()
     )
-    expect(report.locator("dd").nth(1)).to_have_text(format_bytes(thumbs))
-    expect(report.locator("dd").nth(2)).to_have_text(
+    expect(report.locator("dd").nth(2)).to_have_text(format_bytes(thumbs))
+    expect(report.locator("dd").nth(3)).to_have_text(
         re.compile(r"^[\d.]+ [KMGT]?B of [\d.]+ [KMGT]?B$")
     )
     page.locator(".log-table").scroll_into_view_if_needed()

@@ -98,7 +98,8 @@ export class SettingsPage {
     result.textContent = t("Connecting…");
     try {
       const answer = await api("POST", "api/settings/server/test", { db_url: this.serverForm().db_url });
-      result.textContent = answer.ok ? `✔ ${t("{message} {server} (schema: {schema})", { message: answer.message, server: answer.server, schema: answer.schema })}` : `✖ ${answer.message}`;
+      const reached = t("{message} {server} (schema: {schema})", { message: answer.message, server: answer.server, schema: answer.schema });
+      result.textContent = answer.ok ? `✔ ${reached}` : `✖ ${answer.message}`;
       result.className = answer.ok ? "ok-text" : "warning";
     } catch (error) {
       result.textContent = `✖ ${error.message}`;
@@ -133,10 +134,11 @@ export class SettingsPage {
       const s = await ask.get("api/storage");
       const images = t("{records} records · {files} files · {size}", { records: s.image_rows, files: s.image_files, size: formatBytes(s.image_bytes) });
       const free = t("{free} of {total}", { free: formatBytes(s.free_bytes), total: formatBytes(s.total_bytes) });
+      const trash = tn("{n} file · {size}", "{n} files · {size}", s.trash_files, { size: formatBytes(s.trash_bytes) });
       box.innerHTML = `
         <dl>
           <dt>${escapeHtml(t("Images"))}</dt><dd>${escapeHtml(images)}</dd>
-          <dt>${escapeHtml(t("Trash"))}</dt><dd>${escapeHtml(tn("{n} file · {size}", "{n} files · {size}", s.trash_files, { size: formatBytes(s.trash_bytes) }))}</dd>
+          <dt>${escapeHtml(t("Trash"))}</dt><dd>${escapeHtml(trash)}</dd>
           <dt>${escapeHtml(t("Thumbnails"))}</dt><dd>${formatBytes(s.thumbnail_bytes)}</dd>
           <dt>${escapeHtml(t("Free space"))}</dt><dd>${escapeHtml(free)}</dd>
         </dl>
