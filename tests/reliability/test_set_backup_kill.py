@@ -20,7 +20,7 @@ from backend.backup.set_prune import prune_set
 from backend.backup.set_verify import verify_set
 from backend.config import load_settings
 from backend.startup import open_runtime
-from backend.usecases import patients
+from backend.usecases import patients, trash
 from backend.usecases.images import Upload, add_images
 from tests.backup_data import populate
 from tests.helpers import image_bytes
@@ -60,6 +60,7 @@ def template(tmp_path_factory) -> Template:
     with runtime.sessions() as session:
         gone = patients.search_patients(session)[0]
         patients.delete_patient(session, runtime.store, gone.id)
+        trash.purge(session, runtime.store, everything=True)  # gone for good, not in the trash
         later = patients.create_patient(session, {"full_name": "Only In The Live Data"})
         add_images(
             session,
