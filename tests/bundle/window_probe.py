@@ -17,7 +17,7 @@ from PIL import Image, ImageGrab
 from tests.bundle.launch import start, stop, wait_until_ready
 
 TOP_BAR = (0x0F, 0x3D, 0x3A)  # .topbar background
-CROWN_STROKE = (0x94, 0xA3, 0xB8)  # outline of every tooth in the chart
+CROWN_STROKE = (0x83, 0x91, 0xA5)  # outline of every tooth in the chart (--crown-line, light)
 TOP_BAR_BOX = (735, 2, 1035, 28)  # between the search field and the buttons
 CHART_BOX = (260, 40, 1280, 800)  # right of the patient list
 CHART_MIN_PIXELS = 3000  # 32 outlined teeth give ~12k; the welcome view has none
