@@ -22,7 +22,15 @@ from backend.backup.winzip_aes import FastAESZipFile
 from backend.i18n import gettext
 
 # What a damaged archive raises from either zip implementation (pyzipper has its own copy).
-BAD_ZIP: tuple[type[Exception], ...] = (zipfile.BadZipFile, pyzipper.BadZipFile)
+# NotImplementedError: a directory naming a zip version or feature no reader has (a damaged
+# byte can make one), which says as much as a damaged directory.
+BAD_ZIP: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    pyzipper.BadZipFile,
+    NotImplementedError,
+)
+# And what else an unreadable zip raises: the file itself, a garbled name.
+UNREADABLE: tuple[type[Exception], ...] = (*BAD_ZIP, OSError, ValueError)
 AES_STRENGTH_256 = 3
 
 
@@ -36,7 +44,7 @@ def file_is_encrypted(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
             return is_encrypted(archive)
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except UNREADABLE:
         return False
 
 

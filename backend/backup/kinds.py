@@ -38,7 +38,7 @@ def detect_kind(path: Path) -> str:
         try:
             with zipfile.ZipFile(path) as archive:
                 names = {name.replace("\\", "/") for name in archive.namelist()}
-        except (zipfile.BadZipFile, OSError, ValueError):
+        except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError):
             return BROKEN_ZIP
         if MANIFEST_NAME in names:
             return BACKUP

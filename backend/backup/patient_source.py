@@ -306,7 +306,7 @@ def _open_zip(
                 _path, nbytes, digest = extract_member(opened, info, folder, ARCHIVE_DATABASE)
             except UnsafeArchive as exc:
                 raise BackupInvalid([str(exc)]) from exc
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError) as exc:
         if isinstance(exc, BackupInvalid | ValidationError):
             raise
         raise BackupInvalid([gettext("The backup cannot be read ({exc}).", exc=exc)]) from exc

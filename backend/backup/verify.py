@@ -23,7 +23,7 @@ from backend.backup.archive_safety import (
     stream_member,
 )
 from backend.backup.dbcheck import snapshot_problems
-from backend.backup.encrypted_zip import BAD_ZIP, is_encrypted, open_backup
+from backend.backup.encrypted_zip import BAD_ZIP, UNREADABLE, is_encrypted, open_backup
 from backend.backup.errors import BackupInvalid
 from backend.backup.legacy import json_export
 from backend.backup.manifest import (
@@ -118,7 +118,7 @@ def _unknown_problem(path: Path, size: int) -> str:
         try:
             with zipfile.ZipFile(path) as archive:
                 prefixed = layout_problems(archive)
-        except (zipfile.BadZipFile, OSError, ValueError):
+        except UNREADABLE:
             prefixed = []
         if prefixed:
             return prefixed[0]
@@ -307,7 +307,7 @@ def _verify_legacy(
                 with open(database, "wb") as handle:
                     stream_member(archive, info, handle.write)
                 report.problems += _legacy_db_problems(database)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except UNREADABLE as exc:
         report.problems.append(f"{BROKEN_ZIP} ({exc})")
 
 

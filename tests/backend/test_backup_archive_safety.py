@@ -335,3 +335,26 @@ def test_verifying_says_when_there_is_no_room_to_check_the_database(runtime, mon
     [problem] = report.problems
     assert problem.startswith("The database inside cannot be checked. Unpacking it needs")
     assert "1000 bytes is free" in problem
+
+
+def test_a_directory_naming_a_zip_version_no_reader_has_is_a_damaged_backup(runtime):
+    """A flipped byte can make an entry ask for zip version 14.8: the zip reader then raises
+    NotImplementedError, which must read as a damaged archive, never as a crash."""
+    from backend.backup import kinds
+    from backend.backup.errors import BackupInvalid
+
+    populate(runtime, patients_count=1)
+    archive = create_backup(runtime, runtime.settings.backups_dir).path
+    data = bytearray(archive.read_bytes())
+    entry = data.index(b"PK\x01\x02")  # the first central directory entry
+    struct.pack_into("<H", data, entry + 6, 148)  # version needed to extract
+    archive.write_bytes(bytes(data))
+    with pytest.raises(NotImplementedError):
+        zipfile.ZipFile(archive)
+    assert kinds.detect_kind(archive) == kinds.BROKEN_ZIP
+    report = verify_archive(archive)
+    assert not report.ok and report.problems
+    before = state_of(runtime)
+    with pytest.raises(BackupInvalid):
+        restore_backup(runtime, archive)
+    assert state_of(runtime) == before
