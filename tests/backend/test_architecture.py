@@ -138,7 +138,7 @@ def import_edges(root: Path = BACKEND) -> dict[str, set[tuple[str, str]]]:
                 continue
             imported = unit_of(target, root)
             if imported != source:
-                edges.setdefault(source, set()).add((imported, str(path.relative_to(root))))
+                edges.setdefault(source, set()).add((imported, path.relative_to(root).as_posix()))
     return edges
 
 
