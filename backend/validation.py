@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -250,7 +251,7 @@ def flag(value: Any, field: str) -> bool:
     )
 
 
-def only_known_fields(data: Mapping[str, Any], allowed: set[str]) -> None:
+def only_known_fields(data: Mapping[str, Any], allowed: AbstractSet[str]) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValidationError(gettext("Unknown field '{name}'.", name=unknown[0]), field=unknown[0])

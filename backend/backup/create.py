@@ -27,7 +27,7 @@ from backend.backup.errors import BackupFailed
 from backend.backup.fsutil import ensure_writable_folder, require_free_space
 from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME, Entry, Manifest
 from backend.backup.snapshot import read_facts, snapshot_database
-from backend.backup.verify import verify_archive
+from backend.backup.verify import VerifyReport, verify_archive
 from backend.config import IMAGES_DIRNAME
 from backend.fileio import discard, fsync_file, publish_new, remove_path, remove_stale
 from backend.i18n import gettext, ngettext
@@ -134,14 +134,7 @@ def create_backup(
         report = verify_archive(
             temp, progress=progress, work_dir=work, own_totals=False, passphrase=passphrase
         )
-        if not report.ok:
-            raise BackupFailed(
-                gettext(
-                    "The backup did not verify after it was written: {problems} Nothing was kept; "
-                    "check the disk and try again.",
-                    problems=report.problems[0],
-                )
-            )
+        require_verified(report)
         final = publish_new(temp, folder, final_name)
     finally:
         discard(temp)
@@ -156,6 +149,19 @@ def create_backup(
         ", encrypted" if passphrase else "",
     )
     return BackupResult(final, size, manifest, _warnings(manifest), passphrase is not None)
+
+
+def require_verified(report: VerifyReport) -> None:
+    """BackupFailed, naming the first problem, unless the check of what was just written found
+    none."""
+    if not report.ok:
+        raise BackupFailed(
+            gettext(
+                "The backup did not verify after it was written: {problems} Nothing was kept; "
+                "check the disk and try again.",
+                problems=report.problems[0],
+            )
+        )
 
 
 def _live_database_size(runtime: Runtime) -> int:

@@ -51,7 +51,7 @@ from backend.models import Base, Image, ImageDicom, LegacyLink, Patient, Treatme
 from backend.runtime import Runtime
 from backend.serializers import patient_dict
 from backend.storage import GENERAL, UnsafePath, image_folder, resolve_under
-from backend.usecases.patients import search_patients
+from backend.usecases.patients import PATIENT_FIELD_ORDER, search_patients
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +60,7 @@ TREATMENTS = Base.metadata.tables[Treatment.__tablename__]
 IMAGES = Base.metadata.tables[Image.__tablename__]
 DICOM = Base.metadata.tables[ImageDicom.__tablename__]
 LINKS = Base.metadata.tables[LegacyLink.__tablename__]
-COMPARED_PATIENT_FIELDS = (
-    "serial_number",
-    "full_name",
-    "gender",
-    "age",
-    "phone",
-    "email",
-    "address",
-    "allergies",
-    "medical_conditions",
-    "patient_condition",
-    "notes",
-)
+COMPARED_PATIENT_FIELDS = PATIENT_FIELD_ORDER
 # Its own name, so that these database-only safety backups never push out of the kept ones the
 # full safety backup that a whole restore made.
 SAFETY_PREFIX = "safety-before-patient-restore"

@@ -38,8 +38,8 @@ from backend.backup.create import (
     _plan,
     _Planned,
     _row_still_exists,
+    require_verified,
 )
-from backend.backup.errors import BackupFailed
 from backend.backup.fsutil import ensure_writable_folder, require_free_space
 from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME, Entry, Manifest
 from backend.backup.set_verify import verify_set_backup
@@ -161,14 +161,7 @@ def create_set_backup(
         report = verify_set_backup(
             part, progress=progress, work_dir=work, own_totals=False, rehash=added
         )
-        if not report.ok:
-            raise BackupFailed(
-                gettext(
-                    "The backup did not verify after it was written: {problems} Nothing was kept; "
-                    "check the disk and try again.",
-                    problems=report.problems[0],
-                )
-            )
+        require_verified(report)
         fsync_dir(part)
         final = publish_dir(part, set_dir / bs.BACKUPS_DIR, stamp)
     finally:

@@ -21,7 +21,8 @@ from backend.usecases import trash
 
 log = logging.getLogger(__name__)
 
-PATIENT_FIELDS = {
+# A patient's own fields, in the order the program shows them.
+PATIENT_FIELD_ORDER = (
     "serial_number",
     "full_name",
     "gender",
@@ -33,7 +34,8 @@ PATIENT_FIELDS = {
     "medical_conditions",
     "patient_condition",
     "notes",
-}
+)
+PATIENT_FIELDS = frozenset(PATIENT_FIELD_ORDER)
 GENDERS = ("male", "female", "other")
 
 
