@@ -116,6 +116,8 @@ def process_start_time(pid: int | None = None) -> str | None:
             ["ps", "-o", "lstart=", "-p", str(pid)],
             capture_output=True,
             text=True,
+            encoding="utf-8",
+            errors="replace",
             timeout=5,
             check=False,
         ).stdout.strip()

@@ -32,6 +32,7 @@ def dental(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.C
         cwd=ROOT,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=120,
         env=env,
         input=stdin,

@@ -17,7 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run(*args: str, env: dict | None = None, timeout: int = 60) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+        env=env,
     )
 
 
@@ -33,6 +39,7 @@ def _start(args: list[str], env: dict) -> tuple[subprocess.Popen, str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        encoding="utf-8",
         env=env,
     )
     deadline = time.monotonic() + 30

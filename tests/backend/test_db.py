@@ -71,6 +71,7 @@ def test_pcs_starting_at_once_upgrade_a_shared_postgresql_database_once():
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                encoding="utf-8",
             )
             for _ in range(3)
         ]

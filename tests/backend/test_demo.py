@@ -139,6 +139,7 @@ def test_serve_with_demo_prints_what_was_made_then_serves(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        encoding="utf-8",
         env=env,
     )
     try:

@@ -20,6 +20,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
         cwd=ROOT,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=120,
         stdin=subprocess.DEVNULL,
     )

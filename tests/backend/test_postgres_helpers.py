@@ -36,6 +36,7 @@ def test_the_template_is_dropped_when_the_test_process_ends():
         cwd=ROOT,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=120,
     )
     assert done.returncode == 0, done.stderr

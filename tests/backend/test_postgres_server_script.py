@@ -51,7 +51,13 @@ def test_the_url_is_the_only_output_and_a_started_server_does_not_hold_it(tmp_pa
     write_stubs(tmp_path)
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "STATE": str(tmp_path)}
     done = subprocess.run(
-        ["bash", str(SCRIPT)], capture_output=True, text=True, env=env, timeout=20, check=True
+        ["bash", str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=20,
+        check=True,
     )
     assert done.stdout == "postgresql+psycopg://dental_test:dental_test@127.0.0.1:5433/postgres\n"
     assert "Removed stale pid file." in done.stderr

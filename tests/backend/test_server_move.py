@@ -132,6 +132,7 @@ def run_move_command(settings, server_url) -> subprocess.CompletedProcess:
         cwd=ROOT,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=120,
     )
 

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BACKEND = ROOT / "backend"
 CHECKED = sorted([*BACKEND.rglob("*.py"), *(ROOT / "tests").rglob("*.py")])
 TEXT_METHODS = {"read_text", "write_text"}
+TEXT_PIPE_FLAGS = {"text", "universal_newlines"}
 
 
 def _mode(call: ast.Call) -> str:
@@ -37,7 +38,10 @@ def _text_calls_without_encoding(source: str) -> list[int]:
         # A mode the source does not spell out ("?") is the caller's: binary or text.
         mode = _mode(node)
         text_open = isinstance(func, ast.Name) and func.id == "open" and not {"b", "?"} & set(mode)
-        if text_method or text_open:
+        # subprocess in text mode decodes a child's output with the locale's encoding (cp1252
+        # on Windows); the program writes redirected output as UTF-8.
+        text_pipe = any(k.arg in TEXT_PIPE_FLAGS for k in node.keywords)
+        if text_method or text_open or text_pipe:
             lines.append(node.lineno)
     return lines
 
@@ -49,5 +53,8 @@ def test_text_is_read_and_written_as_utf8(path):
 
 def test_the_check_sees_a_missing_encoding():
     assert _text_calls_without_encoding("p.write_text('x')\nopen(p, 'w')\nopen(p)\n") == [1, 2, 3]
+    assert _text_calls_without_encoding(
+        "run(['x'], text=True)\nrun(['x'], text=True, encoding='utf-8')\n"
+    ) == [1]
     fine = "p.write_text('x', encoding='utf-8')\nopen(p, 'rb')\nopen(p, 'w', encoding='utf-8')\n"
     assert _text_calls_without_encoding(fine) == []

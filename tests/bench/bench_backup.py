@@ -129,6 +129,7 @@ def measured(mode: str, data_dir: Path, target: Path) -> tuple[float, float]:
         cwd=ROOT,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         check=True,
     )
     seconds, rss_kb = done.stdout.split()[-2:]

@@ -58,6 +58,7 @@ def measured(mode: str, data_dir: Path, target: Path, passphrase: str) -> tuple[
         cwd=ROOT,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         check=True,
     )
     seconds, cpu, rss_kb = done.stdout.split()[-3:]

@@ -66,6 +66,7 @@ def set_backup(data_dir: Path, target: Path) -> tuple[float, float, int, int]:
         cwd=ROOT,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         check=True,
     )
     seconds, rss_kb, added, files = done.stdout.split()[-4:]

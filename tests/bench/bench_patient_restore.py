@@ -168,6 +168,7 @@ def main() -> None:
             cwd=ROOT,
             capture_output=True,
             text=True,
+            encoding="utf-8",
             check=True,
         )
         opened_s, ours_s, copied, rss_kb = done.stdout.split()[-4:]

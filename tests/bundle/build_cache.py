@@ -94,6 +94,7 @@ def _build_unless_current() -> Bundle:
         env={**os.environ, "PYTHON": sys.executable},
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=900,
     )
     seconds = time.monotonic() - started

@@ -67,7 +67,11 @@ def test_bundle_carries_its_files_and_only_the_linux_webview(bundle):
 
 def test_version_is_the_one_of_the_sources(bundle):
     done = subprocess.run(
-        [str(bundle.executable), "--version"], capture_output=True, text=True, timeout=60
+        [str(bundle.executable), "--version"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
     )
     assert done.returncode == 0
     assert done.stdout.strip() == f"dental-images {__version__}"
@@ -93,7 +97,11 @@ def test_tarball_holds_the_bundle_with_desktop_entry_and_icon(bundle):
 def test_deb_installs_under_opt_with_menu_entry(bundle):
     assert bundle.deb is not None, "build/build.sh made no .deb although dpkg-deb is here"
     listing = subprocess.run(
-        ["dpkg-deb", "--contents", str(bundle.deb)], capture_output=True, text=True, check=True
+        ["dpkg-deb", "--contents", str(bundle.deb)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=True,
     ).stdout
     for path in (
         "./opt/dental-images/dental-images",
@@ -106,6 +114,7 @@ def test_deb_installs_under_opt_with_menu_entry(bundle):
         ["dpkg-deb", "--field", str(bundle.deb), "Package", "Version"],
         capture_output=True,
         text=True,
+        encoding="utf-8",
         check=True,
     ).stdout
     assert fields.split() == ["Package:", "dental-images", "Version:", __version__]
@@ -120,7 +129,11 @@ def start_bundle(executable: Path, data_dir: Path) -> tuple[subprocess.Popen, st
 
 def run_bundle(bundle, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(bundle.executable), *args], capture_output=True, text=True, timeout=300
+        [str(bundle.executable), *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
     )
 
 
@@ -194,6 +207,7 @@ def test_bundled_window_opens_and_renders_the_chart(bundle, tmp_path):
         cwd=Path(__file__).resolve().parents[2],
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=300,
     )
     assert result_file.exists(), completed.stdout[-2000:] + completed.stderr[-4000:]

@@ -140,7 +140,9 @@ def test_linux_desktop_entry_is_valid():
     if not shutil.which("desktop-file-validate"):
         pytest.fail("desktop-file-validate is missing: run scripts/test.sh")
     entry = ROOT / "installer" / "linux" / "dental-images.desktop"
-    done = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["desktop-file-validate", str(entry)], capture_output=True, text=True, encoding="utf-8"
+    )
     assert done.returncode == 0 and not done.stdout.strip(), done.stdout
     for script in ("package.sh", "install.sh"):
         subprocess.run(["bash", "-n", str(ROOT / "installer" / "linux" / script)], check=True)

@@ -18,7 +18,7 @@ from tests.bundle.launch import start, stop, wait_until_ready
 
 TOP_BAR = (0x0F, 0x3D, 0x3A)  # .topbar background
 CROWN_STROKE = (0x83, 0x91, 0xA5)  # outline of every tooth in the chart (--crown-line, light)
-TOP_BAR_BOX = (735, 2, 1035, 28)  # between the search field and the buttons
+TOP_BAR_BOX = (735, 2, 945, 28)  # between the search field and the first button (New patient)
 CHART_BOX = (260, 40, 1280, 800)  # right of the patient list
 CHART_MIN_PIXELS = 3000  # 32 outlined teeth give ~12k; the welcome view has none
 
@@ -34,7 +34,9 @@ def colour_count(image: Image.Image, rgb: tuple[int, int, int], box, tolerance: 
 
 
 def xdotool(*args: str) -> str:
-    done = subprocess.run(["xdotool", *args], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["xdotool", *args], capture_output=True, text=True, encoding="utf-8", timeout=30
+    )
     return done.stdout.strip()
 
 

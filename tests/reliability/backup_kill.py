@@ -103,6 +103,7 @@ def drive(*args: str, kill_after_s: float | None = None, driver: str = DRIVER) -
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        encoding="utf-8",
     )
     assert process.stdout is not None
     line = process.stdout.readline()

@@ -39,6 +39,7 @@ def _start(data_dir: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        encoding="utf-8",
     )
     assert process.stdout is not None
     line = process.stdout.readline()

@@ -50,7 +50,11 @@ def db_url(request, tmp_path):
 
 def test_a_killed_holders_lease_expires_and_can_be_taken(db_url):
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, db_url, "3"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLDER, db_url, "3"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
     )
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -79,7 +83,11 @@ def _as_if_on_another_pc(sessions) -> None:
 
 def test_a_lease_of_a_process_killed_on_this_pc_is_taken_over_at_once(db_url):
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, db_url, "90"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLDER, db_url, "90"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
     )
     try:
         assert holder.stdout.readline().strip() == "held"

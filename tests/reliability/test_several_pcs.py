@@ -41,6 +41,7 @@ class Pc:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            encoding="utf-8",
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

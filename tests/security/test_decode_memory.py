@@ -152,6 +152,7 @@ def test_eight_bombs_and_four_large_uploads_at_once_stay_within_the_budget(tmp_p
         [sys.executable, "-c", MEASURE, str(ROOT), str(tmp_path / "data")],
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=600,
         check=True,
     )

@@ -52,6 +52,7 @@ def test_sixty_mb_of_empty_objects_is_refused_in_bounded_memory(tmp_path, table)
         [sys.executable, "-c", MEASURE, str(ROOT), str(export)],
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=300,
         check=True,
     )

@@ -211,6 +211,7 @@ def test_the_program_moves_the_password_when_it_starts(tmp_path):
         env=env,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
@@ -221,6 +222,7 @@ def test_the_program_moves_the_password_when_it_starts(tmp_path):
         env=env,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=60,
     )
     assert "s3cret-Pa55" not in (data / MACHINE_CONFIG).read_text(encoding="utf-8")

@@ -108,6 +108,7 @@ def test_a_recursive_view_named_images_is_refused_fast_and_leaves_no_work_folder
             [sys.executable, "-c", script, str(archive), str(work)],
             capture_output=True,
             text=True,
+            encoding="utf-8",
             timeout=60,
             cwd=Path(__file__).resolve().parents[2],
             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},

@@ -44,6 +44,7 @@ def test_window_opens_chart_and_uploads_a_file_chosen_in_the_native_dialog(tmp_p
         env=env,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=180,
     )
     assert result_file.exists(), completed.stdout[-2000:] + completed.stderr[-4000:]

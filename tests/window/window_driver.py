@@ -35,7 +35,10 @@ def drive_by_keyboard(window) -> str:
     focused, Right arrow then Enter must select the next tooth of the row and open its panel."""
     window.evaluate_js("document.querySelector(\"#tooth-chart [data-tooth='19']\").focus()")
     found = subprocess.run(
-        ["xdotool", "search", "--name", "Dental Images"], capture_output=True, text=True
+        ["xdotool", "search", "--name", "Dental Images"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
     )
     window_id = found.stdout.split()[0]
     subprocess.run(["xdotool", "windowfocus", "--sync", window_id], check=True, timeout=10)

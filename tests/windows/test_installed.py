@@ -219,6 +219,7 @@ def linux_import_summary(case: Path, tmp: Path) -> str:
         input="",
         capture_output=True,
         text=True,
+        encoding="utf-8",
         env=env,
         timeout=600,
     )
