@@ -97,8 +97,9 @@ win() { "$@" </dev/null 2>&1 | cat; return "${PIPESTATUS[0]}"; }
 
 # ---------------------------------------------------------------- the suite under Windows Python
 # On both engines, as on Linux: a PostgreSQL server of this machine (scripts/test.sh has
-# started one and passes its URL; run alone, this starts it). The Linux suite has ended by now,
-# so the two runs never share the server's clean-up of stale test databases.
+# started one and passes its URL; run alone, this starts it). The Linux suite may be running on
+# the same server: each run's test databases name its OS and pid (tests/postgres.py), so
+# neither drops the other's as stale.
 if [ -z "${DENTAL_IMAGES_TEST_PG_URL:-}" ]; then
     DENTAL_IMAGES_TEST_PG_URL="$(scripts/postgres-test-server.sh)" || { fail "PostgreSQL"; finish; }
     export DENTAL_IMAGES_TEST_PG_URL

@@ -40,8 +40,11 @@ def live_server(runtime) -> Iterator[LocalServer]:
 def browser():
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: run scripts/test.sh to install it")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # CI runs the Windows lane beside this suite on two cores: give a page's answer 15 s, not
+    # Playwright's 5 s, before calling it missing.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
