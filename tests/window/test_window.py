@@ -19,15 +19,21 @@ ARTIFACTS = ROOT / "artifacts" / "screenshots"
 pytestmark = pytest.mark.window
 
 
-def test_window_opens_chart_and_uploads_a_file_chosen_in_the_native_dialog(tmp_path):
+LANGUAGE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+
+
+def run_driver(driver: str, *args: Path, result_file: Path, lang: str | None = None) -> dict:
+    """Run tests/window/`driver` under Xvfb (with the OS language `lang` when given) and
+    return the JSON it wrote."""
     if not shutil.which("xvfb-run"):
         pytest.fail("xvfb-run is missing: run scripts/test.sh to install it")
-    picture = tmp_path / "chosen in dialog.jpg"
-    picture.write_bytes(image_bytes("JPEG", (640, 480), (30, 140, 200)))
-    result_file = tmp_path / "window-result.json"
     env = dict(os.environ)
     env.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox")
     env["PYTHONPATH"] = str(ROOT)
+    if lang is not None:
+        for name in LANGUAGE_VARIABLES:
+            env.pop(name, None)
+        env["LANG"] = lang
     completed = subprocess.run(
         [
             "xvfb-run",
@@ -35,9 +41,8 @@ def test_window_opens_chart_and_uploads_a_file_chosen_in_the_native_dialog(tmp_p
             "-s",
             "-screen 0 1280x800x24",
             sys.executable,
-            str(ROOT / "tests" / "window" / "window_driver.py"),
-            str(tmp_path / "data"),
-            str(picture),
+            str(ROOT / "tests" / "window" / driver),
+            *(str(a) for a in args),
             str(result_file),
         ],
         cwd=ROOT,
@@ -50,6 +55,15 @@ def test_window_opens_chart_and_uploads_a_file_chosen_in_the_native_dialog(tmp_p
     assert result_file.exists(), completed.stdout[-2000:] + completed.stderr[-4000:]
     result = json.loads(result_file.read_text(encoding="utf-8"))
     assert "error" not in result, result
+    return result
+
+
+def test_window_opens_chart_and_uploads_a_file_chosen_in_the_native_dialog(tmp_path):
+    picture = tmp_path / "chosen in dialog.jpg"
+    picture.write_bytes(image_bytes("JPEG", (640, 480), (30, 140, 200)))
+    result = run_driver(
+        "window_driver.py", tmp_path / "data", picture, result_file=tmp_path / "window.json"
+    )
     assert result["title"].startswith("Dental Images")
     assert result["bridge"] is True
     assert result["teeth"] == 32
@@ -60,3 +74,26 @@ def test_window_opens_chart_and_uploads_a_file_chosen_in_the_native_dialog(tmp_p
     assert len(stored) == 1 and stored[0].read_bytes() == picture.read_bytes()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(result["screenshot"], ARTIFACTS / "window.png")
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("ar_EG.UTF-8", {"lang": "ar", "dir": "rtl", "newPatient": "+ مريض جديد"}),
+        ("en_US.UTF-8", {"lang": "en", "dir": "ltr", "newPatient": "+ New patient"}),
+    ],
+)
+def test_the_first_window_of_a_pc_speaks_the_os_language(tmp_path, lang, expected):
+    result = run_driver(
+        "language_driver.py", tmp_path / "data", result_file=tmp_path / "language.json", lang=lang
+    )
+    assert {key: result[key] for key in expected} == expected
+    if expected["dir"] == "rtl":
+        assert result["patientsHeading"].startswith("المرضى")
+        assert result["sidebarLeft"] > result["mainLeft"]  # the list is on the inline-start side
+    else:
+        assert result["sidebarLeft"] < result["mainLeft"]
+    # the chart is the dentist's view in both: the patient's upper right (1) on the viewer's left
+    assert result["tooth1Left"] < result["tooth16Left"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(result["screenshot"], ARTIFACTS / f"window-os-{expected['lang']}.png")
