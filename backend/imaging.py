@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from backend import heif
-from backend.i18n import gettext
+from backend.i18n import gettext, lazy_gettext
 
 ALLOWED_FORMATS: dict[str, str] = {
     "PNG": "png",
@@ -59,11 +59,12 @@ _TEXT_BYTES = b"\t\n\r" + bytes(range(0x20, 0x7F))
 _JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # ends entropy-coded data
 _HIGH_DEPTH_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
 
-MSG_DAMAGED = "The image is damaged or incomplete and cannot be read."
-MSG_HIDDEN = (
+MSG_DAMAGED = lazy_gettext("The image is damaged or incomplete and cannot be read.")
+MSG_HIDDEN = lazy_gettext(
     "The file carries hidden content after or inside the image "
     "(HTML, script, archive or program) and was refused."
 )
+MSG_UNREADABLE = lazy_gettext("The image file cannot be read.")
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,9 @@ _DEFAULT_BYTES_PER_PIXEL = 12  # RGBA, LA, CMYK and the rest
 # the server to 6.5 GB); a decode waits for others to finish, up to DECODE_WAIT_S.
 DECODING_BUDGET_BYTES = 1024 * 1024 * 1024
 DECODE_WAIT_S = 120.0
-MSG_BUSY = "The program is busy reading other large images; try this one again in a minute."
+MSG_BUSY = lazy_gettext(
+    "The program is busy reading other large images; try this one again in a minute."
+)
 
 
 def working_bytes(mode: str, width: int, height: int) -> int:
@@ -178,9 +181,9 @@ def inspect_image(
     byte is still read (a truncated file is still refused), but the pixels are a fraction. The
     info keeps the file's own size."""
     if not data:
-        raise InvalidImage("The file is empty.")
+        raise InvalidImage(gettext("The file is empty."))
     if len(data) > limits.max_bytes:
-        raise InvalidImage(f"The file is {_mb(len(data))}; the limit is {_mb(limits.max_bytes)}.")
+        raise InvalidImage(too_big_message(len(data), limits.max_bytes))
     extension = sniff_extension(data)
     if extension is None:
         raise InvalidImage(not_accepted_message())
@@ -265,7 +268,7 @@ def rendition_from_file(path: str | os.PathLike[str], limits: ImageLimits = Imag
     try:
         data = Path(path).read_bytes()
     except OSError as error:
-        raise InvalidImage("The image file cannot be read.") from error
+        raise InvalidImage(MSG_UNREADABLE) from error
     with inspected(data, limits) as decoded:
         return make_rendition(decoded.image)
 
@@ -280,10 +283,10 @@ def thumbnail_from_file(
     try:
         size = Path(path).stat().st_size
         if size > limits.max_bytes:
-            raise InvalidImage(f"The file is {_mb(size)}; the limit is {_mb(limits.max_bytes)}.")
+            raise InvalidImage(too_big_message(size, limits.max_bytes))
         data = Path(path).read_bytes()
     except OSError as error:
-        raise InvalidImage("The image file cannot be read.") from error
+        raise InvalidImage(MSG_UNREADABLE) from error
     with inspected(data, limits, reduce_to=max_side) as decoded:
         return make_thumbnail(decoded.image, max_side)
 
@@ -294,6 +297,11 @@ def mb(size: int) -> str:
 
 
 _mb = mb
+
+
+def too_big_message(size: int, limit: int) -> str:
+    """The refusal of a file of `size` bytes over the `limit`, naming both."""
+    return gettext("The file is {size}; the limit is {limit}.", size=mb(size), limit=mb(limit))
 
 
 def _decode(
@@ -315,7 +323,10 @@ def _decode(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         # Pillow's own global limit tripped while reading the header; size is not known here.
         raise InvalidImage(
-            f"The image is too large; the limit is {limits.max_pixels / 1e6:g} million pixels."
+            gettext(
+                "The image is too large; the limit is {millions} million pixels.",
+                millions=f"{limits.max_pixels / 1e6:g}",
+            )
         ) from error
     except Exception as error:  # the magic number matched but the decoder failed: damaged
         raise InvalidImage(MSG_DAMAGED) from error
@@ -325,20 +336,37 @@ def _decode(
 def check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
     """Refuse an image over the pixel or side limits, naming its size and the limit."""
     if width * height > limits.max_pixels:
-        limit = f"{limits.max_pixels / 1e6:g} million pixels"
+        message = gettext(
+            "The image is {width} × {height} pixels; the limit is {millions} million pixels.",
+            width=width,
+            height=height,
+            millions=f"{limits.max_pixels / 1e6:g}",
+        )
     elif max(width, height) > limits.max_side:
-        limit = f"{limits.max_side} pixels per side"
+        message = gettext(
+            "The image is {width} × {height} pixels; the limit is {side} pixels per side.",
+            width=width,
+            height=height,
+            side=limits.max_side,
+        )
     else:
         return
-    raise InvalidImage(f"The image is {width} × {height} pixels; the limit is {limit}.")
+    raise InvalidImage(message)
 
 
 def _check_working_bytes(image: Image.Image, limits: ImageLimits) -> None:
     needed = working_bytes(image.mode, image.width, image.height)
     if needed > limits.max_decoded_bytes:
         raise InvalidImage(
-            f"The image is {image.width} × {image.height} pixels of mode {image.mode}; reading "
-            f"it needs {_mb(needed)} of memory, the limit is {_mb(limits.max_decoded_bytes)}."
+            gettext(
+                "The image is {width} × {height} pixels of mode {mode}; reading it needs "
+                "{needed} of memory, the limit is {limit}.",
+                width=image.width,
+                height=image.height,
+                mode=image.mode,
+                needed=_mb(needed),
+                limit=_mb(limits.max_decoded_bytes),
+            )
         )
 
 
@@ -422,8 +450,10 @@ def _inflate(compressed: bytes) -> bytes:
         raise InvalidImage(MSG_DAMAGED) from error
     if inflater.unconsumed_tail:
         raise InvalidImage(
-            f"The image holds more than {_mb(MAX_METADATA_TEXT)} of compressed text and was "
-            "refused."
+            gettext(
+                "The image holds more than {limit} of compressed text and was refused.",
+                limit=_mb(MAX_METADATA_TEXT),
+            )
         )
     return text
 

@@ -71,9 +71,13 @@ def find_archive(folders: list[Path], name: str) -> Path:
                 candidate.is_file() and not _stored_in(candidate, folder)
             ):
                 raise Forbidden(
-                    f"{name} in {folder} is a link to a file elsewhere, not a backup stored "
-                    "there; links are never served. Copy the backup file itself into the "
-                    "folder to download it.",
+                    gettext(
+                        "{name} in {folder} is a link to a file elsewhere, not a backup stored "
+                        "there; links are never served. Copy the backup file itself into the "
+                        "folder to download it.",
+                        name=name,
+                        folder=folder,
+                    ),
                     field="name",
                 )
             if candidate.is_file():

@@ -51,7 +51,7 @@ def archive_path(value: Any, *, whole_set: bool = False) -> Path:
     backup of a set (its folder or its manifest.json); with `whole_set` (to verify it) also a
     whole backup set."""
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError("Choose a backup file.", field="path")
+        raise ValidationError(gettext("Choose a backup file."), field="path")
     path = backup_set.normalized(Path(value.strip()).expanduser())
     if backup_set.is_set_backup(path) or (whole_set and backup_set.is_set_dir(path)):
         return path.resolve()
@@ -69,7 +69,7 @@ def archive_path(value: Any, *, whole_set: bool = False) -> Path:
             field="path",
         )
     if not path.is_file():
-        raise ValidationError(f"There is no file at {path}.", field="path")
+        raise ValidationError(gettext("There is no file at {path}.", path=path), field="path")
     return path.resolve()
 
 
@@ -233,10 +233,14 @@ def _require_space(runtime: Runtime, manifest: Manifest) -> None:
         free = free_bytes(folder)
         if free < needed:
             raise NotEnoughSpace(
-                f"Restoring this backup needs about {human_size(needed)} free on the disk "
-                f"holding {folder} (to unpack it and to keep a safety backup of the current "
-                f"data); {human_size(free)} is free. Free up space there, then try again. "
-                "Nothing was changed.",
+                gettext(
+                    "Restoring this backup needs about {needed} free on the disk holding "
+                    "{folder} (to unpack it and to keep a safety backup of the current data); "
+                    "{free} is free. Free up space there, then try again. Nothing was changed.",
+                    needed=human_size(needed),
+                    folder=folder,
+                    free=human_size(free),
+                ),
                 field="path",
             )
 
@@ -363,12 +367,21 @@ def _swap(
         except Exception as undo_error:
             log.exception("restore %s could not be undone now", journal.id)
             raise RestoreFailed(
-                f"The restore failed ({exc}) and could not be undone right now ({undo_error}). "
-                "Restart the program: it finishes undoing the restore when it starts."
+                gettext(
+                    "The restore failed ({error}) and could not be undone right now "
+                    "({undo_error}). Restart the program: it finishes undoing the restore when "
+                    "it starts.",
+                    error=exc,
+                    undo_error=undo_error,
+                )
             ) from exc
         raise RestoreFailed(
-            f"The restore failed while swapping in the data ({exc}) and was undone: the data "
-            f"is as it was before. A safety backup of it is at {journal.safety_backup}."
+            gettext(
+                "The restore failed while swapping in the data ({error}) and was undone: the "
+                "data is as it was before. A safety backup of it is at {safety_backup}.",
+                error=exc,
+                safety_backup=journal.safety_backup,
+            )
         ) from exc
     jr.remove_leftovers(journal)
     jr.clear_journal(settings)
@@ -402,7 +415,8 @@ def _roll_back(runtime: Runtime, journal: jr.RestoreJournal) -> None:
 
 
 def _check_restored(runtime: Runtime, counts: dict[str, int], manifest: Manifest) -> None:
-    """The live program sees the restored rows, and every image row its file."""
+    """The live program sees the restored rows, and every image row its file; RuntimeError
+    naming what is wrong otherwise (the caller undoes the restore and says so)."""
     with runtime.sessions() as session:
         live = {
             "patients": session.scalar(select(func.count()).select_from(Patient)),
@@ -410,13 +424,13 @@ def _check_restored(runtime: Runtime, counts: dict[str, int], manifest: Manifest
             "images": session.scalar(select(func.count()).select_from(Image)),
         }
         if live != counts:
-            raise RestoreFailed(f"the restored data holds {live}, the backup {counts}")
+            raise RuntimeError(f"the restored data holds {live}, the backup {counts}")
         if not manifest.includes_images:
             return
         missing = set(manifest.missing_files)
         for folder, name in session.execute(select(Image.folder_path, Image.file_name)):
             if folder + name not in missing and not runtime.store.path_of(folder + name).is_file():
-                raise RestoreFailed(f"{folder}{name} is not in place after the swap")
+                raise RuntimeError(f"{folder}{name} is not in place after the swap")
 
 
 def prune_safety_backups(folder: Path, keep: int = KEEP_SAFETY_BACKUPS) -> list[Path]:

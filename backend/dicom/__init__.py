@@ -69,11 +69,10 @@ def thumbnail_from_file(
     try:
         size = Path(path).stat().st_size
         if size > limits.max_dicom_bytes:
-            largest = imaging.mb(limits.max_dicom_bytes)
-            raise imaging.InvalidImage(f"The file is {imaging.mb(size)}; the limit is {largest}.")
+            raise imaging.InvalidImage(imaging.too_big_message(size, limits.max_dicom_bytes))
         data = Path(path).read_bytes()
     except OSError as error:
-        raise imaging.InvalidImage("The image file cannot be read.") from error
+        raise imaging.InvalidImage(imaging.MSG_UNREADABLE) from error
     reading, rendering = modules()
     thumbnail: bytes = rendering.thumbnail(reading.read_dicom(data, limits), max_side)
     return thumbnail

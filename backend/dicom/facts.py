@@ -68,13 +68,18 @@ def read_facts(ds: Dataset, frames: int) -> DicomFacts:
 
 
 class MissingInstanceUid(ValueError):
-    """The file has no usable SOP Instance UID, so it could not be told apart from others."""
+    """The file has no usable SOP Instance UID, so it could not be told apart from others.
+    `length` is that of the too long UID it has, None when it has none."""
+
+    def __init__(self, length: int | None = None) -> None:
+        super().__init__("no SOP Instance UID" if length is None else f"a UID of {length} chars")
+        self.length = length
 
 
 def _uid(value: Any) -> str:
     uid = _optional_uid(value)
     if uid is None:
-        raise MissingInstanceUid("no SOP Instance UID")
+        raise MissingInstanceUid()
     return uid
 
 
@@ -83,7 +88,7 @@ def _optional_uid(value: Any) -> str | None:
     if not text:
         return None
     if len(text) > MAX_UID_CHARS:
-        raise MissingInstanceUid(f"a UID of {len(text)} characters (at most {MAX_UID_CHARS})")
+        raise MissingInstanceUid(len(text))
     return text
 
 

@@ -25,17 +25,18 @@ from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from backend import imaging
 from backend.dicom import PREAMBLE_BYTES, looks_like_dicom
-from backend.dicom.facts import DicomFacts, MissingInstanceUid, read_facts
+from backend.dicom.facts import MAX_UID_CHARS, DicomFacts, MissingInstanceUid, read_facts
+from backend.i18n import gettext, lazy_gettext, ngettext
 
-MSG_NOT_DICOM = (
+MSG_NOT_DICOM = lazy_gettext(
     "The file is marked as DICOM (it has the DICM signature) but is not a readable DICOM "
     "file. Export the x-ray again from the x-ray program."
 )
-MSG_TRUNCATED = (
+MSG_TRUNCATED = lazy_gettext(
     "The DICOM file is incomplete: it ends in the middle of its data (cut short while being "
     "copied or sent?). Copy or export it again from the x-ray program."
 )
-MSG_NO_PIXELS = (
+MSG_NO_PIXELS = lazy_gettext(
     "The DICOM file holds no image (no pixel data): it may be a report, a structured document "
     "or a presentation state. Only DICOM files with an image can be stored."
 )
@@ -72,8 +73,11 @@ def read_dicom(data: bytes, limits: imaging.ImageLimits = DEFAULT_LIMITS) -> Dic
     raises imaging.InvalidImage with the user's message. Decodes no pixel."""
     if len(data) > limits.max_dicom_bytes:
         raise imaging.InvalidImage(
-            f"The DICOM file is {imaging.mb(len(data))}; the limit is "
-            f"{imaging.mb(limits.max_dicom_bytes)}."
+            gettext(
+                "The DICOM file is {size}; the limit is {limit}.",
+                size=imaging.mb(len(data)),
+                limit=imaging.mb(limits.max_dicom_bytes),
+            )
         )
     if not looks_like_dicom(data):
         raise imaging.InvalidImage(MSG_NOT_DICOM)
@@ -85,8 +89,10 @@ def read_dicom(data: bytes, limits: imaging.ImageLimits = DEFAULT_LIMITS) -> Dic
     if "PixelData" not in ds:
         if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
             raise imaging.InvalidImage(
-                "The DICOM file holds floating-point pixel data (a parametric map), which the "
-                "program cannot show. Only x-ray and photo images can be stored."
+                gettext(
+                    "The DICOM file holds floating-point pixel data (a parametric map), which "
+                    "the program cannot show. Only x-ray and photo images can be stored."
+                )
             )
         raise imaging.InvalidImage(MSG_NO_PIXELS)
     rows, columns, samples, frames = _geometry(ds)
@@ -96,10 +102,7 @@ def read_dicom(data: bytes, limits: imaging.ImageLimits = DEFAULT_LIMITS) -> Dic
     try:
         facts = read_facts(ds, frames)
     except MissingInstanceUid as exc:
-        raise imaging.InvalidImage(
-            f"The DICOM file cannot be told apart from others: it has {exc}. Export it again "
-            "from the x-ray program."
-        ) from exc
+        raise imaging.InvalidImage(_unidentified_message(exc)) from exc
     return DicomFile(ds, facts, decoder, rows * columns * samples * _WORKING_BYTES_PER_SAMPLE)
 
 
@@ -162,6 +165,20 @@ def _parse(data: bytes) -> Dataset:
         raise imaging.InvalidImage(MSG_NOT_DICOM) from exc
 
 
+def _unidentified_message(exc: MissingInstanceUid) -> str:
+    if exc.length is None:
+        return gettext(
+            "The DICOM file cannot be told apart from others: it has no SOP Instance UID. "
+            "Export it again from the x-ray program."
+        )
+    return gettext(
+        "The DICOM file cannot be told apart from others: its SOP Instance UID has {length} "
+        "characters (at most {limit}). Export it again from the x-ray program.",
+        length=exc.length,
+        limit=MAX_UID_CHARS,
+    )
+
+
 def _transfer_syntax(ds: Dataset) -> UID:
     meta = getattr(ds, "file_meta", None) or Dataset()
     if not meta.keys():
@@ -171,8 +188,10 @@ def _transfer_syntax(ds: Dataset) -> UID:
         if not ds.keys():
             raise imaging.InvalidImage(MSG_TRUNCATED)  # cut right after its header
         raise imaging.InvalidImage(
-            "The DICOM file does not say how its data is encoded (no transfer syntax in its "
-            "header), so it cannot be read. Export it again from the x-ray program."
+            gettext(
+                "The DICOM file does not say how its data is encoded (no transfer syntax in "
+                "its header), so it cannot be read. Export it again from the x-ray program."
+            )
         )
     uid = UID(str(syntax))
     if not uid.is_valid:
@@ -212,13 +231,22 @@ def _geometry(ds: Dataset) -> tuple[int, int, int, int]:
         str(ds.PhotometricInterpretation)
     except (AttributeError, TypeError, ValueError) as exc:
         raise imaging.InvalidImage(
-            "The DICOM file's image description (rows, columns, bits, photometric "
-            "interpretation) is missing or unreadable. Export it again from the x-ray program."
+            gettext(
+                "The DICOM file's image description (rows, columns, bits, photometric "
+                "interpretation) is missing or unreadable. Export it again from the x-ray "
+                "program."
+            )
         ) from exc
     if rows < 1 or columns < 1 or frames < 1 or samples not in (1, 3):
         raise imaging.InvalidImage(
-            f"The DICOM file describes an image of {columns} × {rows} pixels, {frames} "
-            f"frame(s) and {samples} sample(s) per pixel, which is not a real image."
+            gettext(
+                "The DICOM file describes an image of {columns} × {rows} pixels, {frames} "
+                "frames and {samples} samples per pixel, which is not a real image.",
+                columns=columns,
+                rows=rows,
+                frames=frames,
+                samples=samples,
+            )
         )
     return rows, columns, samples, frames
 
@@ -229,17 +257,31 @@ def _check_size(
     imaging.check_dimensions(columns, rows, limits)
     if rows * columns * frames > limits.max_volume_pixels:
         raise imaging.InvalidImage(
-            f"The DICOM volume is {columns} × {rows} pixels × {frames} frames "
-            f"({rows * columns * frames / 1e6:.1f} million pixels); the limit is "
-            f"{limits.max_volume_pixels / 1e6:g} million pixels. Export a smaller field of "
-            "view or fewer slices."
+            gettext(
+                "The DICOM volume is {columns} × {rows} pixels × {frames} frames ({millions} "
+                "million pixels); the limit is {limit} million pixels. Export a smaller field "
+                "of view or fewer slices.",
+                columns=columns,
+                rows=rows,
+                frames=frames,
+                millions=f"{rows * columns * frames / 1e6:.1f}",
+                limit=f"{limits.max_volume_pixels / 1e6:g}",
+            )
         )
     needed = rows * columns * samples * _WORKING_BYTES_PER_SAMPLE
     if needed > limits.max_decoded_bytes:
         raise imaging.InvalidImage(
-            f"The DICOM image is {columns} × {rows} pixels with {samples} sample(s); reading "
-            f"one frame needs {imaging.mb(needed)} of memory, the limit is "
-            f"{imaging.mb(limits.max_decoded_bytes)}."
+            ngettext(
+                "The DICOM image is {columns} × {rows} pixels with {n} sample per pixel; "
+                "reading one frame needs {needed} of memory, the limit is {limit}.",
+                "The DICOM image is {columns} × {rows} pixels with {n} samples per pixel; "
+                "reading one frame needs {needed} of memory, the limit is {limit}.",
+                samples,
+                columns=columns,
+                rows=rows,
+                needed=imaging.mb(needed),
+                limit=imaging.mb(limits.max_decoded_bytes),
+            )
         )
 
 
@@ -249,14 +291,21 @@ def _decoder(syntax: UID) -> Decoder:
         decoder = get_decoder(syntax)
     except NotImplementedError as exc:
         raise imaging.InvalidImage(
-            f"The DICOM file is encoded as {name}, which the program cannot read. Export it "
-            "from the x-ray program as uncompressed, JPEG, JPEG-LS, JPEG 2000 or RLE DICOM."
+            gettext(
+                "The DICOM file is encoded as {name}, which the program cannot read. Export it "
+                "from the x-ray program as uncompressed, JPEG, JPEG-LS, JPEG 2000 or RLE DICOM.",
+                name=name,
+            )
         ) from exc
     if not decoder.is_available:
         missing = "; ".join(decoder.missing_dependencies) or "its decoder"
         raise imaging.InvalidImage(
-            f"The DICOM file is encoded as {name}, whose decoder is not installed with this "
-            f"program ({missing}). Export it from the x-ray program as uncompressed DICOM."
+            gettext(
+                "The DICOM file is encoded as {name}, whose decoder is not installed with this "
+                "program ({missing}). Export it from the x-ray program as uncompressed DICOM.",
+                name=name,
+                missing=missing,
+            )
         )
     return decoder
 
@@ -275,8 +324,15 @@ def _check_pixel_data_length(
         expected = get_expected_length(ds, unit="bytes")
         if len(pixel_data) < expected:
             raise imaging.InvalidImage(
-                f"The DICOM file is incomplete: its pixel data holds {len(pixel_data)} of the "
-                f"{expected} bytes its {frames} frame(s) need. Copy or export it again."
+                ngettext(
+                    "The DICOM file is incomplete: its pixel data holds {held} of the {expected} "
+                    "bytes its {n} frame needs. Copy or export it again.",
+                    "The DICOM file is incomplete: its pixel data holds {held} of the {expected} "
+                    "bytes its {n} frames need. Copy or export it again.",
+                    frames,
+                    held=len(pixel_data),
+                    expected=expected,
+                )
             )
         return
     fragments = 0
@@ -288,9 +344,15 @@ def _check_pixel_data_length(
             size = codestream_size(fragment)
             if size is not None and size != (columns, rows):
                 raise imaging.InvalidImage(
-                    f"The DICOM file's compressed image is {size[0]} × {size[1]} pixels but "
-                    f"its header says {columns} × {rows}: the file is damaged and was refused. "
-                    "Export it again from the x-ray program."
+                    gettext(
+                        "The DICOM file's compressed image is {width} × {height} pixels but "
+                        "its header says {columns} × {rows}: the file is damaged and was "
+                        "refused. Export it again from the x-ray program.",
+                        width=size[0],
+                        height=size[1],
+                        columns=columns,
+                        rows=rows,
+                    )
                 )
     except imaging.InvalidImage:
         raise
@@ -298,8 +360,14 @@ def _check_pixel_data_length(
         raise imaging.InvalidImage(MSG_TRUNCATED) from exc
     if fragments < frames:
         raise imaging.InvalidImage(
-            f"The DICOM file is incomplete: it holds {fragments} compressed fragment(s) for "
-            f"{frames} frame(s). Copy or export it again."
+            ngettext(
+                "The DICOM file is incomplete: it holds {fragments} compressed fragments for "
+                "{n} frame. Copy or export it again.",
+                "The DICOM file is incomplete: it holds {fragments} compressed fragments for "
+                "{n} frames. Copy or export it again.",
+                frames,
+                fragments=fragments,
+            )
         )
 
 

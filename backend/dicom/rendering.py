@@ -24,6 +24,7 @@ from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
 
 from backend import imaging
 from backend.dicom.reading import DicomFile
+from backend.i18n import gettext
 
 _PERCENTILES = (0.5, 99.5)
 _STATISTICS_SAMPLES = 250_000  # pixels the percentile fallback looks at, at most
@@ -65,8 +66,10 @@ def frame_image(dicom_file: DicomFile, index: int, step: int = 1) -> Image.Image
             grey = _voi(_modality(samples, ds), ds, shared_range)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             raise imaging.InvalidImage(
-                "The DICOM file's display settings (LUTs, window) are damaged, so its image "
-                "cannot be shown. Export it again from the x-ray program."
+                gettext(
+                    "The DICOM file's display settings (LUTs, window) are damaged, so its "
+                    "image cannot be shown. Export it again from the x-ray program."
+                )
             ) from exc
         if photometric == "MONOCHROME1":
             grey = 255 - grey
@@ -100,8 +103,10 @@ def _frame_samples(dicom_file: DicomFile, index: int, step: int) -> np.ndarray:
         raise
     except Exception as exc:  # each decoder fails its own way on damaged data
         raise imaging.InvalidImage(
-            "The DICOM file's image data is damaged and cannot be decoded. Copy or export it "
-            "again from the x-ray program."
+            gettext(
+                "The DICOM file's image data is damaged and cannot be decoded. Copy or export "
+                "it again from the x-ray program."
+            )
         ) from exc
     return array[::step, ::step] if step > 1 else array
 

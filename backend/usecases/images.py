@@ -24,7 +24,7 @@ from backend.errors import (
     ValidationError,
 )
 from backend.fileio import FileInUse
-from backend.i18n import gettext
+from backend.i18n import gettext, ngettext
 from backend.models import (
     TAKEN_DICOM,
     TAKEN_EXIF,
@@ -404,12 +404,19 @@ def frame_png(session: Session, store: ImageStore, image: Image, number: int) ->
     the file read last stays parsed for the next frame)."""
     if image.dicom is None:
         raise NotFound(
-            "This image is not a DICOM file and has no frames; its file is shown as it is.",
+            gettext(
+                "This image is not a DICOM file and has no frames; its file is shown as it is."
+            ),
             field="frame",
         )
     if not 1 <= number <= image.dicom.frames:
         raise NotFound(
-            f"Frame {number} does not exist: this image has {image.dicom.frames} frame(s).",
+            ngettext(
+                "Frame {number} does not exist: this image has {n} frame.",
+                "Frame {number} does not exist: this image has {n} frames.",
+                image.dicom.frames,
+                number=number,
+            ),
             field="frame",
         )
     reading, rendering = dicom.modules()
@@ -420,7 +427,8 @@ def frame_png(session: Session, store: ImageStore, image: Image, number: int) ->
         return png
     except (OSError, imaging.InvalidImage) as exc:
         raise ImageMissing(
-            f"The file of this image cannot be read: {exc}", expected_path=image.relative_path
+            gettext("The file of this image cannot be read: {reason}", reason=exc),
+            expected_path=image.relative_path,
         ) from exc
 
 

@@ -174,7 +174,7 @@ def test_frames_of_a_multi_frame_file_are_served_one_by_one(client, patient):
     assert frames[1].max() == 0 and frames[0][:, -1].min() > 240
 
     missing = client.get(image["dicom"]["frame_url"].replace("{n}", "4"))
-    assert missing.status_code == 404 and "3 frame(s)" in missing.get_json()["error"]["message"]
+    assert missing.status_code == 404 and "has 3 frames." in missing.get_json()["error"]["message"]
 
 
 def test_a_frame_already_shown_is_answered_not_modified(client, patient):

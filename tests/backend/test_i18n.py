@@ -13,7 +13,9 @@ import pytest
 
 from backend import cli, i18n, teeth
 from backend.config import MACHINE_CONFIG, read_pc_preferences, write_machine_config
+from tests.backend.test_api import new_patient, upload
 from tests.backend.test_error_shape import assert_error_shape
+from tests.helpers import image_bytes
 
 ARABIC_LETTERS = re.compile(r"^[\u0600-\u06FF ]+$")
 LATIN_LETTER = re.compile(r"[A-Za-z]")
@@ -155,6 +157,19 @@ def test_api_errors_are_in_arabic_when_this_pc_says_ar(arabic_pc, client):
         client.patch("/api/settings", data="x", content_type="text/plain"), 400, "invalid_input"
     )
     assert body["message"] == "يجب أن يكون محتوى الطلب كائن JSON."
+
+
+def test_refused_files_are_explained_in_arabic(arabic_pc, client):
+    """The refusals of the image checks (written with placeholders and plural forms) reach the
+    receptionist in Arabic, numbers filled in."""
+    patient = new_patient(client)
+    too_tall = image_bytes("PNG", (4, 30_001), (10, 20, 30))
+    answer = upload(client, patient["id"], "8", ("empty.png", b""), ("tall.png", too_tall))
+    results = answer.get_json()["results"]
+    messages = [result["error"]["message"] for result in results]
+    assert messages[0] == "الملف فارغ."
+    assert messages[1] == "الصورة من 4 × 30001 بكسل؛ والحد 30000 بكسل لكل ضلع."
+    assert all(not LATIN_LETTER.search(message) for message in messages), messages
 
 
 def test_the_pc_setting_wins_over_the_browser_tab(arabic_pc, client):

@@ -200,3 +200,52 @@ def test_every_message_gets_the_values_its_placeholders_name():
         if wanted != given and not (wanted <= given and given - wanted == {"n"})
     ]
     assert wrong == []
+
+
+# Exceptions whose text is for the log or is wrapped in a translated message; every other one
+# the backend raises carries a text the person sees (an API error, a refused file, a backup
+# that cannot be restored).
+INTERNAL_EXCEPTIONS = {
+    "ValueError",
+    "RuntimeError",
+    "OSError",
+    "FileExistsError",
+    "UnsafePath",
+    "pyzipper.BadZipFile",
+    "ReceiveRefused",
+}
+
+
+def _raises_of_untranslated_text(source: str) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
+            continue
+        name = ast.unparse(node.exc.func)
+        message = node.exc.args[0] if node.exc.args else None
+        written_out = isinstance(message, ast.JoinedStr) or (
+            isinstance(message, ast.Constant) and isinstance(message.value, str)
+        )
+        if written_out and name not in INTERNAL_EXCEPTIONS:
+            found.append((node.lineno, name))
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "backend").rglob("*.py")), ids=lambda p: p.relative_to(ROOT).as_posix()
+)
+def test_every_refusal_the_backend_raises_is_translated(path):
+    """A message written out (a literal or an f-string) where the person sees it stays English
+    in Arabic: it must go through gettext/ngettext (or be a translated constant)."""
+    assert _raises_of_untranslated_text(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_refusal_check_sees_a_written_out_message():
+    source = (
+        "raise InvalidImage('The file is empty.')\n"
+        "raise NotFound(f'Frame {n} does not exist')\n"
+        "raise InvalidImage(gettext('The file is empty.'))\n"
+        "raise InvalidImage(MSG_DAMAGED)\n"
+        "raise ValueError(f'element {tag} out of order')\n"
+    )
+    assert _raises_of_untranslated_text(source) == [(1, "InvalidImage"), (2, "NotFound")]

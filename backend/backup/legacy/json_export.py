@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from backend.backup.errors import BackupInvalid
+from backend.i18n import gettext
 from backend.legacy.database import IMAGE_TABLES, PATIENT_IMAGES, TREATMENT_TABLES
 
 MAX_EXPORT_BYTES = 256 * 1024 * 1024  # the earlier app's exports are far smaller
@@ -137,8 +138,11 @@ class _StreamingExport:
                     raise
             if len(self.buffer) - self.pos > MAX_VALUE_CHARS:
                 raise _TooLarge(
-                    f"The .json file holds a value longer than {MAX_VALUE_CHARS // (1024 * 1024)} "
-                    "MB of text; no export of the earlier app does: it is not one."
+                    gettext(
+                        "The .json file holds a value longer than {size} MB of text; no export "
+                        "of the earlier app does: it is not one.",
+                        size=MAX_VALUE_CHARS // (1024 * 1024),
+                    )
                 )
             self._more()
 
@@ -183,8 +187,11 @@ class _StreamingExport:
             self.records += 1
             if self.records > MAX_RECORDS:
                 raise _TooLarge(
-                    f"The .json file holds more than {MAX_RECORDS:,} records; no export of the "
-                    "earlier app holds as many: it is not one."
+                    gettext(
+                        "The .json file holds more than {count} records; no export of the "
+                        "earlier app holds as many: it is not one.",
+                        count=f"{MAX_RECORDS:,}",
+                    )
                 )
             if keep:
                 kept.append(item)
