@@ -51,9 +51,17 @@ CloseApplications=yes
 Compression=lzma2
 SolidCompression=yes
 WizardStyle=modern
+; The wizard speaks the language of Windows' user interface (Inno Setup's uilanguage detection),
+; right to left in Arabic; it asks only when Windows speaks neither.
+ShowLanguageDialog=auto
 
 [Languages]
 Name: "english"; MessagesFile: "compiler:Default.isl"
+Name: "arabic"; MessagesFile: "compiler:Languages\Arabic.isl"
+
+[CustomMessages]
+english.WebView2Missing=Dental Images shows its window with the Microsoft Edge WebView2 Runtime, which is not installed on this computer.%n%nInstall the WebView2 Runtime from Microsoft (free; the "Evergreen Bootstrapper" is enough), then run this setup again.%n%nOpen the download page now?
+arabic.WebView2Missing=يعرض برنامج صور الأسنان نافذته باستخدام Microsoft Edge WebView2 Runtime، وهو غير مثبّت على هذا الحاسوب.%n%nثبّت WebView2 Runtime من Microsoft (مجاني؛ ويكفي «Evergreen Bootstrapper»)، ثم شغّل هذا المثبّت مرة أخرى.%n%nهل تريد فتح صفحة التنزيل الآن؟
 
 [Tasks]
 Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
@@ -107,10 +115,6 @@ begin
   Result := WebView2Installed() or WebView2CheckSkipped();
   if Result then
     Exit;
-  if SuppressibleMsgBox('Dental Images shows its window with the Microsoft Edge WebView2 Runtime, '
-      + 'which is not installed on this computer.' + #13#10#13#10
-      + 'Install the WebView2 Runtime from Microsoft (free; the "Evergreen Bootstrapper" is '
-      + 'enough), then run this setup again.' + #13#10#13#10
-      + 'Open the download page now?', mbError, MB_YESNO, IDNO) = IDYES then
+  if SuppressibleMsgBox(CustomMessage('WebView2Missing'), mbError, MB_YESNO, IDNO) = IDYES then
     ShellExec('open', WebView2Download, '', '', SW_SHOWNORMAL, ewNoWait, ErrorCode);
 end;

@@ -78,10 +78,34 @@ def test_windows_uninstaller_keeps_the_clinic_data():
 
 
 def test_windows_installer_checks_webview2_with_a_clear_message():
-    code = ISS.read_text(encoding="utf-8").split("[Code]", 1)[1]
+    text = ISS.read_text(encoding="utf-8")
+    code = text.split("[Code]", 1)[1]
     assert "{F3017226-FE2A-4295-8BDF-00C3A9A7E4C5}" in code  # the WebView2 Runtime's client id
     assert "function InitializeSetup(): Boolean;" in code
-    assert "WebView2 Runtime" in code and "SuppressibleMsgBox" in code
+    assert "SuppressibleMsgBox(CustomMessage('WebView2Missing')" in code
+    messages = dict(line.split("=", 1) for line in iss_section(text, "CustomMessages"))
+    assert "WebView2 Runtime" in messages["english.WebView2Missing"]
+
+
+def test_windows_installer_speaks_english_and_arabic():
+    """The wizard takes Windows' UI language; every message of ours exists in both."""
+    text = ISS.read_text(encoding="utf-8")
+    languages = {
+        iss_param(line, "Name"): iss_param(line, "MessagesFile")
+        for line in iss_section(text, "Languages")
+    }
+    assert languages == {
+        "english": "compiler:Default.isl",
+        "arabic": "compiler:Languages\\Arabic.isl",
+    }
+    setup = dict(line.split("=", 1) for line in iss_section(text, "Setup"))
+    assert setup["ShowLanguageDialog"] == "auto"  # asks only when Windows speaks neither
+    messages = dict(line.split("=", 1) for line in iss_section(text, "CustomMessages"))
+    names = {key.split(".", 1)[1] for key in messages}
+    assert set(messages) == {f"{language}.{name}" for language in languages for name in names}
+    assert all(re.search("[\u0600-\u06ff]", messages[f"arabic.{name}"]) for name in names)
+    used = set(re.findall(r"CustomMessage\('(\w+)'\)", text))
+    assert used <= names and used
 
 
 def test_windows_installer_references_only_files_of_the_bundle_layout(bundle):

@@ -105,6 +105,26 @@ def test_installer_refuses_without_webview2_unless_told():
     assert not exe().exists()
 
 
+def test_the_refusal_speaks_arabic_on_an_arabic_setup():
+    """The wizard's language (Windows' UI language, or /LANG): the WebView2 refusal, which a
+    silent setup answers itself, is written to the log in Arabic."""
+    log = WORK / "refused-arabic.log"
+    refused = wine.run(
+        SETUP,
+        "/VERYSILENT",
+        "/SUPPRESSMSGBOXES",
+        "/CURRENTUSER",
+        "/LANG=arabic",
+        f"/LOG={wine.windows_path(log)}",
+        timeout=300,
+    )
+    wine.wait_for_wineserver()
+    assert refused.returncode != 0
+    text = log.read_text(encoding="utf-8-sig", errors="replace")
+    assert "WebView2 Runtime" in text and "هل تريد فتح صفحة التنزيل الآن؟" in text, text[-3000:]
+    assert not exe().exists()
+
+
 def test_installs_silently_per_user():
     log = WORK / "install.log"
     started = time.monotonic()
@@ -298,3 +318,28 @@ def test_uninstall_removes_the_program_and_keeps_the_data():
     assert not install_dir().exists()
     assert (tree_digest(data_dir() / "dental_images"), tree_digest(backups_dir())) == before
     assert hashlib.sha256((data_dir() / "dental.db").read_bytes()).hexdigest() == database
+
+
+def test_an_arabic_setup_installs_in_arabic_and_uninstalls():
+    """Installed with the Arabic wizard, the uninstaller keeps its language (Inno Setup writes
+    it to the uninstall entry) and removes the program again."""
+    done = wine.run(
+        SETUP,
+        "/VERYSILENT",
+        "/SUPPRESSMSGBOXES",
+        "/CURRENTUSER",
+        "/SKIPWEBVIEW2",
+        "/LANG=arabic",
+        timeout=600,
+    )
+    wine.wait_for_wineserver()
+    assert done.returncode == 0, done
+    key = (
+        "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\"
+        "{A6E7D8E6-6E43-42CB-AFA4-1D67DE159CE1}_is1"
+    )
+    language = wine.run("reg", "query", key, "/v", "Inno Setup: Language", timeout=120)
+    assert language.returncode == 0 and "arabic" in language.stdout, language
+    removed = wine.run(install_dir() / "unins000.exe", "/VERYSILENT", "/SUPPRESSMSGBOXES")
+    wine.wait_for_wineserver()
+    assert removed.returncode == 0, removed

@@ -210,9 +210,10 @@ export class ToothPanel {
         bar.querySelector(`[data-tab="${next}"]`).focus();
       }
     };
-    $("#compare-dialog").dataset.ready = String(counts.before > 0 && counts.after > 0);
-    $("#open-compare").disabled = !(counts.before > 0 && counts.after > 0);
-    $("#open-compare").title = $("#open-compare").disabled ? t("Needs a before and an after image of this tooth") : "";
+    const comparable = this.images.length >= 2;
+    $("#compare-dialog").dataset.ready = String(comparable);
+    $("#open-compare").disabled = !comparable;
+    $("#open-compare").title = comparable ? "" : t("Needs two images of this tooth");
   }
 
   selectTab(key) {

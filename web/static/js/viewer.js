@@ -160,29 +160,27 @@ export class Viewer {
   }
 }
 
+/** The images of a tooth in the order they were taken (the upload time where no date is known). */
+function byDate(images) {
+  const when = (i) => i.taken_date || i.created_at || "";
+  return [...images].sort((a, b) => when(a).localeCompare(when(b)));
+}
+
 export class Compare {
   constructor() {
     this.dialog = $("#compare-dialog");
     this.stage = $("#compare-stage");
     this.range = $("#compare-range");
+    this.frame = this.stage.querySelector(".compare-frame");
+    this.view = { zoom: 1, x: 0, y: 0 };
     $("#compare-close").addEventListener("click", () => this.dialog.close());
     $("#compare-before").addEventListener("change", () => this.load());
     $("#compare-after").addEventListener("change", () => this.load());
     this.range.addEventListener("input", () => this.position(Number(this.range.value)));
     this.dialog.querySelectorAll('input[name="compare-mode"]').forEach((r) => r.addEventListener("change", () => this.mode(r.value)));
-    const frame = this.stage.querySelector(".compare-frame");
-    const drag = (e) => {
-      const box = frame.getBoundingClientRect();
-      this.position(((e.clientX - box.left) / box.width) * 100);
-    };
-    frame.addEventListener("pointerdown", (e) => {
-      if (!this.stage.classList.contains("slider-mode")) return;
-      frame.setPointerCapture(e.pointerId);
-      this.dragging = true;
-      drag(e);
-    });
-    frame.addEventListener("pointermove", (e) => this.dragging && drag(e));
-    frame.addEventListener("pointerup", () => (this.dragging = false));
+    this.dialog.querySelectorAll("[data-compare-act]").forEach((b) => b.addEventListener("click", () => this.act(b.dataset.compareAct)));
+    this.dialog.addEventListener("keydown", (e) => this.key(e));
+    this.bindPointer();
     $("#compare-before-img").addEventListener("load", (e) => {
       const img = e.target;
       this.stage.style.setProperty("--ratio", String(img.naturalWidth / img.naturalHeight));
@@ -196,20 +194,65 @@ export class Compare {
     }
   }
 
+  /** Slider mode: dragging moves the split. Side by side: dragging pans both images alike.
+   * The wheel zooms both at the pointer in either mode. */
+  bindPointer() {
+    const frame = this.frame;
+    const split = (e) => {
+      const box = frame.getBoundingClientRect();
+      this.position(((e.clientX - box.left) / box.width) * 100);
+    };
+    frame.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0) return;
+      frame.setPointerCapture(e.pointerId);
+      if (this.sideBySide()) {
+        this.drag = { x: e.clientX - this.view.x, y: e.clientY - this.view.y };
+        frame.classList.add("panning");
+      } else {
+        this.drag = "split";
+        split(e);
+      }
+    });
+    frame.addEventListener("pointermove", (e) => {
+      if (this.drag === "split") return split(e);
+      if (!this.drag) return undefined;
+      this.view.x = e.clientX - this.drag.x;
+      this.view.y = e.clientY - this.drag.y;
+      return this.apply();
+    });
+    const end = () => {
+      this.drag = null;
+      frame.classList.remove("panning");
+    };
+    frame.addEventListener("pointerup", end);
+    frame.addEventListener("pointercancel", end);
+    frame.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      this.zoomAt(e.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP, e.clientX, e.clientY);
+    }, { passive: false });
+  }
+
   open(images) {
-    const before = images.filter((i) => i.image_type === "before");
-    const after = images.filter((i) => i.image_type === "after");
-    this.byId = new Map(images.map((i) => [i.id, i]));
-    const option = (i) => new Option(`${formatDate(i.taken_date || i.created_at)} · ${i.description || i.original_name || i.file_name}`, i.id);
-    $("#compare-before").replaceChildren(...before.map(option));
-    $("#compare-after").replaceChildren(...after.map(option));
-    if (after.length) $("#compare-after").value = after[after.length - 1].id;
-    const ready = before.length > 0 && after.length > 0;
+    const sorted = byDate(images);
+    this.byId = new Map(sorted.map((i) => [i.id, i]));
+    const option = (i) => new Option(`${formatDate(i.taken_date || i.created_at)} · ${TYPE_LABELS[i.image_type]} · ${i.description || i.original_name || i.file_name}`, i.id);
+    $("#compare-before").replaceChildren(...sorted.map(option));
+    $("#compare-after").replaceChildren(...sorted.map(option));
+    const ready = sorted.length >= 2;
+    if (ready) {
+      // the first "before" and the last "after" when the tooth has them, else the oldest and newest
+      const before = sorted.find((i) => i.image_type === "before") || sorted[0];
+      const afters = sorted.filter((i) => i.image_type === "after" && i.id !== before.id);
+      const after = afters[afters.length - 1] || sorted.filter((i) => i.id !== before.id).pop();
+      $("#compare-before").value = before.id;
+      $("#compare-after").value = after.id;
+    }
     $("#compare-empty").hidden = ready;
     this.stage.querySelector(".compare-box").hidden = !ready;
     this.dialog.showModal();
     if (ready) this.load();
     this.position(50);
+    this.fit();
   }
 
   load() {
@@ -241,8 +284,65 @@ export class Compare {
     this.stage.style.setProperty("--split", String(p)); // a missing-file note centres in its side
   }
 
+  sideBySide() {
+    return this.stage.classList.contains("side-mode");
+  }
+
   mode(value) {
     this.stage.classList.toggle("slider-mode", value === "slider");
     this.stage.classList.toggle("side-mode", value === "side");
+    this.fit();
+  }
+
+  fit() {
+    this.view = { zoom: 1, x: 0, y: 0 };
+    this.apply();
+  }
+
+  /** Zoom both images by `factor`, keeping the point under the pointer where it is (in side by
+   * side, the same point of each image). */
+  zoomAt(factor, clientX = null, clientY = null) {
+    const next = Math.min(MAX_ZOOM, Math.max(1, this.view.zoom * factor));
+    if (clientX !== null) {
+      const cell = [...this.frame.querySelectorAll(".compare-side")]
+        .map((e) => e.getBoundingClientRect())
+        .find((b) => clientX >= b.left && clientX <= b.right) || this.frame.getBoundingClientRect();
+      const cx = clientX - (cell.left + cell.width / 2);
+      const cy = clientY - (cell.top + cell.height / 2);
+      const ratio = next / this.view.zoom;
+      this.view.x = cx - (cx - this.view.x) * ratio;
+      this.view.y = cy - (cy - this.view.y) * ratio;
+    }
+    this.view.zoom = next;
+    if (next === 1) this.view = { zoom: 1, x: 0, y: 0 };
+    this.apply();
+  }
+
+  apply() {
+    const v = this.view;
+    for (const side of ["before", "after"]) {
+      const img = $(`#compare-${side}-img`);
+      img.style.transform = `translate(${v.x}px, ${v.y}px) scale(${v.zoom})`;
+      img.dataset.zoom = v.zoom.toFixed(3);
+    }
+    $("#compare-zoom").textContent = `${Math.round(v.zoom * 100)}%`;
+  }
+
+  act(action) {
+    switch (action) {
+      case "zoom-in": return this.zoomAt(ZOOM_STEP);
+      case "zoom-out": return this.zoomAt(1 / ZOOM_STEP);
+      case "fit": return this.fit();
+      default: return undefined;
+    }
+  }
+
+  key(event) {
+    if (event.target.tagName === "INPUT" || event.target.tagName === "SELECT") return;
+    const action = { "+": "zoom-in", "=": "zoom-in", "-": "zoom-out", "0": "fit" }[event.key];
+    if (action) {
+      event.preventDefault();
+      this.act(action);
+    }
   }
 }
