@@ -200,9 +200,15 @@ class Image(Base):
 
     patient: Mapped[Patient] = relationship(back_populates="images")
     treatment: Mapped[Treatment | None] = relationship()
-    # Only for a DICOM file: what the file itself says (see ImageDicom).
+    # Only for a DICOM file: what the file itself says (see ImageDicom). Loaded with the images
+    # in one more query ("selectin"): every listing serializes it, and a lazy load per image
+    # made a tooth of 300 images 300 queries.
     dicom: Mapped[ImageDicom | None] = relationship(
-        back_populates="image", cascade="all, delete-orphan", passive_deletes=True, uselist=False
+        back_populates="image",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        uselist=False,
+        lazy="selectin",
     )
 
     __table_args__ = (

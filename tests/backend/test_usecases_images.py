@@ -419,3 +419,33 @@ def test_two_pcs_racing_on_one_image_leave_each_row_with_its_file_and_no_stray_f
         assert outcomes <= {("deleted", "moved to 14"), ("deleted", "move found no row")}
     else:
         assert outcomes == {("moved to 14", "moved to 15")}
+
+
+def test_listing_a_tooth_takes_the_same_few_queries_for_any_number_of_images(
+    session, store, patient
+):
+    """A tooth's list with what the page is sent for each image (its DICOM facts included) is
+    a fixed number of queries: one per image made a tooth of 300 images take 300 more."""
+    from backend.serializers import image_dict
+
+    def queries_to_list() -> int:
+        statements: list[str] = []
+        engine = session.get_bind()
+
+        def count(_conn, _cursor, statement, *_args):
+            statements.append(statement)
+
+        session.expire_all()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            listed = [image_dict(i) for i in images.list_tooth_images(session, patient.id, "8")]
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert all("dicom" in item for item in listed)
+        return len(statements)
+
+    add(session, store, patient, Upload("one.png", image_bytes("PNG", (40, 30), (1, 2, 3))))
+    with_one = queries_to_list()
+    uploads = [Upload(f"{n}.png", image_bytes("PNG", (40, 30), (n, 2, 3))) for n in range(12)]
+    add(session, store, patient, *uploads)
+    assert queries_to_list() == with_one <= 4

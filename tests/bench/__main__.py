@@ -2,8 +2,9 @@
 
 With no NAME, runs them all in order; NAME is a module's name without `bench_` (storage_core,
 dicom, dicom_receiver, backup, backup_set, backup_encryption, patient_restore, migration,
-startup, several_pcs, search). Each runs in its own process with its defaults (e.g. `python -m
-tests.bench.bench_backup --size-gb 2`); ARGS after `--` are passed to every NAME picked.
+startup, several_pcs, search, chart_open). Each runs in its own process with its defaults
+(e.g. `python -m tests.bench.bench_backup --size-gb 2`); ARGS after `--` are passed to every
+NAME picked.
 several_pcs needs DENTAL_IMAGES_TEST_PG_URL and is skipped with a note when it is unset (search
 then measures SQLite only).
 """
@@ -26,6 +27,7 @@ NAMES = (
     "startup",
     "several_pcs",
     "search",
+    "chart_open",
 )
 NEEDS_ENV = {"several_pcs": "DENTAL_IMAGES_TEST_PG_URL"}  # tests/postgres.py
 

@@ -67,16 +67,26 @@ export function label(kind, code) {
   return catalog.labels[kind]?.[code] ?? code;
 }
 
+// Making an Intl formatter costs far more than using one (a tooth of 300 images made 600):
+// one per locale and options, kept.
+const formatters = new Map();
+
+function formatter(Kind, options) {
+  const key = `${Kind.name}|${intlLocale()}|${JSON.stringify(options)}`;
+  if (!formatters.has(key)) formatters.set(key, new Kind(intlLocale(), options));
+  return formatters.get(key);
+}
+
 /** A number in the current language and this PC's digits (0-9 or ٠-٩). */
 export function formatNumber(value, options = {}) {
-  return new Intl.NumberFormat(intlLocale(), options).format(value);
+  return formatter(Intl.NumberFormat, options).format(value);
 }
 
 /** A date (Date, or ISO text) in the current language and digits; `options` as for Intl. */
 export function formatDate(value, options = { dateStyle: "medium" }) {
   const date = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(date.getTime())) return String(value ?? "");
-  return new Intl.DateTimeFormat(intlLocale(), options).format(date);
+  return formatter(Intl.DateTimeFormat, options).format(date);
 }
 
 function intlLocale() {
