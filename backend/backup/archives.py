@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from backend.backup import backup_set
+from backend.backup import backup_set, kinds
 from backend.backup.create import SAFETY_PREFIX
 from backend.config import Settings
 from backend.errors import Forbidden, NotFound
@@ -35,6 +35,7 @@ def list_archives(folders: list[Path]) -> list[dict[str, Any]]:
             if path.name.startswith(".") or path.is_symlink() or not path.is_file():
                 continue
             stat = path.stat()
+            facts = kinds.zip_facts(path)
             found.append(
                 {
                     "name": path.name,
@@ -45,6 +46,10 @@ def list_archives(folders: list[Path]) -> list[dict[str, Any]]:
                     "safety": path.name.startswith(SAFETY_PREFIX),
                     "download_url": f"/api/backups/{path.name}/download",
                     "kind": "zip",
+                    # ours, the earlier app's, one that cannot be opened, or another zip
+                    "contents": facts.kind,
+                    "encrypted": facts.encrypted,
+                    "includes_images": facts.includes_images,
                 }
             )
         for item in backup_set.list_set_backups(folder):

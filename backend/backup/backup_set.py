@@ -258,6 +258,9 @@ def list_set_backups(folder: Path) -> list[dict[str, Any]]:
                     "modified_ts": modified,
                     "safety": False,
                     "kind": SET_BACKUP,
+                    "contents": "backup",
+                    "encrypted": False,  # sets are not encrypted (yet): an encrypted zip is
+                    "includes_images": True,
                     "download_url": None,
                 }
             )

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import functools
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from backend.backup import backup_set
-from backend.backup.manifest import MANIFEST_NAME
+from backend.backup.manifest import IMAGES_PREFIX, MANIFEST_NAME
 
 BACKUP = "backup"
 LEGACY_ZIP = "legacy-zip"
@@ -48,3 +50,43 @@ def detect_kind(path: Path) -> str:
     if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
         return LEGACY_JSON
     return UNKNOWN
+
+
+@dataclass(frozen=True)
+class ZipFacts:
+    """What the list of backup files says of a zip, from its central directory alone (no
+    passphrase needed: entry names and their encryption flag are not encrypted)."""
+
+    kind: str  # BACKUP, LEGACY_ZIP, BROKEN_ZIP or UNKNOWN
+    encrypted: bool = False
+    includes_images: bool = True
+
+
+def zip_facts(path: Path) -> ZipFacts:
+    """The facts of the zip at `path`, read once per version of the file (its size and time)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return ZipFacts(BROKEN_ZIP)
+    return _zip_facts(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _zip_facts(path: str, _size: int, _mtime_ns: int) -> ZipFacts:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError):
+        return ZipFacts(BROKEN_ZIP)
+    names = {entry.filename.replace("\\", "/") for entry in entries}
+    if MANIFEST_NAME in names:
+        kind = BACKUP
+    elif LEGACY_DB_NAME in names:
+        kind = LEGACY_ZIP
+    else:
+        kind = UNKNOWN
+    return ZipFacts(
+        kind,
+        encrypted=any(entry.flag_bits & 0x1 for entry in entries),
+        includes_images=kind != BACKUP or any(n.startswith(IMAGES_PREFIX) for n in names),
+    )

@@ -4,6 +4,7 @@ recovery sheet, which never shows it."""
 
 from __future__ import annotations
 
+import time
 import zipfile
 from pathlib import Path
 
@@ -145,3 +146,31 @@ def test_the_recovery_sheet_names_the_clinic_and_7zip_and_never_the_passphrase(c
     assert "عيادة النور" in text and "7z x" in text and "7-Zip" in text
     assert "A lost passphrase means a lost backup" in text
     assert SECRET not in text
+
+
+def test_the_list_says_which_backups_are_encrypted_database_only_or_not_ours(client, runtime):
+    """What a zip is, read from its directory without its passphrase: the list marks each."""
+    populate(runtime, patients_count=1)
+    folder = runtime.settings.backups_dir
+    full = finished(client, client.post("/api/backups", json={}))["result"]["name"]
+    time.sleep(1.1)  # backup names carry the second
+    database_only = finished(client, client.post("/api/backups", json={"include_images": False}))
+    time.sleep(1.1)
+    set_secret(client)
+    encrypted = finished(client, client.post("/api/backups", json={}))["result"]["name"]
+    with zipfile.ZipFile(folder / "earlier-app.zip", "w") as legacy:
+        legacy.writestr("dental_clinic.db", b"SQLite format 3\x00")
+    (folder / "cut-short.zip").write_bytes(b"PK\x03\x04 cut while copying")
+
+    listed = {b["name"]: b for b in client.get("/api/backups").get_json()["backups"]}
+
+    facts = {
+        name: (b["contents"], b["encrypted"], b["includes_images"]) for name, b in listed.items()
+    }
+    assert facts == {
+        full: ("backup", False, True),
+        database_only["result"]["name"]: ("backup", False, False),
+        encrypted: ("backup", True, True),
+        "earlier-app.zip": ("legacy-zip", False, True),
+        "cut-short.zip": ("broken-zip", False, True),
+    }

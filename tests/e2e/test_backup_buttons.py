@@ -31,6 +31,10 @@ def test_job_buttons_are_off_while_a_backup_runs(page, session):
         expect(page.locator(selector)).to_be_enabled()
     expect(page.locator("#backup-job")).to_be_hidden()
     expect(page.locator("#lock-banner")).to_be_hidden()
+    # the list says what the backup holds: the database, without the image files
+    expect(
+        page.locator("#backup-list li", has_text="(database only: no image files)")
+    ).to_have_count(1)
 
 
 def test_after_a_failed_backup_nothing_says_it_still_runs(page, session, settings):

@@ -182,7 +182,15 @@ export class BackupSection {
   listItem(b) {
     const item = document.createElement("li");
     const inSet = b.kind === "set-backup";
-    const note = b.safety ? t("(safety backup before a restore)") : inSet ? t("(incremental set)") : "";
+    const notes = [
+      b.safety ? t("(safety backup before a restore)") : inSet ? t("(incremental set)") : "",
+      b.contents === "backup" && !b.includes_images ? t("(database only: no image files)") : "",
+      b.encrypted ? t("(encrypted)") : "",
+      b.contents === "legacy-zip" ? t("(the earlier app's backup)") : "",
+      b.contents === "broken-zip" ? t("(damaged: it cannot be opened)") : "",
+      b.contents === "unknown" ? t("(not a backup of this program)") : "",
+    ];
+    const note = notes.filter(Boolean).join(" ");
     const size = inSet ? t("{size} added", { size: formatBytes(b.size_bytes) }) : formatBytes(b.size_bytes);
     item.innerHTML = `<span class="name"><bdi>${escapeHtml(b.name)}</bdi>${note ? ` <span class="muted">${escapeHtml(note)}</span>` : ""}</span>
       <span class="muted">${escapeHtml(localTime(b.modified))}</span><span>${escapeHtml(size)}</span>`;
