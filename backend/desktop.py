@@ -57,7 +57,7 @@ def _start_upkeep(runtime: Runtime) -> None:
     """Background upkeep (leftovers of interrupted writes), after the window can open."""
     from backend.usecases.upkeep import start_upkeep
 
-    start_upkeep(runtime.sessions, runtime.store)
+    start_upkeep(runtime)
 
 
 def _start_receiver(runtime: Runtime) -> None:

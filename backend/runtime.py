@@ -5,6 +5,7 @@ builds one."""
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -41,8 +42,11 @@ class Runtime:
     notices: list[str] = field(default_factory=list)
     # The DICOM receiver of this process (off unless this PC's setting turns it on).
     receiver: ReceiverControl | None = None
+    # Set when the program closes: background loops (the upkeep) end at their next wait.
+    closing: threading.Event = field(default_factory=threading.Event)
 
     def close(self) -> None:
+        self.closing.set()
         if self.receiver is not None:
             self.receiver.stop()
         self.engine.dispose()

@@ -159,11 +159,13 @@ fi
 say "installer: $(du -h "$setup" | cut -f1) ($(stat -c %s "$setup") bytes)"
 
 # ---------------------------------------------------------------- install, drive, uninstall
+# The Linux suite may be starting its own virtual screens meanwhile: this one looks for a free
+# display number from 150 up, away from theirs (xvfb-run's default is 99 up).
 say "installing into a fresh Wine profile and driving the installed program"
 export WINEPREFIX="$work/user-prefix"
 new_prefix "$WINEPREFIX" || { fail "fresh Wine profile"; finish; }
 DENTAL_IMAGES_WINDOWS_SETUP="$setup" DENTAL_IMAGES_WINDOWS_WORK="$work" \
-    xvfb-run -a .venv/bin/python -m pytest -q -p no:cacheprovider \
+    xvfb-run -a -n 150 .venv/bin/python -m pytest -q -p no:cacheprovider \
     tests/windows/test_installed.py > "$work/installed.log" 2>&1
 pytest_stage "the installed-program checks" "$work/installed.log" $?
 [ -f "$work/figures.json" ] && say "figures: $(tr -d '\n ' < "$work/figures.json")"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend import app_state
 from backend.models import Image, utcnow
+from backend.runtime import Runtime
 from backend.storage import ImageStore
 
 log = logging.getLogger(__name__)
@@ -69,27 +69,30 @@ def purge_trash(sessions: sessionmaker[Session], store: ImageStore) -> dict[str,
         return trash.purge(session, store)
 
 
+def upkeep_round(runtime: Runtime, *, sweep: bool) -> None:
+    """One round of upkeep: the trash's purge, and with `sweep` the walk of the image tree for
+    leftovers when it is due. Uses the runtime's sessions and store of the moment (a restore
+    replaces the store)."""
+    purge_trash(runtime.sessions, runtime.store)
+    if sweep and claim_sweep(runtime.sessions):
+        sweep_leftovers(runtime.sessions, runtime.store)
+
+
 def start_upkeep(
-    sessions: sessionmaker[Session],
-    store: ImageStore,
-    *,
-    purge_every: float = PURGE_INTERVAL.total_seconds(),
+    runtime: Runtime, *, purge_every: float = PURGE_INTERVAL.total_seconds()
 ) -> threading.Thread:
-    """Run the upkeep on a background thread: the trash's purge at once and then every
-    `purge_every` seconds while the program runs, and the sweep when it is due (it walks the
-    image tree)."""
+    """Run the upkeep on a background thread: a round with the sweep at once, then a purge
+    every `purge_every` seconds, until the runtime closes."""
 
     def run() -> None:
         first = True
-        while True:
+        while not runtime.closing.is_set():
             try:
-                purge_trash(sessions, store)
-                if first and claim_sweep(sessions):
-                    sweep_leftovers(sessions, store)
+                upkeep_round(runtime, sweep=first)
             except Exception:  # upkeep must never take the program down
                 log.exception("background upkeep failed")
             first = False
-            time.sleep(purge_every)
+            runtime.closing.wait(purge_every)
 
     thread = threading.Thread(target=run, name="upkeep", daemon=True)
     thread.start()

@@ -110,8 +110,12 @@ def test_a_lease_that_cannot_be_renewed_in_time_counts_as_lost(runtime, caplog):
 def test_a_lease_taken_over_by_another_pc_is_detected_as_lost(runtime, caplog):
     lease = Lease(runtime.sessions, "backup", lease=timedelta(seconds=0.6))
     lease.ensure_held()
-    with runtime.sessions() as session:  # the lease ran out and another PC took it
-        session.execute(update(StoreLock).values(holder="RECEPTION-2 (process 9, abcdef)"))
+    with runtime.sessions() as session:  # the lease ran out and another PC took it for long
+        taken = {
+            "holder": "RECEPTION-2 (process 9, abcdef)",
+            "expires_at": utcnow() + timedelta(minutes=10),
+        }
+        session.execute(update(StoreLock).values(**taken))
         session.commit()
     with caplog.at_level(logging.ERROR, logger="backend.locks"):
         assert _wait_for(lambda: lease.lost)

@@ -9,7 +9,13 @@ from datetime import timedelta
 from backend.models import utcnow
 from backend.storage import image_folder
 from backend.usecases.images import Upload, add_images
-from backend.usecases.upkeep import SWEEP_INTERVAL, claim_sweep, start_upkeep, sweep_leftovers
+from backend.usecases.upkeep import (
+    SWEEP_INTERVAL,
+    claim_sweep,
+    start_upkeep,
+    sweep_leftovers,
+    upkeep_round,
+)
 from tests.helpers import image_bytes
 
 
@@ -49,10 +55,16 @@ def _old_leftover(runtime, patient):
     return leftover
 
 
-def test_upkeep_runs_in_the_background(runtime, patient):
+def test_upkeep_runs_in_the_background_until_the_program_closes(runtime, patient):
     leftover = _old_leftover(runtime, patient)
-    start_upkeep(runtime.sessions, runtime.store).join(timeout=10)
+    thread = start_upkeep(runtime)
+    deadline = time.monotonic() + 30
+    while leftover.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not leftover.exists()
+    runtime.close()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
 
 
 def test_the_tree_is_walked_at_most_once_per_interval_for_every_pc_of_the_database(runtime):
@@ -72,5 +84,5 @@ def test_a_sweep_recorded_by_a_clock_that_ran_ahead_does_not_stop_the_sweeps(run
 def test_upkeep_that_is_not_due_leaves_the_tree_alone(runtime, patient):
     leftover = _old_leftover(runtime, patient)
     assert claim_sweep(runtime.sessions)  # swept a moment ago, e.g. by another PC
-    start_upkeep(runtime.sessions, runtime.store).join(timeout=10)
+    upkeep_round(runtime, sweep=True)
     assert leftover.exists()
