@@ -109,7 +109,7 @@ class Step:
 
     def __init__(self, parent: Reporter, number: int, of: int, name: str) -> None:
         self._parent = parent
-        self._prefix = f"Step {number} of {of}, {name}"
+        self._prefix = gettext("Step {number} of {of}, {name}", number=number, of=of, name=name)
 
     def update(self, **changes: Any) -> None:
         if "message" in changes:

@@ -32,6 +32,7 @@ from flask import Flask, Response, current_app, redirect, request
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response as BaseResponse
 
+from backend import i18n
 from backend.errors import Forbidden
 from backend.i18n import gettext
 
@@ -54,23 +55,29 @@ FILE_CSP = "sandbox; default-src 'none'"
 # What a person sees who opens (or reloads) a page of the program with secrets of an earlier
 # start: a browser tab left open while the program was restarted. Only for page navigations;
 # other requests keep their bare answers. It names nothing about this installation.
-EARLIER_START_TITLE = "This page is out of date"
-EARLIER_START_TEXT = (
-    "This window belongs to an earlier start of the program; open the program again."
-)
-EARLIER_START_HINT = (
-    "Close this tab. The program's own window (or the address it shows) opens your data."
-)
-EARLIER_START_PAGE = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{EARLIER_START_TITLE}</title>
+def earlier_start_page() -> str:
+    """The page, in the language of the moment (this PC's, outside a request)."""
+    locale = i18n.current_locale()
+    title = gettext("This page is out of date")
+    text = gettext(
+        "This window belongs to an earlier start of the program; open the program again."
+    )
+    hint = gettext(
+        "Close this tab. The program's own window (or the address it shows) opens your data."
+    )
+    return f"""<!doctype html>
+<html lang="{locale}" dir="{i18n.direction(locale)}"><head><meta charset="utf-8">
+<title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{{font-family:"Segoe UI",system-ui,sans-serif;background:#f3f5f8;color:#1f2937;margin:0}}
 main{{max-width:34rem;margin:14vh auto;background:#fff;border-radius:12px;padding:1.5rem 1.8rem;
 border-top:6px solid #0f766e;box-shadow:0 10px 40px rgba(0,0,0,.12)}}h1{{font-size:1.3rem}}
 p{{line-height:1.5}}</style></head>
-<body><main id="earlier-start"><h1>{EARLIER_START_TITLE}</h1><p>{EARLIER_START_TEXT}</p>
-<p>{EARLIER_START_HINT}</p></main></body></html>
+<body><main id="earlier-start"><h1>{title}</h1><p>{text}</p>
+<p>{hint}</p></main></body></html>
 """
+
+
 EARLIER_START_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
@@ -81,7 +88,7 @@ def is_page_navigation(headers: Headers) -> bool:
 
 def earlier_start_response(status: int) -> Response:
     """The friendly page for a navigation that carries no valid secret of this start."""
-    response = Response(EARLIER_START_PAGE, status=status, mimetype="text/html")
+    response = Response(earlier_start_page(), status=status, mimetype="text/html")
     response.headers["Content-Security-Policy"] = EARLIER_START_CSP
     return response
 
@@ -199,7 +206,7 @@ class SecretPrefix:
                     ("Cache-Control", "no-store"),
                 ],
             )
-            return [EARLIER_START_PAGE.encode()]
+            return [earlier_start_page().encode()]
         start_response(
             "404 Not Found",
             [

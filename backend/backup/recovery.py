@@ -19,7 +19,7 @@ from backend.backup.manifest import DATABASE_ENTRY
 from backend.backup.snapshot import load_into
 from backend.config import Settings
 from backend.errors import Conflict
-from backend.i18n import gettext
+from backend.i18n import N_, gettext
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +45,26 @@ def recover_interrupted_restore(settings: Settings, engine: Engine) -> str | Non
         and restore_marker(engine) == journal.id
     ):
         jr.remove_leftovers(journal)
-        outcome = "finished: the restored data is in place"
+        outcome = N_(
+            "An interrupted restore of {archive} was finished: the restored data is in place."
+        )
     elif journal.phase == jr.STAGING:
         jr.remove_leftovers(journal)
-        outcome = "abandoned before it changed anything: the data is as it was"
+        outcome = N_(
+            "An interrupted restore of {archive} was abandoned before it changed anything: the "
+            "data is as it was."
+        )
     else:
         if journal.method == jr.ROWS and journal.phase == jr.ROLLING_BACK:
             restore_rows_from_archive(engine, Path(str(journal.safety_backup)))
         jr.roll_back_moves(journal)
         jr.remove_leftovers(journal)
-        outcome = "undone: the data is back as it was before the restore"
+        outcome = N_(
+            "An interrupted restore of {archive} was undone: the data is back as it was before "
+            "the restore."
+        )
     jr.clear_journal(settings)
-    message = f"An interrupted restore of {journal.archive} was {outcome}."
+    message = gettext(outcome, archive=journal.archive)
     log.warning(message)
     return message
 

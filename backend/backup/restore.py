@@ -124,7 +124,9 @@ def restore_backup(
             )
         prune_safety_backups(runtime.settings.backups_dir)
         return result
-    report = _verified(runtime, archive, Step(progress, 1, 4, "checking the backup"), passphrase)
+    report = _verified(
+        runtime, archive, Step(progress, 1, 4, gettext("checking the backup")), passphrase
+    )
     manifest = report.manifest
     assert manifest is not None
     _require_space(runtime, manifest)
@@ -134,7 +136,7 @@ def restore_backup(
             runtime,
             settings.backups_dir,
             include_images=manifest.includes_images,
-            progress=Step(progress, 2, 4, "safety backup of the current data"),
+            progress=Step(progress, 2, 4, gettext("safety backup of the current data")),
             prefix=SAFETY_PREFIX,
         )
         result = _restore_verified(runtime, archive, manifest, safety.path, progress, passphrase)
@@ -152,7 +154,7 @@ def _refuse_whole_set(kind: str) -> None:
 
 def _put_back(runtime: Runtime, safety: Path, progress: Reporter) -> None:
     """Restore the safety backup made at the start of a failed legacy import."""
-    report = _verified(runtime, safety, Step(progress, 1, 2, "checking the safety backup"))
+    report = _verified(runtime, safety, Step(progress, 1, 2, gettext("checking the safety backup")))
     assert report.manifest is not None
     _restore_verified(runtime, safety, report.manifest, safety, progress)
 
@@ -314,14 +316,14 @@ def _restore_verified(
         for move in journal.moves:
             if move.new and move.live in (str(settings.thumbnails_dir), str(settings.images_dir)):
                 Path(move.new).mkdir(parents=True, exist_ok=True)  # an empty tree is a tree
-        step = Step(progress, 3, 4, "unpacking")
+        step = Step(progress, 3, 4, gettext("unpacking"))
         unpacked.parent.mkdir(parents=True, exist_ok=True)
         extract_archive(archive, manifest, unpacked, image_root, step, passphrase)
         rebuild(unpacked, database)  # the archive's file is read, never adopted
         unpacked.unlink()
         warnings = prepare_database(database, image_root, manifest, _kept_state(runtime))
         staged = read_facts(database)
-        progress.update(message="Step 4 of 4, swapping in the restored data")
+        progress.update(message=gettext("Step 4 of 4, swapping in the restored data"))
     except BaseException:
         jr.remove_leftovers(journal)
         jr.clear_journal(settings)

@@ -24,6 +24,7 @@ from backend.backup.set_restore import extract_set_backup
 from backend.config import IMAGES_DIRNAME, sqlite_url
 from backend.db import create_db_engine, upgrade_schema
 from backend.fileio import file_sha256, rename, sync_all
+from backend.i18n import gettext, ngettext
 from backend.jobs import Reporter
 from backend.models import Image
 from backend.storage import UnsafePath, resolve_under
@@ -59,7 +60,7 @@ def extract_archive(
         current=0,
         bytes_total=sum(entry.size for entry in wanted.values()),
         bytes_done=0,
-        message="Unpacking the backup next to the current data",
+        message=gettext("Unpacking the backup next to the current data"),
     )
     written: list[Path] = []
     with open_backup(archive_path, passphrase) as archive:
@@ -196,6 +197,10 @@ def _rows_without_files(database: Path, image_root: Path, manifest: Manifest) ->
     if not absent:
         return []
     return [
-        f"{len(absent)} image records of the backup have no file after unpacking "
-        f"(first: {', '.join(absent[:5])})."
+        ngettext(
+            "{n} image record of the backup has no file after unpacking (first: {first}).",
+            "{n} image records of the backup have no file after unpacking (first: {first}).",
+            len(absent),
+            first=", ".join(absent[:5]),
+        )
     ]

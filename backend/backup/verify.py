@@ -35,11 +35,12 @@ from backend.backup.manifest import (
     parse_manifest,
 )
 from backend.backup.rebuild import ARCHIVE_DATABASE, rebuild
+from backend.i18n import gettext, lazy_gettext
 from backend.jobs import Progress, Reporter
 from backend.untrusted_db import OverBudget, open_untrusted
 
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
-BROKEN_ZIP = (
+BROKEN_ZIP = lazy_gettext(
     "The file is not a complete zip archive: it may have been cut short (copied before it was "
     "finished, or the disk was full) or damaged."
 )
@@ -93,12 +94,14 @@ def verify_archive(
 
         return verify_set_path(path, progress=progress, work_dir=work_dir)
     if not path.is_file():
-        return VerifyReport(path, kinds.UNKNOWN, problems=[f"There is no file at {path}."])
+        return VerifyReport(
+            path, kinds.UNKNOWN, problems=[gettext("There is no file at {path}.", path=path)]
+        )
     report = VerifyReport(path, kinds.detect_kind(path), size_bytes=path.stat().st_size)
     if report.kind in kinds.LEGACY_KINDS:
         _verify_legacy(report, limits, work_dir, progress)
     elif report.kind == kinds.BROKEN_ZIP:
-        report.problems.append(BROKEN_ZIP)
+        report.problems.append(str(BROKEN_ZIP))
     elif report.kind == kinds.UNKNOWN:
         report.problems.append(_unknown_problem(path, report.size_bytes))
     else:
@@ -108,7 +111,7 @@ def verify_archive(
 
 def _unknown_problem(path: Path, size: int) -> str:
     if size == 0:
-        return (
+        return gettext(
             "The file is empty (0 bytes): this is not a backup of Dental Images. A backup that "
             "was being copied or saved when something failed can end up like this; use another."
         )
@@ -123,11 +126,11 @@ def _unknown_problem(path: Path, size: int) -> str:
         if prefixed:
             return prefixed[0]
     if is_zip:
-        return (
+        return gettext(
             "This zip is not a backup of Dental Images (it has no manifest.json), nor one of the "
             "earlier app (it has no dental_clinic.db)."
         )
-    return (
+    return gettext(
         "This is not a backup of Dental Images: it is not a zip archive, nor a database or "
         "export of the earlier app."
     )
@@ -166,7 +169,7 @@ def _verify_backup(
 def _read_manifest(archive: zipfile.ZipFile, report: VerifyReport) -> Manifest | None:
     info = archive.getinfo(MANIFEST_NAME)
     if info.file_size > MAX_MANIFEST_BYTES:
-        report.problems.append("manifest.json is larger than any real manifest.")
+        report.problems.append(gettext("manifest.json is larger than any real manifest."))
         return None
     chunks: list[bytes] = []
     try:
@@ -184,17 +187,33 @@ def _structure_problems(archive: zipfile.ZipFile, manifest: Manifest) -> list[st
         if name == MANIFEST_NAME:
             continue
         if info.is_dir() or not (name == DATABASE_ENTRY or name.startswith(IMAGES_PREFIX)):
-            problems.append(f"The archive holds {name[:120]!r}, which no backup holds.")
+            problems.append(
+                gettext("The archive holds {name}, which no backup holds.", name=repr(name[:120]))
+            )
         elif name not in manifest.entries:
-            problems.append(f"The archive holds {name[:120]!r}, which its manifest does not list.")
+            problems.append(
+                gettext(
+                    "The archive holds {name}, which its manifest does not list.",
+                    name=repr(name[:120]),
+                )
+            )
         elif info.file_size != manifest.entries[name].size:
             problems.append(
-                f"{name[:120]} is {info.file_size} bytes in the archive but "
-                f"{manifest.entries[name].size} in the manifest."
+                gettext(
+                    "{name} is {size} bytes in the archive but {listed} in the manifest.",
+                    name=name[:120],
+                    size=info.file_size,
+                    listed=manifest.entries[name].size,
+                )
             )
     for name in manifest.entries:
         if name not in infos:
-            problems.append(f"{name[:120]} is listed in the manifest but missing from the archive.")
+            problems.append(
+                gettext(
+                    "{name} is listed in the manifest but missing from the archive.",
+                    name=name[:120],
+                )
+            )
     return problems
 
 
@@ -211,10 +230,10 @@ def _check_every_entry(
             current=0,
             bytes_total=manifest.total_bytes,
             bytes_done=0,
-            message="Checking every file of the backup",
+            message=gettext("Checking every file of the backup"),
         )
     else:
-        progress.update(message="Verifying the backup")
+        progress.update(message=gettext("Verifying the backup"))
     for name, expected in manifest.entries.items():
         try:
             size, digest = stream_member(
@@ -228,10 +247,17 @@ def _check_every_entry(
             continue
         if (size, digest) != (expected.size, expected.sha256):
             report.problems.append(
-                f"{name[:120]} does not match its checksum in the manifest: the archive is damaged."
+                gettext(
+                    "{name} does not match its checksum in the manifest: the archive is damaged.",
+                    name=name[:120],
+                )
             )
         if own_totals:
             progress.advance(1)
+
+
+def _cannot_check(no_room: str) -> str:
+    return gettext("The database inside cannot be checked. {reason}", reason=no_room)
 
 
 def _check_database(archive: zipfile.ZipFile, report: VerifyReport, work_dir: Path | None) -> None:
@@ -242,7 +268,7 @@ def _check_database(archive: zipfile.ZipFile, report: VerifyReport, work_dir: Pa
         snapshot = Path(folder) / ARCHIVE_DATABASE
         info = archive.getinfo(DATABASE_ENTRY)
         if no_room := room_problem([(info, Path(folder))]):
-            report.problems.append(f"The database inside cannot be checked. {no_room}")
+            report.problems.append(_cannot_check(no_room))
             return
         with open(snapshot, "wb") as handle:
             stream_member(archive, info, handle.write)
@@ -256,7 +282,7 @@ def _check_database(archive: zipfile.ZipFile, report: VerifyReport, work_dir: Pa
             rebuilt_path, report.manifest, report.manifest.schema_version
         )
         if not problems and rebuilt.revision != report.manifest.schema_version:
-            problems.append("The database's schema differs from the one in the manifest.")
+            problems.append(gettext("The database's schema differs from the one in the manifest."))
     report.problems += problems
     report.warnings += warnings
 
@@ -265,8 +291,10 @@ def _verify_legacy(
     report: VerifyReport, limits: ArchiveLimits, work_dir: Path | None, progress: Reporter
 ) -> None:
     report.warnings.append(
-        "This is a backup of the earlier app. It has no manifest, so only its own checks "
-        "(zip checksums, database integrity) apply; restoring it imports its data."
+        gettext(
+            "This is a backup of the earlier app. It has no manifest, so only its own checks "
+            "(zip checksums, database integrity) apply; restoring it imports its data."
+        )
     )
     if report.kind == kinds.LEGACY_JSON:
         export, problems = json_export.examine_export(report.path)
@@ -286,7 +314,7 @@ def _verify_legacy(
             progress.update(
                 total=len(files),
                 bytes_total=sum(info.file_size for info in files),
-                message="Checking every file of the backup",
+                message=gettext("Checking every file of the backup"),
             )
             for info in files:
                 try:
@@ -302,7 +330,7 @@ def _verify_legacy(
                 database = Path(folder) / kinds.LEGACY_DB_NAME
                 info = archive.getinfo(kinds.LEGACY_DB_NAME)
                 if no_room := room_problem([(info, Path(folder))]):
-                    report.problems.append(f"The database inside cannot be checked. {no_room}")
+                    report.problems.append(_cannot_check(no_room))
                     return
                 with open(database, "wb") as handle:
                     stream_member(archive, info, handle.write)
@@ -317,11 +345,15 @@ def _legacy_db_problems(path: Path) -> list[str]:
             result = [row[0] for row in database.all("PRAGMA integrity_check(20)")]
             tables = {name for kind, name, _t, _s in database.objects() if kind == "table"}
     except OverBudget as exc:
-        return [f"The earlier app's database cannot be used. {exc}"]
+        return [gettext("The earlier app's database cannot be used. {reason}", reason=exc)]
     except sqlite3.DatabaseError as exc:
-        return [f"The earlier app's database cannot be read ({exc})."]
+        return [gettext("The earlier app's database cannot be read ({reason}).", reason=exc)]
     if result != ["ok"]:
-        return [f"The earlier app's database is damaged ({'; '.join(result[:3])})."]
+        return [
+            gettext(
+                "The earlier app's database is damaged ({reason}).", reason="; ".join(result[:3])
+            )
+        ]
     if "patients" not in tables:
-        return ["The database has no patients table: it is not one of the earlier app."]
+        return [gettext("The database has no patients table: it is not one of the earlier app.")]
     return []

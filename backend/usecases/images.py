@@ -39,6 +39,7 @@ from backend.usecases import trash
 from backend.usecases.patients import get_patient
 from backend.usecases.retrieval import locate_image
 from backend.usecases.treatments import get_treatment
+from backend.vocabulary import IMAGE_TYPE_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -290,18 +291,35 @@ def _prepare_dicom(
     if patient is not None and not same_patient(
         facts.patient_name, facts.patient_id, patient.full_name, patient.serial_number
     ):
-        written = readable_name(facts.patient_name) or "no name"
         raise PatientMismatch(
-            f"The x-ray file names another patient: {written}"
-            + (f" (ID {facts.patient_id})" if facts.patient_id else "")
-            + f", not {patient.full_name} (no. {patient.serial_number}). Check that it belongs "
-            "to this patient; to store it here anyway, confirm and upload it again.",
+            _mismatch_message(readable_name(facts.patient_name), facts.patient_id, patient),
             file_name=facts.patient_name,
             file_id=facts.patient_id,
         )
     thumbnail = rendering.thumbnail(dicom_file, THUMBNAIL_SIDE)
     info = imaging.ImageInfo(dicom.FORMAT, dicom.EXTENSION, dicom.MIME, facts.columns, facts.rows)
     return _Prepared(info, thumbnail, facts)
+
+
+def _mismatch_message(written: str, file_id: str | None, patient: Patient) -> str:
+    written = written or gettext("no name")
+    if file_id:
+        return gettext(
+            "The x-ray file names another patient: {written} (ID {file_id}), not {name} (no. "
+            "{serial}). Check that it belongs to this patient; to store it here anyway, confirm "
+            "and upload it again.",
+            written=written,
+            file_id=file_id,
+            name=patient.full_name,
+            serial=patient.serial_number,
+        )
+    return gettext(
+        "The x-ray file names another patient: {written}, not {name} (no. {serial}). Check "
+        "that it belongs to this patient; to store it here anyway, confirm and upload it again.",
+        written=written,
+        name=patient.full_name,
+        serial=patient.serial_number,
+    )
 
 
 def _stored_instance(session: Session, facts: Any) -> ImageDicom | None:
@@ -312,7 +330,6 @@ def _stored_instance(session: Session, facts: Any) -> ImageDicom | None:
 
 def _duplicate(session: Session, facts: Any) -> DuplicateDicom:
     existing = _stored_instance(session, facts)
-    where = ""
     if existing is not None and existing.image.deleted_at is not None:
         return DuplicateDicom(
             gettext(
@@ -322,17 +339,31 @@ def _duplicate(session: Session, facts: Any) -> DuplicateDicom:
             ),
             existing_image_id=None,
         )
-    if existing is not None:
-        image = existing.image
-        spot = "the whole mouth" if image.tooth is None else f"tooth {image.tooth}"
-        where = (
-            f" as an image of {image.patient.full_name} (no. {image.patient.serial_number}), "
-            f"{spot}, {image.image_type}, added {image.created_at:%Y-%m-%d}"
+    if existing is None:
+        return DuplicateDicom(
+            gettext(
+                "This x-ray is already stored: the DICOM instance {uid} is kept once. Nothing "
+                "was stored; open the existing image instead.",
+                uid=facts.sop_instance_uid,
+            ),
+            existing_image_id=None,
         )
+    image = existing.image
     return DuplicateDicom(
-        f"This x-ray is already stored{where}: the DICOM instance {facts.sop_instance_uid} "
-        "is kept once. Nothing was stored; open the existing image instead.",
-        existing_image_id=existing.image_id if existing is not None else None,
+        gettext(
+            "This x-ray is already stored as an image of {name} (no. {serial}), {place}, "
+            "{type}, added {date}: the DICOM instance {uid} is kept once. Nothing was stored; "
+            "open the existing image instead.",
+            name=image.patient.full_name,
+            serial=image.patient.serial_number,
+            place=gettext("the whole mouth")
+            if image.tooth is None
+            else gettext("tooth {tooth}", tooth=image.tooth),
+            type=gettext(IMAGE_TYPE_LABELS[image.image_type]),
+            date=f"{image.created_at:%Y-%m-%d}",
+            uid=facts.sop_instance_uid,
+        ),
+        existing_image_id=existing.image_id,
     )
 
 
@@ -393,7 +424,7 @@ def rendition(session: Session, store: ImageStore, image: Image, number: int) ->
         return imaging.rendition_from_file(path, DEFAULT_LIMITS), "image/jpeg"
     except imaging.InvalidImage as exc:
         raise ImageMissing(
-            gettext("The file of this image cannot be read: {exc}", exc=exc),
+            gettext("The file of this image cannot be read: {reason}", reason=exc),
             expected_path=image.relative_path,
         ) from exc
 

@@ -223,12 +223,18 @@ def _raises_of_untranslated_text(source: str) -> list[tuple[int, str]]:
             continue
         name = ast.unparse(node.exc.func)
         message = node.exc.args[0] if node.exc.args else None
-        written_out = isinstance(message, ast.JoinedStr) or (
-            isinstance(message, ast.Constant) and isinstance(message.value, str)
-        )
-        if written_out and name not in INTERNAL_EXCEPTIONS:
+        if _written_out(message) and name not in INTERNAL_EXCEPTIONS:
             found.append((node.lineno, name))
     return found
+
+
+def _written_out(node: ast.expr | None) -> bool:
+    """A literal, an f-string, or texts joined with + of which one is."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _written_out(node.left) or _written_out(node.right)
+    return isinstance(node, ast.JoinedStr) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, str)
+    )
 
 
 @pytest.mark.parametrize(
@@ -247,5 +253,7 @@ def test_the_refusal_check_sees_a_written_out_message():
         "raise InvalidImage(gettext('The file is empty.'))\n"
         "raise InvalidImage(MSG_DAMAGED)\n"
         "raise ValueError(f'element {tag} out of order')\n"
+        "raise Conflict(gettext('Busy.') + f' ({n} left)')\n"
     )
-    assert _raises_of_untranslated_text(source) == [(1, "InvalidImage"), (2, "NotFound")]
+    found = _raises_of_untranslated_text(source)
+    assert found == [(1, "InvalidImage"), (2, "NotFound"), (6, "Conflict")]

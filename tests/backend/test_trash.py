@@ -347,7 +347,7 @@ def test_the_background_upkeep_purges_what_is_due_at_start(runtime, settings):
         due.deleted_at = utcnow() - timedelta(days=31)
         session.commit()
         due_id, due_file, kept_id = due.id, settings.data_dir / due.relative_path, kept.id
-    upkeep.start_upkeep(runtime.sessions, runtime.store, purge_every=3600)
+    thread = upkeep.start_upkeep(runtime, purge_every=3600)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with runtime.sessions() as session:
@@ -357,6 +357,9 @@ def test_the_background_upkeep_purges_what_is_due_at_start(runtime, settings):
     with runtime.sessions() as session:
         assert not due_file.exists() and session.get(Image, due_id) is None
         assert session.get(Image, kept_id).deleted_at is not None
+    runtime.close()  # the upkeep ends with the program
+    thread.join(timeout=10)
+    assert not thread.is_alive()
 
 
 def test_purging_named_patients_leaves_the_rest_of_the_trash(session, store):

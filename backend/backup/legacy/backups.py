@@ -23,11 +23,11 @@ from backend.backup.legacy import import_marker, json_export
 from backend.backup.verify import verify_archive
 from backend.errors import ValidationError
 from backend.fileio import remove_path
-from backend.i18n import gettext
+from backend.i18n import gettext, lazy_gettext
 from backend.jobs import Reporter, Step
 from backend.runtime import Runtime
 
-NO_IMPORTER = (
+NO_IMPORTER = lazy_gettext(
     "This is a backup of the earlier app; this version of the program cannot import those yet. "
     "Nothing was changed."
 )
@@ -37,7 +37,7 @@ def _importer() -> Any:
     try:
         from backend.migration import importer
     except ImportError as exc:
-        raise ValidationError(NO_IMPORTER, field="path") from exc
+        raise ValidationError(str(NO_IMPORTER), field="path") from exc
     return importer
 
 
@@ -155,14 +155,16 @@ def restore(
     reading = reading or {}
     importer = _importer()
     settings = runtime.settings
-    warnings = _checked(archive, Step(progress, 1, 3, "checking the backup"), settings.backups_dir)
+    warnings = _checked(
+        archive, Step(progress, 1, 3, gettext("checking the backup")), settings.backups_dir
+    )
     with staged_source(runtime, archive, kind) as folder:
         source = importer.open_source(folder)
         chosen = _reading_used(importer, source, runtime, reading)
         safety = create_backup(
             runtime,
             settings.backups_dir,
-            progress=Step(progress, 2, 3, "safety backup of the current data"),
+            progress=Step(progress, 2, 3, gettext("safety backup of the current data")),
             prefix=SAFETY_PREFIX,
         )
         progress.update(message=gettext("Step 3 of 3, importing the earlier app's data"))
@@ -191,14 +193,21 @@ def _accounting(found: Any) -> list[str]:
         return []
     files = found.images_found + kept + listed
     names = found.unreferenced_names
-    more = f" and {listed - len(names)} more" if listed > len(names) else ""
+    more = gettext(" and {count} more", count=listed - len(names)) if listed > len(names) else ""
     named = f": {', '.join(names)}{more}" if names else ""
     return [
-        f"The backup's database holds {found.image_rows} image records; {files} image files "
-        f"are in the archive; {kept + listed} files no record names (their rows were likely "
-        "lost when the earlier app backed up its database without its -wal file): "
-        f"{kept} are kept as patient-level images of their folder's patient, {listed} are "
-        f"left out{named}."
+        gettext(
+            "The backup's database holds {rows} image records; {files} image files are in the "
+            "archive; {unnamed} files no record names (their rows were likely lost when the "
+            "earlier app backed up its database without its -wal file): {kept} are kept as "
+            "patient-level images of their folder's patient, {listed} are left out{named}.",
+            rows=found.image_rows,
+            files=files,
+            unnamed=kept + listed,
+            kept=kept,
+            listed=listed,
+            named=named,
+        )
     ]
 
 
@@ -215,9 +224,11 @@ def _reading_used(importer: Any, source: Any, runtime: Runtime, reading: dict[st
         if entry["used"] is None
     ]
     raise ValidationError(
-        "The tooth numbering of this backup cannot be told for certain ("
-        + " / ".join(evidence)
-        + "). Choose Universal or FDI (for every table, or for each table generation), then "
-        "restore again. Nothing was changed.",
+        gettext(
+            "The tooth numbering of this backup cannot be told for certain ({evidence}). Choose "
+            "Universal or FDI (for every table, or for each table generation), then restore "
+            "again. Nothing was changed.",
+            evidence=" / ".join(evidence),
+        ),
         field="notation",
     )

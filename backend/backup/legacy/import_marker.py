@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend import app_state, processes
+from backend.i18n import gettext
 
 KEY = app_state.LEGACY_IMPORT_IN_PROGRESS
 
@@ -63,14 +64,25 @@ def may_be_running(marker: dict[str, Any]) -> bool:
 
 def warning(marker: dict[str, Any]) -> str:
     """What the main screen says about an import that was cut off."""
+    archive = Path(marker["archive"]).name or gettext("the earlier app's backup")
+    safety_backup = Path(marker["safety_backup"]).name
     try:
-        started = f" on {datetime.fromisoformat(marker['started']).astimezone():%Y-%m-%d %H:%M}"
+        started = f"{datetime.fromisoformat(marker['started']).astimezone():%Y-%m-%d %H:%M}"
     except ValueError:
-        started = ""
-    archive = Path(marker["archive"]).name or "the earlier app's backup"
-    return (
-        f"The import of {archive}{started} did not finish (the program was closed or the computer "
-        "went off). What was imported is kept; restore the same backup again to complete it "
-        "(nothing is added twice), or restore the safety backup "
-        f"{Path(marker['safety_backup']).name} to go back. Open Settings → Backup."
+        return gettext(
+            "The import of {archive} did not finish (the program was closed or the computer "
+            "went off). What was imported is kept; restore the same backup again to complete it "
+            "(nothing is added twice), or restore the safety backup {safety_backup} to go back. "
+            "Open Settings → Backup.",
+            archive=archive,
+            safety_backup=safety_backup,
+        )
+    return gettext(
+        "The import of {archive} on {started} did not finish (the program was closed or the "
+        "computer went off). What was imported is kept; restore the same backup again to "
+        "complete it (nothing is added twice), or restore the safety backup {safety_backup} to "
+        "go back. Open Settings → Backup.",
+        archive=archive,
+        started=started,
+        safety_backup=safety_backup,
     )

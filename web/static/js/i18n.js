@@ -98,6 +98,12 @@ function intlLocale() {
 // right-to-left sentence keeps its own direction and does not reorder the words around it.
 const ISOLATE = ["\u2068", "\u2069"];
 
+/** `text` (a phone number, a path) kept left to right inside any sentence: in Arabic, the groups
+ * of "+971 50 123 4567" would otherwise be shown in reverse order. */
+export function leftToRight(text) {
+  return `\u2066${text}\u2069`;
+}
+
 function fill(text, values) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => {
     if (!Object.prototype.hasOwnProperty.call(values, name)) return whole;

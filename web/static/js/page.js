@@ -1,7 +1,7 @@
 // The program's page (loaded by app.js once the language catalog is in): patients on the left; the chosen patient's chart and tooth panel in the
 // middle; settings. Every server call goes through bridge.js; every list view asks through its
 // own ViewQuestion, so that it only ever shows the answer to what it asks now.
-import { formatNumber, t, tn } from "./i18n.js";
+import { formatNumber, leftToRight, t, tn } from "./i18n.js";
 import { ViewQuestion, api, isSuperseded } from "./bridge.js";
 import { ToothChart } from "./chart.js";
 import { ConnectionGuard } from "./connection.js";
@@ -110,7 +110,7 @@ function renderPatientList(query) {
       item.dataset.patientId = p.id;
       item.setAttribute("aria-selected", String(state.patientId === p.id));
       item.innerHTML = `<span class="name" dir="auto">${escapeHtml(nameOf(p))}</span>
-        <span class="meta">#${escapeHtml(p.serial_number)}${p.phone ? " · " + escapeHtml(p.phone) : ""}</span>
+        <span class="meta">#${escapeHtml(p.serial_number)}${p.phone ? ` · <bdi dir="ltr" class="phone">${escapeHtml(p.phone)}</bdi>` : ""}</span>
         <span class="count" title="${escapeHtml(t("Images"))}">${formatNumber(p.image_count)}</span>`;
       item.addEventListener("click", () => openPatient(p.id));
       item.addEventListener("keydown", (e) => {
@@ -166,7 +166,7 @@ async function refreshPatient() {
   if (hasPrimary) state.showPrimary = true;
   $("#show-primary").checked = state.showPrimary;
   $("#patient-name").textContent = nameOf(patient);
-  const facts = [t("Serial #{serial}", { serial: patient.serial_number }), patient.phone, patient.age !== null ? tn("{n} year", "{n} years", patient.age) : null, GENDERS[patient.gender] || patient.gender, tn("{n} image", "{n} images", patient.image_count)];
+  const facts = [t("Serial #{serial}", { serial: patient.serial_number }), patient.phone ? leftToRight(patient.phone) : null, patient.age !== null ? tn("{n} year", "{n} years", patient.age) : null, GENDERS[patient.gender] || patient.gender, tn("{n} image", "{n} images", patient.image_count)];
   if (patient.allergies) facts.push(t("Allergies: {allergies}", { allergies: patient.allergies }));
   $("#patient-facts").textContent = facts.filter(Boolean).join(" · ");
   renderChart();
@@ -175,7 +175,7 @@ async function refreshPatient() {
     showView("patient");
   }
   const item = $(`#patient-list [data-patient-id="${id}"]`);
-  if (item) item.querySelector(".count").textContent = patient.image_count;
+  if (item) item.querySelector(".count").textContent = formatNumber(patient.image_count);
   markSelectedPatient();
   return true;
 }

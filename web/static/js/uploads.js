@@ -160,7 +160,7 @@ async function uploadAsking(path, file, fields, onProgress) {
   } catch (error) {
     const refusal = error.results?.[0]?.error;
     if (refusal?.code !== "patient_mismatch") throw error;
-    const ask = () => confirmAction("Another patient's x-ray?", refusal.message, "Store it here");
+    const ask = () => confirmAction(t("Another patient's x-ray?"), refusal.message, t("Store it here"));
     asking = asking.then(ask, ask);
     if (!(await asking)) throw error;
     return uploadFile(path, file, { ...fields, [refusal.confirm_field]: "1" }, onProgress);
