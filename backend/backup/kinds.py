@@ -37,16 +37,7 @@ def detect_kind(path: Path) -> str:
     if head.startswith(_SQLITE_MAGIC):
         return LEGACY_DB
     if head.startswith(b"PK"):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = {name.replace("\\", "/") for name in archive.namelist()}
-        except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError):
-            return BROKEN_ZIP
-        if MANIFEST_NAME in names:
-            return BACKUP
-        if LEGACY_DB_NAME in names:
-            return LEGACY_ZIP
-        return UNKNOWN
+        return read_zip_facts(path).kind
     if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
         return LEGACY_JSON
     return UNKNOWN
@@ -63,16 +54,22 @@ class ZipFacts:
 
 
 def zip_facts(path: Path) -> ZipFacts:
-    """The facts of the zip at `path`, read once per version of the file (its size and time)."""
+    """The facts of the zip at `path` for the list of backup files, read once per version of
+    the file (its size and time; a check of one file reads it afresh with `read_zip_facts`)."""
     try:
         stat = path.stat()
     except OSError:
         return ZipFacts(BROKEN_ZIP)
-    return _zip_facts(str(path), stat.st_size, stat.st_mtime_ns)
+    return _cached_zip_facts(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=256)
-def _zip_facts(path: str, _size: int, _mtime_ns: int) -> ZipFacts:
+def _cached_zip_facts(path: str, _size: int, _mtime_ns: int) -> ZipFacts:
+    return read_zip_facts(Path(path))
+
+
+def read_zip_facts(path: Path) -> ZipFacts:
+    """The facts of the zip at `path`, read from its central directory now."""
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
