@@ -97,10 +97,24 @@ def stop(process: subprocess.Popen[str]) -> None:
     wine.kill_windows_program("dental-images.exe")
 
 
+def run_setup(*switches: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """The installer run silently for this user, as clinic IT runs it, plus `switches`."""
+    done = wine.run(
+        SETUP, "/VERYSILENT", "/SUPPRESSMSGBOXES", "/CURRENTUSER", *switches, timeout=timeout
+    )
+    wine.wait_for_wineserver()
+    return done
+
+
+def run_uninstaller() -> subprocess.CompletedProcess[str]:
+    done = wine.run(install_dir() / "unins000.exe", "/VERYSILENT", "/SUPPRESSMSGBOXES")
+    wine.wait_for_wineserver()
+    return done
+
+
 def test_installer_refuses_without_webview2_unless_told():
     assert SETUP.is_file(), f"no installer at {SETUP}"
-    refused = wine.run(SETUP, "/VERYSILENT", "/SUPPRESSMSGBOXES", "/CURRENTUSER", timeout=300)
-    wine.wait_for_wineserver()
+    refused = run_setup(timeout=300)
     assert refused.returncode != 0
     assert not exe().exists()
 
@@ -109,16 +123,7 @@ def test_the_refusal_speaks_arabic_on_an_arabic_setup():
     """The wizard's language (Windows' UI language, or /LANG): the WebView2 refusal, which a
     silent setup answers itself, is written to the log in Arabic."""
     log = WORK / "refused-arabic.log"
-    refused = wine.run(
-        SETUP,
-        "/VERYSILENT",
-        "/SUPPRESSMSGBOXES",
-        "/CURRENTUSER",
-        "/LANG=arabic",
-        f"/LOG={wine.windows_path(log)}",
-        timeout=300,
-    )
-    wine.wait_for_wineserver()
+    refused = run_setup("/LANG=arabic", f"/LOG={wine.windows_path(log)}", timeout=300)
     assert refused.returncode != 0
     text = log.read_text(encoding="utf-8-sig", errors="replace")
     assert "WebView2 Runtime" in text and "هل تريد فتح صفحة التنزيل الآن؟" in text, text[-3000:]
@@ -128,16 +133,7 @@ def test_the_refusal_speaks_arabic_on_an_arabic_setup():
 def test_installs_silently_per_user():
     log = WORK / "install.log"
     started = time.monotonic()
-    done = wine.run(
-        SETUP,
-        "/VERYSILENT",
-        "/SUPPRESSMSGBOXES",
-        "/CURRENTUSER",
-        "/SKIPWEBVIEW2",
-        f"/LOG={wine.windows_path(log)}",
-        timeout=600,
-    )
-    wine.wait_for_wineserver()
+    done = run_setup("/SKIPWEBVIEW2", f"/LOG={wine.windows_path(log)}")
     record(install_s=round(time.monotonic() - started, 1))
     assert done.returncode == 0, log.read_text(errors="replace", encoding="utf-8")[-3000:]
     assert exe().is_file()
@@ -309,8 +305,7 @@ def test_window_start_without_webview2_opens_the_default_browser(tmp_path):
 def test_uninstall_removes_the_program_and_keeps_the_data():
     before = tree_digest(data_dir() / "dental_images"), tree_digest(backups_dir())
     database = hashlib.sha256((data_dir() / "dental.db").read_bytes()).hexdigest()
-    done = wine.run(install_dir() / "unins000.exe", "/VERYSILENT", "/SUPPRESSMSGBOXES")
-    wine.wait_for_wineserver()
+    done = run_uninstaller()
     assert done.returncode == 0, done
     deadline = time.monotonic() + 60
     while install_dir().exists() and time.monotonic() < deadline:
@@ -323,16 +318,7 @@ def test_uninstall_removes_the_program_and_keeps_the_data():
 def test_an_arabic_setup_installs_in_arabic_and_uninstalls():
     """Installed with the Arabic wizard, the uninstaller keeps its language (Inno Setup writes
     it to the uninstall entry) and removes the program again."""
-    done = wine.run(
-        SETUP,
-        "/VERYSILENT",
-        "/SUPPRESSMSGBOXES",
-        "/CURRENTUSER",
-        "/SKIPWEBVIEW2",
-        "/LANG=arabic",
-        timeout=600,
-    )
-    wine.wait_for_wineserver()
+    done = run_setup("/SKIPWEBVIEW2", "/LANG=arabic")
     assert done.returncode == 0, done
     key = (
         "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\"
@@ -340,6 +326,5 @@ def test_an_arabic_setup_installs_in_arabic_and_uninstalls():
     )
     language = wine.run("reg", "query", key, "/v", "Inno Setup: Language", timeout=120)
     assert language.returncode == 0 and "arabic" in language.stdout, language
-    removed = wine.run(install_dir() / "unins000.exe", "/VERYSILENT", "/SUPPRESSMSGBOXES")
-    wine.wait_for_wineserver()
+    removed = run_uninstaller()
     assert removed.returncode == 0, removed
