@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from keyring.backend import KeyringBackend
 from sqlalchemy.orm import Session
 
+from backend import i18n
 from backend.config import (
     DB_URL_ENV,
     HOME_ENV,
@@ -56,6 +57,15 @@ PREFIX = "/test-secret-prefix"  # the app's per-launch secret path prefix (backe
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (HOME_ENV, DB_URL_ENV, LEGACY_ROOTS_ENV, IMAGES_ROOT_ENV):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _process_locale() -> Iterator[None]:
+    """Each test leaves the process's language as it found it: a test that chooses Arabic on
+    its PC sets it for every text made outside a request (and the page of an earlier start)."""
+    before = i18n.process_locale()
+    yield
+    i18n.set_process_locale(before)
 
 
 @pytest.fixture(autouse=True)

@@ -21,14 +21,6 @@ ARABIC_LETTERS = re.compile(r"^[\u0600-\u06FF ]+$")
 LATIN_LETTER = re.compile(r"[A-Za-z]")
 
 
-@pytest.fixture(autouse=True)
-def _process_locale():
-    """Each test leaves the process's language as it found it."""
-    before = i18n.process_locale()
-    yield
-    i18n.set_process_locale(before)
-
-
 @pytest.fixture
 def arabic_pc(settings):
     write_machine_config(settings.data_dir, language="ar")
