@@ -3,6 +3,7 @@
 import { appUrl, openInViewer } from "./bridge.js";
 import { missingPlaceholder } from "./tooth-panel.js";
 import { $, TYPE_LABELS, formatDate, takenText, toast } from "./ui.js";
+import { FrameBar } from "./viewer-frames.js";
 
 const ZOOM_STEP = 1.25;
 const MIN_ZOOM = 0.05;
@@ -13,6 +14,7 @@ export class Viewer {
     this.dialog = $("#viewer-dialog");
     this.image = $("#viewer-image");
     this.stage = $("#viewer-stage");
+    this.frames = new FrameBar(this.image, this.stage);
     this.list = [];
     this.index = 0;
     this.bind();
@@ -25,6 +27,7 @@ export class Viewer {
     this.dialog.addEventListener("keydown", (e) => this.key(e));
     this.stage.addEventListener("wheel", (e) => {
       e.preventDefault();
+      if (this.frames.wheel(e)) return;
       this.zoomAt(e.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP, e.clientX, e.clientY);
     }, { passive: false });
     this.stage.addEventListener("pointerdown", (e) => {
@@ -45,7 +48,13 @@ export class Viewer {
     };
     this.stage.addEventListener("pointerup", end);
     this.stage.addEventListener("pointercancel", end);
-    this.image.addEventListener("load", () => this.fit());
+    this.image.addEventListener("load", () => {
+      this.image.hidden = false;
+      $("#viewer-missing").hidden = true;
+      // another frame of the same image keeps the zoom, pan and turn chosen for it
+      if (this.fitPending) this.fit();
+      this.fitPending = false;
+    });
     this.image.addEventListener("error", () => this.showMissing());
   }
 
@@ -65,7 +74,8 @@ export class Viewer {
     $("#viewer-missing").hidden = true;
     this.image.hidden = false;
     this.image.alt = image.description || image.original_name || image.file_name;
-    this.image.src = appUrl(image.url);
+    this.fitPending = true;
+    this.image.src = appUrl(this.frames.start(image));
     const when = formatDate(image.taken_date || image.created_at);
     $("#viewer-title").textContent = `${TYPE_LABELS[image.image_type]} · ${when} · ${image.description || image.original_name || image.file_name}  (${this.index + 1}/${this.list.length})`;
     $("#viewer-date-source").textContent = takenText(image);
@@ -148,6 +158,7 @@ export class Viewer {
 
   key(event) {
     if (event.target.tagName === "INPUT" || event.target.tagName === "SELECT") return;
+    if (this.frames.key(event)) return;
     const map = {
       ...(document.documentElement.dir === "rtl" ? { ArrowLeft: "next", ArrowRight: "prev" } : { ArrowLeft: "prev", ArrowRight: "next" }), "+": "zoom-in", "=": "zoom-in", "-": "zoom-out",
       "0": "fit", r: "rotate-right", R: "rotate-left", h: "flip-h", v: "flip-v", i: "invert",
