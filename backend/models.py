@@ -210,6 +210,14 @@ class Image(Base):
         uselist=False,
         lazy="selectin",
     )
+    # The other teeth the image shows (ImageTooth), loaded with it as `dicom` is.
+    linked_teeth: Mapped[list[ImageTooth]] = relationship(
+        back_populates="image",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+        order_by="ImageTooth.tooth",
+    )
 
     __table_args__ = (
         UniqueConstraint("folder_path", "file_name", name="uq_images_file"),
@@ -245,6 +253,25 @@ def _refresh_image_key(_mapper: Mapper[Image], _connection: Connection, image: I
     key = search_keys.description_key(image.description)
     if image.search_description != key:
         image.search_description = key
+
+
+class ImageTooth(Base):
+    """One more tooth an image shows, besides the one its folder says (`Image.tooth`, or none
+    for the whole mouth): a bitewing shows several teeth, a panoramic all of them. The image
+    is listed and counted on each linked tooth too, but stays one image (one file, one row),
+    counted once for the patient. Never the image's own tooth (backend.usecases.image_teeth
+    keeps that so). Kept while the image is in the trash, gone with it when it is purged."""
+
+    __tablename__ = "image_teeth"
+
+    image_id: Mapped[str] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    tooth: Mapped[str] = mapped_column(String(2), primary_key=True)
+
+    image: Mapped[Image] = relationship(back_populates="linked_teeth")
+
+    __table_args__ = (Index("ix_image_teeth_tooth", "tooth"),)
 
 
 class ImageDicom(Base):

@@ -7,6 +7,7 @@ from typing import Any
 
 from backend import teeth
 from backend.models import Image, Patient, Treatment
+from backend.usecases.image_teeth import linked_codes
 from backend.usecases.images import needs_rendition
 
 
@@ -62,6 +63,8 @@ def image_dict(image: Image) -> dict[str, Any]:
         "id": image.id,
         "patient_id": image.patient_id,
         "tooth": image.tooth,
+        # The other teeth it shows (Universal codes, chart order): it is listed on those too.
+        "linked_teeth": linked_codes(image),
         "image_type": image.image_type,
         "folder_path": image.folder_path,
         "file_name": image.file_name,

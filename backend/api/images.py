@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Blueprint, Response, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 
+from backend import validation as check
 from backend.api.common import db, json_body, store
 from backend.api.errors import error_response
 from backend.imaging import MIME_TYPES
@@ -70,6 +71,14 @@ def get_image(image_id: str) -> ResponseReturnValue:
 @bp.patch("/api/images/<image_id>")
 def update_image(image_id: str) -> ResponseReturnValue:
     return jsonify(image_dict(images.update_image(db(), store(), image_id, json_body())))
+
+
+@bp.put("/api/images/<image_id>/teeth")
+def set_image_teeth(image_id: str) -> ResponseReturnValue:
+    """{"teeth": [..]}: the other teeth the image shows (Universal codes); [] removes them."""
+    body = json_body()
+    check.only_known_fields(body, {"teeth"})
+    return jsonify(image_dict(images.set_image_teeth(db(), image_id, body.get("teeth"))))
 
 
 @bp.delete("/api/images/<image_id>")

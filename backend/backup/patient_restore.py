@@ -47,7 +47,7 @@ from backend.fileio import (
 )
 from backend.i18n import gettext, ngettext
 from backend.jobs import Progress, Reporter, Step
-from backend.models import Base, Image, ImageDicom, LegacyLink, Patient, Treatment
+from backend.models import Base, Image, ImageDicom, ImageTooth, LegacyLink, Patient, Treatment
 from backend.runtime import Runtime
 from backend.serializers import patient_dict
 from backend.storage import GENERAL, UnsafePath, image_folder, resolve_under
@@ -60,6 +60,7 @@ TREATMENTS = Base.metadata.tables[Treatment.__tablename__]
 IMAGES = Base.metadata.tables[Image.__tablename__]
 DICOM = Base.metadata.tables[ImageDicom.__tablename__]
 LINKS = Base.metadata.tables[LegacyLink.__tablename__]
+IMAGE_TEETH = Base.metadata.tables[ImageTooth.__tablename__]
 COMPARED_PATIENT_FIELDS = PATIENT_FIELD_ORDER
 # Its own name, so that these database-only safety backups never push out of the kept ones the
 # full safety backup that a whole restore made.
@@ -135,6 +136,9 @@ class Bundle:
     dicom: list[dict[str, Any]]
     links: list[dict[str, Any]]
     sources: dict[str, str]  # image id -> the file's path in the backup
+    # The images' other teeth (none in a backup made before they existed: its rebuilt
+    # database has the table empty); replaced as the images' DICOM facts are.
+    image_teeth: list[dict[str, Any]] = field(default_factory=list)
 
 
 def read_bundle(runtime: Runtime, opened: OpenedBackup, patient_id: str) -> Bundle:
@@ -152,6 +156,11 @@ def read_bundle(runtime: Runtime, opened: OpenedBackup, patient_id: str) -> Bund
             dicom = _rows(backup, DICOM, DICOM.c.image_id.in_(image_ids)) if image_ids else []
             ids = {patient_id, *image_ids, *(row["id"] for row in treatments)}
             links = _rows(backup, LINKS, LINKS.c.target_id.in_(ids))
+            image_teeth = (
+                _rows(backup, IMAGE_TEETH, IMAGE_TEETH.c.image_id.in_(image_ids))
+                if image_ids
+                else []
+            )
     finally:
         engine.dispose()
     bundle = Bundle(
@@ -161,6 +170,7 @@ def read_bundle(runtime: Runtime, opened: OpenedBackup, patient_id: str) -> Bund
         dicom=dicom,
         links=links,
         sources={row["id"]: row["folder_path"] + row["file_name"] for row in images},
+        image_teeth=image_teeth,
     )
     _map_to_live_ids(runtime, bundle)
     return bundle
@@ -199,7 +209,7 @@ def _map_to_live_ids(runtime: Runtime, bundle: Bundle) -> None:
         row["folder_path"] = image_folder(patient_id, row["tooth"], row["image_type"])
         sources[row["id"]] = source
     bundle.sources = sources
-    for row in bundle.dicom:
+    for row in (*bundle.dicom, *bundle.image_teeth):
         row["image_id"] = ids.get(row["image_id"], row["image_id"])
     for link in bundle.links:
         link["target_id"] = ids.get(link["target_id"], link["target_id"])
@@ -718,8 +728,8 @@ def _copy_files(
 
 def _write_rows(runtime: Runtime, bundle: Bundle) -> None:
     """Every row of the bundle in one transaction: replaced where the id is here, added where
-    it is not; the DICOM facts of the restored images replaced by the backup's; the earlier
-    app's import links added where missing."""
+    it is not; the DICOM facts and other teeth of the restored images replaced by the
+    backup's; the earlier app's import links added where missing."""
     with runtime.engine.begin() as live:
         _upsert(live, PATIENTS, [bundle.patient], PATIENTS.c.id)
         _upsert(live, TREATMENTS, bundle.treatments, TREATMENTS.c.id)
@@ -729,6 +739,10 @@ def _write_rows(runtime: Runtime, bundle: Bundle) -> None:
             live.execute(delete(DICOM).where(DICOM.c.image_id.in_(image_ids)))
         if bundle.dicom:
             live.execute(insert(DICOM), bundle.dicom)
+        if image_ids:
+            live.execute(delete(IMAGE_TEETH).where(IMAGE_TEETH.c.image_id.in_(image_ids)))
+        if bundle.image_teeth:
+            live.execute(insert(IMAGE_TEETH), bundle.image_teeth)
         keys = [link["key"] for link in bundle.links]
         present = (
             set(live.scalars(select(LINKS.c.key).where(LINKS.c.key.in_(keys)))) if keys else set()

@@ -44,6 +44,7 @@ FIELD_RULES: dict[tuple[str, str], Rule] = {
     ("images", "width"): lambda v: check.optional_int(v, "width", minimum=0, maximum=2**31),
     ("images", "height"): lambda v: check.optional_int(v, "height", minimum=0, maximum=2**31),
     ("images", "taken_source"): lambda v: check.choice(v, "taken_source", TAKEN_SOURCES),
+    ("image_teeth", "tooth"): check.tooth,
 }
 
 RECORD_NAMES = {
@@ -54,6 +55,7 @@ RECORD_NAMES = {
     "migration_journal": N_("import journal entry"),
     "legacy_links": N_("import link"),
     "inbox_items": N_("received x-ray"),
+    "image_teeth": N_("image's other tooth"),
 }
 
 

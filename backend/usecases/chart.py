@@ -9,13 +9,16 @@ from sqlalchemy.orm import Session
 
 from backend import teeth
 from backend.models import IMAGE_TYPES, Image, Treatment
+from backend.usecases.image_teeth import link_counts
 from backend.usecases.patients import get_patient
 
 
 def patient_chart(session: Session, patient_id: str) -> dict[str, Any]:
     """{"patient_id", "teeth": {code: {"counts": {type: n}, "total": n, "treatments": [..]}},
     "general": {"counts", "total"}} for every tooth that has images or treatments (absent teeth
-    have none); "general" counts the patient-level images (no tooth), always present."""
+    have none); "general" counts the patient-level images (no tooth), always present. A tooth
+    counts its own images and those linked to it (one image counts on each tooth it shows;
+    the patient's images are counted once elsewhere, by row)."""
     patient = get_patient(session, patient_id)
     chart: dict[str, dict[str, Any]] = {}
 
@@ -35,6 +38,13 @@ def patient_chart(session: Session, patient_id: str) -> dict[str, Any]:
         item = general if tooth is None else entry(tooth)
         item["counts"][image_type] = count
         item["total"] += count
+        changes.append(changed)
+    links = 0
+    for tooth, image_type, count, changed in link_counts(session, patient.id):
+        item = entry(tooth)
+        item["counts"][image_type] += count
+        item["total"] += count
+        links += count
         changes.append(changed)
     treatments = session.execute(
         select(
@@ -61,7 +71,7 @@ def patient_chart(session: Session, patient_id: str) -> dict[str, Any]:
             }
         )
     ordered = dict(sorted(chart.items(), key=lambda kv: teeth.sort_key(kv[0])))
-    revision = _revision(ordered, changes, general["total"])
+    revision = _revision(ordered, changes, general["total"] - links)
     return {"patient_id": patient.id, "teeth": ordered, "general": general, "revision": revision}
 
 

@@ -1,6 +1,8 @@
 """Checking the live store: image rows whose file is missing, files no row knows, files whose
-checksum differs from their row's, and damage inside the database. With repair, rows whose file
-is found elsewhere by name (the usage guide's fallback) are re-linked; the rest is reported.
+checksum differs from their row's, damage inside the database, and tooth links (an image's
+other teeth) to a missing image, an invalid tooth or the image's own tooth. With repair, rows
+whose file is found elsewhere by name (the usage guide's fallback) are re-linked; the rest is
+reported.
 
 The trash (backend.usecases.trash) is understood: its rows name their files under
 `dental_images/.trash/`, and a trashed patient's folder there also holds the files no row knew
@@ -26,6 +28,7 @@ from backend.i18n import gettext, ngettext
 from backend.jobs import Progress, Reporter
 from backend.models import Image, Patient
 from backend.storage import ImageStore, UnsafePath, is_trash_path, live_folder, trash_folder
+from backend.usecases.image_teeth import link_problems
 from backend.usecases.inbox import inbox_dir
 from backend.usecases.retrieval import locate_image
 
@@ -45,6 +48,7 @@ class CheckReport:
     mismatched: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
     database_problems: list[str] = field(default_factory=list)
+    link_problems: list[str] = field(default_factory=list)  # see image_teeth.link_problems
     trash_rows: int = 0
     trash_files: int = 0
     trash_missing: list[str] = field(default_factory=list)
@@ -59,12 +63,13 @@ class CheckReport:
             or self.orphans
             or self.mismatched
             or self.database_problems
+            or self.link_problems
             or self.duplicates
         )
 
     def problems(self) -> list[str]:
         """What is wrong, one sentence each, for the person at the desk."""
-        said = list(self.database_problems)
+        said = [*self.database_problems, *self.link_problems]
         if self.missing:
             said.append(
                 ngettext(
@@ -125,6 +130,7 @@ class CheckReport:
             "repaired": self.repaired[:LISTED],
             "repaired_count": len(self.repaired),
             "database_problems": self.database_problems,
+            "link_problems": self.link_problems,
             "trash_rows": self.trash_rows,
             "trash_files": self.trash_files,
             "trash_missing": self.trash_missing[:LISTED],
@@ -146,6 +152,7 @@ def check_store(
     progress = progress or Progress()
     report = CheckReport(repair=repair)
     report.database_problems = _database_problems(session)
+    report.link_problems = link_problems(session)
     total = session.scalar(select(func.count()).select_from(Image)) or 0
     progress.update(
         total=total, current=0, message=gettext("Checking every image against its file")

@@ -16,14 +16,15 @@ from backend.errors import ValidationError
 from backend.i18n import gettext
 from backend.models import Image
 from backend.storage import GENERAL
+from backend.usecases.image_teeth import on_tooth
 
 MAX_LIMIT = 200
 
 
 @dataclass(frozen=True)
 class ImageSearch:
-    """What to look for; every criterion given must hold. `tooth` is a Universal code or
-    "general" (the patient-level images)."""
+    """What to look for; every criterion given must hold. `tooth` is a Universal code (the
+    tooth's images and those linked to it) or "general" (the patient-level images)."""
 
     query: str = ""
     image_type: str | None = None
@@ -109,7 +110,7 @@ def _conditions(search: ImageSearch) -> list[ColumnElement[bool]] | None:
     if search.tooth == GENERAL:
         conditions.append(Image.tooth.is_(None))
     elif search.tooth:
-        conditions.append(Image.tooth == search.tooth)
+        conditions.append(on_tooth(search.tooth))
     if search.patient_id:
         conditions.append(Image.patient_id == search.patient_id)
     if search.taken_from or search.taken_to:

@@ -35,7 +35,7 @@ from backend.models import (
     Patient,
 )
 from backend.storage import GENERAL, ImageStore, image_folder
-from backend.usecases import trash
+from backend.usecases import image_teeth, trash
 from backend.usecases.patients import get_patient
 from backend.usecases.retrieval import locate_image
 from backend.usecases.treatments import get_treatment
@@ -46,7 +46,16 @@ log = logging.getLogger(__name__)
 DEFAULT_LIMITS = imaging.ImageLimits()
 THUMBNAIL_SIDE = 320
 CONFIRM_PATIENT_FIELD = "confirm_patient"
-EDITABLE_FIELDS = {"description", "taken_date", "treatment_id", "tooth", "image_type"}
+# `link_old_tooth` (with a move to another tooth): the tooth left behind becomes one of the
+# image's other teeth (see backend.usecases.image_teeth).
+EDITABLE_FIELDS = {
+    "description",
+    "taken_date",
+    "treatment_id",
+    "tooth",
+    "image_type",
+    "link_old_tooth",
+}
 _ATTEMPTS = 3
 
 
@@ -466,13 +475,13 @@ def frame_png(session: Session, store: ImageStore, image: Image, number: int) ->
 def list_tooth_images(
     session: Session, patient_id: str, tooth: Any, image_type: Any = None
 ) -> list[Image]:
-    """A tooth's images (or the patient-level ones, for "general"), oldest first by taken
-    date (or upload time)."""
+    """A tooth's images, its own and those linked to it as one of their other teeth (or the
+    patient-level ones, for "general"), oldest first by taken date (or upload time)."""
     patient = get_patient(session, patient_id)
     code = place(tooth)
     statement = select(Image).where(
         Image.patient_id == patient.id,
-        Image.tooth.is_(None) if code is None else Image.tooth == code,
+        Image.tooth.is_(None) if code is None else image_teeth.on_tooth(code),
         Image.deleted_at.is_(None),
     )
     if image_type not in (None, ""):
@@ -579,6 +588,9 @@ def _apply_update(
     )
     if taken != image.taken_date:  # an imported row's odd date does not block other edits
         check.optional_past_date(taken, "taken_date")
+    link_old = check.flag(changes.get("link_old_tooth", False), "link_old_tooth")
+    if new_tooth != image.tooth:
+        image_teeth.follow_move(image, new_tooth, link_old_tooth=link_old)
     old_path = image.relative_path
     moving = (new_tooth, new_type) != (image.tooth, image.image_type)
     new_path = None
@@ -637,6 +649,22 @@ def _remove_quietly(store: ImageStore, relative: str) -> None:
         store.remove(relative)
     except FileInUse:
         log.warning("%s is open in another program and was left in place", relative)
+
+
+def set_image_teeth(session: Session, image_id: str, values: Any) -> Image:
+    """Make `values` (a list of Universal tooth codes) the other teeth the image shows: it is
+    then listed and counted on each of them too (see backend.usecases.image_teeth). Its own
+    tooth in the list is ignored; an empty list removes every link. The row is locked as for
+    any change (`_locked_image`), so two PCs setting the links take turns."""
+    try:
+        image = _locked_image(session, image_id)
+        image_teeth.replace_links(image, image_teeth.clean_teeth(values, image.tooth))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    log.info("image %s also shows teeth %s", image.id, image_teeth.linked_codes(image) or "-")
+    return image
 
 
 def delete_image(session: Session, store: ImageStore, image_id: str) -> None:

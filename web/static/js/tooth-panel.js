@@ -3,6 +3,7 @@ import { formatDate as formatLocalDate, formatNumber, t, tn } from "./i18n.js";
 import { currentTrashDays } from "./trash.js";
 import { ViewQuestion, api, appUrl, chooseImageFiles, isSuperseded } from "./bridge.js";
 import { STATUS_COLORS, STATUS_LABELS } from "./chart.js";
+import { alsoOnText, editImageTeeth, teethText } from "./image-teeth.js";
 import {
   $, IMAGE_TYPES, TYPE_LABELS, confirmAction, escapeHtml, formatBytes, formatDate, runFormDialog, takenText, toast,
 } from "./ui.js";
@@ -115,7 +116,10 @@ export class ToothPanel {
 
   setTeethFacts(facts) {
     this.teethFacts = facts;
-    if (this.tooth) this.renderTitle();
+    if (!this.tooth) return;
+    this.renderTitle();
+    // the cards' "also on …" name teeth in the numbering just chosen
+    if ($("#tooth-panel").getAttribute("aria-busy") !== "true") this.renderImages();
   }
 
   renderLoading() {
@@ -274,9 +278,17 @@ export class ToothPanel {
       <span class="chip type-${image.image_type}">${TYPE_LABELS[image.image_type]}</span>
       <span class="date">${escapeHtml(formatDate(image.taken_date || image.created_at))}</span>
       <span class="desc">${escapeHtml(image.description || image.original_name || "")}</span>`;
+    const also = alsoOnText(image, this.tooth, this.teethFacts);
+    if (also) {
+      const mark = document.createElement("span");
+      mark.className = "also-on";
+      mark.textContent = also;
+      caption.append(mark);
+    }
     const actions = document.createElement("div");
     actions.className = "card-actions";
     actions.append(
+      button(t("Teeth…"), () => this.editImageTeeth(image), t("Also shows teeth… ({name})", { name: image.file_name })),
       button(t("Edit"), () => this.editImage(image), t("Edit details of {name}", { name: image.file_name })),
       button(t("Delete"), () => this.deleteImage(image), t("Delete {name}", { name: image.file_name }), "danger"),
     );
@@ -387,6 +399,18 @@ export class ToothPanel {
     } else {
       toast(t("Image details saved."), "ok");
     }
+    const neighbour = this.neighbourOf(image.id);
+    await this.refresh();
+    await this.onChanged();
+    this.focusCard(image.id, neighbour);
+  }
+
+  /** Choose the other teeth the image shows (image-teeth.js); the panel and the chart's counts
+   * follow. */
+  async editImageTeeth(image) {
+    const result = await editImageTeeth(image, this.teethFacts, this.placeName(image.tooth));
+    if (!result) return this.focusCard(image.id);
+    toast(result.linked_teeth.length ? t("Now also shown on {teeth}.", { teeth: teethText(result.linked_teeth, this.teethFacts) }) : t("Shown on its own place only."), "ok");
     const neighbour = this.neighbourOf(image.id);
     await this.refresh();
     await this.onChanged();
