@@ -44,6 +44,8 @@ MIGRATION_STATE = "migration.state"
 MIGRATION_REPORT = "migration.last_report"
 # The PC that receives DICOM x-rays for the clinic (backend.usecases.dicom_receiver).
 DICOM_RECEIVER_PC = "dicom_receiver.pc"
+# The clinic's DICOM node that exports are sent to (backend.usecases.dicom_export), as JSON.
+DICOM_NODE = "dicom_node"
 # When a PC last swept for leftovers of interrupted publishes (backend.usecases.upkeep).
 LAST_SWEEP = "upkeep.last_sweep"
 

@@ -10,6 +10,7 @@ from backend import security
 from backend.api import backup as backup_routes
 from backend.api import (
     common,
+    dicom_export,
     errors,
     i18n,
     images,
@@ -67,6 +68,7 @@ def create_app(
         jobs.bp,
         status.bp,
         trash.bp,
+        dicom_export.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(migration_routes.bp)

@@ -6,7 +6,8 @@
 #       (PyInstaller), pigz and desktop-file-utils to build and check the Linux bundle, zip and
 #       unzip (the references the backup benchmark measures against), p7zip-full (7-Zip, which
 #       must open the encrypted backups), dcmtk (DICOM files made
-#       and compressed as x-ray programs do, for the DICOM tests), and for the Windows lane
+#       and compressed as x-ray programs do, for the DICOM tests), orthanc (the PACS the DICOM
+#       export tests send to), and for the Windows lane
 #       (scripts/windows-checks.sh) Wine with its 32-bit part (Inno Setup's compiler and setup
 #       programs are 32-bit) and npm (Inno Setup's compiler comes from the npm registry)
 #   scripts/system-packages.sh windows  only the Windows lane's packages
@@ -18,6 +19,7 @@ window=(
 )
 tests=(
     xvfb xauth xdotool chromium binutils pigz desktop-file-utils zip unzip p7zip-full postgresql dcmtk
+    orthanc
 )
 windows=(wine wine64 wine32:i386 xvfb xauth)
 command -v npm >/dev/null 2>&1 || windows+=(npm)
