@@ -1,5 +1,6 @@
 """A backup set: one folder that holds many backups, each file stored once. The layout is plain
-folders and files that can be read without the program (see the README):
+folders and files that can be read without the program (see the README); in an encrypted
+set (backend.backup.set_crypto) the files with patient data in them are encrypted:
 
     <clinic>-backup-set/
       set.json                       format "dental-images-backup-set", format_version, created_at
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from backend import __version__
+from backend.backup import set_crypto
 from backend.backup.errors import BackupInvalid
 from backend.backup.manifest import (
     DATABASE_ENTRY,
@@ -54,12 +56,13 @@ BACKUP_SET = "backup-set"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _BACKUP_NAME = re.compile(r"^\d{8}-\d{6}(-\d+)?$")
+MAX_MANIFEST_BYTES = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class SetHeader:
-    """set.json. `encryption` is None for a plain set; a later format names its scheme and
-    parameters there (an older program refuses such a set instead of misreading it)."""
+    """set.json. `encryption` is None for a plain set, else its scheme and parameters
+    (backend.backup.set_crypto; a scheme this program does not know is refused, not misread)."""
 
     created_at: str
     app_version: str
@@ -148,33 +151,64 @@ def read_header(set_dir: Path) -> SetHeader:
                 )
             ]
         )
-    if data.get("encryption") is not None:
-        raise BackupInvalid(
-            [
-                gettext(
-                    "This backup set is encrypted, which this version of the program cannot read."
-                )
-            ]
-        )
+    encryption = data.get("encryption")
+    if encryption is not None:
+        try:
+            set_crypto.check_scheme(encryption)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise BackupInvalid(
+                [
+                    gettext(
+                        "This backup set is encrypted in a way this version of the program "
+                        "cannot read."
+                    )
+                ]
+            ) from exc
     return SetHeader(
         created_at=str(data.get("created_at", "")),
         app_version=str(data.get("app_version", "")),
         format_version=version,
+        encryption=encryption,
     )
 
 
-def open_or_create(set_dir: Path) -> SetHeader:
-    """The set at `set_dir`, made (header first, then its folders) when it is not there yet."""
+def is_encrypted(set_dir: Path) -> bool:
+    """Whether the set at `set_dir` says it is encrypted (False when it cannot be read)."""
+    try:
+        return read_header(set_dir).encryption is not None
+    except BackupInvalid:
+        return False
+
+
+def set_key(set_dir: Path, passphrase: str | None) -> set_crypto.SetKey | None:
+    """The key of the set at `set_dir` (None for a plain set): BackupInvalid when its header
+    cannot be used, PassphraseNeeded / WrongPassphrase as set_crypto.unlock."""
+    header = read_header(set_dir)
+    if header.encryption is None:
+        return None
+    return set_crypto.unlock(header.encryption, passphrase)
+
+
+def open_or_create(set_dir: Path, passphrase: str | None = None) -> set_crypto.SetKey | None:
+    """Make the set at `set_dir` (header first, then its folders) when it is not there yet,
+    encrypted when a passphrase is given; returns its key (None for a plain set)."""
     set_dir.mkdir(exist_ok=True)
+    key: set_crypto.SetKey | None = None
     if not (set_dir / HEADER_NAME).exists():
+        encryption = None
+        if passphrase is not None:
+            encryption, key = set_crypto.new_encryption(passphrase)
         header = SetHeader(
-            created_at=utcnow().isoformat(timespec="seconds") + "Z", app_version=__version__
+            created_at=utcnow().isoformat(timespec="seconds") + "Z",
+            app_version=__version__,
+            encryption=encryption,
         )
         write_json_atomic(set_dir / HEADER_NAME, header.as_dict())
-    header = read_header(set_dir)
+    if key is None:
+        key = set_key(set_dir, passphrase)
     for name in (FILES_DIR, BACKUPS_DIR, WORK_DIR):
         (set_dir / name).mkdir(exist_ok=True)
-    return header
+    return key
 
 
 def complete_backups(set_dir: Path) -> list[Path]:
@@ -195,10 +229,25 @@ def _order(path: Path) -> tuple[str, int]:
     return path.name[:15], int(path.name[16:] or 1)
 
 
-def read_manifest(backup_dir: Path) -> Manifest:
-    """The manifest of one backup of a set; BackupInvalid when it cannot be used."""
+def read_manifest(backup_dir: Path, key: set_crypto.SetKey | None = None) -> Manifest:
+    """The manifest of one backup of a set (decrypted with the set's `key` when it has one);
+    BackupInvalid when it cannot be used."""
     try:
-        raw = (backup_dir / MANIFEST_NAME).read_bytes()
+        if key is None:
+            raw = (backup_dir / MANIFEST_NAME).read_bytes()
+        else:
+            with open(backup_dir / MANIFEST_NAME, "rb") as handle:
+                raw = set_crypto.decrypt_bytes(handle, key, MANIFEST_NAME, MAX_MANIFEST_BYTES)
+    except set_crypto.Undecryptable as exc:
+        raise BackupInvalid(
+            [
+                gettext(
+                    "{name}: manifest.json does not decrypt with this set's key: it was changed "
+                    "or damaged.",
+                    name=backup_dir.name,
+                )
+            ]
+        ) from exc
     except OSError as exc:
         raise BackupInvalid(
             [
@@ -240,6 +289,7 @@ def list_set_backups(folder: Path) -> list[dict[str, Any]]:
     for set_dir in children:
         if not is_set_dir(set_dir):
             continue
+        encrypted = is_encrypted(set_dir)
         for backup in complete_backups(set_dir):
             summary = read_summary(backup) or {}
             try:
@@ -259,7 +309,7 @@ def list_set_backups(folder: Path) -> list[dict[str, Any]]:
                     "safety": False,
                     "kind": SET_BACKUP,
                     "contents": "backup",
-                    "encrypted": False,  # sets are not encrypted (yet): an encrypted zip is
+                    "encrypted": encrypted,
                     "includes_images": True,
                     "download_url": None,
                 }

@@ -11,7 +11,7 @@ from typing import Any
 
 from backend import console
 from backend import exit_codes as codes
-from backend.backup import passphrase, restore
+from backend.backup import backup_set, passphrase, restore
 from backend.backup.encrypted_zip import file_is_encrypted
 from backend.backup.service import run_backup
 from backend.backup.verify import verify_archive
@@ -102,7 +102,7 @@ def _archive_passphrase(args: argparse.Namespace, path: Path) -> tuple[str | Non
     """The passphrase for the archive at `path`: given, or asked at the console when the
     archive is encrypted. (passphrase, False) when an encrypted archive got none."""
     given = _given_passphrase(args)
-    if given or not path.is_file() or not file_is_encrypted(path):
+    if given or not _is_encrypted(path):
         return given, True
     typed = console.ask_secret(gettext("Backup passphrase: "))
     if typed is None:
@@ -115,6 +115,15 @@ def _archive_passphrase(args: argparse.Namespace, path: Path) -> tuple[str | Non
         )
         return None, False
     return typed, True
+
+
+def _is_encrypted(path: Path) -> bool:
+    """Whether the backup at `path` (a zip, a set or a backup of one) is encrypted."""
+    if path.is_file():
+        return file_is_encrypted(path)
+    path = backup_set.normalized(path)
+    set_dir = path if backup_set.is_set_dir(path) else backup_set.set_of_backup(path)
+    return set_dir is not None and backup_set.is_encrypted(set_dir)
 
 
 def _backup_passphrase(runtime: Runtime, args: argparse.Namespace) -> tuple[str | None, bool]:

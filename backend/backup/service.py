@@ -41,8 +41,7 @@ def run_backup(
     `kind` is "zip" or "set"; by default a scheduled backup follows the schedule's mode and
     any other is a zip. A database-only backup is always a zip. With a backup passphrase set,
     the backup is encrypted with `secret` or the passphrase this PC's credential store keeps
-    (backend.backup.passphrase.for_backup); sets are not encrypted yet, so an encrypted backup
-    is always a zip."""
+    (backend.backup.passphrase.for_backup), as a zip (WinZip AES) or in an encrypted set."""
     with session_scope(runtime.sessions) as session:
         config = state.read_backup_settings(session)
     chosen = Path(folder or config.folder or runtime.settings.backups_dir).expanduser()
@@ -52,9 +51,13 @@ def run_backup(
     try:
         with session_scope(runtime.sessions) as session:
             key = passphrase.for_backup(session, secret, scheduled=scheduled)
-        if in_set and key is None:
+        if in_set:
             result = create_set_backup(
-                runtime, chosen, progress=progress, prefix=config.clinic or DEFAULT_PREFIX
+                runtime,
+                chosen,
+                progress=progress,
+                prefix=config.clinic or DEFAULT_PREFIX,
+                passphrase=key,
             )
         else:
             result = create_backup(
@@ -93,7 +96,7 @@ def run_backup(
         if folder and str(chosen.resolve()) != (config.folder or ""):
             state.remember_folder(session, str(chosen.resolve()))
     if scheduled and isinstance(result, SetBackupResult):
-        summary["pruned"] = prune_set(result.path.parent.parent, config.keep)
+        summary["pruned"] = prune_set(result.path.parent.parent, config.keep, result.key)
     elif scheduled:
         pruned = schedule.prune_backups(chosen, config.clinic, config.keep, key)
         summary["pruned"] = [p.name for p in pruned]

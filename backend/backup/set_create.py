@@ -8,6 +8,12 @@ and the database are read back and checked, and the folder gets its final name l
 any instant leaves the set's complete backups as they were; what it had published is reused by
 the next backup or removed by pruning.
 
+With a passphrase, the backup goes to an encrypted set (backend.backup.set_crypto): the files
+are encrypted as they are copied in, and the checksums and sizes in the manifest are those of
+the plain bytes. A set is wholly plain or wholly encrypted with one passphrase: when the
+passphrase is set, changed or removed, the next backup starts a new set beside the old one,
+named by its time (`<clinic>-<YYYYMMDD-HHMMSS>-backup-set`), and the old set stays readable.
+
 The image tree is not frozen with hard links as for a zip: the files already in the set need no
 reading, and a new file deleted or moved while the backup runs is handled as the zip backup
 does where there are no hard links (its row's file where it is now, or its row left out)."""
@@ -15,9 +21,11 @@ does where there are no hard links (its row's file where it is now, or its row l
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 import time
@@ -28,6 +36,7 @@ from typing import Any
 
 from backend import __version__
 from backend.backup import backup_set as bs
+from backend.backup import set_crypto
 from backend.backup.archive_safety import CHUNK
 from backend.backup.create import (
     FREEZE_PREFIX,
@@ -40,9 +49,11 @@ from backend.backup.create import (
     _row_still_exists,
     require_verified,
 )
+from backend.backup.errors import BackupInvalid
 from backend.backup.fsutil import ensure_writable_folder, require_free_space
 from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME, Entry, Manifest
-from backend.backup.set_verify import verify_set_backup
+from backend.backup.passphrase import WrongPassphrase
+from backend.backup.set_verify import FILE_ROLE, verify_set_backup
 from backend.backup.snapshot import read_facts, snapshot_database
 from backend.fileio import (
     fsync_dir,
@@ -71,6 +82,7 @@ class SetBackupResult:
     added_files: int
     total_bytes: int
     warnings: list[str] = field(default_factory=list)
+    key: set_crypto.SetKey | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +94,7 @@ class SetBackupResult:
             "size_bytes": self.size_bytes,
             "added_files": self.added_files,
             "total_bytes": self.total_bytes,
+            "encrypted": self.key is not None,
             "backup": self.manifest.summary(),
             "warnings": self.warnings,
         }
@@ -93,16 +106,17 @@ def create_set_backup(
     *,
     progress: Reporter | None = None,
     prefix: str = bs.DEFAULT_PREFIX,
+    passphrase: str | None = None,
 ) -> SetBackupResult:
-    """Add a verified backup (with images) to the set `<clinic>-backup-set` in `folder`,
-    making the set first if needed. Refuses up front when the folder is missing, read-only or
-    too full for what this backup adds."""
+    """Add a verified backup (with images) to the set `<clinic>-backup-set` in `folder` (or
+    the newest set there that the passphrase, or its absence, fits), making the set first if
+    needed; encrypted with `passphrase` when one is given. Refuses up front when the folder is
+    missing, read-only or too full for what this backup adds."""
     progress = progress or Progress()
     settings = runtime.settings
     folder = Path(folder).expanduser().resolve()
     ensure_writable_folder(folder)
-    set_dir = folder / bs.set_name(prefix)
-    bs.open_or_create(set_dir)
+    set_dir, key = _chosen_set(folder, prefix, passphrase)
     remove_stale(set_dir / bs.WORK_DIR, "*", STALE_AFTER_S)
     remove_stale(set_dir / bs.BACKUPS_DIR, ".*", STALE_AFTER_S)
     remove_stale(settings.image_store_root, f"{FREEZE_PREFIX}*", STALE_AFTER_S)
@@ -123,8 +137,8 @@ def create_set_backup(
         since = time.time()
         snapshot_database(runtime.engine, snapshot)
         plan = _plan(runtime, snapshot, None, since)
-        known = _known_checksums(set_dir)
-        reused, to_copy = _split(set_dir, plan, known)
+        known = _known_checksums(set_dir, key)
+        reused, to_copy = _split(set_dir, plan, known, key)
         new_bytes = sum(size for _p, size in to_copy)
         require_free_space(set_dir, new_bytes + 2 * snapshot.stat().st_size, gettext("this backup"))
         progress.update(
@@ -139,7 +153,7 @@ def create_set_backup(
         dropped: list[str] = []
         copied: dict[str, Path] = {}  # checksum -> its copy in the work folder
         for planned, _size in to_copy:
-            stored = _copy_in(runtime, incoming, planned, progress)
+            stored = _copy_in(runtime, incoming, planned, progress, key)
             if stored is not None:
                 entries[planned.entry], temp = stored
                 if entries[planned.entry].sha256 in copied:
@@ -155,11 +169,13 @@ def create_set_backup(
         if dropped:
             _drop_rows(runtime, snapshot, dropped)
         added = _publish_files(set_dir, copied)
-        manifest, added_bytes = _write_backup(part, snapshot, entries, missing, added, progress)
+        manifest, added_bytes = _write_backup(
+            part, snapshot, entries, missing, added, progress, key
+        )
         progress.advance(1)
         # The hidden folder lies in backups/ like a complete one: it is checked where it is.
         report = verify_set_backup(
-            part, progress=progress, work_dir=work, own_totals=False, rehash=added
+            part, progress=progress, work_dir=work, own_totals=False, rehash=added, key=key
         )
         require_verified(report)
         fsync_dir(part)
@@ -182,30 +198,77 @@ def create_set_backup(
         if missing
         else []
     )
-    return SetBackupResult(final, added_bytes, manifest, len(added), manifest.total_bytes, warnings)
+    return SetBackupResult(
+        final, added_bytes, manifest, len(added), manifest.total_bytes, warnings, key
+    )
 
 
-def _known_checksums(set_dir: Path) -> dict[str, Entry]:
+def _chosen_set(
+    folder: Path, prefix: str, passphrase: str | None
+) -> tuple[Path, set_crypto.SetKey | None]:
+    """The set this backup goes to and its key: the clinic's set, or the newest of its sets
+    made since, that is plain without a passphrase or opens with it; else a new one."""
+    base = folder / bs.set_name(prefix)
+    stem = base.name[: -len(bs.SET_SUFFIX)]
+    later = re.compile(
+        re.escape(stem) + r"-(\d{8}-\d{6})(?:-(\d+))?" + re.escape(bs.SET_SUFFIX) + "$"
+    )
+    found = [(later.match(child.name), child) for child in folder.iterdir()]
+    candidates = [
+        child
+        for match, child in sorted(
+            ((m, c) for m, c in found if m), key=lambda mc: (mc[0][1], int(mc[0][2] or 1))
+        )
+    ][::-1]
+    for candidate in [*candidates, base]:
+        if not bs.is_set_dir(candidate):
+            continue
+        try:
+            encrypted = bs.read_header(candidate).encryption is not None
+        except BackupInvalid:
+            continue  # a set this program cannot read is left as it is
+        if encrypted != (passphrase is not None):
+            continue
+        try:
+            return candidate, bs.open_or_create(candidate, passphrase)
+        except WrongPassphrase:
+            continue  # made with an earlier passphrase
+    fresh = base
+    if base.exists():
+        stamp = f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
+        fresh = folder / f"{stamp}{bs.SET_SUFFIX}"
+        number = 1
+        while fresh.exists():
+            number += 1
+            fresh = folder / f"{stamp}-{number}{bs.SET_SUFFIX}"
+        log.info("a new backup set is started, %s: the passphrase differs from the others'", fresh)
+    return fresh, bs.open_or_create(fresh, passphrase)
+
+
+def _known_checksums(set_dir: Path, key: set_crypto.SetKey | None) -> dict[str, Entry]:
     """path -> entry of the newest complete backup (for files no row gives a checksum for)."""
     backups = bs.complete_backups(set_dir)
     if not backups:
         return {}
     try:
-        return bs.image_entries(bs.read_manifest(backups[-1]))
+        return bs.image_entries(bs.read_manifest(backups[-1], key))
     except Exception:  # an unreadable newest manifest only costs re-reading its files
         log.warning("the newest backup's manifest in %s cannot be read", set_dir)
         return {}
 
 
 def _split(
-    set_dir: Path, plan: list[_Planned], known: dict[str, Entry]
+    set_dir: Path,
+    plan: list[_Planned],
+    known: dict[str, Entry],
+    key: set_crypto.SetKey | None,
 ) -> tuple[dict[str, Entry], list[tuple[_Planned, int]]]:
     """The entries the set already holds (same checksum, same size, the file still in the
     store), and the files to copy with their sizes."""
     reused: dict[str, Entry] = {}
     to_copy: list[tuple[_Planned, int]] = []
     for planned in plan:
-        held = _held(set_dir, planned.sha256) if planned.sha256 else None
+        held = _held(set_dir, planned.sha256, key) if planned.sha256 else None
         if held is not None:  # the row's own file, by its checksum: the store is not read
             reused[planned.entry] = Entry(size=held, sha256=str(planned.sha256))
             continue
@@ -217,23 +280,28 @@ def _split(
         sha = planned.sha256
         if not sha and planned.entry in known and known[planned.entry].size == size:
             sha = known[planned.entry].sha256
-        if sha and _held(set_dir, sha) == size:
+        if sha and _held(set_dir, sha, key) == size:
             reused[planned.entry] = Entry(size=size, sha256=sha)
         else:
             to_copy.append((planned, size))
     return reused, to_copy
 
 
-def _held(set_dir: Path, sha256: str) -> int | None:
-    """The size of the set's file with this checksum, or None when the set lacks it."""
+def _held(set_dir: Path, sha256: str, key: set_crypto.SetKey | None) -> int | None:
+    """The (plain) size of the set's file with this checksum, or None when the set lacks it."""
     try:
-        return os.stat(long_path(bs.file_path(set_dir, sha256))).st_size
+        size = os.stat(long_path(bs.file_path(set_dir, sha256))).st_size
     except OSError:
         return None
+    return size if key is None else set_crypto.plain_size(size)
 
 
 def _copy_in(
-    runtime: Runtime, incoming: Path, planned: _Planned, progress: Reporter
+    runtime: Runtime,
+    incoming: Path,
+    planned: _Planned,
+    progress: Reporter,
+    key: set_crypto.SetKey | None,
 ) -> tuple[Entry, Path] | None:
     """Copy one file into the work folder (its entry and the copy), or, if it vanished since
     the plan, its row's file from where it is now; None when there is no file for it."""
@@ -242,7 +310,7 @@ def _copy_in(
         sources.append(_moved(runtime, planned.row_id))
     for source in sources:
         try:
-            return _store(incoming, source, progress)
+            return _store(incoming, source, progress, key)
         except FileNotFoundError:
             continue
     return None
@@ -256,17 +324,25 @@ def _moved(runtime: Runtime, row_id: str) -> Path:
         return _live_path(runtime, image.relative_path)
 
 
-def _store(incoming: Path, source: Path, progress: Reporter) -> tuple[Entry, Path]:
-    """Copy `source` into the work folder, hashing it on the way (flushed later, with all)."""
+def _store(
+    incoming: Path, source: Path, progress: Reporter, key: set_crypto.SetKey | None
+) -> tuple[Entry, Path]:
+    """Copy `source` into the work folder (encrypted with `key`), hashing its plain bytes on
+    the way (flushed later, with all)."""
     temp = incoming / secrets.token_hex(8)
     digest = hashlib.sha256()
     size = 0
     with open(long_path(source), "rb") as reading, open(long_path(temp), "xb") as writing:
+        sink: set_crypto.EncryptingWriter | Any = (
+            writing if key is None else set_crypto.EncryptingWriter(writing, key, FILE_ROLE)
+        )
         while block := reading.read(CHUNK):
             digest.update(block)
-            writing.write(block)
+            sink.write(block)
             size += len(block)
             progress.advance(0, len(block))
+        if key is not None:
+            sink.close()
     return Entry(size=size, sha256=digest.hexdigest()), temp
 
 
@@ -297,18 +373,25 @@ def _write_backup(
     missing: list[str],
     added: set[str],
     progress: Reporter,
+    key: set_crypto.SetKey | None,
 ) -> tuple[Manifest, int]:
-    """Write the backup's database, summary and (last) manifest into `part`; returns the
-    manifest and the bytes this backup added to the set."""
+    """Write the backup's database, summary and (last) manifest into `part` (the database
+    and manifest encrypted with `key`); returns the manifest and the bytes this backup added to
+    the set."""
     database = part / DATABASE_ENTRY
     digest = hashlib.sha256()
     size = 0
     with open(snapshot, "rb") as reading, open(long_path(database), "xb") as writing:
+        sink: set_crypto.EncryptingWriter | Any = (
+            writing if key is None else set_crypto.EncryptingWriter(writing, key, DATABASE_ENTRY)
+        )
         while block := reading.read(CHUNK):
             digest.update(block)
-            writing.write(block)
+            sink.write(block)
             size += len(block)
             progress.advance(0, len(block))
+        if key is not None:
+            sink.close()
         writing.flush()
         os.fsync(writing.fileno())
     facts = read_facts(snapshot)
@@ -345,6 +428,10 @@ def _write_backup(
     write_flushed(part / bs.SUMMARY_NAME, json.dumps(summary, indent=1).encode("utf-8"))
     # The manifest is written last: a folder without one is never a backup.
     raw = json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
+    if key is not None:
+        sealed = io.BytesIO()
+        set_crypto.encrypt_bytes(raw, key, MANIFEST_NAME, sealed)
+        raw = sealed.getvalue()
     write_flushed(part / MANIFEST_NAME, raw)
     return manifest, added_bytes
 

@@ -12,13 +12,15 @@ from pathlib import Path
 
 from backend.backup import backup_set as bs
 from backend.backup.errors import BackupInvalid
+from backend.backup.set_crypto import SetKey
 from backend.fileio import fsync_dir, long_path, remove_path, rename, unlink
 
 log = logging.getLogger(__name__)
 
 
-def prune_set(set_dir: Path, keep: int) -> list[str]:
-    """Keep the newest `keep` complete backups of the set; returns the names removed."""
+def prune_set(set_dir: Path, keep: int, key: SetKey | None = None) -> list[str]:
+    """Keep the newest `keep` complete backups of the set (an encrypted one's manifests read
+    with its `key`); returns the names removed."""
     backups = bs.complete_backups(set_dir)
     old = backups[:-keep] if keep > 0 else []
     removed = []
@@ -29,11 +31,11 @@ def prune_set(set_dir: Path, keep: int) -> list[str]:
         remove_path(hidden)
         removed.append(backup.name)
         log.info("old backup removed from the set (keeping the newest %d): %s", keep, backup)
-    sweep(set_dir)
+    sweep(set_dir, key)
     return removed
 
 
-def sweep(set_dir: Path) -> int:
+def sweep(set_dir: Path, key: SetKey | None = None) -> int:
     """Remove what no complete backup needs: backups being deleted, and files named by no
     remaining manifest. Nothing is removed when a manifest cannot be read (its files might be
     needed). Returns how many files were removed."""
@@ -43,7 +45,7 @@ def sweep(set_dir: Path) -> int:
     referenced: set[str] = set()
     for backup in bs.complete_backups(set_dir):
         try:
-            manifest = bs.read_manifest(backup)
+            manifest = bs.read_manifest(backup, key)
         except BackupInvalid:
             log.warning("%s has no readable manifest: no file of the set is removed", backup)
             return 0

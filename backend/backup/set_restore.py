@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from backend.backup import backup_set as bs
 from backend.backup.errors import BackupInvalid
 from backend.backup.fsutil import require_free_space
 from backend.backup.manifest import DATABASE_ENTRY, Manifest
@@ -24,9 +25,12 @@ def extract_set_backup(
     database: Path,
     image_root: Path | None,
     progress: Reporter,
+    passphrase: str | None = None,
 ) -> None:
     """Write the backup's database to `database` and (with `image_root`) its image tree under
-    `image_root`, then flush them; BackupInvalid when a file is not what the manifest says."""
+    `image_root`, then flush them; BackupInvalid when a file is not what the manifest says.
+    An encrypted set's files are decrypted with the key of `passphrase`."""
+    key = bs.set_key(backup_dir.parent.parent, passphrase)
     wanted = {
         name: entry
         for name, entry in manifest.entries.items()
@@ -69,6 +73,8 @@ def extract_set_backup(
                     entry.sha256,
                     handle.write,
                     on_bytes=lambda n: progress.advance(0, n),
+                    key=key,
+                    role=DATABASE_ENTRY if name == DATABASE_ENTRY else None,
                 )
         except DamagedFile as exc:
             target.unlink(missing_ok=True)

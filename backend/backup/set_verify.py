@@ -1,7 +1,8 @@
 """Checking a backup of a set, or a whole set, without touching any data: the header, every
 manifest (entry names as for a zip), every file the manifests name read once and checked
 against its size and checksum, and every backup's database through the same rebuild a restore
-does. A file is read only up to its declared size: one byte more is a problem, not a read."""
+does. A file is read only up to its declared size: one byte more is a problem, not a read. In
+an encrypted set every file is also authenticated chunk by chunk as it is decrypted."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import hashlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from backend.backup import backup_set as bs
+from backend.backup import set_crypto
 from backend.backup.archive_safety import CHUNK, name_problem
 from backend.backup.dbcheck import snapshot_problems
 from backend.backup.errors import BackupInvalid
@@ -24,6 +26,10 @@ from backend.backup.verify import VerifyReport
 from backend.fileio import long_path
 from backend.i18n import gettext, ngettext
 from backend.jobs import Progress, Reporter
+
+# The associated data of an encrypted image file: its checksum, checked once decrypted, already
+# ties its content to the manifest.
+FILE_ROLE = "file"
 
 
 class DamagedFile(Exception):
@@ -53,19 +59,24 @@ def read_checked(
     sha256: str,
     sink: Callable[[bytes], object] = lambda _b: None,
     on_bytes: Callable[[int], None] | None = None,
+    key: set_crypto.SetKey | None = None,
+    role: str | None = None,
 ) -> None:
-    """Stream the plain file `path` into `sink`, stopping at the first byte beyond `size`;
-    DamagedFile unless it holds exactly `size` bytes with checksum `sha256`."""
+    """Stream the file `path` into `sink` (decrypted with the set's `key`, the file's `role`
+    FILE_ROLE unless named), stopping at the first byte beyond `size`; DamagedFile unless
+    it holds exactly `size` bytes with checksum `sha256`."""
     try:
         info = os.lstat(long_path(path))
     except OSError as exc:
         raise DamagedFile(gettext("{path} is missing.", path=path)) from exc
     if not stat.S_ISREG(info.st_mode):
         raise DamagedFile(gettext("{path} is not a plain file.", path=path))
+    if key is not None and info.st_size != set_crypto.stored_size(size):
+        raise DamagedFile(gettext("{path} is not the size its manifest says: damaged.", path=path))
     digest = hashlib.sha256()
     read = 0
     with open(long_path(path), "rb") as handle:
-        while block := handle.read(min(CHUNK, size - read + 1)):
+        for block in _blocks(handle, size, key, role or FILE_ROLE):
             read += len(block)
             if read > size:
                 raise DamagedFile(
@@ -79,6 +90,24 @@ def read_checked(
         raise DamagedFile(
             gettext("{path} does not match its checksum in the manifest: damaged.", path=path)
         )
+
+
+def _blocks(handle: Any, size: int, key: set_crypto.SetKey | None, role: str) -> Iterator[bytes]:
+    if key is None:
+        read = 0
+        while block := handle.read(min(CHUNK, size - read + 1)):
+            read += len(block)
+            yield block
+        return
+    try:
+        yield from set_crypto.decrypted_chunks(handle, key, role)
+    except set_crypto.Undecryptable as exc:
+        raise DamagedFile(
+            gettext(
+                "{path} does not decrypt with this set's key: it was changed or damaged.",
+                path=handle.name,
+            )
+        ) from exc
 
 
 def manifest_problems(manifest: Manifest) -> list[str]:
@@ -95,7 +124,12 @@ def manifest_problems(manifest: Manifest) -> list[str]:
 
 
 def database_problems(
-    backup_dir: Path, manifest: Manifest, work_dir: Path | None, *, rebuilt: bool = True
+    backup_dir: Path,
+    manifest: Manifest,
+    work_dir: Path | None,
+    *,
+    rebuilt: bool = True,
+    key: set_crypto.SetKey | None = None,
 ) -> tuple[list[str], list[str]]:
     """(problems, warnings) of the backup's database, copied (checked) into a scratch folder
     and rebuilt there as a restore would. Without `rebuilt` (a backup checking the snapshot it
@@ -106,7 +140,14 @@ def database_problems(
         copied = Path(folder) / "archive.sqlite"
         try:
             with open(copied, "xb") as handle:
-                read_checked(backup_dir / DATABASE_ENTRY, entry.size, entry.sha256, handle.write)
+                read_checked(
+                    backup_dir / DATABASE_ENTRY,
+                    entry.size,
+                    entry.sha256,
+                    handle.write,
+                    key=key,
+                    role=DATABASE_ENTRY,
+                )
         except DamagedFile as exc:
             return [str(exc)], []
         if not rebuilt:
@@ -129,16 +170,18 @@ def verify_set_backup(
     work_dir: Path | None = None,
     own_totals: bool = True,
     rehash: Iterable[str] | None = None,
+    key: set_crypto.SetKey | None = None,
 ) -> VerifyReport:
-    """Check one backup of a set completely: what a restore of it reads. `rehash` (a backup
-    checking what it has just written) limits the checksum reading to those checksums (the
-    other files are checked for their presence and size) and checks its own database snapshot
-    without rebuilding it."""
+    """Check one backup of a set completely: what a restore of it reads (an encrypted set's
+    with its `key`). `rehash` (a backup checking what it has just written) limits the checksum
+    reading to those checksums (the other files are checked for their presence and size) and
+    checks its own database snapshot without rebuilding it."""
     progress = progress or Progress()
     report = VerifyReport(path, bs.SET_BACKUP)
     try:
-        bs.read_header(path.parent.parent)
-        report.manifest = manifest = bs.read_manifest(path)
+        header = bs.read_header(path.parent.parent)
+        report.encrypted = header.encryption is not None
+        report.manifest = manifest = bs.read_manifest(path, key)
     except BackupInvalid as exc:
         report.problems += exc.problems
         return report
@@ -162,16 +205,22 @@ def verify_set_backup(
         try:
             if wanted is None or entry.sha256 in wanted:
                 read_checked(
-                    where, entry.size, entry.sha256, on_bytes=lambda n: progress.advance(0, n)
+                    where,
+                    entry.size,
+                    entry.sha256,
+                    on_bytes=lambda n: progress.advance(0, n),
+                    key=key,
                 )
             else:
-                _present(where, entry.size)
+                _present(where, entry.size if key is None else set_crypto.stored_size(entry.size))
         except DamagedFile as exc:
             report.problems.append(f"{name[:120]}: {exc}")
         if own_totals:
             progress.advance(1)
     if not report.problems:
-        problems, warnings = database_problems(path, manifest, work_dir, rebuilt=rehash is None)
+        problems, warnings = database_problems(
+            path, manifest, work_dir, rebuilt=rehash is None, key=key
+        )
         report.problems += problems
         report.warnings += warnings
     return report
@@ -187,14 +236,18 @@ def _present(path: Path, size: int) -> None:
 
 
 def verify_set(
-    set_dir: Path, *, progress: Reporter | None = None, work_dir: Path | None = None
+    set_dir: Path,
+    *,
+    progress: Reporter | None = None,
+    work_dir: Path | None = None,
+    key: set_crypto.SetKey | None = None,
 ) -> SetVerifyReport:
     """Check a whole set: every manifest, every file's checksum once (however many backups
     name it), every backup's database. Leftovers of killed runs are noted, not problems."""
     progress = progress or Progress()
     report = SetVerifyReport(set_dir, bs.BACKUP_SET)
     try:
-        bs.read_header(set_dir)
+        report.encrypted = bs.read_header(set_dir).encryption is not None
     except BackupInvalid as exc:
         report.problems += exc.problems
         return report
@@ -207,7 +260,7 @@ def verify_set(
     users: dict[str, list[Path]] = {}
     for backup in backups:
         try:
-            manifest = bs.read_manifest(backup)
+            manifest = bs.read_manifest(backup, key)
         except BackupInvalid as exc:
             report.problems += [f"{backup.name}: {problem}" for problem in exc.problems]
             continue
@@ -239,13 +292,14 @@ def verify_set(
                 size,
                 sha256,
                 on_bytes=lambda n: progress.advance(0, n),
+                key=key,
             )
         except DamagedFile as exc:
             report.problems.append(str(exc))
             damaged.update(users[sha256])
         progress.advance(1)
     for backup, manifest in manifests.items():
-        problems, warnings = database_problems(backup, manifest, work_dir)
+        problems, warnings = database_problems(backup, manifest, work_dir, key=key)
         report.problems += [f"{backup.name}: {p}" for p in problems]
         report.warnings += [f"{backup.name}: {w}" for w in warnings]
         if problems:
@@ -288,14 +342,25 @@ def _leftovers(set_dir: Path) -> int:
 
 
 def verify_set_path(
-    path: Path, *, progress: Reporter | None = None, work_dir: Path | None = None
+    path: Path,
+    *,
+    progress: Reporter | None = None,
+    work_dir: Path | None = None,
+    passphrase: str | None = None,
 ) -> VerifyReport:
-    """verify_archive for a folder: a backup of a set, or a whole set."""
+    """verify_archive for a folder: a backup of a set, or a whole set. An encrypted set needs
+    its passphrase (PassphraseNeeded, WrongPassphrase: raised, as for an encrypted zip)."""
     path = bs.normalized(path)
-    if bs.is_set_backup(path):
-        return verify_set_backup(path, progress=progress, work_dir=work_dir)
-    if bs.is_set_dir(path):
-        return verify_set(path, progress=progress, work_dir=work_dir)
+    if bs.is_set_backup(path) or bs.is_set_dir(path):
+        set_dir = path if bs.is_set_dir(path) else path.parent.parent
+        try:
+            key = bs.set_key(set_dir, passphrase)
+        except BackupInvalid as exc:
+            kind = bs.BACKUP_SET if set_dir == path else bs.SET_BACKUP
+            return VerifyReport(path, kind, problems=exc.problems)
+        if set_dir == path:
+            return verify_set(path, progress=progress, work_dir=work_dir, key=key)
+        return verify_set_backup(path, progress=progress, work_dir=work_dir, key=key)
     return VerifyReport(
         path,
         "unknown",

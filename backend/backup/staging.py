@@ -48,7 +48,7 @@ def extract_archive(
     each entry written is checked against its size and checksum in the manifest. A backup of
     a set (a folder) is unpacked from the set's files the same way."""
     if archive_path.is_dir():
-        extract_set_backup(archive_path, manifest, database, image_root, progress)
+        extract_set_backup(archive_path, manifest, database, image_root, progress, passphrase)
         return
     wanted = {
         name: entry

@@ -92,7 +92,7 @@ def verify_archive(
     if path.is_dir() or backup_set.normalized(path) != path:
         from backend.backup.set_verify import verify_set_path  # it builds on this module
 
-        return verify_set_path(path, progress=progress, work_dir=work_dir)
+        return verify_set_path(path, progress=progress, work_dir=work_dir, passphrase=passphrase)
     if not path.is_file():
         return VerifyReport(
             path, kinds.UNKNOWN, problems=[gettext("There is no file at {path}.", path=path)]

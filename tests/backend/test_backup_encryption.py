@@ -440,15 +440,16 @@ def test_a_tampered_archive_restores_nothing_and_says_it_is_damaged(runtime):
     assert state_of(runtime) == before
 
 
-def test_with_a_passphrase_a_scheduled_set_backup_is_an_encrypted_zip_instead(runtime, tmp_path):
-    """Backup sets are not encrypted yet: a passphrase must never give a plain backup."""
+def test_with_a_passphrase_a_scheduled_set_backup_goes_to_an_encrypted_set(runtime, tmp_path):
+    """A passphrase never gives a plain backup: the schedule's set is an encrypted one."""
     populate(runtime, patients_count=1)
     assert set_secret(runtime)
     with runtime.sessions() as session:
         state.update_backup_settings(session, {"mode": state.SET_MODE, "folder": str(tmp_path)})
     summary = service.run_backup(runtime, Progress(), scheduled=True)
     written = Path(summary["path"])
-    assert written.suffix == ".zip" and written.parent == tmp_path
-    assert not list(tmp_path.glob("*backup-set*"))
-    with zipfile.ZipFile(written) as opened:
-        assert all(info.flag_bits & 0x1 for info in opened.infolist())  # every entry encrypted
+    assert written.parent.name == "backups" and summary["encrypted"] is True
+    header = json.loads((written.parent.parent / "set.json").read_text(encoding="utf-8"))
+    assert header["encryption"]["scheme"] == "aes-256-gcm-chunked"
+    assert not list(tmp_path.glob("*.zip"))
+    assert b"SQLite format 3" not in (written / "database.sqlite").read_bytes()

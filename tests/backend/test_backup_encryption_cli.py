@@ -123,3 +123,31 @@ def test_a_tampered_backup_is_reported_as_damaged_by_verify(data_dir, tmp_path):
 
     assert checked.returncode == 3, checked.stdout + checked.stderr
     assert "PROBLEMS" in checked.stdout and "damaged" in checked.stdout
+
+
+def test_an_encrypted_set_is_made_verified_and_restored_from_the_command_line(data_dir, tmp_path):
+    dest = tmp_path / "usb"
+    dest.mkdir()
+    made = dental(
+        data_dir, "backup", "--set", "--dest", str(dest), env={passphrase.PASSPHRASE_ENV: SECRET}
+    )
+    assert made.returncode == 0, made.stderr
+    (backup,) = dest.glob("*-backup-set/backups/*")
+    before = records(data_dir)
+
+    unasked = dental(data_dir, "verify", str(backup))
+    assert unasked.returncode == 1 and "encrypted" in unasked.stderr
+    wrong = dental(data_dir, "verify", str(backup.parent.parent), "--passphrase", "not it at all")
+    assert wrong.returncode == 1 and "The passphrase is wrong" in wrong.stderr
+    verified = dental(data_dir, "verify", str(backup.parent.parent), "--passphrase", SECRET)
+    assert verified.returncode == 0, verified.stderr
+
+    runtime = open_runtime(load_settings(data_dir))
+    with runtime.sessions() as session:
+        patients.create_patient(session, {"full_name": "Added after the backup"})
+    runtime.close()
+    restored = dental(
+        data_dir, "restore", str(backup), "--yes", env={passphrase.PASSPHRASE_ENV: SECRET}
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert records(data_dir) == before

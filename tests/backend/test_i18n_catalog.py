@@ -213,6 +213,7 @@ INTERNAL_EXCEPTIONS = {
     "UnsafePath",
     "pyzipper.BadZipFile",
     "ReceiveRefused",
+    "Undecryptable",  # always turned into a translated DamagedFile or BackupInvalid
 }
 
 

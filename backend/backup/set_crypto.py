@@ -1,0 +1,189 @@
+"""Encryption of a backup set: every file with patient data in it (the image files, each
+backup's database and manifest) is AES-256-GCM encrypted in chunks, with a key that scrypt
+derives from the backup passphrase and the set's own salt. The parameters are in set.json (the
+passphrase is never stored; a check value there tells a wrong passphrase from a damaged file).
+
+An encrypted file is `MAGIC`, a random nonce prefix, then the plain bytes in chunks of `CHUNK`
+bytes, each followed by its 16-byte tag. A chunk's nonce is the prefix, the chunk's number and
+a last-chunk flag (the STREAM construction), and its associated data names the file's role, so
+chunks cannot be reordered, dropped, cut off at the end or moved to another file without the
+tag saying so. Sizes and the checksums that name the image files stay visible; contents,
+patient names and the database do not."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import struct
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from backend.backup.passphrase import KdfParams, PassphraseNeeded, WrongPassphrase, derive_key
+from backend.i18n import gettext
+
+SCHEME = "aes-256-gcm-chunked"
+MAGIC = b"DISETv1\n"
+PREFIX_BYTES = 7
+HEADER_BYTES = len(MAGIC) + PREFIX_BYTES
+CHUNK = 1024 * 1024
+TAG_BYTES = 16
+_CHECK_TEXT = b"Dental Images backup set key"
+_CHECK_ROLE = b"set.json"
+_MAX_CHUNKS = 2**32 - 1
+
+
+class Undecryptable(Exception):
+    """An encrypted file that is not whole: changed, cut short or not one of this set's."""
+
+
+@dataclass(frozen=True)
+class SetKey:
+    """The key of one encrypted set."""
+
+    aead: AESGCM
+
+
+def new_encryption(passphrase: str) -> tuple[dict[str, Any], SetKey]:
+    """The `encryption` part of a new set's set.json, and its key."""
+    params = KdfParams.fresh()
+    key = SetKey(AESGCM(derive_key(passphrase, params)))
+    nonce = secrets.token_bytes(12)
+    check = nonce + key.aead.encrypt(nonce, _CHECK_TEXT, _CHECK_ROLE)
+    return {"scheme": SCHEME, "kdf": params.as_dict(), "check": check.hex()}, key
+
+
+def check_scheme(encryption: Any) -> None:
+    """ValueError unless `encryption` (from set.json) names this scheme with sane parameters."""
+    if not isinstance(encryption, Mapping) or encryption.get("scheme") != SCHEME:
+        raise ValueError("unknown encryption scheme")
+    kdf = encryption.get("kdf")
+    if not isinstance(kdf, Mapping):
+        raise ValueError("no key derivation")
+    KdfParams.from_dict(kdf)
+    if not isinstance(encryption.get("check"), str) or len(encryption["check"]) > 256:
+        raise ValueError("no key check")
+
+
+def unlock(encryption: Mapping[str, Any], passphrase: str | None) -> SetKey:
+    """The set's key from the passphrase: PassphraseNeeded without one, WrongPassphrase when
+    it does not open the set. `encryption` must have passed check_scheme."""
+    if not passphrase:
+        raise PassphraseNeeded(
+            gettext("This backup set is encrypted: type its passphrase to open it.")
+        )
+    params = KdfParams.from_dict(encryption["kdf"])
+    key = SetKey(AESGCM(derive_key(passphrase, params)))
+    try:
+        check = bytes.fromhex(encryption["check"])
+        opened = key.aead.decrypt(check[:12], check[12:], _CHECK_ROLE)
+    except (ValueError, InvalidTag) as exc:
+        raise WrongPassphrase(
+            gettext(
+                "The passphrase is wrong: it does not open this backup set. Nothing was changed."
+            )
+        ) from exc
+    if not hmac.compare_digest(opened, _CHECK_TEXT):
+        raise WrongPassphrase()
+    return key
+
+
+def stored_size(plain_size: int) -> int:
+    """The size on disk of an encrypted file of `plain_size` plain bytes."""
+    return HEADER_BYTES + plain_size + _chunks(plain_size) * TAG_BYTES
+
+
+def plain_size(size_on_disk: int) -> int | None:
+    """The plain size of an encrypted file of this size on disk; None when no file is."""
+    body = size_on_disk - HEADER_BYTES
+    if body < TAG_BYTES:
+        return None
+    chunks = -(-body // (CHUNK + TAG_BYTES))
+    plain = body - chunks * TAG_BYTES
+    return plain if plain >= 0 and stored_size(plain) == size_on_disk else None
+
+
+def _chunks(plain_size: int) -> int:
+    return max(1, -(-plain_size // CHUNK))
+
+
+def _nonce(prefix: bytes, number: int, last: bool) -> bytes:
+    if number > _MAX_CHUNKS:
+        raise ValueError("file too large for one encrypted stream")
+    return prefix + struct.pack(">I?", number, last)
+
+
+class EncryptingWriter:
+    """Writes the encrypted form of the bytes given to `write` into `handle`; `close` writes
+    the last chunk (and must be called once everything is written)."""
+
+    def __init__(self, handle: IO[bytes], key: SetKey, role: str) -> None:
+        self._handle = handle
+        self._aead = key.aead
+        self._role = role.encode("utf-8")
+        self._prefix = secrets.token_bytes(PREFIX_BYTES)
+        self._pending = bytearray()
+        self._number = 0
+        handle.write(MAGIC + self._prefix)
+
+    def write(self, data: bytes) -> int:
+        self._pending += data
+        while len(self._pending) > CHUNK:  # the chunk after it exists: this one is not last
+            self._emit(bytes(self._pending[:CHUNK]), last=False)
+            del self._pending[:CHUNK]
+        return len(data)
+
+    def close(self) -> None:
+        self._emit(bytes(self._pending), last=True)
+        self._pending.clear()
+
+    def _emit(self, chunk: bytes, *, last: bool) -> None:
+        nonce = _nonce(self._prefix, self._number, last)
+        self._handle.write(self._aead.encrypt(nonce, chunk, self._role))
+        self._number += 1
+
+
+def encrypt_bytes(data: bytes, key: SetKey, role: str, handle: IO[bytes]) -> None:
+    """Write `data` encrypted into `handle`."""
+    writer = EncryptingWriter(handle, key, role)
+    writer.write(data)
+    writer.close()
+
+
+def decrypted_chunks(handle: IO[bytes], key: SetKey, role: str) -> Iterator[bytes]:
+    """The plain bytes of the encrypted file read from `handle`, chunk by chunk, each
+    authenticated before it is given; Undecryptable at the first that is not."""
+    head = handle.read(HEADER_BYTES)
+    if len(head) != HEADER_BYTES or not head.startswith(MAGIC):
+        raise Undecryptable("not an encrypted file of a backup set")
+    prefix = head[len(MAGIC) :]
+    associated = role.encode("utf-8")
+    size = CHUNK + TAG_BYTES
+    current = handle.read(size)
+    number = 0
+    while True:
+        following = handle.read(size) if len(current) == size else b""
+        last = not following
+        try:
+            yield key.aead.decrypt(_nonce(prefix, number, last), current, associated)
+        except (InvalidTag, ValueError) as exc:
+            raise Undecryptable("changed, cut short or not this set's") from exc
+        if last:
+            return
+        current = following
+        number += 1
+
+
+def decrypt_bytes(handle: IO[bytes], key: SetKey, role: str, limit: int) -> bytes:
+    """The whole plain content of a small encrypted file (at most `limit` bytes)."""
+    parts: list[bytes] = []
+    total = 0
+    for chunk in decrypted_chunks(handle, key, role):
+        total += len(chunk)
+        if total > limit:
+            raise Undecryptable("larger than any such file")
+        parts.append(chunk)
+    return b"".join(parts)
