@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from backend import validation as check
-from backend.api.backup import _reading
+from backend.api.backup import _passphrase, _reading
 from backend.api.common import int_arg, json_body, runtime
 from backend.backup import patient_restore, patient_source, restore, uploads
 from backend.errors import ValidationError
@@ -25,10 +25,11 @@ def open_backup() -> ResponseReturnValue:
     body = json_body()
     path = restore.archive_path(check.path_text(body.get("path"), "path"))
     reading = _reading(body)
+    secret = _passphrase(body)
     rt = runtime()
 
     def work(progress: Progress) -> dict[str, Any]:
-        opened = patient_source.open_backup(rt.settings, path, progress, reading)
+        opened = patient_source.open_backup(rt.settings, path, progress, reading, secret)
         return patient_restore.list_patients(opened)
 
     return jsonify(rt.jobs.start("restore-patient-open", work, exclusive=False).as_dict()), 202

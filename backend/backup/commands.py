@@ -51,14 +51,14 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
             "instead of writing a zip"
         ),
     )
-    _add_passphrase_argument(backup)
+    add_passphrase_argument(backup)
     verify = commands.add_parser(
         "verify",
         parents=[common],
         help=gettext("check a backup file completely and say what is wrong"),
     )
     verify.add_argument("file", help=gettext("a backup file, a backup set, or one backup of a set"))
-    _add_passphrase_argument(verify)
+    add_passphrase_argument(verify)
     check = commands.add_parser(
         "check",
         parents=[common],
@@ -79,10 +79,10 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         "--yes", action="store_true", help=gettext("do not ask for confirmation")
     )
     add_reading_arguments(restore_parser, gettext("a backup of the earlier app"))
-    _add_passphrase_argument(restore_parser)
+    add_passphrase_argument(restore_parser)
 
 
-def _add_passphrase_argument(parser: argparse.ArgumentParser) -> None:
+def add_passphrase_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--passphrase",
         help=gettext(
@@ -98,7 +98,7 @@ def _given_passphrase(args: argparse.Namespace) -> str | None:
     return given
 
 
-def _archive_passphrase(args: argparse.Namespace, path: Path) -> tuple[str | None, bool]:
+def archive_passphrase(args: argparse.Namespace, path: Path) -> tuple[str | None, bool]:
     """The passphrase for the archive at `path`: given, or asked at the console when the
     archive is encrypted. (passphrase, False) when an encrypted archive got none."""
     given = _given_passphrase(args)
@@ -214,7 +214,7 @@ def _backup(runtime: Runtime, args: argparse.Namespace) -> int:
 
 def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
     path = Path(args.file).expanduser()
-    secret, usable = _archive_passphrase(args, path)
+    secret, usable = archive_passphrase(args, path)
     if not usable:
         return codes.FAILED
     code, job = _run_job(
@@ -315,7 +315,7 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
     except AppError as exc:
         print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
         return codes.FAILED
-    secret, usable = _archive_passphrase(args, path)
+    secret, usable = archive_passphrase(args, path)
     if not usable:
         return codes.FAILED
     code, job = _run_job(

@@ -11,7 +11,7 @@ from typing import Any
 from backend import console
 from backend import exit_codes as codes
 from backend.backup import patient_restore, patient_source, restore
-from backend.backup.commands import _run_job
+from backend.backup.commands import _run_job, add_passphrase_argument, archive_passphrase
 from backend.errors import AppError
 from backend.i18n import gettext
 from backend.legacy.notation import add_reading_arguments, reading_from_args
@@ -38,6 +38,7 @@ def add_command(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--yes", action="store_true", help=gettext("do not ask for confirmation"))
     add_reading_arguments(parser, gettext("a backup of the earlier app"))
+    add_passphrase_argument(parser)
 
 
 def run(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -48,10 +49,13 @@ def run(runtime: Runtime, args: argparse.Namespace) -> int:
     except AppError as exc:
         print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
         return codes.FAILED
+    secret, usable = archive_passphrase(args, path)
+    if not usable:
+        return codes.FAILED
     code, job = _run_job(
         runtime,
         "restore-patient-open",
-        lambda p: patient_source.open_backup(runtime.settings, path, p, reading),
+        lambda p: patient_source.open_backup(runtime.settings, path, p, reading, secret),
         exclusive=False,
     )
     if job is None:
@@ -84,7 +88,7 @@ def _restore(runtime: Runtime, opened: Any, args: argparse.Namespace) -> int:
             "Patient {name} (serial number {serial}) from {backup}:",
             name=patient["full_name"],
             serial=patient["serial_number"],
-            backup=opened.archive.name,
+            backup=opened.summary()["name"],
         )
     )
     for place in preview["comes_back"]["by_place"]:

@@ -8,6 +8,11 @@ on demand, checked against what the backup says it is.
   checksum and rebuilt (backend.backup.rebuild). Only the entries one patient needs are read
   later, each counted against its declared size and checked against the manifest's checksum;
   the other patients' images are never decompressed.
+- Our encrypted zip: the same, opened with the passphrase (kept with the opened backup for the
+  entries read later).
+- One backup of a backup set (plain or encrypted, backend.backup.set_crypto): its manifest's
+  names pass the same rules, its database is read against its checksum and rebuilt; each
+  image file is read later from the set's files/, checked (and decrypted) on the way.
 - The earlier app's backups (.zip, .db, .json): checked and staged as its full restore does,
   then imported by the legacy importer into a scratch installation of our own; its database
   and image tree are then what the patient is taken from.
@@ -31,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine
 
+from backend.backup import backup_set as bs
 from backend.backup import kinds
 from backend.backup.archive_safety import (
     UnsafeArchive,
@@ -40,10 +46,15 @@ from backend.backup.archive_safety import (
     stream_member,
 )
 from backend.backup.dbcheck import snapshot_problems
+from backend.backup.encrypted_zip import BAD_ZIP
+from backend.backup.encrypted_zip import open_backup as open_zip
 from backend.backup.errors import BackupInvalid
+from backend.backup.fsutil import require_free_space
 from backend.backup.legacy import backups as legacy_backups
 from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME, Manifest, parse_manifest
 from backend.backup.rebuild import ARCHIVE_DATABASE, rebuild
+from backend.backup.set_crypto import SetKey
+from backend.backup.set_verify import DamagedFile, manifest_problems, read_checked, stored_path
 from backend.backup.verify import MAX_MANIFEST_BYTES, _structure_problems
 from backend.config import Settings, sqlite_url
 from backend.errors import NotFound, ValidationError
@@ -64,8 +75,9 @@ CHUNK = 1024 * 1024
 @dataclass
 class OpenedBackup:
     """A backup ready to give one patient back. `database` is of our newest schema. Image
-    files are read from the zip (`manifest` set) or from `image_root` (an earlier app's
-    backup, imported into the scratch folder)."""
+    files are read from the zip (`manifest` set; `passphrase` opens an encrypted one), from
+    the set (`manifest` and `set_dir` set; `key` for an encrypted set) or from `image_root`
+    (an earlier app's backup, imported into the scratch folder)."""
 
     token: str
     archive: Path
@@ -78,6 +90,9 @@ class OpenedBackup:
     image_root: Path | None = None
     reading: str | None = None
     warnings: list[str] = field(default_factory=list)
+    passphrase: str | None = field(default=None, repr=False)
+    set_dir: Path | None = None
+    key: SetKey | None = field(default=None, repr=False)
     opened_at: float = field(default_factory=time.monotonic)
 
     def engine(self) -> Engine:
@@ -88,7 +103,7 @@ class OpenedBackup:
         return {
             "token": self.token,
             "path": str(self.archive),
-            "name": self.archive.name,
+            "name": bs.backup_label(self.archive) if self.set_dir else self.archive.name,
             "kind": self.kind,
             "created_at": self.created_at,
             "reading": self.reading,
@@ -124,11 +139,11 @@ class OpenedBackup:
 
     @contextlib.contextmanager
     def open_files(self) -> Iterator[zipfile.ZipFile | None]:
-        """The zip opened once for many `copy_file` calls (None for a folder)."""
-        if self.manifest is None:
+        """The zip opened once for many `copy_file` calls (None for a folder or a set)."""
+        if self.manifest is None or self.set_dir is not None:
             yield None
             return
-        with zipfile.ZipFile(self.archive) as archive:
+        with open_zip(self.archive, self.passphrase) as archive:
             yield archive
 
     def copy_file(
@@ -146,6 +161,8 @@ class OpenedBackup:
         the zip as `open_files` opened it."""
         if self.manifest is None:
             self._copy_from_folder(relative, target, expected, on_bytes)
+        elif self.set_dir is not None:
+            self._copy_from_set(relative, target, expected, on_bytes)
         elif archive is None:
             with self.open_files() as opened:
                 assert opened is not None
@@ -192,6 +209,41 @@ class OpenedBackup:
                 ]
             )
 
+    def _copy_from_set(
+        self,
+        relative: str,
+        target: Path,
+        expected: tuple[int, str],
+        on_bytes: Callable[[int], None] | None,
+    ) -> None:
+        assert self.manifest is not None
+        entry = self.manifest.entries.get(relative)
+        if entry is None or (entry.size, entry.sha256) != expected:
+            raise BackupInvalid(
+                [
+                    gettext(
+                        "{name} is not in the backup as its image record describes it.",
+                        name=relative[:120],
+                    )
+                ]
+            )
+        try:
+            with open(target, "xb") as writing:
+                read_checked(
+                    stored_path(self.archive, relative, entry.sha256),
+                    entry.size,
+                    entry.sha256,
+                    writing.write,
+                    on_bytes,
+                    key=self.key,
+                )
+        except DamagedFile as exc:
+            target.unlink(missing_ok=True)
+            raise BackupInvalid([f"{relative[:120]}: {exc}"]) from exc
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+
     def _copy_from_folder(
         self,
         relative: str,
@@ -220,12 +272,15 @@ def open_backup(
     archive: Path,
     progress: Reporter,
     reading: dict[str, Any] | None = None,
+    passphrase: str | None = None,
 ) -> OpenedBackup:
-    """Open `archive` (our zip or a backup of the earlier app) to restore one patient from it;
-    `reading` is how an earlier app's backup's teeth are read (`reading_choices`). Raises
-    BackupInvalid when the backup is damaged or hostile; nothing live is touched."""
+    """Open `archive` (our zip, one backup of a set, or a backup of the earlier app) to
+    restore one patient from it; `reading` is how an earlier app's backup's teeth are read
+    (`reading_choices`), `passphrase` opens an encrypted one (PassphraseNeeded,
+    WrongPassphrase). Raises BackupInvalid when the backup is damaged or hostile; nothing live
+    is touched."""
     _forget_stale()
-    archive = Path(archive)
+    archive = bs.normalized(Path(archive))
     stat = archive.stat()
     kind = kinds.detect_kind(archive)
     token = secrets.token_hex(8)
@@ -233,7 +288,13 @@ def open_backup(
     folder.mkdir(parents=True)
     try:
         if kind == kinds.BACKUP:
-            opened = _open_zip(archive, kind, folder, token, progress)
+            opened = _open_zip(archive, kind, folder, token, progress, passphrase)
+        elif kind == kinds.SET_BACKUP:
+            opened = _open_set(archive, folder, token, progress, passphrase)
+        elif kind == kinds.BACKUP_SET:
+            raise BackupInvalid(
+                [gettext("This is a whole backup set: choose one of its backups to restore.")]
+            )
         elif kind in kinds.LEGACY_KINDS:
             opened = _open_legacy(settings, archive, kind, folder, token, progress, reading or {})
         else:
@@ -286,12 +347,17 @@ def _forget_stale() -> None:
 
 
 def _open_zip(
-    archive: Path, kind: str, folder: Path, token: str, progress: Reporter
+    archive: Path,
+    kind: str,
+    folder: Path,
+    token: str,
+    progress: Reporter,
+    passphrase: str | None,
 ) -> OpenedBackup:
     progress.update(message=gettext("Checking the backup"))
     size = archive.stat().st_size
     try:
-        with zipfile.ZipFile(archive) as opened:
+        with open_zip(archive, passphrase) as opened:
             problems = archive_problems(opened, size)
             if problems:
                 raise BackupInvalid(problems)
@@ -306,7 +372,7 @@ def _open_zip(
                 _path, nbytes, digest = extract_member(opened, info, folder, ARCHIVE_DATABASE)
             except UnsafeArchive as exc:
                 raise BackupInvalid([str(exc)]) from exc
-    except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError) as exc:
+    except (*BAD_ZIP, OSError, ValueError) as exc:
         if isinstance(exc, BackupInvalid | ValidationError):
             raise
         raise BackupInvalid([gettext("The backup cannot be read ({exc}).", exc=exc)]) from exc
@@ -315,12 +381,7 @@ def _open_zip(
         raise BackupInvalid(
             [gettext("The backup's database does not match its checksum: it is damaged.")]
         )
-    database = folder / DATABASE_ENTRY
-    rebuild(folder / ARCHIVE_DATABASE, database)
-    (folder / ARCHIVE_DATABASE).unlink()
-    problems, warnings = snapshot_problems(database, manifest, manifest.schema_version)
-    if problems:
-        raise BackupInvalid(problems)
+    database, warnings = _rebuilt(folder, manifest)
     return OpenedBackup(
         token=token,
         archive=archive,
@@ -331,7 +392,61 @@ def _open_zip(
         created_at=manifest.created_at,
         manifest=manifest,
         warnings=warnings,
+        passphrase=passphrase,
     )
+
+
+def _open_set(
+    backup_dir: Path, folder: Path, token: str, progress: Reporter, passphrase: str | None
+) -> OpenedBackup:
+    progress.update(message=gettext("Checking the backup"))
+    set_dir = backup_dir.parent.parent
+    key = bs.set_key(set_dir, passphrase)
+    manifest = bs.read_manifest(backup_dir, key)
+    problems = manifest_problems(manifest)
+    if problems:
+        raise BackupInvalid(problems)
+    entry = manifest.entries[DATABASE_ENTRY]
+    require_free_space(folder, entry.size, gettext("the backup's database"))
+    progress.update(message=gettext("Reading the backup's database"))
+    try:
+        with open(folder / ARCHIVE_DATABASE, "xb") as writing:
+            read_checked(
+                backup_dir / DATABASE_ENTRY,
+                entry.size,
+                entry.sha256,
+                writing.write,
+                key=key,
+                role=DATABASE_ENTRY,
+            )
+    except DamagedFile as exc:
+        raise BackupInvalid([str(exc)]) from exc
+    database, warnings = _rebuilt(folder, manifest)
+    return OpenedBackup(
+        token=token,
+        archive=backup_dir,
+        kind=kinds.SET_BACKUP,
+        folder=folder,
+        database=database,
+        stamp=(0, 0),
+        created_at=manifest.created_at,
+        manifest=manifest,
+        warnings=warnings,
+        set_dir=set_dir,
+        key=key,
+    )
+
+
+def _rebuilt(folder: Path, manifest: Manifest) -> tuple[Path, list[str]]:
+    """The backup's database (copied to ARCHIVE_DATABASE in `folder`) rebuilt into our own
+    schema and checked against the manifest; returns it and the warnings."""
+    database = folder / DATABASE_ENTRY
+    rebuild(folder / ARCHIVE_DATABASE, database)
+    (folder / ARCHIVE_DATABASE).unlink()
+    problems, warnings = snapshot_problems(database, manifest, manifest.schema_version)
+    if problems:
+        raise BackupInvalid(problems)
+    return database, warnings
 
 
 def _manifest(archive: zipfile.ZipFile) -> Manifest:

@@ -15,7 +15,7 @@ import pytest
 from backend.backup import passphrase
 from backend.config import load_settings
 from backend.startup import open_runtime
-from backend.usecases import patients
+from backend.usecases import patients, trash
 from tests.backup_data import populate, rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,3 +151,35 @@ def test_an_encrypted_set_is_made_verified_and_restored_from_the_command_line(da
     )
     assert restored.returncode == 0, restored.stderr
     assert records(data_dir) == before
+
+
+def test_one_patient_comes_back_from_an_encrypted_set_on_the_command_line(data_dir, tmp_path):
+    dest = tmp_path / "usb"
+    dest.mkdir()
+    made = dental(
+        data_dir, "backup", "--set", "--dest", str(dest), env={passphrase.PASSPHRASE_ENV: SECRET}
+    )
+    assert made.returncode == 0, made.stderr
+    (backup,) = dest.glob("*-backup-set/backups/*")
+    before = records(data_dir)
+    runtime = open_runtime(load_settings(data_dir))
+    with runtime.sessions() as session:
+        gone = patients.search_patients(session)[0]
+        patients.delete_patient(session, runtime.store, gone.id)
+        trash.purge(session, runtime.store, everything=True)
+    runtime.close()
+
+    unasked = dental(data_dir, "restore-patient", str(backup), "--patient", gone.id, "--yes")
+    assert unasked.returncode == 1 and "encrypted" in unasked.stderr
+    restored = dental(
+        data_dir,
+        "restore-patient",
+        str(backup),
+        "--patient",
+        gone.id,
+        "--yes",
+        env={passphrase.PASSPHRASE_ENV: SECRET},
+    )
+    assert restored.returncode == 0, restored.stderr
+    after = records(data_dir)
+    assert after["patients"] == before["patients"] and after["images"] == before["images"]

@@ -4,6 +4,7 @@
 import { formatDate, label, t, tn } from "./i18n.js";
 import { ViewQuestion, api, isSuperseded } from "./bridge.js";
 import { followJob, list } from "./backup.js";
+import { withPassphrase } from "./passphrase.js";
 import { $, confirmAction, escapeHtml, formatBytes, toast } from "./ui.js";
 
 const SEARCH_DELAY_MS = 200;
@@ -79,7 +80,14 @@ export class PatientRestore {
     $("#patient-restore-pick").hidden = true;
     $("#patient-restore-preview").hidden = true;
     try {
-      const done = await followJob(await api("POST", "api/patient-restore/open", { path }));
+      const asked = await withPassphrase(t("This backup is encrypted: type its passphrase."), async (passphrase) => {
+        return followJob(await api("POST", "api/patient-restore/open", passphrase === null ? { path } : { path, passphrase }));
+      });
+      if (!asked) {
+        out.innerHTML = `<p class="muted">${escapeHtml(t("Not opened: the backup is encrypted and no passphrase was given. Nothing was changed."))}</p>`;
+        return;
+      }
+      const done = asked.result;
       if (done.state !== "done") throw done.error || { message: t("Cancelled.") };
       if (this.token) api("DELETE", `api/patient-restore/${this.token}`).catch(() => {});
       this.token = done.result.token;
