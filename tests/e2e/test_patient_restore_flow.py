@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from backend.backup.create import create_backup
+from backend.backup.set_create import create_set_backup
 from backend.usecases import patients, trash, treatments
 from backend.usecases.images import Upload, add_images
 from tests.e2e.conftest import screenshot
@@ -78,3 +79,39 @@ def test_one_deleted_patient_is_found_in_a_backup_previewed_and_restored(
     expect(page.locator("#patient-list")).to_contain_text("Omar Changed Today")
     page.locator("#patient-list li[data-patient-id]", has_text="ليلى").click()
     expect(page.locator("#tooth-chart [data-tooth='8'] .badge text")).to_have_text("2")
+
+
+def test_one_patient_comes_back_from_an_encrypted_backup_set_after_its_passphrase(
+    page, session, store, runtime
+):
+    secret = "olive tree by the sea 42"
+    lost = patients.create_patient(session, {"full_name": "Set Patient", "phone": "0790000003"})
+    add_images(session, store, lost.id, "8", "after", [Upload("a.png", image_bytes("PNG"))])
+    made = create_set_backup(runtime, runtime.settings.backups_dir, passphrase=secret)
+    patients.delete_patient(session, store, lost.id)
+    trash.purge(session, store, everything=True)
+    use(page, "en", "light")
+
+    page.click("#open-settings")
+    page.click("#patient-restore-choose")
+    option = page.locator("#patient-restore-backup option", has_text=made.path.name)
+    expect(option).to_have_count(1)
+    page.select_option("#patient-restore-backup", str(made.path))
+    page.click("#patient-restore-open")
+    ask = page.locator("#passphrase-ask-dialog")
+    expect(ask).to_be_visible(timeout=30_000)
+    ask.locator("input[name=passphrase]").fill("not the phrase at all")
+    ask.locator("input[name=passphrase]").press("Enter")
+    expect(ask.locator(".form-error")).to_contain_text("The passphrase is wrong", timeout=30_000)
+    ask.locator("input[name=passphrase]").fill(secret)
+    ask.locator("button[value=save]").click()
+    expect(page.locator("#patient-restore-search")).to_be_focused(timeout=30_000)
+    expect(page.locator("#patient-restore-opened")).to_contain_text("backup-set")
+    page.locator("#patient-restore-list button", has_text="Set Patient").click()
+    expect(page.locator("#patient-restore-preview")).to_be_visible(timeout=30_000)
+    page.click("#patient-restore-confirm")
+    page.click("#confirm-ok")
+    expect(page.locator("#patient-restore-done")).to_be_visible(timeout=30_000)
+    screenshot(page, "patient-restore-encrypted-set-en")
+    page.click("#close-settings")
+    expect(page.locator("#patient-list")).to_contain_text("Set Patient")
