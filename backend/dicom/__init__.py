@@ -8,6 +8,8 @@ sees none pays nothing for them:
 - `facts`: what the file says (UIDs, modality, dates, pixel spacing, patient);
 - `rendering`: a frame as 8-bit pixels with the file's window/level, thumbnails and PNGs;
 - `patients`: whether the patient written in a file is the patient chosen in the program.
+- `export`: a photo made a DICOM Secondary Capture image, for sending out;
+- `sending`: C-STORE and C-ECHO to another DICOM node (a PACS), every failure said.
 """
 
 from __future__ import annotations

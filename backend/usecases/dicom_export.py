@@ -175,7 +175,8 @@ def _network_node(node: NodeSettings) -> Node:
 
 def test_node(session: Session, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A connection test (C-ECHO) of the node `values` describe, else of the stored one."""
-    node = check_node(values) if values else get_node(session)
+    typed = values and any(str(values.get(name) or "").strip() for name in ("ae_title", "host"))
+    node = check_node(values) if values and typed else get_node(session)
     if node is None:
         raise ValidationError(_no_node_message(), field="ae_title")
     _, sending = _modules()

@@ -106,6 +106,14 @@ class Orthanc:
     def file(self, instance: str) -> pydicom.Dataset:
         return pydicom.dcmread(io.BytesIO(self.raw(f"/instances/{instance}/file")))
 
+    def clear(self) -> None:
+        """Forget every instance stored (the tests share one Orthanc)."""
+        for patient in self.get("/patients"):
+            url = f"http://127.0.0.1:{self.http_port}/patients/{patient}"
+            request = urllib.request.Request(url, method="DELETE")
+            with urllib.request.urlopen(request, timeout=30):
+                pass
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -117,12 +125,19 @@ class Orthanc:
 
 
 @pytest.fixture(scope="module")
-def orthanc(tmp_path_factory):
+def orthanc_server(tmp_path_factory):
     if orthanc_binary() is None:
         pytest.skip("Orthanc is not installed (Debian package orthanc; scripts/system-packages.sh)")
     server = Orthanc(tmp_path_factory.mktemp("orthanc"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def orthanc(orthanc_server):
+    """The module's Orthanc, holding nothing."""
+    orthanc_server.clear()
+    return orthanc_server
 
 
 def photo_pixels() -> np.ndarray:

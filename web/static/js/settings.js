@@ -7,6 +7,7 @@ import { MigrationSection } from "./migration.js";
 import { TrashSection } from "./trash.js";
 import { PatientRestore } from "./patient-restore.js";
 import { ReceiverSection } from "./receiver.js";
+import { DicomNodeSection } from "./dicom-export.js";
 
 /** The per-PC settings of the page's language and look (GET/PATCH api/settings). */
 const APPEARANCE = ["language", "theme", "digits"];
@@ -31,6 +32,7 @@ export class SettingsPage {
     });
     this.patientRestore = new PatientRestore(this.backup, { onDataChanged });
     this.receiver = new ReceiverSection();
+    this.dicomNode = new DicomNodeSection();
     $("#settings-notation").addEventListener("change", (e) => this.onNotation(e.target.value));
     $("#reveal-data").addEventListener("click", async () => {
       if (!(await revealDataFolder())) toast(t("Open this folder in your file manager: {path}", { path: $("#data-dir").textContent }));
@@ -57,7 +59,7 @@ export class SettingsPage {
     for (const name of APPEARANCE) $(`#settings-${name}`).value = settings[name] || $(`#settings-${name}`).value;
     $("#data-dir").textContent = settings.data_dir;
     this.showServer(settings);
-    await Promise.all([this.loadStorage(), this.loadLog(), this.loadAbout(settings), this.migration.show(), this.backup.show(), this.trash.show(), this.receiver.show()]);
+    await Promise.all([this.loadStorage(), this.loadLog(), this.loadAbout(settings), this.migration.show(), this.backup.show(), this.trash.show(), this.receiver.show(), this.dicomNode.show()]);
   }
 
   /** This PC's language, theme or digits: saved for this PC, then the page loads again in them. */

@@ -4,6 +4,7 @@ import { currentTrashDays } from "./trash.js";
 import { ViewQuestion, api, appUrl, chooseImageFiles, isSuperseded } from "./bridge.js";
 import { STATUS_COLORS, STATUS_LABELS } from "./chart.js";
 import { alsoOnText, editImageTeeth, teethText } from "./image-teeth.js";
+import { DicomExport } from "./dicom-export.js";
 import {
   $, IMAGE_TYPES, TYPE_LABELS, confirmAction, escapeHtml, formatBytes, formatDate, runFormDialog, takenText, toast,
 } from "./ui.js";
@@ -82,6 +83,8 @@ export class ToothPanel {
     });
     $("#add-treatment").addEventListener("click", () => this.editTreatment(null));
     $("#open-compare").addEventListener("click", () => this.openCompare(this.images));
+    this.dicomExport = new DicomExport();
+    $("#export-dicom").addEventListener("click", () => this.dicomExport.open(this.patient, this.visibleImages()));
   }
 
   /** Open `tooth` of `patient` ({id, full_name}): the title says at once which tooth is asked
@@ -218,6 +221,7 @@ export class ToothPanel {
     $("#compare-dialog").dataset.ready = String(comparable);
     $("#open-compare").disabled = !comparable;
     $("#open-compare").title = comparable ? "" : t("Needs two images of this tooth");
+    $("#export-dicom").disabled = !this.images.length;
   }
 
   selectTab(key) {
