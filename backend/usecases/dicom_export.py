@@ -17,6 +17,7 @@ with the reason. Nothing is claimed sent that the node did not confirm.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -359,6 +360,13 @@ def _dataset_of(
     except (AppError, OSError) as exc:
         reason = exc.message if isinstance(exc, AppError) else (exc.strerror or str(exc))
         raise _NotMade(gettext("Its file cannot be read: {reason}", reason=reason)) from exc
+    if image.sha256 and hashlib.sha256(data).hexdigest() != image.sha256:
+        raise _NotMade(
+            gettext(
+                "Its file is not the one that was stored (damaged or replaced on the disk), so "
+                "it was not exported. Run Check in Settings."
+            )
+        )
     try:
         if image.dicom is not None:
             return reading.read_dicom(data, DEFAULT_LIMITS).dataset, data

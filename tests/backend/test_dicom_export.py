@@ -26,6 +26,7 @@ from PIL import Image
 
 from backend.dicom import export
 from backend.dicom.receiver import OUT_OF_RESOURCES, ServerConfig, StorageServer
+from backend.models import Image as ImageRow
 from backend.usecases import dicom_export, images
 from tests.dicom_data import dicom_bytes
 
@@ -255,6 +256,24 @@ def test_the_folder_export_writes_readable_files_and_never_overwrites(
     assert files[two_images["xray"]].read_bytes() == two_images["original"]
     second = pydicom.dcmread(folder / again.result["items"][1]["file"])
     assert second.StudyInstanceUID != photo.StudyInstanceUID  # each export its own study
+
+
+def test_a_damaged_file_is_not_exported_and_the_others_are(
+    client, runtime, patient, two_images, tmp_path, session
+):
+    photo = session.get(ImageRow, two_images["photo"])
+    stored = runtime.settings.data_dir / photo.relative_path
+    stored.write_bytes(stored.read_bytes()[:-10] + b"0123456789")  # changed on the disk
+    folder = tmp_path / "out"
+    folder.mkdir()
+
+    ids = [two_images["photo"], two_images["xray"]]
+    job = run_export(client, runtime, patient, ids, to="folder", folder=str(folder))
+
+    assert job.result["done"] == 1 and job.result["failed"] == 1
+    refused, written = job.result["items"]
+    assert not refused["ok"] and "not the one that was stored" in refused["error"]
+    assert [p.name for p in folder.iterdir()] == [written["file"]]
 
 
 def test_an_unreachable_node_fails_the_export_with_nothing_claimed(
