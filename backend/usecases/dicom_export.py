@@ -194,10 +194,22 @@ def _no_node_message() -> str:
 
 def _modules() -> tuple[Any, Any]:
     """backend.dicom.export and backend.dicom.sending (pydicom, pynetdicom: loaded when used)."""
-    dicom.modules()  # the message where this build has no DICOM support
-    from backend.dicom import export, sending
-
+    try:
+        dicom.modules()
+        from backend.dicom import export, sending
+    except (ImportError, imaging.InvalidImage) as exc:
+        raise NoDicomSupport(
+            gettext(
+                "This installation of the program has no DICOM support (its Windows build "
+                "does not include it yet), so it cannot export DICOM."
+            )
+        ) from exc
     return export, sending
+
+
+class NoDicomSupport(AppError):
+    status = 501
+    code = "no_dicom_support"
 
 
 # ----- an export

@@ -24,6 +24,7 @@ import pydicom
 import pytest
 from PIL import Image
 
+from backend import imaging
 from backend.dicom import export
 from backend.dicom.receiver import OUT_OF_RESOURCES, ServerConfig, StorageServer
 from backend.models import Image as ImageRow
@@ -397,6 +398,19 @@ def test_an_export_request_is_checked_before_anything_starts(
     )
     assert answer.status_code == 400  # another patient's image
     assert list(out.iterdir()) == []
+
+
+def test_a_build_without_dicom_support_says_so(client, patient, two_images, tmp_path, monkeypatch):
+    def missing():
+        raise imaging.InvalidImage("no numpy")
+
+    monkeypatch.setattr(dicom_export.dicom, "modules", missing)
+    answer = client.post(
+        f"/api/patients/{patient.id}/dicom-export",
+        json={"image_ids": [two_images["photo"]], "to": "folder", "folder": str(tmp_path)},
+    )
+    assert answer.status_code == 501
+    assert "no DICOM support" in answer.get_json()["error"]["message"]
 
 
 def test_every_export_address_needs_the_token(anonymous_client, patient):
