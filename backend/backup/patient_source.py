@@ -46,7 +46,7 @@ from backend.backup.archive_safety import (
     stream_member,
 )
 from backend.backup.dbcheck import snapshot_problems
-from backend.backup.encrypted_zip import BAD_ZIP
+from backend.backup.encrypted_zip import UNREADABLE
 from backend.backup.encrypted_zip import open_backup as open_zip
 from backend.backup.errors import BackupInvalid
 from backend.backup.fsutil import require_free_space
@@ -372,7 +372,7 @@ def _open_zip(
                 _path, nbytes, digest = extract_member(opened, info, folder, ARCHIVE_DATABASE)
             except UnsafeArchive as exc:
                 raise BackupInvalid([str(exc)]) from exc
-    except (*BAD_ZIP, OSError, ValueError) as exc:
+    except UNREADABLE as exc:
         if isinstance(exc, BackupInvalid | ValidationError):
             raise
         raise BackupInvalid([gettext("The backup cannot be read ({exc}).", exc=exc)]) from exc
