@@ -8,6 +8,7 @@ import { ConnectionGuard } from "./connection.js";
 import { SettingsPage } from "./settings.js";
 import { currentTrashDays } from "./trash.js";
 import { InboxPage } from "./inbox.js";
+import { ImageSearch } from "./image-search.js";
 import { GENERAL, ToothPanel } from "./tooth-panel.js";
 import { $, confirmAction, escapeHtml, runFormDialog, toast } from "./ui.js";
 import { UploadTray } from "./uploads.js";
@@ -58,10 +59,15 @@ const inboxPage = new InboxPage({
     if (state.patientId === image.patient_id) await refreshPatient();
   },
 });
+const imageSearch = new ImageSearch({
+  teeth: () => state.teeth,
+  openViewer: (list, index) => viewer.open(list, index),
+  openPlace: (patientId, tooth) => openPlace(patientId, tooth),
+});
 new ConnectionGuard({ onBack: () => resync() });
 
 function showView(name) {
-  for (const view of ["welcome", "patient", "settings", "inbox"]) $(`#${view}-view`).hidden = view !== name;
+  for (const view of ["welcome", "patient", "settings", "inbox", "images"]) $(`#${view}-view`).hidden = view !== name;
 }
 
 async function loadTeeth() {
@@ -121,7 +127,7 @@ function renderPatientList(query) {
       return item;
     }));
   }
-  if (!state.patientId && $("#settings-view").hidden && $("#inbox-view").hidden) {
+  if (!state.patientId && $("#settings-view").hidden && $("#inbox-view").hidden && $("#images-view").hidden) {
     showView("welcome");
     const empty = !query && !state.patients.length;
     $("#load-demo").hidden = !empty;
@@ -336,6 +342,18 @@ async function openInbox() {
   await inboxPage.refresh();
 }
 
+function openImageSearch() {
+  state.showWhenLoaded = false;
+  showView("images");
+  imageSearch.show();
+}
+
+/** A found image's place: its patient's page with that tooth (or the whole mouth) open. */
+async function openPlace(patientId, tooth) {
+  await openPatient(patientId);
+  if (state.patientId === patientId && state.patient?.id === patientId) await selectTooth(tooth);
+}
+
 async function loadDemo() {
   try {
     const made = await api("POST", "api/demo");
@@ -369,6 +387,11 @@ function bind() {
   $("#delete-patient").addEventListener("click", () => state.patient && deletePatient());
   $("#open-settings").addEventListener("click", openSettings);
   $("#open-inbox").addEventListener("click", openInbox);
+  $("#open-image-search").addEventListener("click", openImageSearch);
+  $("#close-image-search").addEventListener("click", () => {
+    showView(state.patientId ? "patient" : "welcome");
+    if (!state.patientId) searchPatients();
+  });
   $("#close-inbox").addEventListener("click", () => {
     showView(state.patientId ? "patient" : "welcome");
     if (!state.patientId) searchPatients();
