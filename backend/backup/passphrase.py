@@ -84,7 +84,10 @@ class KdfParams:
         n, r, p = int(data["n"]), int(data["r"]), int(data["p"])
         if not (2**10 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 16 and 1 <= p <= 4):
             raise ValueError("scrypt parameters out of range")
-        return cls(bytes.fromhex(str(data["salt"])), n, r, p)
+        salt = bytes.fromhex(str(data["salt"]))
+        if len(salt) < SALT_BYTES:
+            raise ValueError("scrypt salt too short")
+        return cls(salt, n, r, p)
 
 
 def derive_key(passphrase: str, params: KdfParams, length: int = KEY_BYTES) -> bytes:

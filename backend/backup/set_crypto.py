@@ -1,14 +1,16 @@
 """Encryption of a backup set: every file with patient data in it (the image files, each
-backup's database and manifest) is AES-256-GCM encrypted in chunks, with a key that scrypt
-derives from the backup passphrase and the set's own salt. The parameters are in set.json (the
+backup's database and manifest) is AES-256-GCM encrypted in chunks. scrypt derives the set's
+key from the backup passphrase and the set's own salt; the parameters are in set.json (the
 passphrase is never stored; a check value there tells a wrong passphrase from a damaged file).
 
-An encrypted file is `MAGIC`, a random nonce prefix, then the plain bytes in chunks of `CHUNK`
-bytes, each followed by its 16-byte tag. A chunk's nonce is the prefix, the chunk's number and
-a last-chunk flag (the STREAM construction), and its associated data names the file's role, so
-chunks cannot be reordered, dropped, cut off at the end or moved to another file without the
-tag saying so. Sizes and the checksums that name the image files stay visible; contents,
-patient names and the database do not."""
+An encrypted file is `MAGIC`, a random 32-byte salt, then the plain bytes in chunks of `CHUNK`
+bytes, each followed by its 16-byte tag. Each file has its own AES-256 key, derived from the
+set's key and the file's salt with HKDF-SHA256 (its info naming the file's role): a set gains
+files for years, and one key with random nonces over all of them would risk a repeated nonce.
+A chunk's nonce is the chunk's number and a last-chunk flag (the STREAM construction), and its
+associated data names the file's role, so chunks cannot be reordered, dropped, cut off at the
+end or moved to another file without the tag saying so. Sizes and the checksums that name the
+image files stay visible; contents, patient names and the database do not."""
 
 from __future__ import annotations
 
@@ -20,15 +22,17 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from backend.backup.passphrase import KdfParams, PassphraseNeeded, WrongPassphrase, derive_key
 from backend.i18n import gettext
 
 SCHEME = "aes-256-gcm-chunked"
 MAGIC = b"DISETv1\n"
-PREFIX_BYTES = 7
-HEADER_BYTES = len(MAGIC) + PREFIX_BYTES
+SALT_BYTES = 32
+HEADER_BYTES = len(MAGIC) + SALT_BYTES
 CHUNK = 1024 * 1024
 TAG_BYTES = 16
 _CHECK_TEXT = b"Dental Images backup set key"
@@ -40,17 +44,28 @@ class Undecryptable(Exception):
     """An encrypted file that is not whole: changed, cut short or not one of this set's."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SetKey:
-    """The key of one encrypted set."""
+    """The key of one encrypted set (from which each file's own key is derived)."""
 
-    aead: AESGCM
+    secret: bytes
+
+    @property
+    def aead(self) -> AESGCM:
+        return AESGCM(self.secret)
+
+    def for_file(self, salt: bytes, role: bytes) -> AESGCM:
+        """The key of the file with this salt and role."""
+        derived = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=salt, info=b"dental-images file " + role
+        ).derive(self.secret)
+        return AESGCM(derived)
 
 
 def new_encryption(passphrase: str) -> tuple[dict[str, Any], SetKey]:
     """The `encryption` part of a new set's set.json, and its key."""
     params = KdfParams.fresh()
-    key = SetKey(AESGCM(derive_key(passphrase, params)))
+    key = SetKey(derive_key(passphrase, params))
     nonce = secrets.token_bytes(12)
     check = nonce + key.aead.encrypt(nonce, _CHECK_TEXT, _CHECK_ROLE)
     return {"scheme": SCHEME, "kdf": params.as_dict(), "check": check.hex()}, key
@@ -76,7 +91,7 @@ def unlock(encryption: Mapping[str, Any], passphrase: str | None) -> SetKey:
             gettext("This backup set is encrypted: type its passphrase to open it.")
         )
     params = KdfParams.from_dict(encryption["kdf"])
-    key = SetKey(AESGCM(derive_key(passphrase, params)))
+    key = SetKey(derive_key(passphrase, params))
     try:
         check = bytes.fromhex(encryption["check"])
         opened = key.aead.decrypt(check[:12], check[12:], _CHECK_ROLE)
@@ -110,10 +125,10 @@ def _chunks(plain_size: int) -> int:
     return max(1, -(-plain_size // CHUNK))
 
 
-def _nonce(prefix: bytes, number: int, last: bool) -> bytes:
+def _nonce(number: int, last: bool) -> bytes:
     if number > _MAX_CHUNKS:
         raise ValueError("file too large for one encrypted stream")
-    return prefix + struct.pack(">I?", number, last)
+    return bytes(7) + struct.pack(">I?", number, last)
 
 
 class EncryptingWriter:
@@ -122,12 +137,12 @@ class EncryptingWriter:
 
     def __init__(self, handle: IO[bytes], key: SetKey, role: str) -> None:
         self._handle = handle
-        self._aead = key.aead
         self._role = role.encode("utf-8")
-        self._prefix = secrets.token_bytes(PREFIX_BYTES)
+        salt = secrets.token_bytes(SALT_BYTES)
+        self._aead = key.for_file(salt, self._role)
         self._pending = bytearray()
         self._number = 0
-        handle.write(MAGIC + self._prefix)
+        handle.write(MAGIC + salt)
 
     def write(self, data: bytes) -> int:
         self._pending += data
@@ -141,7 +156,7 @@ class EncryptingWriter:
         self._pending.clear()
 
     def _emit(self, chunk: bytes, *, last: bool) -> None:
-        nonce = _nonce(self._prefix, self._number, last)
+        nonce = _nonce(self._number, last)
         self._handle.write(self._aead.encrypt(nonce, chunk, self._role))
         self._number += 1
 
@@ -159,8 +174,8 @@ def decrypted_chunks(handle: IO[bytes], key: SetKey, role: str) -> Iterator[byte
     head = handle.read(HEADER_BYTES)
     if len(head) != HEADER_BYTES or not head.startswith(MAGIC):
         raise Undecryptable("not an encrypted file of a backup set")
-    prefix = head[len(MAGIC) :]
     associated = role.encode("utf-8")
+    aead = key.for_file(head[len(MAGIC) :], associated)
     size = CHUNK + TAG_BYTES
     current = handle.read(size)
     number = 0
@@ -168,7 +183,7 @@ def decrypted_chunks(handle: IO[bytes], key: SetKey, role: str) -> Iterator[byte
         following = handle.read(size) if len(current) == size else b""
         last = not following
         try:
-            yield key.aead.decrypt(_nonce(prefix, number, last), current, associated)
+            yield aead.decrypt(_nonce(number, last), current, associated)
         except (InvalidTag, ValueError) as exc:
             raise Undecryptable("changed, cut short or not this set's") from exc
         if last:

@@ -91,6 +91,19 @@ def test_a_changed_cut_or_reordered_file_does_not_decrypt(change):
         b"".join(set_crypto.decrypted_chunks(io.BytesIO(bytes(sealed)), key, role))
 
 
+def test_every_file_has_its_own_key_so_no_nonce_repeats_under_one_key():
+    key = key_for()
+    data = b"the same photo bytes" * 1000
+    one, other = sealed_chunks(data, key), sealed_chunks(data, key)
+    head = set_crypto.HEADER_BYTES
+    assert one[:8] == other[:8] == set_crypto.MAGIC
+    assert one[8:head] != other[8:head]  # a fresh 32-byte salt each
+    assert one[head:] != other[head:]  # so another key: the same chunk nonce encrypts apart
+    swapped = other[:head] + one[head:]  # a body under another file's salt
+    with pytest.raises(set_crypto.Undecryptable):
+        b"".join(set_crypto.decrypted_chunks(io.BytesIO(swapped), key, "file"))
+
+
 def test_a_wrong_passphrase_is_told_from_a_damaged_file():
     encryption, _key = set_crypto.new_encryption(SECRET)
     with pytest.raises(WrongPassphrase):
