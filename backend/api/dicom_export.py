@@ -31,7 +31,8 @@ def test_node() -> ResponseReturnValue:
 @bp.post("/patients/<patient_id>/dicom-export")
 def export_images(patient_id: str) -> ResponseReturnValue:
     """Checked at once (a bad request starts nothing), then run as a job: poll /api/jobs/<id>."""
-    request = dicom_export.check_request(db(), patient_id, json_body())
     rt = runtime()
+    own = (rt.settings.data_dir, rt.settings.image_store_root)
+    request = dicom_export.check_request(db(), patient_id, json_body(), own)
     job = dicom_export.start_export(rt.jobs, rt.sessions, lambda: rt.store, request)
     return jsonify({"job": job.as_dict()}), 202

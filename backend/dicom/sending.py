@@ -163,22 +163,26 @@ def check_reachable(node: Node) -> None:
         ) from exc
 
 
-def _contexts(items: list[Pending]) -> dict[str, set[str]]:
-    """The transfer syntaxes to propose per SOP class: the file's own, and both uncompressed
-    ones for an uncompressed file (pynetdicom converts between them)."""
-    wanted: dict[str, set[str]] = {}
+def _contexts(items: list[Pending]) -> dict[tuple[str, str], set[str]]:
+    """The presentation contexts to propose: per SOP class, one for each compressed transfer
+    syntax of the files, and one with both uncompressed syntaxes for the uncompressed files
+    (pynetdicom converts between them). A peer accepts one syntax per context, so a compressed
+    file never shares a context with an uncompressed one the peer would accept instead."""
+    wanted: dict[tuple[str, str], set[str]] = {}
     for item in items:
         if not item.sop_class:
             continue
         syntax = UID(item.transfer_syntax)
-        syntaxes = wanted.setdefault(item.sop_class, set())
-        syntaxes.add(str(syntax))
-        if not syntax.is_compressed:
-            syntaxes.update(str(uid) for uid in _UNCOMPRESSED)
+        if syntax.is_compressed:
+            wanted.setdefault((item.sop_class, str(syntax)), set()).add(str(syntax))
+        else:
+            wanted.setdefault((item.sop_class, "uncompressed"), set()).update(
+                str(uid) for uid in _UNCOMPRESSED
+            )
     return wanted
 
 
-def _associate(node: Node, contexts: dict[str, set[str]]) -> Any:
+def _associate(node: Node, contexts: dict[tuple[str, str], set[str]]) -> Any:
     """An established association with the node (check_reachable first), or SendFailed."""
     check_reachable(node)
     assoc, answers = _request(node, contexts)
@@ -223,11 +227,11 @@ def _associate(node: Node, contexts: dict[str, set[str]]) -> Any:
     )
 
 
-def _request(node: Node, contexts: dict[str, set[str]]) -> tuple[Any, list[Any]]:
+def _request(node: Node, contexts: dict[tuple[str, str], set[str]]) -> tuple[Any, list[Any]]:
     """An association asked for, whatever its outcome, and the answers the peer gave."""
     ae = AE(ae_title=node.calling_ae_title)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = node.timeout_s
-    for sop_class, syntaxes in contexts.items():
+    for (sop_class, _kind), syntaxes in contexts.items():
         ae.add_requested_context(sop_class, sorted(syntaxes))
     answers: list[Any] = []
 
@@ -246,7 +250,7 @@ def _request(node: Node, contexts: dict[str, set[str]]) -> tuple[Any, list[Any]]
 
 def echo(node: Node) -> None:
     """A connection test (C-ECHO); SendFailed saying why it failed."""
-    assoc = _associate(node, {str(Verification): {str(ExplicitVRLittleEndian)}})
+    assoc = _associate(node, {(str(Verification), "echo"): {str(ExplicitVRLittleEndian)}})
     try:
         answer = assoc.send_c_echo()
     finally:
@@ -270,7 +274,7 @@ def send(
     a lost connection after that is said per data set."""
     contexts = _contexts(items)
     if len(contexts) > MAX_CONTEXTS:
-        raise ValueError(f"{len(contexts)} SOP classes in one association")
+        raise ValueError(f"{len(contexts)} presentation contexts in one association")
     if not contexts:
         raise SendFailed(gettext("None of the images can be sent as DICOM."))
     assoc = _associate(node, contexts)
@@ -297,6 +301,13 @@ def send(
     return results
 
 
+def could_not_export(exc: BaseException) -> str:
+    """What an image's export failed with, for an error no check foresaw."""
+    return gettext(
+        "It could not be exported ({reason}).", reason=str(exc)[:200] or type(exc).__name__
+    )
+
+
 def _send_one(assoc: Any, node: Node, item: Pending, number: int, accepted: set[str]) -> Sent:
     sop_class = UID(item.sop_class)
     if not item.sop_class or item.sop_class not in accepted:
@@ -313,6 +324,9 @@ def _send_one(assoc: Any, node: Node, item: Pending, number: int, accepted: set[
         dataset = item.make()
     except NotMade as exc:
         return Sent(item.key, None, str(exc))
+    except Exception as exc:  # one image that cannot be made never costs the others theirs
+        log.exception("DICOM export: the data set of %s could not be made", item.key)
+        return Sent(item.key, None, could_not_export(exc))
     try:
         answer = assoc.send_c_store(dataset, msg_id=number % 65536)
     except ValueError as exc:  # no accepted context fits the file's transfer syntax

@@ -21,7 +21,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -226,9 +226,16 @@ class ExportRequest:
     node: NodeSettings | None = None
 
 
-def check_request(session: Session, patient_id: str, body: Mapping[str, Any]) -> ExportRequest:
+def check_request(
+    session: Session,
+    patient_id: str,
+    body: Mapping[str, Any],
+    program_folders: Sequence[Path] = (),
+) -> ExportRequest:
     """The export `body` asks for, checked before anything starts: the patient, images of theirs
-    (at most MAX_IMAGES, none in the trash), and a destination that can be used."""
+    (at most MAX_IMAGES, none in the trash), and a destination that can be used: a folder
+    outside `program_folders` (the data folder, the image store: files written there would be
+    taken for the program's own, or come back through the Inbox)."""
     patient = get_patient(session, patient_id)
     raw_ids = body.get("image_ids")
     if not isinstance(raw_ids, list) or not raw_ids:
@@ -254,7 +261,8 @@ def check_request(session: Session, patient_id: str, body: Mapping[str, Any]) ->
             )
     to = str(body.get("to") or "")
     if to == TO_FOLDER:
-        return ExportRequest(patient.id, ids, to, folder=_checked_folder(body.get("folder")))
+        folder = _checked_folder(body.get("folder"), program_folders)
+        return ExportRequest(patient.id, ids, to, folder=folder)
     if to == TO_NODE:
         node = get_node(session)
         if node is None:
@@ -265,7 +273,7 @@ def check_request(session: Session, patient_id: str, body: Mapping[str, Any]) ->
     )
 
 
-def _checked_folder(value: Any) -> Path:
+def _checked_folder(value: Any, program_folders: Sequence[Path]) -> Path:
     text = str(value or "").strip()
     if not text:
         raise ValidationError(
@@ -286,6 +294,19 @@ def _checked_folder(value: Any) -> Path:
             gettext("This program may not write in the folder {folder}.", folder=str(folder)),
             field="folder",
         )
+    target = Path(os.path.normcase(fileio.real_path(folder)))
+    for own in program_folders:
+        mine = Path(os.path.normcase(fileio.real_path(own)))
+        if target == mine or mine in target.parents:
+            raise ValidationError(
+                gettext(
+                    "{folder} is inside the program's own data ({own}): choose a folder outside "
+                    "it, such as one on a USB disk or in your documents.",
+                    folder=str(folder),
+                    own=str(own),
+                ),
+                field="folder",
+            )
     return folder
 
 
@@ -524,7 +545,7 @@ def _save_one(
     places: _Places,
     now: datetime,
 ) -> dict[str, Any]:
-    export, _ = _modules()
+    export, sending = _modules()
     try:
         ds, original = _dataset_of(session, store, image, facts, places, now)
         data = original if original is not None else export.part10_bytes(ds)
@@ -542,6 +563,9 @@ def _save_one(
                 reason=exc.strerror or str(exc),
             ),
         }
+    except Exception as exc:  # one image that cannot be made never costs the others theirs
+        log.exception("DICOM export: %s could not be made into a DICOM file", image.id)
+        return {"image_id": image.id, "ok": False, "error": sending.could_not_export(exc)}
     return {"image_id": image.id, "ok": True, "file": written.name}
 
 

@@ -29,7 +29,7 @@ from backend.dicom import export
 from backend.dicom.receiver import OUT_OF_RESOURCES, ServerConfig, StorageServer
 from backend.models import Image as ImageRow
 from backend.usecases import dicom_export, images
-from tests.dicom_data import dicom_bytes
+from tests.dicom_data import dcmtk_convert, dcmtk_missing, dicom_bytes
 
 ORTHANC_AE = "ORTHANCTEST"
 OUR_AE = "DENTALTEST"
@@ -230,6 +230,56 @@ def test_both_kinds_reach_orthanc_as_the_patient_with_their_pixels(
     assert all(received[e.tag].value == e.value for e in original)
 
 
+@pytest.mark.skipif(dcmtk_missing() is not None, reason=str(dcmtk_missing()))
+def test_a_compressed_and_an_uncompressed_x_ray_reach_the_node_in_one_export(
+    client, runtime, session, store, patient, orthanc, tmp_path
+):
+    """The node accepts one transfer syntax per presentation context: each encoding gets its
+    own, so the compressed file is not turned away for the uncompressed one's syntax."""
+    plain = dicom_bytes(patient_id="UNIT-7")
+    rle = dcmtk_convert("dcmcrle", dicom_bytes(patient_id="UNIT-7"), tmp_path)
+    assert pydicom.dcmread(io.BytesIO(rle)).file_meta.TransferSyntaxUID.is_compressed
+    ids = [
+        add(session, store, patient, "8", "xray", "plain.dcm", plain),
+        add(session, store, patient, "9", "xray", "rle.dcm", rle),
+    ]
+    set_node(client, orthanc.dicom_port)
+
+    job = run_export(client, runtime, patient, ids, to="node")
+
+    assert job.state == "done", job.error
+    assert job.result["done"] == 2, job.result
+    assert len(orthanc.instances_of("UNIT-7")) == 2
+
+
+def test_an_image_that_fails_unexpectedly_is_reported_and_the_others_go(
+    client, runtime, patient, two_images, tmp_path, monkeypatch
+):
+    real = dicom_export._dataset_of
+
+    def failing(session, store, image, *rest):
+        if image.id == two_images["photo"]:
+            raise MemoryError("out of memory")
+        return real(session, store, image, *rest)
+
+    monkeypatch.setattr(dicom_export, "_dataset_of", failing)
+    job = run_export(
+        client,
+        runtime,
+        patient,
+        [two_images["photo"], two_images["xray"]],
+        to="folder",
+        folder=str(tmp_path),
+    )
+
+    assert job.state == "done", job.error
+    by_id = {item["image_id"]: item for item in job.result["items"]}
+    assert by_id[two_images["xray"]]["ok"] is True
+    assert by_id[two_images["photo"]]["ok"] is False
+    assert "out of memory" in by_id[two_images["photo"]]["error"]
+    assert len(list(tmp_path.glob("*.dcm"))) == 1
+
+
 def test_the_folder_export_writes_readable_files_and_never_overwrites(
     client, runtime, patient, two_images, tmp_path, settings
 ):
@@ -390,6 +440,10 @@ def test_an_export_request_is_checked_before_anything_starts(
     refused({"image_ids": [photo], "to": "mars"}, "to")
     refused({"image_ids": [photo], "to": "folder", "folder": "relative/path"}, "folder")
     refused({"image_ids": [photo], "to": "folder", "folder": str(out / "gone")}, "folder")
+    settings = runtime.settings
+    for own in (settings.data_dir, settings.images_dir, settings.backups_dir):
+        own.mkdir(parents=True, exist_ok=True)  # the program's own folders: never an export's
+        refused({"image_ids": [photo], "to": "folder", "folder": str(own)}, "folder")
     many = [photo] * 3 + [f"id-{n}" for n in range(dicom_export.MAX_IMAGES)]
     refused({"image_ids": many, "to": "folder", "folder": str(out)}, "image_ids")
     answer = client.post(

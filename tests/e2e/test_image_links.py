@@ -67,6 +67,13 @@ def test_a_bitewing_linked_to_two_more_teeth_shows_and_counts_on_each(page, tmp_
     shown = page.locator("#image-grid .image-card")
     shown.evaluate("card => card.scrollIntoView({block: 'center'})")
     screenshot(page, "image-links-panel")
+    # Delete on a tooth it is linked to: the question says it goes from every tooth.
+    shown.locator(".card-actions button", has_text="Delete").click()
+    question = page.locator("#confirm-dialog")
+    expect(question).to_contain_text("It goes from every tooth it is on")
+    question.get_by_role("button", name="Cancel").click()
+    expect(question).to_be_hidden()
+    expect(shown).to_have_count(1)
 
     page.locator("#image-grid .image-card").get_by_role("button", name="Also shows teeth…").click()
     dialog.get_by_role("button", name="Clear all").click()

@@ -175,16 +175,23 @@ export function editImageTeeth(image, facts, place) {
   first?.focus();
   return new Promise((resolve) => {
     let busy = false;
-    const finish = (value) => {
+    // A save on its way is seen to its end (Escape and Cancel wait for it): its answer then
+    // refreshes the panel, and never closes an editor opened after it.
+    function finish(value) {
+      if (dialog.endRun !== finish) return;
       form.removeEventListener("submit", submit);
       dialog.removeEventListener("close", closed);
+      dialog.removeEventListener("cancel", escape);
       dialog.endRun = null;
       if (dialog.open) dialog.close();
       resolve(value);
-    };
+    }
     const closed = () => finish(null);
+    const escape = (event) => {
+      if (busy) event.preventDefault();
+    };
     const submit = async (event) => {
-      if (event.submitter?.value === "cancel") return finish(null);
+      if (event.submitter?.value === "cancel" && !busy) return finish(null);
       event.preventDefault();
       if (busy) return;
       busy = true;
@@ -201,5 +208,6 @@ export function editImageTeeth(image, facts, place) {
     dialog.endRun = finish;
     form.addEventListener("submit", submit);
     dialog.addEventListener("close", closed);
+    dialog.addEventListener("cancel", escape);
   });
 }

@@ -449,7 +449,14 @@ export class ToothPanel {
 
   async deleteImage(image) {
     const days = await currentTrashDays();
-    const ok = await confirmAction(t("Delete this image?"), tn("{name} ({type}) goes to the trash: it can be restored from Settings → Trash for {n} day, then it is removed for good.", "{name} ({type}) goes to the trash: it can be restored from Settings → Trash for {n} days, then it is removed for good.", days, { name: image.original_name || image.file_name, type: TYPE_LABELS[image.image_type] }));
+    let text = tn("{name} ({type}) goes to the trash: it can be restored from Settings → Trash for {n} day, then it is removed for good.", "{name} ({type}) goes to the trash: it can be restored from Settings → Trash for {n} days, then it is removed for good.", days, { name: image.original_name || image.file_name, type: TYPE_LABELS[image.image_type] });
+    // An image of several teeth is one image: deleting it takes it off every one of them.
+    const places = [image.tooth || GENERAL, ...(image.linked_teeth || [])];
+    if (places.length > 1) {
+      const everywhere = t("It goes from every tooth it is on ({places}); to take it off this tooth only, use Teeth….", { places: places.map((code) => this.placeName(code)).join(", ") });
+      text = `${text} ${everywhere}`;
+    }
+    const ok = await confirmAction(t("Delete this image?"), text);
     if (!ok) return;
     const neighbour = this.neighbourOf(image.id);
     try {
