@@ -68,6 +68,9 @@ log = logging.getLogger(__name__)
 
 WORK_PREFIX = "patient-"
 STALE_AFTER_S = 3 * 3600
+# An encrypted backup, opened, holds its key (or passphrase) and its decrypted database: not
+# for longer than a restore takes.
+ENCRYPTED_STALE_AFTER_S = 30 * 60
 KEEP_OPEN = 3
 CHUNK = 1024 * 1024
 
@@ -342,7 +345,8 @@ def _forget_stale() -> None:
     now = time.monotonic()
     with _lock:
         for opened in list(_opened.values()):
-            if now - opened.opened_at > STALE_AFTER_S:
+            encrypted = opened.key is not None or opened.passphrase is not None
+            if now - opened.opened_at > (ENCRYPTED_STALE_AFTER_S if encrypted else STALE_AFTER_S):
                 _discard(opened.token)
 
 

@@ -15,6 +15,7 @@ from backend.backup.create import create_backup
 from backend.backup.errors import BackupInvalid
 from backend.backup.passphrase import PassphraseNeeded, WrongPassphrase
 from backend.backup.set_create import create_set_backup
+from backend.errors import NotFound
 from backend.jobs import Progress
 from backend.usecases import patients, trash
 from tests.backend.test_patient_restore import leftovers, others, patient_rows
@@ -123,3 +124,18 @@ def test_a_set_database_that_does_not_decrypt_is_refused_when_opened(runtime, tm
     with pytest.raises(BackupInvalid) as refused:
         open_it(runtime, result.path, SECRET)
     assert "does not decrypt" in refused.value.message
+
+
+def test_an_opened_encrypted_backup_is_forgotten_sooner_than_a_plain_one(runtime, tmp_path):
+    populate(runtime, patients_count=1)
+    plain = open_it(runtime, create_set_backup(runtime, tmp_path).path, None)
+    sealed = open_it(runtime, create_set_backup(runtime, tmp_path, passphrase=SECRET).path, SECRET)
+    for opened in (plain, sealed):
+        opened.opened_at -= patient_source.ENCRYPTED_STALE_AFTER_S + 60
+
+    patient_source._forget_stale()
+
+    assert patient_source.opened_backup(plain.token) is plain
+    with pytest.raises(NotFound):
+        patient_source.opened_backup(sealed.token)
+    assert not sealed.folder.exists()  # its decrypted database with it
