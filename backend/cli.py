@@ -17,6 +17,7 @@ from backend.config import (
     load_settings,
     move_password_to_keyring,
     pc_language,
+    read_pc_preferences,
 )
 from backend.db import session_scope
 from backend.errors import AppError, Conflict
@@ -148,7 +149,8 @@ def add_demo_data(runtime: Runtime) -> dict[str, int] | None:
 
 
 def choose_language(argv: Sequence[str] | None) -> str:
-    """Set the language of the command's texts (its help too, so before the parser is built):
+    """Set the language (and digits) of the command's texts (its help too, so before the parser
+    is built):
     the one chosen on this PC in Settings (config.json of the data folder named by --data-dir,
     $DENTAL_IMAGES_HOME or the default), else the OS's. Returns it."""
     early = argparse.ArgumentParser(add_help=False, exit_on_error=False)
@@ -160,6 +162,7 @@ def choose_language(argv: Sequence[str] | None) -> str:
     chosen = named or os.environ.get(HOME_ENV) or default_data_dir()
     language = pc_language(Path(chosen).expanduser())
     i18n.set_process_locale(language)
+    i18n.set_process_digits(read_pc_preferences(Path(chosen).expanduser())["digits"])
     return language
 
 

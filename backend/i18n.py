@@ -116,10 +116,44 @@ def use_locale(locale: str) -> Iterator[None]:
         _override.reset(token)
 
 
+_process_digits = "latin"
+_ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def set_process_digits(digits: str) -> None:
+    """The digits whole numbers are written in inside this program's messages (this PC's
+    setting, one of DIGIT_CHOICES): the page writes its own numbers the same way."""
+    global _process_digits
+    _process_digits = digits if digits in DIGIT_CHOICES else "latin"
+
+
+def process_digits() -> str:
+    return _process_digits
+
+
+def number_text(value: int) -> str:
+    """A whole number as this PC's messages write it."""
+    text = str(value)
+    return text.translate(_ARABIC_INDIC) if _process_digits == "arabic" else text
+
+
+def _filled(text: str, values: dict[str, object]) -> str:
+    """`text` with its placeholders filled; whole numbers in this PC's digits (names, paths and
+    other texts stay exactly as they are)."""
+    if _process_digits != "latin":
+        values = {
+            name: number_text(value)
+            if isinstance(value, int) and not isinstance(value, bool)
+            else value
+            for name, value in values.items()
+        }
+    return text.format(**values)
+
+
 def gettext(message: str, /, **values: object) -> str:
     """`message` in the current language, its `{name}` placeholders filled from `values`."""
     text = translations(current_locale()).gettext(message)
-    return text.format(**values) if values else text
+    return _filled(text, values) if values else text
 
 
 _ = gettext
@@ -129,7 +163,7 @@ def ngettext(singular: str, plural: str, n: int, /, **values: object) -> str:
     """The form of the message for the count `n` (Arabic has six), placeholders filled; `{n}`
     is the count itself."""
     text = translations(current_locale()).ngettext(singular, plural, n)
-    return text.format(n=n, **values)
+    return _filled(text, {"n": n, **values})
 
 
 def N_(message: str) -> str:

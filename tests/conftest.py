@@ -61,11 +61,14 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _process_locale() -> Iterator[None]:
-    """Each test leaves the process's language as it found it: a test that chooses Arabic on
-    its PC sets it for every text made outside a request (and the page of an earlier start)."""
+    """Each test leaves the process's language and digits as it found them: a test that
+    chooses Arabic on its PC sets it for every text made outside a request (and the page of an
+    earlier start)."""
     before = i18n.process_locale()
+    digits = i18n.process_digits()
     yield
     i18n.set_process_locale(before)
+    i18n.set_process_digits(digits)
 
 
 @pytest.fixture(autouse=True)

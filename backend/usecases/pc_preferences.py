@@ -29,12 +29,14 @@ def check_changes(changes: Mapping[str, Any]) -> dict[str, str]:
 
 
 def save(data_dir: Path, cleaned: Mapping[str, str]) -> dict[str, str]:
-    """Store checked changes in config.json; a new language also becomes the language of the
-    process's own texts (background jobs). Returns every preference."""
+    """Store checked changes in config.json; a new language or digits also become those of the
+    process's own texts (background jobs, API errors). Returns every preference."""
     if cleaned:
         write_machine_config(data_dir, **cleaned)
         log.info("this PC's display changed: %s", ", ".join(f"{k}={v}" for k, v in cleaned.items()))
     preferences = read_pc_preferences(data_dir)
     if "language" in cleaned:
         i18n.set_process_locale(i18n.effective_language(preferences["language"]))
+    if "digits" in cleaned:
+        i18n.set_process_digits(preferences["digits"])
     return preferences

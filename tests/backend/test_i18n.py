@@ -359,3 +359,30 @@ def test_file_dialog_filters_are_in_arabic_and_pywebview_reads_them():
         assert ARABIC_LETTERS.match(description) and extensions.startswith("*.")
     with i18n.use_locale("en"):
         assert bridge.shown_file_types(bridge.IMAGE_FILE_TYPES) == bridge.IMAGE_FILE_TYPES
+
+
+def test_whole_numbers_in_messages_follow_this_pcs_digits_and_names_do_not():
+    i18n.set_process_digits("arabic")
+    with i18n.use_locale("ar"):
+        text = i18n.ngettext("{n} image", "{n} images", 12)
+        named = i18n.gettext("The folder {folder} does not exist.", folder="C:\\2024\\x-rays")
+    assert "١٢" in text and "12" not in text
+    assert "C:\\2024\\x-rays" in named  # a path keeps its own digits
+    i18n.set_process_digits("latin")
+    with i18n.use_locale("ar"):
+        assert "12" in i18n.ngettext("{n} image", "{n} images", 12)
+    i18n.set_process_digits("roman")  # not a choice: Latin
+    assert i18n.number_text(7) == "7"
+
+
+def test_choosing_arabic_indic_digits_in_settings_makes_the_servers_messages_use_them(client):
+    answer = client.patch("/api/settings", json={"digits": "arabic", "language": "ar"})
+    assert answer.status_code == 200, answer.get_json()
+    patient = new_patient(client)
+    too_many = [f"id-{n}" for n in range(101)]
+    refused = client.post(
+        f"/api/patients/{patient['id']}/dicom-export", json={"image_ids": too_many, "to": "folder"}
+    )
+    assert refused.status_code == 400
+    message = refused.get_json()["error"]["message"]
+    assert "١٠٠" in message and "١٠١" in message and "100" not in message, message
