@@ -97,3 +97,16 @@ def test_the_first_window_of_a_pc_speaks_the_os_language(tmp_path, lang, expecte
     assert result["tooth1Left"] < result["tooth16Left"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(result["screenshot"], ARTIFACTS / f"window-os-{expected['lang']}.png")
+
+
+def test_a_window_whose_page_the_server_no_longer_knows_reopens_it_by_itself(tmp_path):
+    """A new start of the server (new launch secrets) under a window that is still open: the
+    page's next question is refused, and the window loads the current page itself, with no
+    click, and shows what changed meanwhile."""
+    result = run_driver("reopen_driver.py", tmp_path / "data", result_file=tmp_path / "reopen.json")
+    assert result["before"] == 1
+    assert result["after"] == 2  # the page reloaded and asked again
+    assert result["connection_state"] == ""  # no "Connection lost" or "earlier start" left up
+    assert result["url_has_token"] is False  # the token left the address bar again
+    log = (tmp_path / "data" / "logs").glob("*.log")
+    assert any("reopening the program's page" in p.read_text(encoding="utf-8") for p in log)
