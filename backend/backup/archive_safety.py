@@ -27,7 +27,7 @@ import pyzipper
 
 from backend.backup.errors import NotEnoughSpace
 from backend.fileio import free_bytes, human_size, is_safe_file_name
-from backend.i18n import gettext
+from backend.i18n import gettext, ngettext
 from backend.storage import UnsafePath, resolve_under
 
 MIB = 1024 * 1024
@@ -60,25 +60,29 @@ class UnsafeArchive(Exception):
 def name_problem(name: str, limits: ArchiveLimits = DEFAULT_LIMITS) -> str | None:
     """Why an entry name may not be extracted (absolute, leaving its folder, reserved, too
     long...), or None when it is a plain relative path."""
-    shown = name[:120]
+    shown = repr(name[:120])
     if not name:
-        return "An entry has no name."
+        return gettext("An entry has no name.")
     if len(name) > limits.max_name_length:
-        return f"The entry name {shown!r}... is too long."
+        return gettext("The entry name {name}... is too long.", name=shown)
     if any(ord(char) < 32 or ord(char) == 127 for char in name):
-        return f"The entry name {shown!r} holds control characters."
+        return gettext("The entry name {name} holds control characters.", name=shown)
     if name.startswith(("/", "\\")) or _DRIVE.match(name):
-        return f"The entry {shown!r} has an absolute path."
+        return gettext("The entry {name} has an absolute path.", name=shown)
     parts = re.split(r"[\\/]", name[:-1] if name.endswith("/") else name)
     if ".." in parts:
-        return f"The entry {shown!r} points outside the archive's folder ('..')."
+        return gettext("The entry {name} points outside the archive's folder ('..').", name=shown)
     for part in parts:
         if part in ("", "."):
-            return f"The entry name {shown!r} has an empty or '.' part."
+            return gettext("The entry name {name} has an empty or '.' part.", name=shown)
         if len(part.encode("utf-8")) > limits.max_part_bytes:
-            return f"The entry name {shown!r} has a part longer than 255 bytes."
+            return gettext(
+                "The entry name {name} has a part longer than {limit} bytes.",
+                name=shown,
+                limit=limits.max_part_bytes,
+            )
         if not is_safe_file_name(part):  # the one rule: Windows' characters and devices
-            return f"The entry name {shown!r} is not a valid file name on Windows."
+            return gettext("The entry name {name} is not a valid file name on Windows.", name=shown)
     return None
 
 
@@ -88,18 +92,20 @@ def entry_problem(info: zipfile.ZipInfo, limits: ArchiveLimits = DEFAULT_LIMITS)
     problem = name_problem(info.filename, limits)
     if problem:
         return problem
-    name = info.filename[:120]
+    name = repr(info.filename[:120])
     kind = stat.S_IFMT(info.external_attr >> 16)
     if kind == stat.S_IFLNK:
-        return f"The entry {name!r} is a symbolic link; links are never extracted."
+        return gettext("The entry {name} is a symbolic link; links are never extracted.", name=name)
     if kind not in _ALLOWED_TYPES:
-        return f"The entry {name!r} is a device, pipe or socket, not a file."
+        return gettext("The entry {name} is a device, pipe or socket, not a file.", name=name)
     if info.flag_bits & 0x1 and getattr(info, "wz_aes_version", None) not in (1, 2):
         # only WinZip AES, read with the passphrase (backend.backup.encrypted_zip)
-        return f"The entry {name!r} is encrypted."
+        return gettext("The entry {name} is encrypted.", name=name)
     if info.file_size > limits.max_entry_bytes:
-        return (
-            f"The entry {name!r} declares {human_size(info.file_size)}, more than any backup holds."
+        return gettext(
+            "The entry {name} declares {size}, more than any backup holds.",
+            name=name,
+            size=human_size(info.file_size),
         )
     return None
 
@@ -111,7 +117,13 @@ def archive_problems(
     alone (nothing is decompressed here). `archive_size` is the size of the zip file."""
     infos = archive.infolist()
     if len(infos) > limits.max_entries:
-        return [f"The archive has {len(infos)} entries, more than any backup holds."]
+        return [
+            ngettext(
+                "The archive has {n} entry, more than any backup holds.",
+                "The archive has {n} entries, more than any backup holds.",
+                len(infos),
+            )
+        ]
     problems = []
     encrypted = sum(1 for info in infos if info.flag_bits & 0x1)
     if 0 < encrypted < len(infos):
@@ -180,9 +192,15 @@ def layout_problems(archive: zipfile.ZipFile) -> list[str]:
     first = min(info.header_offset for info in infos)
     if first > 0:
         return [
-            f"The file holds {first} bytes before its zip archive begins: a backup starts with "
-            "its archive, so something was put in front of it (or it is another kind of file "
-            "with a zip attached). Use another backup."
+            ngettext(
+                "The file holds {n} byte before its zip archive begins: a backup starts with "
+                "its archive, so something was put in front of it (or it is another kind of "
+                "file with a zip attached). Use another backup.",
+                "The file holds {n} bytes before its zip archive begins: a backup starts with "
+                "its archive, so something was put in front of it (or it is another kind of "
+                "file with a zip attached). Use another backup.",
+                first,
+            )
         ]
     handle = archive.fp
     assert handle is not None
@@ -191,8 +209,11 @@ def layout_problems(archive: zipfile.ZipFile) -> list[str]:
         found = _stored_facts(handle, info)
         if found is not None and found != (info.CRC, info.compress_size, info.file_size):
             problems.append(
-                f"The entry {info.filename[:120]!r} gives another checksum or size in its own "
-                "header than in the archive's directory: the archive was altered or damaged."
+                gettext(
+                    "The entry {name} gives another checksum or size in its own header than in "
+                    "the archive's directory: the archive was altered or damaged.",
+                    name=repr(info.filename[:120]),
+                )
             )
     return problems
 
@@ -233,11 +254,17 @@ def room_problem(plan: Iterable[tuple[zipfile.ZipInfo, Path]]) -> str | None:
         free = free_bytes(need.folder)
         if need.total > free:
             assert need.largest is not None
-            files = f"{need.count} files; the largest" if need.count > 1 else "1 file"
-            return (
-                f"Unpacking it needs {human_size(need.total)} on the disk holding {need.folder} "
-                f"({files}, {need.largest.filename[:120]!r}, declares "
-                f"{human_size(need.largest.file_size)}), and {human_size(free)} is free."
+            return ngettext(
+                "Unpacking it needs {total} on the disk holding {folder} ({n} file, {name}, "
+                "declares {size}), and {free} is free.",
+                "Unpacking it needs {total} on the disk holding {folder} ({n} files; the "
+                "largest, {name}, declares {size}), and {free} is free.",
+                need.count,
+                total=human_size(need.total),
+                folder=need.folder,
+                name=repr(need.largest.filename[:120]),
+                size=human_size(need.largest.file_size),
+                free=human_size(free),
             )
     return None
 

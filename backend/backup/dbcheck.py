@@ -12,6 +12,7 @@ from alembic.util import CommandError
 
 from backend.backup.manifest import Manifest
 from backend.fileio import is_safe_file_name
+from backend.i18n import gettext, ngettext
 from backend.paths import migrations_dir
 from backend.storage import UnsafePath, image_folder, trash_folder
 
@@ -36,16 +37,32 @@ def sqlite_problems(path: Path) -> list[str]:
         with contextlib.closing(sqlite3.connect(path)) as connection:
             result = [row[0] for row in connection.execute("PRAGMA integrity_check")]
             if result != ["ok"]:
-                return [f"The database in the backup is damaged ({'; '.join(result[:3])})."]
+                return [
+                    gettext(
+                        "The database in the backup is damaged ({damage}).",
+                        damage="; ".join(result[:3]),
+                    )
+                ]
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
             missing = [t for t in REQUIRED_TABLES if t not in tables]
             if missing:
-                return [f"The database in the backup has no {', '.join(missing)} table."]
+                return [
+                    gettext(
+                        "The database in the backup has no {tables} table.",
+                        tables=", ".join(missing),
+                    )
+                ]
             broken = connection.execute("PRAGMA foreign_key_check").fetchall()
     except sqlite3.DatabaseError as exc:
-        return [f"The database in the backup cannot be read ({exc})."]
+        return [gettext("The database in the backup cannot be read ({reason}).", reason=exc)]
     if broken:
-        return [f"The database in the backup has {len(broken)} rows pointing at missing rows."]
+        return [
+            ngettext(
+                "The database in the backup has {n} row pointing at a missing row.",
+                "The database in the backup has {n} rows pointing at missing rows.",
+                len(broken),
+            )
+        ]
     return []
 
 
@@ -60,17 +77,26 @@ def snapshot_problems(
     warnings: list[str] = []
     if not known_revision(schema_version):
         problems.append(
-            f"The backup's database has schema {schema_version or 'unknown'}, which this "
-            f"version of the program does not know (the backup was made by version "
-            f"{manifest.app_version}). Update the program, then restore it."
+            gettext(
+                "The backup's database has schema {revision}, which this version of the program "
+                "does not know (the backup was made by version {version}). Update the program, "
+                "then restore it.",
+                revision=schema_version or gettext("unknown"),
+                version=manifest.app_version,
+            )
         )
     with contextlib.closing(sqlite3.connect(path)) as connection:
         for table in ("patients", "treatments", "images"):
             held = connection.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
             if held != manifest.counts[table]:
                 problems.append(
-                    f"The manifest counts {manifest.counts[table]} {table}, the database in "
-                    f"the backup holds {held}."
+                    gettext(
+                        "The manifest counts {expected} {table}, the database in the backup "
+                        "holds {held}.",
+                        expected=manifest.counts[table],
+                        table=table,
+                        held=held,
+                    )
                 )
         problems += foreign_file_rows(connection)
         rows = connection.execute("SELECT folder_path, file_name, sha256 FROM images")
@@ -101,13 +127,18 @@ def foreign_file_rows(connection: sqlite3.Connection) -> list[str]:
             or normalized_folder(folder) not in (own, trash_folder(own))
             or not is_safe_file_name(name)
         ):
-            foreign.append(f"image {image_id} ({folder}{name})")
+            foreign.append(gettext("image {id} ({path})", id=image_id, path=folder + name))
     if not foreign:
         return []
+    # One sentence for any count (a test reads this English for a single record).
     return [
-        f"{len(foreign)} image records in the backup name a file that is not their own "
-        f"(first: {', '.join(foreign[:SHOWN])}). This program never writes such a record: "
-        "the backup was altered, so nothing of it is restored."
+        gettext(
+            "{count} image records in the backup name a file that is not their own (first: "
+            "{first}). This program never writes such a record: the backup was altered, so "
+            "nothing of it is restored.",
+            count=len(foreign),
+            first=", ".join(foreign[:SHOWN]),
+        )
     ]
 
 
@@ -135,23 +166,42 @@ def _image_rows(rows: sqlite3.Cursor, manifest: Manifest) -> tuple[list[str], li
     problems, warnings = [], []
     if absent:
         problems.append(
-            f"{len(absent)} image records have no file in the archive (first: "
-            f"{', '.join(absent[:SHOWN])})."
+            ngettext(
+                "{n} image record has no file in the archive (first: {first}).",
+                "{n} image records have no file in the archive (first: {first}).",
+                len(absent),
+                first=", ".join(absent[:SHOWN]),
+            )
         )
     if elsewhere:
         warnings.append(
-            f"{elsewhere} images are filed under another folder in the archive; a restore "
-            "puts them in their place."
+            ngettext(
+                "{n} image is filed under another folder in the archive; a restore puts it in "
+                "its place.",
+                "{n} images are filed under another folder in the archive; a restore puts them "
+                "in their place.",
+                elsewhere,
+            )
         )
     if known_absent:
         warnings.append(
-            f"{known_absent} image files were already missing from the store when this backup "
-            "was made; those images will show as missing."
+            ngettext(
+                "{n} image file was already missing from the store when this backup was made; "
+                "that image will show as missing.",
+                "{n} image files were already missing from the store when this backup was "
+                "made; those images will show as missing.",
+                known_absent,
+            )
         )
     if differing:
         warnings.append(
-            f"{differing} image files differ from the checksum recorded when they were added "
-            "(they were already damaged in the store when the backup was made)."
+            ngettext(
+                "{n} image file differs from the checksum recorded when it was added (it was "
+                "already damaged in the store when the backup was made).",
+                "{n} image files differ from the checksum recorded when they were added (they "
+                "were already damaged in the store when the backup was made).",
+                differing,
+            )
         )
     return problems, warnings
 

@@ -70,17 +70,20 @@ def data_tree_problem(folder: Path, settings: Settings) -> str | None:
     images_root = _comparable(settings.image_store_root)
     images = _comparable(settings.images_dir)
     if target in (data, images_root):
-        return (
-            f"{folder} is the program's data folder itself. Choose a folder outside it (best "
-            "on another disk), or leave the folder empty to use its backups folder."
+        return gettext(
+            "{folder} is the program's data folder itself. Choose a folder outside it (best on "
+            "another disk), or leave the folder empty to use its backups folder.",
+            folder=folder,
         )
     inside_images = target == images or images in target.parents
     inside_data = data in target.parents and not (target == backups or backups in target.parents)
     if inside_images or inside_data:
-        return (
-            f"{folder} lies inside the program's data folder ({settings.data_dir}), among the "
-            "images and files a restore replaces. Choose a folder outside it (best on another "
-            "disk), or leave the folder empty to use its backups folder."
+        return gettext(
+            "{folder} lies inside the program's data folder ({data}), among the images and "
+            "files a restore replaces. Choose a folder outside it (best on another disk), or "
+            "leave the folder empty to use its backups folder.",
+            folder=folder,
+            data=settings.data_dir,
         )
     return None
 

@@ -31,6 +31,7 @@ from backend.backup.schema_shape import (
 )
 from backend.backup.snapshot import COUNTED_TABLES, SKIP_TABLES
 from backend.config import sqlite_url
+from backend.i18n import gettext
 from backend.models import Base
 from backend.search_keys import refresh_search_keys
 from backend.taken_sources import derive_taken_sources
@@ -70,12 +71,22 @@ def rebuild(source: Path, target: Path, *, budget: Budget = DEFAULT_BUDGET) -> R
             missing = [t for t in COUNTED_TABLES if kinds.get(t) != "table"]
             if missing:
                 raise BackupInvalid(
-                    [f"The database in the backup has no {', '.join(missing)} table."]
+                    [
+                        gettext(
+                            "The database in the backup has no {tables} table.",
+                            tables=", ".join(missing),
+                        )
+                    ]
                 )
             damage = [row[0] for row in database.all("PRAGMA integrity_check(20)")]
             if damage != ["ok"]:
                 raise BackupInvalid(
-                    [f"The database in the backup is damaged ({'; '.join(damage[:3])})."]
+                    [
+                        gettext(
+                            "The database in the backup is damaged ({damage}).",
+                            damage="; ".join(damage[:3]),
+                        )
+                    ]
                 )
             _new_database(target)
             with contextlib.closing(sqlite3.connect(target)) as writing:
@@ -87,10 +98,14 @@ def rebuild(source: Path, target: Path, *, budget: Budget = DEFAULT_BUDGET) -> R
             _derive_search_keys(target, taken_sources="taken_source" not in shape.columns("images"))
     except OverBudget as exc:
         _remove(target)
-        raise BackupInvalid([f"The database in the backup cannot be used. {exc}"]) from exc
+        raise BackupInvalid(
+            [gettext("The database in the backup cannot be used. {reason}", reason=exc)]
+        ) from exc
     except sqlite3.DatabaseError as exc:
         _remove(target)
-        raise BackupInvalid([f"The database in the backup cannot be read ({exc})."]) from exc
+        raise BackupInvalid(
+            [gettext("The database in the backup cannot be read ({reason}).", reason=exc)]
+        ) from exc
     except BaseException:
         _remove(target)
         raise
@@ -116,16 +131,23 @@ def _revision(database: UntrustedDatabase) -> str:
     kinds = {name: kind for kind, name, _t, _s in database.objects()}
     if kinds.get("alembic_version") != "table":
         raise BackupInvalid(
-            ["The database in the backup has no schema revision: it was not made by this program."]
+            [
+                gettext(
+                    "The database in the backup has no schema revision: it was not made by "
+                    "this program."
+                )
+            ]
         )
     row = database.one("SELECT version_num FROM alembic_version")
     revision = row[0] if row else None
     if not isinstance(revision, str) or not known_revision(revision):
         raise BackupInvalid(
             [
-                f"The backup's database has schema {str(revision)[:40] if revision else 'unknown'}"
-                ", which this version of the program does not know. Update the program, then "
-                "restore it."
+                gettext(
+                    "The backup's database has schema {revision}, which this version of the "
+                    "program does not know. Update the program, then restore it.",
+                    revision=str(revision)[:40] if revision else gettext("unknown"),
+                )
             ]
         )
     return revision
@@ -154,14 +176,20 @@ def _copy(
         if table.name in SKIP_TABLES or table.name not in known:
             continue
         if present.get(table.name) != "table":
-            problems.append(f"The database in the backup has no {table.name} table.")
+            problems.append(
+                gettext("The database in the backup has no {tables} table.", tables=table.name)
+            )
             continue
         have = {str(row[1]) for row in database.all(f'PRAGMA table_info("{table.name}")')}
         columns = [c for c in table.columns if c.name in columns_of(table.name)]
         lacking = [c.name for c in columns if c.name not in have]
         if lacking:
             problems.append(
-                f"The {table.name} table in the backup has no {', '.join(lacking)} column."
+                gettext(
+                    "The {table} table in the backup has no {columns} column.",
+                    table=table.name,
+                    columns=", ".join(lacking),
+                )
             )
             continue
         counts[table.name] = _copy_table(database, writing, table, columns, problems)
@@ -231,12 +259,20 @@ def _insert(
 def _integrity_problem(table: str, values: tuple[Any, ...], exc: sqlite3.IntegrityError) -> str:
     reason = str(exc)
     if "FOREIGN KEY" in reason:
-        why = "it points at a record the backup does not hold"
+        why = gettext("it points at a record the backup does not hold")
     elif "UNIQUE" in reason:
-        why = f"it repeats a value that must be unique ({reason.split(':')[-1].strip()})"
+        why = gettext(
+            "it repeats a value that must be unique ({columns})",
+            columns=reason.split(":")[-1].strip(),
+        )
     else:
         why = reason
-    return f"The {table} record {str(values[0])[:60]!r} in the backup is not valid: {why}."
+    return gettext(
+        "The {table} record {record} in the backup is not valid: {why}.",
+        table=table,
+        record=repr(str(values[0])[:60]),
+        why=why,
+    )
 
 
 def _remove(target: Path) -> None:

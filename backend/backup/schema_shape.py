@@ -27,6 +27,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
+from backend.i18n import gettext
 from backend.models import Base
 from backend.paths import migrations_dir
 from backend.untrusted_db import UntrustedDatabase
@@ -195,8 +196,12 @@ def _table_differences(
 
 def describe(foreign: list[str]) -> str:
     """The sentence refusing an archive whose database holds `foreign` objects."""
-    return (
-        f"The database in the backup holds {len(foreign)} schema objects this program never "
-        f"creates ({', '.join(foreign[:SHOWN])}): the file was altered after it was made, so "
-        "nothing of it is restored. Use another backup."
+    # One sentence for any count (a test reads this English for a single object); the
+    # objects are named as SQLite names them ("trigger x", "CHECK (...) on y").
+    return gettext(
+        "The database in the backup holds {count} schema objects this program never creates "
+        "({objects}): the file was altered after it was made, so nothing of it is restored. "
+        "Use another backup.",
+        count=len(foreign),
+        objects=", ".join(foreign[:SHOWN]),
     )

@@ -149,7 +149,9 @@ def startup_check(settings: Settings, sessions: sessionmaker[Session]) -> Startu
         recorded = app_state.get_json(session, STATE_KEY)
         pending = session.scalar(select(MigrationJournal.id).limit(1)) is not None
         state = recorded.get("state") if recorded else None
-        reasons = ["file moves interrupted by a crash are to be finished"] if pending else []
+        reasons = (
+            [gettext("file moves interrupted by a crash are to be finished")] if pending else []
+        )
         if state == INCOMPLETE:
             reasons.append(gettext("the last migration left files to retry"))
         if not (

@@ -12,6 +12,8 @@ import types
 import pytest
 
 from backend import cli, i18n, teeth
+from backend.backup.archive_safety import name_problem
+from backend.backup.fsutil import data_tree_problem
 from backend.config import MACHINE_CONFIG, read_pc_preferences, write_machine_config
 from tests.backend.test_api import new_patient, upload
 from tests.backend.test_error_shape import assert_error_shape
@@ -386,3 +388,20 @@ def test_choosing_arabic_indic_digits_in_settings_makes_the_servers_messages_use
     assert refused.status_code == 400
     message = refused.get_json()["error"]["message"]
     assert "١٠٠" in message and "١٠١" in message and "100" not in message, message
+
+
+def test_a_refused_backup_entry_and_backup_folder_are_explained_in_arabic(settings):
+    """What a receptionist reads when a backup is refused: an entry leaving its folder, a backup
+    folder chosen inside the data folder. The names and paths stay as they are."""
+    inside = settings.data_dir / "thumbnails"
+    with i18n.use_locale("ar"):
+        entry = name_problem("dental_images/../../config.json")
+        folder = data_tree_problem(inside, settings)
+    assert entry is not None and "المدخل" in entry and "يشير إلى خارج مجلد الأرشيف" in entry
+    assert "'dental_images/../../config.json'" in entry and "points outside" not in entry
+    assert folder is not None and "مجلد بيانات البرنامج" in folder
+    assert str(inside) in folder and str(settings.data_dir) in folder
+    assert "lies inside" not in folder and "Choose a folder" not in folder
+    with i18n.use_locale("en"):
+        assert "points outside the archive's folder ('..')" in str(name_problem("a/../b"))
+        assert "lies inside the program's data folder" in str(data_tree_problem(inside, settings))
