@@ -25,6 +25,7 @@ NOT_TRANSLATED = {
     "FDI",
     "Palmer",
     "DICOM",
+    "PACS",  # the x-ray archive, as clinics and its makers call it in Arabic too
     # DICOM's service names (C-STORE, C-ECHO) and example AE titles of x-ray units, as the
     # units' own settings write them
     "STORE",
