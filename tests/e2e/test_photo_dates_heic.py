@@ -109,7 +109,7 @@ def test_heic_and_exif_dated_photos_show_with_their_date_source(page, tmp_path):
     assert shown_width(page) == 300
     expect(source).to_contain_text("تاريخ الرفع: لم يكن في الملف تاريخ")
     page.click("#viewer-dialog [data-act=close]")
-    cards.nth(1).locator(".card-actions button").first.click()
+    cards.nth(1).locator(".card-actions button", has_text="تعديل").click()  # Edit
     expect(page.locator("#image-date-source")).to_contain_text("بيانات EXIF")
     screenshot(page, "image-details-date-source-ar")
     page.click("#image-form button[value=cancel]")
