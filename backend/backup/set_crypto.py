@@ -10,21 +10,22 @@ files for years, and one key with random nonces over all of them would risk a re
 A chunk's nonce is the chunk's number and a last-chunk flag (the STREAM construction), and its
 associated data names the file's role, so chunks cannot be reordered, dropped, cut off at the
 end or moved to another file without the tag saying so. Sizes and the checksums that name the
-image files stay visible; contents, patient names and the database do not."""
+image files stay visible; contents, patient names and the database do not.
+
+AES-GCM is OpenSSL's (through `cryptography`) where it loads, else pycryptodomex's (the Windows
+build, made under Wine, cannot load `cryptography`): the same bytes either way."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from Cryptodome.Cipher import AES
 
 from backend.backup.passphrase import KdfParams, PassphraseNeeded, WrongPassphrase, derive_key
 from backend.i18n import gettext
@@ -44,6 +45,80 @@ class Undecryptable(Exception):
     """An encrypted file that is not whole: changed, cut short or not one of this set's."""
 
 
+class _BadTag(Exception):
+    """A chunk (or the key check) whose GCM tag does not match."""
+
+
+class Aead(Protocol):
+    def encrypt(self, nonce: bytes, data: bytes, associated: bytes) -> bytes: ...
+
+    def decrypt(self, nonce: bytes, data: bytes, associated: bytes) -> bytes: ...
+
+
+class _OpenSslGcm:
+    """AES-256-GCM by OpenSSL: ciphertext followed by its 16-byte tag."""
+
+    def __init__(self, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._aead = AESGCM(key)
+
+    def encrypt(self, nonce: bytes, data: bytes, associated: bytes) -> bytes:
+        return self._aead.encrypt(nonce, data, associated)
+
+    def decrypt(self, nonce: bytes, data: bytes, associated: bytes) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            return self._aead.decrypt(nonce, data, associated)
+        except InvalidTag as exc:
+            raise _BadTag from exc
+
+
+class _CryptodomeGcm:
+    """The same AES-256-GCM by pycryptodomex."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def encrypt(self, nonce: bytes, data: bytes, associated: bytes) -> bytes:
+        cipher = AES.new(self._key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
+        cipher.update(associated)
+        sealed, tag = cipher.encrypt_and_digest(data)
+        return bytes(sealed) + bytes(tag)
+
+    def decrypt(self, nonce: bytes, data: bytes, associated: bytes) -> bytes:
+        if len(data) < TAG_BYTES:
+            raise _BadTag
+        cipher = AES.new(self._key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
+        cipher.update(associated)
+        try:
+            return bytes(cipher.decrypt_and_verify(data[:-TAG_BYTES], data[-TAG_BYTES:]))
+        except ValueError as exc:  # "MAC check failed"
+            raise _BadTag from exc
+
+
+def _openssl_loads() -> bool:
+    try:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+GCM: type[_OpenSslGcm] | type[_CryptodomeGcm] = _OpenSslGcm if _openssl_loads() else _CryptodomeGcm
+
+
+def hkdf_sha256(secret: bytes, salt: bytes, info: bytes, length: int = 32) -> bytes:
+    """HKDF with SHA-256 (RFC 5869): extract with `salt`, expand with `info`."""
+    pseudo_random = hmac.new(salt, secret, hashlib.sha256).digest()
+    out, block = b"", b""
+    for counter in range(1, -(-length // 32) + 1):
+        block = hmac.new(pseudo_random, block + info + bytes([counter]), hashlib.sha256).digest()
+        out += block
+    return out[:length]
+
+
 @dataclass(frozen=True, repr=False)
 class SetKey:
     """The key of one encrypted set (from which each file's own key is derived)."""
@@ -51,15 +126,12 @@ class SetKey:
     secret: bytes
 
     @property
-    def aead(self) -> AESGCM:
-        return AESGCM(self.secret)
+    def aead(self) -> Aead:
+        return GCM(self.secret)
 
-    def for_file(self, salt: bytes, role: bytes) -> AESGCM:
+    def for_file(self, salt: bytes, role: bytes) -> Aead:
         """The key of the file with this salt and role."""
-        derived = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=salt, info=b"dental-images file " + role
-        ).derive(self.secret)
-        return AESGCM(derived)
+        return GCM(hkdf_sha256(self.secret, salt, b"dental-images file " + role))
 
 
 def new_encryption(passphrase: str) -> tuple[dict[str, Any], SetKey]:
@@ -95,7 +167,7 @@ def unlock(encryption: Mapping[str, Any], passphrase: str | None) -> SetKey:
     try:
         check = bytes.fromhex(encryption["check"])
         opened = key.aead.decrypt(check[:12], check[12:], _CHECK_ROLE)
-    except (ValueError, InvalidTag) as exc:
+    except (ValueError, _BadTag) as exc:
         raise WrongPassphrase(
             gettext(
                 "The passphrase is wrong: it does not open this backup set. Nothing was changed."
@@ -184,7 +256,7 @@ def decrypted_chunks(handle: IO[bytes], key: SetKey, role: str) -> Iterator[byte
         last = not following
         try:
             yield aead.decrypt(_nonce(number, last), current, associated)
-        except (InvalidTag, ValueError) as exc:
+        except (_BadTag, ValueError) as exc:
             raise Undecryptable("changed, cut short or not this set's") from exc
         if last:
             return

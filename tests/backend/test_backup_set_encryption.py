@@ -104,6 +104,40 @@ def test_every_file_has_its_own_key_so_no_nonce_repeats_under_one_key():
         b"".join(set_crypto.decrypted_chunks(io.BytesIO(swapped), key, "file"))
 
 
+def test_hkdf_gives_rfc_5869s_answer():
+    okm = set_crypto.hkdf_sha256(
+        bytes([0x0B] * 22), bytes(range(13)), bytes(range(0xF0, 0xFA)), length=42
+    )
+    assert okm.hex() == (
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+    )
+
+
+def test_openssl_and_pycryptodomex_read_each_others_files(monkeypatch):
+    """The Windows build encrypts with pycryptodomex (it cannot load OpenSSL's binding under
+    Wine): a set made on either opens on the other."""
+    data = secrets.token_bytes(set_crypto.CHUNK + 77)
+    made = {}
+    for implementation in (set_crypto._OpenSslGcm, set_crypto._CryptodomeGcm):
+        monkeypatch.setattr(set_crypto, "GCM", implementation)
+        made[implementation] = sealed_chunks(data, set_crypto.SetKey(b"k" * 32))
+    for implementation in (set_crypto._OpenSslGcm, set_crypto._CryptodomeGcm):
+        monkeypatch.setattr(set_crypto, "GCM", implementation)
+        for sealed in made.values():
+            opened = set_crypto.decrypted_chunks(
+                io.BytesIO(sealed), set_crypto.SetKey(b"k" * 32), "file"
+            )
+            assert b"".join(opened) == data
+        broken = bytearray(made[set_crypto._OpenSslGcm])
+        broken[-1] ^= 1
+        with pytest.raises(set_crypto.Undecryptable):
+            b"".join(
+                set_crypto.decrypted_chunks(
+                    io.BytesIO(bytes(broken)), set_crypto.SetKey(b"k" * 32), "file"
+                )
+            )
+
+
 def test_a_wrong_passphrase_is_told_from_a_damaged_file():
     encryption, _key = set_crypto.new_encryption(SECRET)
     with pytest.raises(WrongPassphrase):
