@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -168,6 +170,8 @@ def choose_language(argv: Sequence[str] | None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     console.configure_streams()  # a name the console cannot show must not fail the command
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` prints every thread's stack (support)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     private_files.restrict_umask()  # first: everything this process creates is its own
     choose_language(argv)
     args = build_parser().parse_args(argv)

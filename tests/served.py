@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import queue
 import re
+import signal
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from http.cookiejar import CookieJar
@@ -91,7 +93,15 @@ def start_serving(
     lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None
     stdout = process.stdout
-    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    printed: list[str] = []  # everything it prints, for `stop_serving` to show
+    process.printed = printed  # type: ignore[attr-defined]
+
+    def read() -> None:
+        for line in stdout:
+            printed.append(line)
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
     seen = []
     while True:
         try:
@@ -105,3 +115,23 @@ def start_serving(
         found = URL.search(line)
         if found:
             return process, found.group(0)
+
+
+def stop_serving(process: subprocess.Popen[str], timeout_s: float) -> int:
+    """Ctrl+C the `serve` started by start_serving and return its exit status. When it has not
+    ended within `timeout_s`, it is asked for every thread's stack (SIGUSR1, where the OS has
+    it: the program registers faulthandler for it), killed, and the test fails showing them."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        if hasattr(signal, "SIGUSR1"):
+            process.send_signal(signal.SIGUSR1)
+            time.sleep(3)
+        process.kill()
+        process.wait(30)
+        printed = "".join(getattr(process, "printed", []))
+        raise AssertionError(
+            f"serve did not end within {timeout_s:.0f} s of Ctrl+C; what it printed, its "
+            f"threads' stacks last:\n{printed[-12000:]}"
+        ) from None

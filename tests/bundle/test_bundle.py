@@ -7,7 +7,6 @@ import io
 import json
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -23,7 +22,7 @@ from tests.bundle.build_cache import ROOT
 from tests.bundle.conftest import ARTIFACTS, record
 from tests.bundle.window_probe import CHART_MIN_PIXELS, TOP_BAR_BOX
 from tests.helpers import image_bytes
-from tests.served import Client, start_serving
+from tests.served import Client, start_serving, stop_serving
 
 pytestmark = [pytest.mark.bundle, pytest.mark.timeout(900)]
 
@@ -166,9 +165,8 @@ def test_served_bundle_stores_images_and_backs_them_up(bundle, tmp_path):
         status, chart = client.json("GET", f"/api/patients/{patient['id']}/chart")
         assert chart["teeth"]["14"]["counts"]["before"] == 1
     finally:
-        process.send_signal(signal.SIGINT)
         # Ctrl+C ends it in about 2 s; a CI machine busy with other builds once took over 30.
-        assert process.wait(120) == 0
+        assert stop_serving(process, 120) == 0
 
     backups = tmp_path / "backups"
     backups.mkdir()  # an existing folder, as a plugged-in backup disk would be
