@@ -27,7 +27,7 @@ from tests.helpers import image_bytes
 
 pytestmark = pytest.mark.browser
 
-SOAK_SECONDS = 75
+SOAK_SECONDS = 120  # two minutes of random clicks, switches and uploads
 
 
 def seed_clinic(session, store) -> dict[str, str]:
