@@ -300,3 +300,22 @@ def test_arabic_indic_digits_and_the_choice_in_settings(page, session, store):
     page.wait_for_selector("body[data-ready='true']")
     expect(page.locator("html")).to_have_attribute("dir", "ltr")
     expect(page.locator("#open-settings")).to_contain_text("Settings")
+
+
+@pytest.mark.parametrize(
+    ("os_scheme", "expected"), [("dark", (15, 23, 42)), ("light", (243, 245, 248))]
+)
+def test_with_the_system_theme_the_page_follows_the_os(page, os_scheme, expected):
+    """No theme chosen on this PC: the OS's light or dark (prefers-color-scheme) decides; a
+    choice in Settings then wins over the OS."""
+    patch_settings(page, {"theme": "system"})
+    page.emulate_media(color_scheme=os_scheme)
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb({}, {}, {})".format(*expected), background
+    other = "light" if os_scheme == "dark" else "dark"
+    patch_settings(page, {"theme": other})
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") != background
