@@ -97,9 +97,9 @@ export function runFormDialog(dialog, values, save, onDelete = null) {
     let busy = false;
     const submit = async (event) => {
       const action = event.submitter ? event.submitter.value : "save";
-      if (action === "cancel") return finish(null);
+      if (action === "cancel" && !busy) return finish(null);
       event.preventDefault();
-      if (busy) return; // a second click while the first save or delete is on its way
+      if (busy) return; // a second click (or Cancel) while the save or delete is on its way
       busy = true;
       clearErrors(); // a message says what is wrong with this attempt, not an earlier one
       try {
@@ -132,6 +132,10 @@ export function runFormDialog(dialog, values, save, onDelete = null) {
     const closed = () => {
       if (!dialog.open) finish(null); // open again: a late event of an earlier close, not ours
     };
+    // Escape waits for a save on its way: its answer is what the caller must hear of.
+    const escape = (event) => {
+      if (busy) event.preventDefault();
+    };
     // An edit answers the last message: it goes, instead of standing beside the browser's own
     // check of the next attempt (which stops the save before any submit event).
     const edited = () => clearErrors();
@@ -142,6 +146,7 @@ export function runFormDialog(dialog, values, save, onDelete = null) {
       form.removeEventListener("keydown", enter);
       form.removeEventListener("input", edited);
       dialog.removeEventListener("close", closed);
+      dialog.removeEventListener("cancel", escape);
       if (dialog.open) dialog.close();
       resolve(result);
     }
@@ -150,6 +155,7 @@ export function runFormDialog(dialog, values, save, onDelete = null) {
     form.addEventListener("keydown", enter);
     form.addEventListener("input", edited);
     dialog.addEventListener("close", closed);
+    dialog.addEventListener("cancel", escape);
   });
 }
 
