@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import webbrowser
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 from backend import __version__
@@ -95,6 +98,7 @@ def serve_headless(runtime: Runtime, port: int = 0, *, open_browser: bool = Fals
     _start_scheduled_backups(runtime)
     _start_upkeep(runtime)
     _start_receiver(runtime)
+    _stop_on_terminate()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -102,6 +106,17 @@ def serve_headless(runtime: Runtime, port: int = 0, *, open_browser: bool = Fals
     finally:
         server.close()
     return 0
+
+
+def _stop_on_terminate() -> None:
+    """SIGTERM (a service manager, `kill`) ends serving as Ctrl+C does, with the same clean
+    close, instead of killing the process wherever it is."""
+    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def run_window(

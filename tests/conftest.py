@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -26,6 +27,13 @@ from backend.security import TOKEN_HEADER
 from backend.startup import open_runtime
 from backend.usecases import patients
 from backend.webapp import create_app
+
+# A suite started in the background by a shell without job control (as CI scripts and `nohup
+# … &` do) inherits SIGINT ignored, and so would every program it starts: the Ctrl+C the tests
+# stop `serve` with would do nothing, and the test would wait out its timeout. Caught here,
+# SIGINT is back at its default in each program the tests start.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class MemoryKeyring(KeyringBackend):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import os
+import signal
+import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,6 +16,7 @@ import pytest
 from backend.security import TOKEN_HEADER
 from backend.server import bind_server
 from tests.helpers import image_bytes
+from tests.served import Client, start_serving
 
 
 @pytest.fixture
@@ -109,3 +113,17 @@ def test_many_parallel_uploads_are_all_stored_without_clashes(live, settings):
     status, body = request(live, "GET", f"/api/patients/{patient_id}/chart")
     assert status == 200
     assert json.loads(body)["teeth"]["19"]["counts"]["xray"] == 60
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals (Windows has none)")
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_serve_ends_cleanly_on_ctrl_c_and_on_terminate(tmp_path, stop):
+    """Ctrl+C at the console and SIGTERM from a service manager or `kill` both end `serve`
+    with the same clean close and exit status 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DENTAL_IMAGES_")}
+    process, url = start_serving(
+        [sys.executable, "-m", "backend", "serve", "--data-dir", str(tmp_path / "data")], env=env
+    )
+    assert Client(url).json("GET", "/api/health")[0] == 200
+    process.send_signal(getattr(signal, stop))
+    assert process.wait(60) == 0, "".join(process.printed)  # type: ignore[attr-defined]
