@@ -168,10 +168,20 @@ def choose_language(argv: Sequence[str] | None) -> str:
     return language
 
 
+def _stacks_on_request() -> None:
+    """`kill -USR1 <pid>` prints every thread's stack to stderr (for support), where the OS has
+    the signal and stderr is a real file."""
+    if not hasattr(signal, "SIGUSR1"):
+        return
+    try:
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    except (AttributeError, OSError, ValueError, RuntimeError):
+        log.debug("no thread stacks on SIGUSR1: stderr is not a file")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     console.configure_streams()  # a name the console cannot show must not fail the command
-    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` prints every thread's stack (support)
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    _stacks_on_request()
     private_files.restrict_umask()  # first: everything this process creates is its own
     choose_language(argv)
     args = build_parser().parse_args(argv)

@@ -23,7 +23,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.status import STATUS_FAILURE, STATUS_WARNING, code_to_category
 
 from backend.errors import AppError
-from backend.i18n import gettext
+from backend.i18n import N_, gettext
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +31,26 @@ MAX_CONTEXTS = 128  # presentation contexts one association may propose (PS3.8)
 TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 _UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+# The standard's names of the statuses a store may answer (PS3.4), in the person's language
+# beside their number, which is what the PACS's own log shows.
 _STORAGE_STATUS_NAMES = {
-    0x0117: "Invalid SOP instance",
-    0x0122: "SOP class not supported",
-    0x0124: "Not authorised",
-    0x0210: "Duplicate invocation",
-    0x0211: "Unrecognised operation",
-    0x0212: "Mistyped argument",
-    0xB000: "Coercion of data elements",
-    0xB006: "Elements discarded",
-    0xB007: "Data set does not match SOP class",
+    0x0117: N_("Invalid SOP instance"),
+    0x0122: N_("SOP class not supported"),
+    0x0124: N_("Not authorised"),
+    0x0210: N_("Duplicate invocation"),
+    0x0211: N_("Unrecognised operation"),
+    0x0212: N_("Mistyped argument"),
+    0xB000: N_("Coercion of data elements"),
+    0xB006: N_("Elements discarded"),
+    0xB007: N_("Data set does not match SOP class"),
+}
+_CATEGORY_NAMES = {
+    "Success": N_("Success"),
+    "Warning": N_("Warning"),
+    "Failure": N_("Failure"),
+    "Cancel": N_("Cancel"),
+    "Pending": N_("Pending"),
+    "Unknown": N_("Unknown"),
 }
 
 
@@ -107,14 +117,15 @@ class AssociationRejected(SendFailed):
 def status_text(code: int) -> str:
     """A DICOM status as people can look it up: its number and its name."""
     if 0xA700 <= code <= 0xA7FF:
-        name = "Refused: Out of resources"
+        name = N_("Refused: Out of resources")
     elif 0xA900 <= code <= 0xA9FF:
-        name = "Data set does not match SOP class"
+        name = N_("Data set does not match SOP class")
     elif 0xC000 <= code <= 0xCFFF:
-        name = "Cannot understand"
+        name = N_("Cannot understand")
     else:
-        name = _STORAGE_STATUS_NAMES.get(code, code_to_category(code))
-    return f"0x{code:04X} ({name})"
+        category = code_to_category(code)
+        name = _STORAGE_STATUS_NAMES.get(code, _CATEGORY_NAMES.get(category, category))
+    return f"0x{code:04X} ({gettext(name)})"
 
 
 def check_reachable(node: Node) -> None:

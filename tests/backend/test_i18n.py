@@ -405,3 +405,13 @@ def test_a_refused_backup_entry_and_backup_folder_are_explained_in_arabic(settin
     with i18n.use_locale("en"):
         assert "points outside the archive's folder ('..')" in str(name_problem("a/../b"))
         assert "lies inside the program's data folder" in str(data_tree_problem(inside, settings))
+
+
+def test_a_dicom_status_is_named_in_the_persons_language_beside_its_number():
+    pytest.importorskip("pynetdicom")
+    from backend.dicom.sending import status_text
+
+    assert status_text(0xA700) == "0xA700 (Refused: Out of resources)"
+    with i18n.use_locale("ar"):
+        assert status_text(0xA700) == "0xA700 (مرفوض: نفدت الموارد)"
+        assert status_text(0xB007) == "0xB007 (مجموعة البيانات لا تطابق فئة SOP)"
