@@ -128,6 +128,10 @@ export class DicomExport {
 export class DicomNodeSection {
   constructor() {
     this.form = $("#dicom-node-form");
+    // Each load, save, test or edit makes the earlier ones' late answers stale: the node saved
+    // as it was when Settings opened never overwrites what was typed or said since.
+    this.asked = 0;
+    this.form.addEventListener("input", () => (this.asked += 1));
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.save();
@@ -136,10 +140,12 @@ export class DicomNodeSection {
   }
 
   async show() {
+    const asked = ++this.asked;
     try {
-      this.render(await api("GET", NODE_API));
+      const node = await api("GET", NODE_API);
+      if (asked === this.asked) this.render(node);
     } catch (error) {
-      this.say(`✖ ${error.message}`, "warning");
+      if (asked === this.asked) this.say(`✖ ${error.message}`, "warning");
     }
   }
 
@@ -161,20 +167,23 @@ export class DicomNodeSection {
   }
 
   async save() {
+    const asked = ++this.asked;
     try {
-      this.render(await api("PUT", NODE_API, this.values()));
+      const node = await api("PUT", NODE_API, this.values());
+      if (asked === this.asked) this.render(node);
     } catch (error) {
-      this.say(`✖ ${error.message}`, "warning");
+      if (asked === this.asked) this.say(`✖ ${error.message}`, "warning");
     }
   }
 
   async test() {
+    const asked = ++this.asked;
     this.say(t("Testing the connection…"), "muted");
     try {
       const answer = await api("POST", `${NODE_API}/test`, this.values());
-      this.say(`✔ ${answer.message}`, "ok-text");
+      if (asked === this.asked) this.say(`✔ ${answer.message}`, "ok-text");
     } catch (error) {
-      this.say(`✖ ${error.message}`, "warning");
+      if (asked === this.asked) this.say(`✖ ${error.message}`, "warning");
     }
   }
 }
