@@ -177,6 +177,20 @@ def optional_int(value: Any, field: str, *, minimum: int, maximum: int) -> int |
     return number
 
 
+def dicom_port(value: Any, field: str = "port") -> int:
+    """A DICOM node's TCP port, 1 to 65535, given as a number or its text."""
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise ValidationError(
+            gettext("The port must be a whole number from 1 to 65535 (104 or 11112 are usual)."),
+            field=field,
+        )
+    return port
+
+
 def optional_money(value: Any, field: str) -> Decimal | None:
     if value in (None, ""):
         return None

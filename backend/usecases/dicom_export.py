@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend import app_state, dicom, fileio, imaging, teeth
+from backend import validation as check
 from backend.db import session_scope
 from backend.errors import AppError, ValidationError
 from backend.i18n import gettext, ngettext
@@ -117,15 +118,7 @@ def check_node(values: Mapping[str, Any]) -> NodeSettings:
             gettext("Give the DICOM node's host name or IP address (such as 192.168.1.20)."),
             field="host",
         )
-    try:
-        port = int(str(values.get("port")).strip())
-    except ValueError:
-        port = -1
-    if not 1 <= port <= 65535:
-        raise ValidationError(
-            gettext("The port must be a whole number from 1 to 65535 (104 or 11112 are usual)."),
-            field="port",
-        )
+    port = check.dicom_port(values.get("port"))
     calling = _ae_title(values.get("calling_ae_title") or DEFAULT_CALLING_AE, "calling_ae_title")
     name = " ".join(str(values.get("name") or "").split())[:64] or ae_title
     return NodeSettings(name, ae_title, host, port, calling)

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend import app_state, dicom, imaging
+from backend import validation as check
 from backend.config import read_machine_config, write_machine_config
 from backend.dicom import normal_address
 from backend.errors import Conflict, ValidationError
@@ -117,15 +118,7 @@ def check_settings(values: Mapping[str, Any]) -> ReceiverSettings:
             ),
             field="ae_title",
         )
-    try:
-        port = int(str(values.get("port")).strip())
-    except ValueError:
-        port = -1
-    if not 1 <= port <= 65535:
-        raise ValidationError(
-            gettext("The port must be a whole number from 1 to 65535 (104 or 11112 are usual)."),
-            field="port",
-        )
+    port = check.dicom_port(values.get("port"))
     titles = tuple(dict.fromkeys(t.upper() for t in _items(values.get("allowed_ae_titles"))))
     for title in titles:
         if not _AE_TITLE.match(title):
