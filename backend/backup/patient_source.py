@@ -51,7 +51,7 @@ from backend.backup.encrypted_zip import open_backup as open_zip
 from backend.backup.errors import BackupInvalid
 from backend.backup.fsutil import require_free_space
 from backend.backup.legacy import backups as legacy_backups
-from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME, Manifest, parse_manifest
+from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME, Entry, Manifest, parse_manifest
 from backend.backup.rebuild import ARCHIVE_DATABASE, rebuild
 from backend.backup.set_crypto import SetKey
 from backend.backup.set_verify import DamagedFile, manifest_problems, read_checked, stored_path
@@ -173,14 +173,9 @@ class OpenedBackup:
         else:
             self._copy_from_zip(archive, relative, target, expected, on_bytes)
 
-    def _copy_from_zip(
-        self,
-        archive: zipfile.ZipFile,
-        relative: str,
-        target: Path,
-        expected: tuple[int, str],
-        on_bytes: Callable[[int], None] | None,
-    ) -> None:
+    def _manifest_entry(self, relative: str, expected: tuple[int, str]) -> Entry:
+        """The manifest's entry for ``relative``, refused unless it has the size and checksum
+        the image row names (a backup whose files and rows disagree restores nothing)."""
         assert self.manifest is not None
         entry = self.manifest.entries.get(relative)
         if entry is None or (entry.size, entry.sha256) != expected:
@@ -192,6 +187,17 @@ class OpenedBackup:
                     )
                 ]
             )
+        return entry
+
+    def _copy_from_zip(
+        self,
+        archive: zipfile.ZipFile,
+        relative: str,
+        target: Path,
+        expected: tuple[int, str],
+        on_bytes: Callable[[int], None] | None,
+    ) -> None:
+        entry = self._manifest_entry(relative, expected)
         info = archive.getinfo(relative)
         if info.file_size != entry.size:
             raise BackupInvalid([gettext("{name} is damaged.", name=relative[:120])])
@@ -219,17 +225,7 @@ class OpenedBackup:
         expected: tuple[int, str],
         on_bytes: Callable[[int], None] | None,
     ) -> None:
-        assert self.manifest is not None
-        entry = self.manifest.entries.get(relative)
-        if entry is None or (entry.size, entry.sha256) != expected:
-            raise BackupInvalid(
-                [
-                    gettext(
-                        "{name} is not in the backup as its image record describes it.",
-                        name=relative[:120],
-                    )
-                ]
-            )
+        entry = self._manifest_entry(relative, expected)
         try:
             with open(target, "xb") as writing:
                 read_checked(

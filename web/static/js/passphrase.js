@@ -99,11 +99,13 @@ export class PassphraseControls {
     await this.reload();
   }
 
-  async remember() {
-    const kept = await withPassphrase(t("Type the backup passphrase for this PC to keep in its credential store."), async (passphrase) => {
+  // Asks for the passphrase (again after a wrong one) and sends it as `field`; null when the
+  // dialog was closed or the request failed otherwise, which is said in the section.
+  async sendPassphrase(prompt, method, path, field) {
+    return withPassphrase(prompt, async (passphrase) => {
       if (passphrase === null) return { error: { code: "passphrase_needed" } };
       try {
-        return await api("POST", "api/backup/passphrase/remember", { passphrase });
+        return await api(method, path, { [field]: passphrase });
       } catch (error) {
         if (needsPassphrase(error)) return { error };
         throw error;
@@ -112,6 +114,10 @@ export class PassphraseControls {
       this.say(error.message, false);
       return null;
     });
+  }
+
+  async remember() {
+    const kept = await this.sendPassphrase(t("Type the backup passphrase for this PC to keep in its credential store."), "POST", "api/backup/passphrase/remember", "passphrase");
     if (!kept) return;
     this.render(kept.result.encryption);
     this.say(t("This PC keeps the passphrase now: scheduled backups run here by themselves."));
@@ -121,18 +127,7 @@ export class PassphraseControls {
   async remove() {
     const ok = await confirmAction(t("Stop encrypting backups?"), t("Backups made from now on are plain zips that anyone with the file can open. Backups made before stay encrypted with the passphrase."), t("Stop encrypting"));
     if (!ok) return;
-    const removed = await withPassphrase(t("Type the current backup passphrase to stop encrypting."), async (current) => {
-      if (current === null) return { error: { code: "passphrase_needed" } };
-      try {
-        return await api("DELETE", "api/backup/passphrase", { current });
-      } catch (error) {
-        if (needsPassphrase(error)) return { error };
-        throw error;
-      }
-    }).catch((error) => {
-      this.say(error.message, false);
-      return null;
-    });
+    const removed = await this.sendPassphrase(t("Type the current backup passphrase to stop encrypting."), "DELETE", "api/backup/passphrase", "current");
     if (!removed) return;
     this.render(removed.result.encryption);
     this.say(t("Backups are no longer encrypted."));
