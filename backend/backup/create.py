@@ -10,7 +10,6 @@ import hashlib
 import logging
 import os
 import secrets
-import socket
 import sqlite3
 import time
 import zipfile
@@ -20,19 +19,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from backend import __version__
 from backend.backup.archive_safety import CHUNK, name_problem
 from backend.backup.encrypted_zip import new_info, open_writer
 from backend.backup.errors import BackupFailed
 from backend.backup.fsutil import ensure_writable_folder, require_free_space
-from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME, Entry, Manifest
+from backend.backup.manifest import (
+    DATABASE_ENTRY,
+    MANIFEST_NAME,
+    Entry,
+    Manifest,
+    manifest_made_here,
+)
 from backend.backup.snapshot import read_facts, snapshot_database
 from backend.backup.verify import VerifyReport, verify_archive
 from backend.config import IMAGES_DIRNAME
 from backend.fileio import discard, fsync_file, publish_new, remove_path, remove_stale
 from backend.i18n import gettext, ngettext
 from backend.jobs import Progress, Reporter
-from backend.models import Image, utcnow
+from backend.models import Image
 from backend.runtime import Runtime
 from backend.storage import UnsafePath, clean_stem
 from backend.usecases.inbox import INBOX_DIRNAME
@@ -300,22 +304,15 @@ def _write_archive(
         if dropped:
             _drop_rows(runtime, snapshot, dropped)
         facts = read_facts(snapshot)
-        entries[DATABASE_ENTRY] = _add_file(archive, DATABASE_ENTRY, snapshot, progress)
+        database = _add_file(archive, DATABASE_ENTRY, snapshot, progress)
         progress.advance(1)
-        image_entries = [e for name, e in entries.items() if name != DATABASE_ENTRY]
-        manifest = Manifest(
-            app_version=__version__,
-            created_at=utcnow().isoformat(timespec="seconds") + "Z",
-            source_machine=socket.gethostname(),
+        manifest = manifest_made_here(
             schema_version=facts.schema_version,
+            counts=facts.counts,
+            images=entries,
+            database=database,
             includes_images=include_images,
-            counts={
-                **facts.counts,
-                "files": len(image_entries),
-                "image_bytes": sum(e.size for e in image_entries),
-            },
-            entries=entries,
-            missing_files=sorted(missing),
+            missing_files=missing,
         )
         info = new_info(archive, MANIFEST_NAME, _zip_time(time.time()))
         info.compress_type = zipfile.ZIP_DEFLATED

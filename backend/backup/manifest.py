@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend import __version__
 from backend.i18n import gettext
+from backend.models import utcnow
 
 FORMAT = "dental-images-backup"
 FORMAT_VERSION = 1
@@ -164,3 +167,30 @@ def _missing_files(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
         raise ManifestError(gettext("manifest.json has no valid list of missing files."))
     return list(value)
+
+
+def manifest_made_here(
+    *,
+    schema_version: str | None,
+    counts: dict[str, int],
+    images: dict[str, Entry],
+    database: Entry,
+    includes_images: bool,
+    missing_files: list[str],
+) -> Manifest:
+    """The manifest of a backup made now by this program on this PC: `counts` (the database's)
+    gains the number and bytes of `images`, whose entries come before the database's."""
+    return Manifest(
+        app_version=__version__,
+        created_at=utcnow().isoformat(timespec="seconds") + "Z",
+        source_machine=socket.gethostname(),
+        schema_version=schema_version,
+        includes_images=includes_images,
+        counts={
+            **counts,
+            "files": len(images),
+            "image_bytes": sum(e.size for e in images.values()),
+        },
+        entries={**images, DATABASE_ENTRY: database},
+        missing_files=sorted(missing_files),
+    )

@@ -27,14 +27,12 @@ import logging
 import os
 import re
 import secrets
-import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from backend import __version__
 from backend.backup import backup_set as bs
 from backend.backup import set_crypto
 from backend.backup.archive_safety import CHUNK
@@ -51,7 +49,13 @@ from backend.backup.create import (
 )
 from backend.backup.errors import BackupInvalid
 from backend.backup.fsutil import ensure_writable_folder, require_free_space
-from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME, Entry, Manifest
+from backend.backup.manifest import (
+    DATABASE_ENTRY,
+    MANIFEST_NAME,
+    Entry,
+    Manifest,
+    manifest_made_here,
+)
 from backend.backup.passphrase import WrongPassphrase
 from backend.backup.set_verify import FILE_ROLE, verify_set_backup
 from backend.backup.snapshot import read_facts, snapshot_database
@@ -68,7 +72,7 @@ from backend.fileio import (
 )
 from backend.i18n import gettext
 from backend.jobs import Progress, Reporter
-from backend.models import Image, utcnow
+from backend.models import Image
 from backend.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -396,19 +400,13 @@ def _write_backup(
         os.fsync(writing.fileno())
     facts = read_facts(snapshot)
     images = dict(sorted(entries.items()))
-    manifest = Manifest(
-        app_version=__version__,
-        created_at=utcnow().isoformat(timespec="seconds") + "Z",
-        source_machine=socket.gethostname(),
+    manifest = manifest_made_here(
         schema_version=facts.schema_version,
+        counts=facts.counts,
+        images=images,
+        database=Entry(size=size, sha256=digest.hexdigest()),
         includes_images=True,
-        counts={
-            **facts.counts,
-            "files": len(images),
-            "image_bytes": sum(e.size for e in images.values()),
-        },
-        entries={**images, DATABASE_ENTRY: Entry(size=size, sha256=digest.hexdigest())},
-        missing_files=sorted(missing),
+        missing_files=missing,
     )
     added_bytes = size + _added_image_bytes(manifest, added)
     data = json.loads(manifest.to_bytes())

@@ -22,7 +22,7 @@ from backend.backup.dbcheck import snapshot_problems
 from backend.backup.errors import BackupInvalid
 from backend.backup.manifest import DATABASE_ENTRY, IMAGES_PREFIX, Manifest
 from backend.backup.rebuild import rebuild
-from backend.backup.verify import VerifyReport
+from backend.backup.verify import VerifyReport, start_file_checks
 from backend.fileio import long_path
 from backend.i18n import gettext, ngettext
 from backend.jobs import Progress, Reporter
@@ -191,13 +191,7 @@ def verify_set_backup(
     wanted = set(rehash) if rehash is not None else None
     report.size_bytes = manifest.total_bytes
     if own_totals:
-        progress.update(
-            total=len(manifest.entries),
-            current=0,
-            bytes_total=manifest.total_bytes,
-            bytes_done=0,
-            message=gettext("Checking every file of the backup"),
-        )
+        start_file_checks(progress, manifest)
     for name, entry in manifest.entries.items():
         if name == DATABASE_ENTRY:
             continue

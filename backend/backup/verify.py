@@ -217,6 +217,17 @@ def _structure_problems(archive: zipfile.ZipFile, manifest: Manifest) -> list[st
     return problems
 
 
+def start_file_checks(progress: Reporter, manifest: Manifest) -> None:
+    """Sets a verify job's totals to the manifest's files and bytes, before any is read."""
+    progress.update(
+        total=len(manifest.entries),
+        current=0,
+        bytes_total=manifest.total_bytes,
+        bytes_done=0,
+        message=gettext("Checking every file of the backup"),
+    )
+
+
 def _check_every_entry(
     archive: zipfile.ZipFile,
     manifest: Manifest,
@@ -225,13 +236,7 @@ def _check_every_entry(
     own_totals: bool,
 ) -> None:
     if own_totals:
-        progress.update(
-            total=len(manifest.entries),
-            current=0,
-            bytes_total=manifest.total_bytes,
-            bytes_done=0,
-            message=gettext("Checking every file of the backup"),
-        )
+        start_file_checks(progress, manifest)
     else:
         progress.update(message=gettext("Verifying the backup"))
     for name, expected in manifest.entries.items():
