@@ -448,6 +448,18 @@ def folder_usage(folder: Path, *, skip: Iterable[str] = ()) -> tuple[int, int]:
     return files, total
 
 
+def write_refused(folder: Path) -> OSError | None:
+    """Why a new file cannot be written in the existing `folder` (a probe file is written and
+    removed), or None when it can."""
+    probe = folder / f".dental-images-write-test-{secrets.token_hex(4)}"
+    try:
+        probe.write_bytes(b"")
+    except OSError as exc:
+        return exc
+    probe.unlink(missing_ok=True)
+    return None
+
+
 def free_bytes(folder: Path) -> int:
     """Free bytes on the disk holding `folder` (or its nearest existing parent)."""
     existing = folder

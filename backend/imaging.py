@@ -5,7 +5,7 @@ import os
 import re
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
@@ -198,8 +198,9 @@ def inspect_image(
         )
     pillow_format = _FORMAT_OF_EXTENSION[extension]
     image, size = _decode(data, pillow_format, limits, reduce_to)
-    _check_trailer(data, extension)
-    _check_metadata(data, extension)
+    metadata, end = _layout(data, extension)
+    _check_trailer(data, end)
+    _check_metadata(data, extension, metadata)
     info = ImageInfo(pillow_format, extension, MIME_TYPES[extension], *size)
     return DecodedImage(info=info, image=image)
 
@@ -370,8 +371,16 @@ def _check_working_bytes(image: Image.Image, limits: ImageLimits) -> None:
         )
 
 
-def _check_trailer(data: bytes, extension: str) -> None:
-    trailer = data[_END_FINDERS.get(extension, len)(data) :].strip(_PADDING)
+def _layout(data: bytes, extension: str) -> tuple[Iterable[tuple[bytes, bool]], int]:
+    """The metadata payloads of the image (with whether each is text) and where it ends."""
+    if extension == "jpg":
+        return _jpeg_layout(data)
+    metadata = _METADATA.get(extension, lambda _data: iter(()))(data)
+    return metadata, _END_FINDERS.get(extension, len)(data)
+
+
+def _check_trailer(data: bytes, end: int) -> None:
+    trailer = data[end:].strip(_PADDING)
     sample = trailer[:1024]
     looks_like_text = bool(sample) and len(sample.translate(None, _TEXT_BYTES)) <= len(sample) / 50
     payload = trailer.startswith(_EXECUTABLE_STARTS) or any(p in trailer for p in _PAYLOADS)
@@ -379,14 +388,14 @@ def _check_trailer(data: bytes, extension: str) -> None:
         raise InvalidImage(MSG_HIDDEN)
 
 
-def _check_metadata(data: bytes, extension: str) -> None:
+def _check_metadata(data: bytes, extension: str, metadata: Iterable[tuple[bytes, bool]]) -> None:
     """Refuse markup, an archive, a PDF or a program hidden in the image's metadata: JPEG APPn
     and COM segments, PNG text chunks (zTXt and iTXt decompressed) and other ancillary chunks,
     GIF extension blocks, WebP chunks other than the image's; and the GIF that is also
     JavaScript (`GIF89a/*…*/=…`)."""
     if extension == "gif" and (data[6:8] == b"//" or (data[6:8] == b"/*" and b"*/" in data)):
         raise InvalidImage(MSG_HIDDEN)
-    for payload, textual in _METADATA.get(extension, lambda _data: iter(()))(data):
+    for payload, textual in metadata:
         # PHP's short tags are 3 bytes: looked for in text only, where they do not occur by
         # chance as they would in an EXIF thumbnail's or an ICC profile's bytes.
         markup = _METADATA_MARKUP if textual else _MARKUP
@@ -399,26 +408,34 @@ def _check_metadata(data: bytes, extension: str) -> None:
             raise InvalidImage(MSG_HIDDEN)
 
 
-def _jpeg_metadata(data: bytes) -> Iterator[tuple[bytes, bool]]:
+def _jpeg_layout(data: bytes) -> tuple[list[tuple[bytes, bool]], int]:
+    """One walk over a JPEG's segments: its APPn and COM bodies (with whether each is text)
+    and where the image ends. The segments are walked rather than trusting the last FFD9: an
+    appended payload may contain one. The entropy-coded data after each SOS is skipped to its
+    next marker, once."""
+    metadata: list[tuple[bytes, bool]] = []
     pos = 2
-    while pos + 4 <= len(data) and data[pos] == 0xFF:
+    while pos + 2 <= len(data):
+        if data[pos] != 0xFF:
+            return metadata, pos  # not a marker: whatever follows is not part of the image
         marker = data[pos + 1]
         if marker == 0xD9:
-            return
-        if marker == 0xFF:
+            return metadata, pos + 2
+        if marker == 0xFF:  # fill byte
             pos += 1
             continue
-        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
             pos += 2
             continue
         end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
-        if 0xE0 <= marker <= 0xEF or marker == 0xFE:
+        if (0xE0 <= marker <= 0xEF or marker == 0xFE) and pos + 4 <= len(data):
             body = data[pos + 4 : end]
-            yield body, marker == 0xFE or body.startswith(b"http://ns.adobe.com/")
+            metadata.append((body, marker == 0xFE or body.startswith(b"http://ns.adobe.com/")))
         pos = end
         if marker == 0xDA:
             match = _JPEG_MARKER.search(data, pos)
             pos = match.start() if match else len(data)
+    return metadata, len(data)
 
 
 _PNG_IMAGE_CHUNKS = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"fdAT", b"tRNS"})
@@ -485,7 +502,7 @@ def _webp_metadata(data: bytes) -> Iterator[tuple[bytes, bool]]:
         pos += 8 + length + (length & 1)
 
 
-_METADATA = {"jpg": _jpeg_metadata, "png": _png_metadata, "gif": _gif_metadata}
+_METADATA = {"png": _png_metadata, "gif": _gif_metadata}
 _METADATA["webp"] = _webp_metadata
 
 
@@ -497,27 +514,6 @@ def _png_end(data: bytes) -> int:
         if chunk_type == b"IEND" and pos <= len(data):
             return pos
     raise InvalidImage(MSG_DAMAGED)  # IEND is mandatory, but Pillow alone does not insist on it
-
-
-def _jpeg_end(data: bytes) -> int:
-    # Walk the segments rather than trusting the last FFD9: an appended payload may contain one.
-    pos = 2
-    while pos + 2 <= len(data):
-        if data[pos] != 0xFF:
-            return pos  # not a marker: whatever follows is not part of the image
-        marker = data[pos + 1]
-        if marker == 0xD9:
-            return pos + 2
-        if marker == 0xFF:  # fill byte
-            pos += 1
-        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
-            pos += 2
-        else:
-            pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
-        if marker == 0xDA:
-            match = _JPEG_MARKER.search(data, pos)
-            pos = match.start() if match else len(data)
-    return len(data)
 
 
 def _gif_end(data: bytes) -> int:
@@ -566,5 +562,5 @@ def _webp_end(data: bytes) -> int:
 
 
 # Where each image's own bytes end (len: BMP and TIFF have no end marker).
-_END_FINDERS = {"png": _png_end, "jpg": _jpeg_end, "gif": _gif_end, "webp": _webp_end}
+_END_FINDERS = {"png": _png_end, "gif": _gif_end, "webp": _webp_end}
 _END_FINDERS[heif.EXTENSION] = heif.end_of_boxes

@@ -4,8 +4,8 @@ database connected and its schema upgraded, the earlier app's data looked for. E
 
 from __future__ import annotations
 
+from backend.backup.archives import clear_stale_uploads
 from backend.backup.recovery import recover_interrupted_restore
-from backend.backup.uploads import clear_stale_uploads
 from backend.config import Settings
 from backend.db import create_db_engine
 from backend.migration.state import startup_check

@@ -15,7 +15,7 @@ from backend import __version__
 from backend import validation as check
 from backend.api.common import db, json_body, runtime
 from backend.api.i18n import page_language
-from backend.backup import archives, fsutil, passphrase, restore, service, state, uploads
+from backend.backup import archives, fsutil, passphrase, restore, service, state
 from backend.backup.verify import verify_archive
 from backend.db import session_scope
 from backend.errors import ValidationError
@@ -172,7 +172,7 @@ def upload_backup() -> ResponseReturnValue:
     uploaded = request.files.get("file")
     if uploaded is None or not uploaded.filename:
         raise ValidationError(gettext("Choose a backup file to upload."), field="file")
-    target = uploads.incoming_path(runtime().settings, uploaded.filename)
+    target = archives.incoming_path(runtime().settings, uploaded.filename)
     uploaded.save(target)
     return jsonify({"path": str(target), "name": uploaded.filename}), 201
 
@@ -195,7 +195,7 @@ def start_verify() -> ResponseReturnValue:
             raise
         finally:
             if not asked:
-                uploads.discard_upload(settings, path)
+                archives.discard_upload(settings, path)
 
     return _started(runtime().jobs.start("verify", work, exclusive=False))
 
@@ -220,12 +220,16 @@ def _reading(body: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def backup_to_read(body: dict[str, Any]) -> tuple[Path, dict[str, Any], str | None]:
+    """The backup a restore request names (checked), how to read an earlier app's backup's
+    teeth, and the passphrase it carries."""
+    path = restore.archive_path(check.path_text(body.get("path"), "path"))
+    return path, _reading(body), _passphrase(body)
+
+
 @bp.post("/restore/preview")
 def start_restore_preview() -> ResponseReturnValue:
-    body = json_body()
-    path = restore.archive_path(check.path_text(body.get("path"), "path"))
-    reading = _reading(body)
-    secret = _passphrase(body)
+    path, reading, secret = backup_to_read(json_body())
     rt = runtime()
     # The upload is kept: the confirmed restore that follows the preview reads the same file.
     job = rt.jobs.start(
@@ -239,14 +243,12 @@ def start_restore_preview() -> ResponseReturnValue:
 @bp.post("/restore")
 def start_restore() -> ResponseReturnValue:
     body = json_body()
-    path = restore.archive_path(check.path_text(body.get("path"), "path"))
+    path, reading, secret = backup_to_read(body)
     if body.get("confirm") is not True:
         raise ValidationError(
             gettext("A restore replaces the current data: confirm it (confirm: true)."),
             field="confirm",
         )
-    reading = _reading(body)
-    secret = _passphrase(body)
     rt = runtime()
 
     def work(progress: Progress) -> dict[str, Any]:
@@ -257,6 +259,6 @@ def start_restore() -> ResponseReturnValue:
                 rt, path, progress=progress, reading=reading, passphrase=secret
             )
         finally:
-            uploads.discard_upload(rt.settings, path)
+            archives.discard_upload(rt.settings, path)
 
     return _started(rt.jobs.start("restore", work))

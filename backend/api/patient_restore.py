@@ -9,10 +9,9 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from backend import validation as check
-from backend.api.backup import _passphrase, _reading
+from backend.api.backup import backup_to_read
 from backend.api.common import int_arg, json_body, runtime
-from backend.backup import patient_restore, patient_source, restore, uploads
+from backend.backup import archives, patient_restore, patient_source
 from backend.errors import ValidationError
 from backend.i18n import gettext
 from backend.jobs import Progress
@@ -22,10 +21,7 @@ bp = Blueprint("patient_restore", __name__, url_prefix="/api/patient-restore")
 
 @bp.post("/open")
 def open_backup() -> ResponseReturnValue:
-    body = json_body()
-    path = restore.archive_path(check.path_text(body.get("path"), "path"))
-    reading = _reading(body)
-    secret = _passphrase(body)
+    path, reading, secret = backup_to_read(json_body())
     rt = runtime()
 
     def work(progress: Progress) -> dict[str, Any]:
@@ -46,7 +42,7 @@ def list_patients(token: str) -> ResponseReturnValue:
 def close_backup(token: str) -> ResponseReturnValue:
     opened = patient_source.opened_backup(token)
     patient_source.close_backup(token)
-    uploads.discard_upload(runtime().settings, opened.archive)
+    archives.discard_upload(runtime().settings, opened.archive)
     return jsonify({"closed": token})
 
 
@@ -80,7 +76,7 @@ def start_restore(token: str) -> ResponseReturnValue:
     def work(progress: Progress) -> dict[str, Any]:
         result = patient_restore.restore_patient(rt, opened, patient_id, progress)
         patient_source.close_backup(opened.token)
-        uploads.discard_upload(rt.settings, opened.archive)
+        archives.discard_upload(rt.settings, opened.archive)
         return result
 
     return jsonify(rt.jobs.start("restore-patient", work).as_dict()), 202

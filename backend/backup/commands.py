@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from backend import console
 from backend import exit_codes as codes
@@ -98,23 +98,50 @@ def _given_passphrase(args: argparse.Namespace) -> str | None:
     return given
 
 
+def _ask_passphrase(missing: str) -> str | None:
+    """The passphrase typed at the console, or None after printing `missing` when no one
+    typed one."""
+    typed = console.ask_secret(gettext("Backup passphrase: "))
+    if typed is None:
+        print(missing, file=sys.stderr)
+    return typed
+
+
 def archive_passphrase(args: argparse.Namespace, path: Path) -> tuple[str | None, bool]:
     """The passphrase for the archive at `path`: given, or asked at the console when the
     archive is encrypted. (passphrase, False) when an encrypted archive got none."""
     given = _given_passphrase(args)
     if given or not _is_encrypted(path):
         return given, True
-    typed = console.ask_secret(gettext("Backup passphrase: "))
-    if typed is None:
-        print(
-            gettext(
-                "This backup is encrypted: give its passphrase with --passphrase or {env}.",
-                env=passphrase.PASSPHRASE_ENV,
-            ),
-            file=sys.stderr,
+    typed = _ask_passphrase(
+        gettext(
+            "This backup is encrypted: give its passphrase with --passphrase or {env}.",
+            env=passphrase.PASSPHRASE_ENV,
         )
-        return None, False
-    return typed, True
+    )
+    return typed, typed is not None
+
+
+class RestoreInputs(NamedTuple):
+    """What a restore command was given: the backup, how to read an earlier-app backup's
+    teeth, and its passphrase."""
+
+    path: Path
+    reading: dict[str, Any]
+    passphrase: str | None
+
+
+def restore_inputs(args: argparse.Namespace) -> RestoreInputs | None:
+    """The backup, reading and passphrase of a restore command, or None after printing why
+    they are not usable."""
+    try:
+        path = restore.archive_path(args.file)
+        reading = reading_from_args(args)
+    except AppError as exc:
+        print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
+        return None
+    secret, usable = archive_passphrase(args, path)
+    return RestoreInputs(path, reading, secret) if usable else None
 
 
 def _is_encrypted(path: Path) -> bool:
@@ -138,15 +165,13 @@ def _backup_passphrase(runtime: Runtime, args: argparse.Namespace) -> tuple[str 
         except AppError as exc:
             print(gettext("Not started: {message}", message=exc.message), file=sys.stderr)
             return None, False
-        typed = console.ask_secret(gettext("Backup passphrase: "))
-        if typed is None:
-            print(
-                gettext(
-                    "Backups are encrypted: give the passphrase with --passphrase or {env}.",
-                    env=passphrase.PASSPHRASE_ENV,
-                ),
-                file=sys.stderr,
+        typed = _ask_passphrase(
+            gettext(
+                "Backups are encrypted: give the passphrase with --passphrase or {env}.",
+                env=passphrase.PASSPHRASE_ENV,
             )
+        )
+        if typed is None:
             return None, False
         try:
             return passphrase.for_backup(session, typed), True
@@ -171,7 +196,7 @@ def _backup(runtime: Runtime, args: argparse.Namespace) -> int:
     secret, usable = _backup_passphrase(runtime, args)
     if not usable:
         return codes.FAILED
-    code, job = _run_job(
+    code, job = run_job(
         runtime,
         "backup",
         lambda p: run_backup(
@@ -217,7 +242,7 @@ def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
     secret, usable = archive_passphrase(args, path)
     if not usable:
         return codes.FAILED
-    code, job = _run_job(
+    code, job = run_job(
         runtime,
         "verify",
         lambda p: verify_archive(
@@ -251,7 +276,7 @@ def _check(runtime: Runtime, args: argparse.Namespace) -> int:
         with session_scope(runtime.sessions) as session:
             return check_store(session, runtime.store, repair=args.repair, progress=progress)
 
-    code, job = _run_job(runtime, "check", work)
+    code, job = run_job(runtime, "check", work)
     if job is None:
         return code
     report = job.result
@@ -305,20 +330,11 @@ def _check(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
-    try:
-        path = restore.archive_path(args.file)
-    except AppError as exc:
-        print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
+    given = restore_inputs(args)
+    if given is None:
         return codes.FAILED
-    try:
-        reading = reading_from_args(args)
-    except AppError as exc:
-        print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
-        return codes.FAILED
-    secret, usable = archive_passphrase(args, path)
-    if not usable:
-        return codes.FAILED
-    code, job = _run_job(
+    path, reading, secret = given
+    code, job = run_job(
         runtime,
         "restore-check",
         lambda p: restore.preview_restore(runtime, path, p, reading, passphrase=secret),
@@ -332,7 +348,7 @@ def _restore(runtime: Runtime, args: argparse.Namespace) -> int:
     if not args.yes and not _confirmed():
         print(gettext("Not restored: not confirmed. Nothing was changed."), file=sys.stderr)
         return codes.CANCELLED
-    code, job = _run_job(
+    code, job = run_job(
         runtime,
         "restore",
         lambda p: restore.restore_backup(
@@ -390,7 +406,7 @@ def _describe(summary: dict[str, Any]) -> None:
         )
 
 
-def _run_job(
+def run_job(
     runtime: Runtime, kind: str, work: Callable[[Progress], Any], exclusive: bool = True
 ) -> tuple[int, Job | None]:
     """Run `work` as a job, reporting progress on stderr; Ctrl+C cancels it. Returns the exit

@@ -288,21 +288,16 @@ def _write_archive(
     passphrase: str | None,
 ) -> Manifest:
     entries: dict[str, Entry] = {}
-    missing: list[str] = []
-    dropped: list[str] = []
+    not_found = FilesNotFound()
     with open_writer(temp, passphrase) as archive:
         for planned in plan:
             written = _add_image(runtime, archive, planned, progress)
             if written is not None:
                 entries[planned.entry] = written
-            elif planned.row_id is not None:
-                if _row_still_exists(runtime, planned.row_id):
-                    missing.append(planned.entry)
-                else:
-                    dropped.append(planned.row_id)
+            else:
+                not_found.note(runtime, planned)
             progress.advance(1)
-        if dropped:
-            _drop_rows(runtime, snapshot, dropped)
+        not_found.drop_from(runtime, snapshot)
         facts = read_facts(snapshot)
         database = _add_file(archive, DATABASE_ENTRY, snapshot, progress)
         progress.advance(1)
@@ -312,7 +307,7 @@ def _write_archive(
             images=entries,
             database=database,
             includes_images=include_images,
-            missing_files=missing,
+            missing_files=not_found.missing,
         )
         info = new_info(archive, MANIFEST_NAME, _zip_time(time.time()))
         info.compress_type = zipfile.ZIP_DEFLATED
@@ -343,9 +338,30 @@ def _add_image(
         return None
 
 
-def _row_still_exists(runtime: Runtime, row_id: str) -> bool:
-    with runtime.sessions() as session:
-        return session.get(Image, row_id) is not None
+@dataclass
+class FilesNotFound:
+    """The planned image files a backup found no file for. A row still in the database lists
+    its file as missing in the manifest; a row deleted while the backup ran is dropped from the
+    snapshot (`drop_from`), so that rows and files agree."""
+
+    missing: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def note(self, runtime: Runtime, planned: _Planned) -> None:
+        """`planned` had no file to back up."""
+        if planned.row_id is None:
+            return
+        with runtime.sessions() as session:
+            still_there = session.get(Image, planned.row_id) is not None
+        if still_there:
+            self.missing.append(planned.entry)
+        else:
+            self.dropped.append(planned.row_id)
+
+    def drop_from(self, runtime: Runtime, snapshot: Path) -> None:
+        """Remove the rows deleted meanwhile from the database snapshot."""
+        if self.dropped:
+            _drop_rows(runtime, snapshot, self.dropped)
 
 
 def _drop_rows(runtime: Runtime, snapshot: Path, row_ids: list[str]) -> None:

@@ -4,12 +4,11 @@ read-only, or whose disk is too full. The file writes themselves are `backend.fi
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 from backend.backup.errors import FolderNotUsable, NotEnoughSpace
 from backend.config import Settings
-from backend.fileio import free_bytes, human_size
+from backend.fileio import free_bytes, human_size, write_refused
 from backend.i18n import gettext
 
 MARGIN_BYTES = 64 * 1024 * 1024
@@ -26,20 +25,17 @@ def ensure_writable_folder(folder: Path) -> None:
             ),
             field="folder",
         )
-    probe = folder / f".dental-images-write-test-{secrets.token_hex(4)}"
-    try:
-        probe.write_bytes(b"")
-    except OSError as exc:
+    refused = write_refused(folder)
+    if refused is not None:
         raise FolderNotUsable(
             gettext(
                 "The program cannot write to {folder} ({value}). Choose another folder, or ask "
                 "whoever manages this computer for permission to write there.",
                 folder=folder,
-                value=exc.strerror or exc,
+                value=refused.strerror or refused,
             ),
             field="folder",
-        ) from exc
-    probe.unlink(missing_ok=True)
+        ) from refused
 
 
 def require_free_space(folder: Path, needed: int, what: str, *, field: str = "folder") -> None:

@@ -10,11 +10,11 @@ from typing import Any
 
 from backend import console
 from backend import exit_codes as codes
-from backend.backup import patient_restore, patient_source, restore
-from backend.backup.commands import _run_job, add_passphrase_argument, archive_passphrase
+from backend.backup import patient_restore, patient_source
+from backend.backup.commands import add_passphrase_argument, restore_inputs, run_job
 from backend.errors import AppError
 from backend.i18n import gettext
-from backend.legacy.notation import add_reading_arguments, reading_from_args
+from backend.legacy.notation import add_reading_arguments
 from backend.runtime import Runtime
 
 NAME = "restore-patient"
@@ -43,16 +43,11 @@ def add_command(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def run(runtime: Runtime, args: argparse.Namespace) -> int:
     """Open the backup, find the patient, show the preview, ask, restore."""
-    try:
-        path = restore.archive_path(args.file)
-        reading = reading_from_args(args)
-    except AppError as exc:
-        print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
+    given = restore_inputs(args)
+    if given is None:
         return codes.FAILED
-    secret, usable = archive_passphrase(args, path)
-    if not usable:
-        return codes.FAILED
-    code, job = _run_job(
+    path, reading, secret = given
+    code, job = run_job(
         runtime,
         "restore-patient-open",
         lambda p: patient_source.open_backup(runtime.settings, path, p, reading, secret),
@@ -73,7 +68,7 @@ def _restore(runtime: Runtime, opened: Any, args: argparse.Namespace) -> int:
     except AppError as exc:
         print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
         return codes.FAILED
-    code, job = _run_job(
+    code, job = run_job(
         runtime,
         "restore-patient-check",
         lambda p: patient_restore.preview_patient(runtime, opened, patient_id, p),
@@ -112,7 +107,7 @@ def _restore(runtime: Runtime, opened: Any, args: argparse.Namespace) -> int:
     if not args.yes and not _confirmed():
         print(gettext("Not restored: not confirmed. Nothing was changed."), file=sys.stderr)
         return codes.CANCELLED
-    code, job = _run_job(
+    code, job = run_job(
         runtime,
         NAME,
         lambda p: patient_restore.restore_patient(runtime, opened, patient_id, p),

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -275,12 +275,14 @@ def make_plan(runtime: Runtime, opened: OpenedBackup, bundle: Bundle) -> Plan:
             plan.changed_fields = [
                 name for name in COMPARED_PATIENT_FIELDS if current._mapping[name] != patient[name]
             ]
-        holder = live.execute(
-            select(PATIENTS.c.full_name).where(
-                PATIENTS.c.serial_number == patient["serial_number"],
-                PATIENTS.c.id != patient["id"],
-            )
-        ).first()
+        holder = _held_by_another(
+            live,
+            PATIENTS.c.full_name,
+            PATIENTS.c.serial_number,
+            patient["serial_number"],
+            PATIENTS.c.id,
+            patient["id"],
+        )
         if holder is not None:
             _renumber(live, plan, current, str(holder[0]))
         _compare_treatments(live, plan)
@@ -413,15 +415,30 @@ def _plan_file(
     plan.copies.append(row)
 
 
+def _held_by_another(
+    live: Connection,
+    wanted: ColumnElement[Any],
+    unique: ColumnElement[Any],
+    value: Any,
+    own_key: ColumnElement[Any],
+    own: Any,
+) -> Row[Any] | None:
+    """`wanted` of the live row, other than `own`, that already holds `value` in the unique
+    column `unique`; None when no other row does."""
+    return live.execute(select(wanted).where(unique == value, own_key != own)).first()
+
+
 def _compare_dicom(live: Connection, plan: Plan) -> None:
     bundle = plan.bundle
     for row in bundle.dicom:
-        holder = live.execute(
-            select(DICOM.c.image_id).where(
-                DICOM.c.sop_instance_uid == row["sop_instance_uid"],
-                DICOM.c.image_id != row["image_id"],
-            )
-        ).first()
+        holder = _held_by_another(
+            live,
+            DICOM.c.image_id,
+            DICOM.c.sop_instance_uid,
+            row["sop_instance_uid"],
+            DICOM.c.image_id,
+            row["image_id"],
+        )
         if holder is not None:
             plan.problems.append(
                 gettext(

@@ -54,7 +54,13 @@ from backend.backup.legacy import backups as legacy_backups
 from backend.backup.manifest import DATABASE_ENTRY, MANIFEST_NAME, Entry, Manifest, parse_manifest
 from backend.backup.rebuild import ARCHIVE_DATABASE, rebuild
 from backend.backup.set_crypto import SetKey
-from backend.backup.set_verify import DamagedFile, manifest_problems, read_checked, stored_path
+from backend.backup.set_verify import (
+    DamagedFile,
+    copy_database,
+    manifest_problems,
+    read_checked,
+    stored_path,
+)
 from backend.backup.verify import MAX_MANIFEST_BYTES, _structure_problems
 from backend.config import Settings, sqlite_url
 from backend.errors import NotFound, ValidationError
@@ -410,15 +416,7 @@ def _open_set(
     require_free_space(folder, entry.size, gettext("the backup's database"))
     progress.update(message=gettext("Reading the backup's database"))
     try:
-        with open(folder / ARCHIVE_DATABASE, "xb") as writing:
-            read_checked(
-                backup_dir / DATABASE_ENTRY,
-                entry.size,
-                entry.sha256,
-                writing.write,
-                key=key,
-                role=DATABASE_ENTRY,
-            )
+        copy_database(backup_dir, entry, key, folder / ARCHIVE_DATABASE)
     except DamagedFile as exc:
         raise BackupInvalid([str(exc)]) from exc
     database, warnings = _rebuilt(folder, manifest)

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from backend.backup import backup_set as bs
 from backend.backup import set_crypto
@@ -39,12 +39,11 @@ from backend.backup.archive_safety import CHUNK
 from backend.backup.create import (
     FREEZE_PREFIX,
     STALE_AFTER_S,
-    _drop_rows,
+    FilesNotFound,
     _live_database_size,
     _live_path,
     _plan,
     _Planned,
-    _row_still_exists,
     require_verified,
 )
 from backend.backup.errors import BackupInvalid
@@ -153,8 +152,7 @@ def create_set_backup(
             message=gettext("Copying the new images and the database"),
         )
         entries: dict[str, Entry] = dict(reused)
-        missing: list[str] = []
-        dropped: list[str] = []
+        not_found = FilesNotFound()
         copied: dict[str, Path] = {}  # checksum -> its copy in the work folder
         for planned, _size in to_copy:
             stored = _copy_in(runtime, incoming, planned, progress, key)
@@ -164,17 +162,13 @@ def create_set_backup(
                     temp.unlink()  # the same bytes under another name
                 else:
                     copied[entries[planned.entry].sha256] = temp
-            elif planned.row_id is not None:
-                if _row_still_exists(runtime, planned.row_id):
-                    missing.append(planned.entry)
-                else:
-                    dropped.append(planned.row_id)
+            else:
+                not_found.note(runtime, planned)
             progress.advance(1)
-        if dropped:
-            _drop_rows(runtime, snapshot, dropped)
+        not_found.drop_from(runtime, snapshot)
         added = _publish_files(set_dir, copied)
         manifest, added_bytes = _write_backup(
-            part, snapshot, entries, missing, added, progress, key
+            part, snapshot, entries, not_found.missing, added, progress, key
         )
         progress.advance(1)
         # The hidden folder lies in backups/ like a complete one: it is checked where it is.
@@ -196,10 +190,10 @@ def create_set_backup(
     )
     warnings = (
         [
-            f"{len(missing)} images had no file in the store when the backup was made (see "
-            "Check the data); the backup holds their records only."
+            f"{len(not_found.missing)} images had no file in the store when the backup was made "
+            "(see Check the data); the backup holds their records only."
         ]
-        if missing
+        if not_found.missing
         else []
     )
     return SetBackupResult(
@@ -334,20 +328,33 @@ def _store(
     """Copy `source` into the work folder (encrypted with `key`), hashing its plain bytes on
     the way (flushed later, with all)."""
     temp = incoming / secrets.token_hex(8)
+    with open(long_path(source), "rb") as reading, open(long_path(temp), "xb") as writing:
+        entry = _copy_sealed(reading, writing, key, FILE_ROLE, progress)
+    return entry, temp
+
+
+def _copy_sealed(
+    reading: IO[bytes],
+    writing: IO[bytes],
+    key: set_crypto.SetKey | None,
+    role: str,
+    progress: Reporter,
+) -> Entry:
+    """Copy `reading` to `writing`, encrypted with `key` for `role` when there is one; the
+    entry (size and checksum) is of the plain bytes."""
     digest = hashlib.sha256()
     size = 0
-    with open(long_path(source), "rb") as reading, open(long_path(temp), "xb") as writing:
-        sink: set_crypto.EncryptingWriter | Any = (
-            writing if key is None else set_crypto.EncryptingWriter(writing, key, FILE_ROLE)
-        )
-        while block := reading.read(CHUNK):
-            digest.update(block)
-            sink.write(block)
-            size += len(block)
-            progress.advance(0, len(block))
-        if key is not None:
-            sink.close()
-    return Entry(size=size, sha256=digest.hexdigest()), temp
+    sink: set_crypto.EncryptingWriter | IO[bytes] = (
+        writing if key is None else set_crypto.EncryptingWriter(writing, key, role)
+    )
+    while block := reading.read(CHUNK):
+        digest.update(block)
+        sink.write(block)
+        size += len(block)
+        progress.advance(0, len(block))
+    if isinstance(sink, set_crypto.EncryptingWriter):
+        sink.close()
+    return Entry(size=size, sha256=digest.hexdigest())
 
 
 def _publish_files(set_dir: Path, copied: dict[str, Path]) -> set[str]:
@@ -383,19 +390,8 @@ def _write_backup(
     and manifest encrypted with `key`); returns the manifest and the bytes this backup added to
     the set."""
     database = part / DATABASE_ENTRY
-    digest = hashlib.sha256()
-    size = 0
     with open(snapshot, "rb") as reading, open(long_path(database), "xb") as writing:
-        sink: set_crypto.EncryptingWriter | Any = (
-            writing if key is None else set_crypto.EncryptingWriter(writing, key, DATABASE_ENTRY)
-        )
-        while block := reading.read(CHUNK):
-            digest.update(block)
-            sink.write(block)
-            size += len(block)
-            progress.advance(0, len(block))
-        if key is not None:
-            sink.close()
+        database_entry = _copy_sealed(reading, writing, key, DATABASE_ENTRY, progress)
         writing.flush()
         os.fsync(writing.fileno())
     facts = read_facts(snapshot)
@@ -404,11 +400,11 @@ def _write_backup(
         schema_version=facts.schema_version,
         counts=facts.counts,
         images=images,
-        database=Entry(size=size, sha256=digest.hexdigest()),
+        database=database_entry,
         includes_images=True,
         missing_files=missing,
     )
-    added_bytes = size + _added_image_bytes(manifest, added)
+    added_bytes = database_entry.size + _added_image_bytes(manifest, added)
     data = json.loads(manifest.to_bytes())
     data["backup_set"] = {
         "files": "../../files/<first two hex digits of sha256>/<sha256>",

@@ -11,12 +11,32 @@ from pathlib import Path
 from backend.backup import backup_set as bs
 from backend.backup.errors import BackupInvalid
 from backend.backup.fsutil import require_free_space
-from backend.backup.manifest import DATABASE_ENTRY, Manifest
+from backend.backup.manifest import DATABASE_ENTRY, Entry, Manifest
 from backend.backup.set_verify import DamagedFile, read_checked, stored_path
 from backend.fileio import long_path, sync_all
 from backend.i18n import gettext
 from backend.jobs import Reporter
 from backend.storage import UnsafePath, resolve_under
+
+
+def start_unpacking(
+    manifest: Manifest, image_root: Path | None, progress: Reporter
+) -> dict[str, Entry]:
+    """The manifest's entries a restore unpacks (the database, and the images when there is
+    an `image_root`), with `progress` set to their count and bytes."""
+    wanted = {
+        name: entry
+        for name, entry in manifest.entries.items()
+        if name == DATABASE_ENTRY or image_root is not None
+    }
+    progress.update(
+        total=len(wanted),
+        current=0,
+        bytes_total=sum(entry.size for entry in wanted.values()),
+        bytes_done=0,
+        message=gettext("Unpacking the backup next to the current data"),
+    )
+    return wanted
 
 
 def extract_set_backup(
@@ -31,18 +51,7 @@ def extract_set_backup(
     `image_root`, then flush them; BackupInvalid when a file is not what the manifest says.
     An encrypted set's files are decrypted with the key of `passphrase`."""
     key = bs.set_key(backup_dir.parent.parent, passphrase)
-    wanted = {
-        name: entry
-        for name, entry in manifest.entries.items()
-        if name == DATABASE_ENTRY or image_root is not None
-    }
-    progress.update(
-        total=len(wanted),
-        current=0,
-        bytes_total=sum(entry.size for entry in wanted.values()),
-        bytes_done=0,
-        message=gettext("Unpacking the backup next to the current data"),
-    )
+    wanted = start_unpacking(manifest, image_root, progress)
     targets: dict[str, Path] = {}
     needs: dict[Path, int] = defaultdict(int)
     for name, entry in wanted.items():

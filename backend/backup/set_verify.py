@@ -20,7 +20,7 @@ from backend.backup import set_crypto
 from backend.backup.archive_safety import CHUNK, name_problem
 from backend.backup.dbcheck import snapshot_problems
 from backend.backup.errors import BackupInvalid
-from backend.backup.manifest import DATABASE_ENTRY, IMAGES_PREFIX, Manifest
+from backend.backup.manifest import DATABASE_ENTRY, IMAGES_PREFIX, Entry, Manifest
 from backend.backup.rebuild import rebuild
 from backend.backup.verify import VerifyReport, start_file_checks
 from backend.fileio import long_path
@@ -123,6 +123,22 @@ def manifest_problems(manifest: Manifest) -> list[str]:
     return problems
 
 
+def copy_database(
+    backup_dir: Path, entry: Entry, key: set_crypto.SetKey | None, target: Path
+) -> None:
+    """Write the backup's database (decrypted with `key`) to the new file `target`, checked
+    against its manifest `entry` on the way; DamagedFile when it is not that file."""
+    with open(target, "xb") as handle:
+        read_checked(
+            backup_dir / DATABASE_ENTRY,
+            entry.size,
+            entry.sha256,
+            handle.write,
+            key=key,
+            role=DATABASE_ENTRY,
+        )
+
+
 def database_problems(
     backup_dir: Path,
     manifest: Manifest,
@@ -139,15 +155,7 @@ def database_problems(
     with tempfile.TemporaryDirectory(prefix="dental-verify-", dir=work_dir) as folder:
         copied = Path(folder) / "archive.sqlite"
         try:
-            with open(copied, "xb") as handle:
-                read_checked(
-                    backup_dir / DATABASE_ENTRY,
-                    entry.size,
-                    entry.sha256,
-                    handle.write,
-                    key=key,
-                    role=DATABASE_ENTRY,
-                )
+            copy_database(backup_dir, entry, key, copied)
         except DamagedFile as exc:
             return [str(exc)], []
         if not rebuilt:

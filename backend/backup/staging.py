@@ -20,11 +20,11 @@ from backend.backup.dbcheck import normalized_folder, sqlite_problems
 from backend.backup.encrypted_zip import open_backup
 from backend.backup.errors import BackupInvalid
 from backend.backup.manifest import DATABASE_ENTRY, Entry, Manifest
-from backend.backup.set_restore import extract_set_backup
+from backend.backup.set_restore import extract_set_backup, start_unpacking
 from backend.config import IMAGES_DIRNAME, sqlite_url
 from backend.db import create_db_engine, upgrade_schema
 from backend.fileio import file_sha256, rename, sync_all
-from backend.i18n import gettext, ngettext
+from backend.i18n import ngettext
 from backend.jobs import Reporter
 from backend.models import Image
 from backend.storage import UnsafePath, resolve_under
@@ -50,18 +50,7 @@ def extract_archive(
     if archive_path.is_dir():
         extract_set_backup(archive_path, manifest, database, image_root, progress, passphrase)
         return
-    wanted = {
-        name: entry
-        for name, entry in manifest.entries.items()
-        if name == DATABASE_ENTRY or image_root is not None
-    }
-    progress.update(
-        total=len(wanted),
-        current=0,
-        bytes_total=sum(entry.size for entry in wanted.values()),
-        bytes_done=0,
-        message=gettext("Unpacking the backup next to the current data"),
-    )
+    wanted = start_unpacking(manifest, image_root, progress)
     written: list[Path] = []
     with open_backup(archive_path, passphrase) as archive:
         infos = _declared(archive, wanted)

@@ -50,6 +50,17 @@ def modules() -> tuple[ModuleType, ModuleType]:
     return reading, rendering
 
 
+def networking_supported() -> bool:
+    """Whether this build can read DICOM and talk to other DICOM nodes (pydicom, numpy and
+    pynetdicom load)."""
+    try:
+        modules()
+        import pynetdicom  # noqa: F401
+    except (ImportError, imaging.InvalidImage):
+        return False
+    return True
+
+
 def file_looks_like_dicom(path: str | os.PathLike[str]) -> bool:
     """`looks_like_dicom` of the file at `path`, reading only its first bytes; False if it
     cannot be read (the reader that follows says why)."""

@@ -297,8 +297,7 @@ class Planner:
         )
         treatment = self.treatments.get((TREATMENT_OF_IMAGES[table], str(row.get(link_column))))
         linked = treatment[0] if treatment and treatment[1:] == (patient_id, tooth) else None
-        canonical = records.canonical_id(row.get("id"))
-        image_id = canonical if canonical and not self._image_id_taken(canonical) else new_id()
+        image_id = self._image_id_for(row)
         fields = {
             "patient_id": patient_id,
             "tooth": tooth,
@@ -310,6 +309,12 @@ class Planner:
             "updated_at": records.as_datetime(row.get("updated_at")),
         }
         return ImagePlan(key, image_id, ref, patient_id, tooth, image_type, fields, legacy)
+
+    def _image_id_for(self, row: dict[str, Any]) -> str:
+        """The earlier app's id of the image row when it is a usable id no image has yet, else
+        a new one."""
+        canonical = records.canonical_id(row.get("id"))
+        return canonical if canonical and not self._image_id_taken(canonical) else new_id()
 
     def _image_id_taken(self, image_id: str) -> bool:
         if self.image_ids is None:
@@ -441,8 +446,7 @@ class Planner:
                 description = "\n".join(
                     t for t in (description, f"Appointment: {row['appointment_id']}") if t
                 )
-            canonical = records.canonical_id(row.get("id"))
-            image_id = canonical if canonical and not self._image_id_taken(canonical) else new_id()
+            image_id = self._image_id_for(row)
             fields = {
                 "patient_id": patient_id,
                 "tooth": None,

@@ -187,16 +187,15 @@ def _no_node_message() -> str:
 
 def _modules() -> tuple[Any, Any]:
     """backend.dicom.export and backend.dicom.sending (pydicom, pynetdicom: loaded when used)."""
-    try:
-        dicom.modules()
-        from backend.dicom import export, sending
-    except (ImportError, imaging.InvalidImage) as exc:
+    if not dicom.networking_supported():
         raise NoDicomSupport(
             gettext(
                 "This installation of the program has no DICOM support (its Windows build "
                 "does not include it yet), so it cannot export DICOM."
             )
-        ) from exc
+        )
+    from backend.dicom import export, sending
+
     return export, sending
 
 

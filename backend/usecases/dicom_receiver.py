@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend import app_state, dicom, imaging
+from backend import app_state, dicom
 from backend import validation as check
 from backend.config import read_machine_config, write_machine_config
 from backend.dicom import normal_address
@@ -287,16 +287,15 @@ class ReceiverControl:
             self._owner_read = (time.monotonic(), this_pc())
 
     def _start_server(self, wanted: ReceiverSettings) -> Any:
-        try:
-            dicom.modules()
-            from backend.dicom.receiver import ServerConfig, StorageServer, port_in_use
-        except (ImportError, imaging.InvalidImage) as exc:
+        if not dicom.networking_supported():
             raise _StartFailed(
                 gettext(
                     "This installation of the program has no DICOM support (its Windows build "
                     "does not include it yet), so it cannot receive x-rays."
                 )
-            ) from exc
+            )
+        from backend.dicom.receiver import ServerConfig, StorageServer, port_in_use
+
         config = ServerConfig(
             ae_title=wanted.ae_title,
             port=wanted.port,

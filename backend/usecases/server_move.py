@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from backend.db import (
     upgrade_schema,
 )
 from backend.errors import Conflict, ValidationError
-from backend.fileio import file_sha256
+from backend.fileio import file_sha256, write_refused
 from backend.i18n import gettext
 from backend.jobs import Progress
 from backend.locks import Lease
@@ -332,20 +331,17 @@ def save_server_settings(settings: Settings, db_url: str, images_root: str) -> d
                 ),
                 field="images_root",
             )
-        probe = folder / f".dental-images-write-test-{os.getpid()}"
-        try:
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
+        refused = write_refused(folder)
+        if refused is not None:
             raise ValidationError(
                 gettext(
                     "This PC cannot write to {images_root}: {strerror}. Check the share's "
                     "permissions.",
                     images_root=images_root,
-                    strerror=exc.strerror,
+                    strerror=refused.strerror,
                 ),
                 field="images_root",
-            ) from exc
+            ) from refused
     config = write_machine_config(
         settings.data_dir, db_url=db_url or None, images_root=images_root or None
     )

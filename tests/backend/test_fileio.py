@@ -287,7 +287,7 @@ def test_free_space_is_told_in_readable_sizes(tmp_path, monkeypatch):
 
 
 def test_an_uploaded_backup_named_like_a_device_is_kept_under_a_usable_name(settings):
-    from backend.backup.uploads import incoming_path
+    from backend.backup.archives import incoming_path
 
     assert incoming_path(settings, "CON.zip").name == "_CON.zip"
     assert incoming_path(settings, "nul.db").name == "_nul.db"

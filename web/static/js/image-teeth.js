@@ -3,7 +3,7 @@
 // whole mouth); each other tooth lists and counts it too.
 import { t } from "./i18n.js";
 import { api } from "./bridge.js";
-import { $ } from "./ui.js";
+import { $, element } from "./ui.js";
 
 const GENERAL = "general";
 const PERMANENT = Array.from({ length: 32 }, (_, i) => String(i + 1));
@@ -60,66 +60,36 @@ export function alsoOnText(image, shownOn, facts) {
 let dialog = null;
 
 function buildDialog() {
-  const box = document.createElement("dialog");
-  box.id = "image-teeth-dialog";
-  box.className = "form-dialog";
-  box.setAttribute("aria-labelledby", "image-teeth-title");
-  const form = document.createElement("form");
-  form.method = "dialog";
-  const title = document.createElement("h2");
-  title.id = "image-teeth-title";
-  title.textContent = t("Also shows teeth…");
-  const intro = document.createElement("p");
-  intro.className = "muted";
-  intro.id = "image-teeth-intro";
-  const rows = document.createElement("div");
-  rows.className = "image-teeth-rows";
-  for (const [key, name, codes] of ROWS) {
-    const set = document.createElement("fieldset");
-    set.className = "image-teeth-row";
-    set.dataset.row = key;
-    const legend = document.createElement("legend");
-    legend.textContent = name();
-    const boxes = document.createElement("div");
-    boxes.className = "image-teeth-boxes";
-    for (const code of codes) {
-      const label = document.createElement("label");
-      label.className = "image-tooth";
-      const input = document.createElement("input");
-      input.type = "checkbox";
-      input.name = "tooth";
-      input.value = code;
-      const text = document.createElement("span");
-      label.append(input, text);
-      boxes.append(label);
-    }
-    set.append(legend, boxes);
-    rows.append(set);
-  }
-  const error = document.createElement("p");
-  error.className = "form-error";
-  error.setAttribute("role", "alert");
-  const buttons = document.createElement("div");
-  buttons.className = "row end";
-  const clear = document.createElement("button");
-  clear.type = "button";
-  clear.className = "link image-teeth-clear";
-  clear.textContent = t("Clear all");
+  const rows = ROWS.map(([key, name, codes]) =>
+    element("fieldset", { className: "image-teeth-row", data: { row: key } }, [
+      element("legend", { textContent: name() }),
+      element(
+        "div",
+        { className: "image-teeth-boxes" },
+        codes.map((code) =>
+          element("label", { className: "image-tooth" }, [
+            element("input", { type: "checkbox", name: "tooth", value: code }),
+            element("span"),
+          ]),
+        ),
+      ),
+    ]),
+  );
+  const clear = element("button", { type: "button", className: "link image-teeth-clear", textContent: t("Clear all") });
+  const form = element("form", { method: "dialog" }, [
+    element("h2", { id: "image-teeth-title", textContent: t("Also shows teeth…") }),
+    element("p", { className: "muted", id: "image-teeth-intro" }),
+    element("div", { className: "image-teeth-rows" }, rows),
+    element("p", { className: "form-error", attrs: { role: "alert" } }),
+    element("div", { className: "row end" }, [
+      clear,
+      element("button", { type: "submit", value: "cancel", formNoValidate: true, textContent: t("Cancel") }),
+      element("button", { type: "submit", value: "save", className: "primary", textContent: t("Save") }),
+    ]),
+  ]);
   clear.addEventListener("click", () => form.querySelectorAll("input[name=tooth]:not(:disabled)").forEach((i) => (i.checked = false)));
-  const cancel = document.createElement("button");
-  cancel.type = "submit";
-  cancel.value = "cancel";
-  cancel.formNoValidate = true;
-  cancel.textContent = t("Cancel");
-  const save = document.createElement("button");
-  save.type = "submit";
-  save.value = "save";
-  save.className = "primary";
-  save.textContent = t("Save");
-  buttons.append(clear, cancel, save);
-  form.append(title, intro, rows, error, buttons);
-  box.append(form);
   form.addEventListener("keydown", (e) => moveAmongTeeth(e, form));
+  const box = element("dialog", { id: "image-teeth-dialog", className: "form-dialog", attrs: { "aria-labelledby": "image-teeth-title" } }, [form]);
   document.body.append(box);
   return box;
 }

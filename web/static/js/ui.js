@@ -22,6 +22,16 @@ let toastTimer = null;
  * it is drawn above the dialog and, unlike the page outside an open modal, is not inert (screen
  * readers still hear it); it is also a popover (top layer) where the webview has them. When that
  * dialog closes, a toast still showing moves back to the page. */
+/** A new HTML element: `props` are set as its properties (`className`, `type`…), `data` as its
+ * data- attributes, `attrs` as attributes; `children` (nodes or text) are appended. */
+export function element(tag, { data = {}, attrs = {}, ...props } = {}, children = []) {
+  const node = Object.assign(document.createElement(tag), props);
+  Object.assign(node.dataset, data);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  node.append(...children);
+  return node;
+}
+
 export function toast(message, kind = "info") {
   const box = $("#toast");
   box.textContent = message;
