@@ -30,7 +30,7 @@ from backend.backup.manifest import (
     Manifest,
     manifest_made_here,
 )
-from backend.backup.snapshot import read_facts, snapshot_database
+from backend.backup.snapshot import snapshot_database
 from backend.backup.verify import VerifyReport, verify_archive
 from backend.config import IMAGES_DIRNAME
 from backend.fileio import discard, fsync_file, publish_new, remove_path, remove_stale
@@ -298,12 +298,10 @@ def _write_archive(
                 not_found.note(runtime, planned)
             progress.advance(1)
         not_found.drop_from(runtime, snapshot)
-        facts = read_facts(snapshot)
         database = _add_file(archive, DATABASE_ENTRY, snapshot, progress)
         progress.advance(1)
         manifest = manifest_made_here(
-            schema_version=facts.schema_version,
-            counts=facts.counts,
+            snapshot,
             images=entries,
             database=database,
             includes_images=include_images,

@@ -7,9 +7,11 @@ import json
 import re
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from backend import __version__
+from backend.backup.snapshot import read_facts
 from backend.i18n import gettext
 from backend.models import utcnow
 
@@ -170,24 +172,25 @@ def _missing_files(value: Any) -> list[str]:
 
 
 def manifest_made_here(
+    snapshot: Path,
     *,
-    schema_version: str | None,
-    counts: dict[str, int],
     images: dict[str, Entry],
     database: Entry,
     includes_images: bool,
     missing_files: list[str],
 ) -> Manifest:
-    """The manifest of a backup made now by this program on this PC: `counts` (the database's)
-    gains the number and bytes of `images`, whose entries come before the database's."""
+    """The manifest of a backup made now by this program on this PC from the database
+    `snapshot`: its schema and counts, which gain the number and bytes of `images`, whose
+    entries come before the database's."""
+    facts = read_facts(snapshot)
     return Manifest(
         app_version=__version__,
         created_at=utcnow().isoformat(timespec="seconds") + "Z",
         source_machine=socket.gethostname(),
-        schema_version=schema_version,
+        schema_version=facts.schema_version,
         includes_images=includes_images,
         counts={
-            **counts,
+            **facts.counts,
             "files": len(images),
             "image_bytes": sum(e.size for e in images.values()),
         },

@@ -57,7 +57,7 @@ from backend.backup.manifest import (
 )
 from backend.backup.passphrase import WrongPassphrase
 from backend.backup.set_verify import FILE_ROLE, verify_set_backup
-from backend.backup.snapshot import read_facts, snapshot_database
+from backend.backup.snapshot import snapshot_database
 from backend.fileio import (
     fsync_dir,
     long_path,
@@ -394,12 +394,9 @@ def _write_backup(
         database_entry = _copy_sealed(reading, writing, key, DATABASE_ENTRY, progress)
         writing.flush()
         os.fsync(writing.fileno())
-    facts = read_facts(snapshot)
-    images = dict(sorted(entries.items()))
     manifest = manifest_made_here(
-        schema_version=facts.schema_version,
-        counts=facts.counts,
-        images=images,
+        snapshot,
+        images=dict(sorted(entries.items())),
         database=database_entry,
         includes_images=True,
         missing_files=missing,
