@@ -1,6 +1,11 @@
-"""The data-layer and API tests run on both engines: SQLite (default) and PostgreSQL."""
+"""The data-layer and API tests run on both engines: SQLite (default) and PostgreSQL.
+DENTAL_IMAGES_TEST_ENGINES (a comma-separated choice of the two) narrows a run to some: the
+Windows lane runs the whole suite on SQLite and its engine-specific modules on PostgreSQL
+(scripts/windows-checks.sh)."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -14,7 +19,12 @@ def _pg_template() -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+ENGINES = os.environ.get("DENTAL_IMAGES_TEST_ENGINES", "sqlite,postgresql").split(",")
+if not ENGINES or not set(ENGINES) <= {"sqlite", "postgresql"}:
+    raise ValueError(f"DENTAL_IMAGES_TEST_ENGINES names no known engines: {ENGINES}")
+
+
+@pytest.fixture(params=ENGINES)
 def db_url(request):
     if request.param == "sqlite":
         yield None
