@@ -85,8 +85,7 @@ QT_UNUSED = (
 
 def submodules_on_disk(package: str) -> list[str]:
     """`package` and every module under it, found from its files without importing any of it.
-    PyInstaller's collect_submodules imports them, and importing pydicom.pixels imports numpy,
-    whose Windows build cannot run under Wine (the build there must not need to run it)."""
+    (PyInstaller's collect_submodules imports every one: the build then runs nothing of them)."""
     top, *rest = package.split(".")
     spec = importlib.util.find_spec(top)  # a top-level package is located, not imported
     if spec is None or not spec.submodule_search_locations:
@@ -115,31 +114,18 @@ def os_key(platform: str) -> str:
     return "linux" if platform.startswith("linux") else platform
 
 
-# DICOM support needs numpy 2, which the Windows build cannot load: it is built and checked
-# under Wine 8, where importing numpy 2 kills the process (ucrtbase.crealf is not implemented)
-# and PyInstaller imports every package it collects. The Windows build leaves DICOM out and
-# says so when a DICOM file is given (backend.dicom.modules).
-DICOM_PACKAGES = ("numpy", "pydicom", "pynetdicom", "pylibjpeg", "libjpeg", "openjpeg", "rle")
-
-
 # cryptography's native part does not load under Wine 8 either ("DLL load failed while importing
 # _rust"): the Windows build leaves it out, and encrypted backups there run their AES on
 # pycryptodomex (backend.backup.winzip_aes), the same bytes, slower.
 WINE_UNLOADABLE = ("cryptography",)
 
 
-def has_dicom(platform: str) -> bool:
-    """Whether the bundle built on `platform` (sys.platform) carries DICOM support."""
-    return os_key(platform) != "win32"
-
-
 def excluded_modules(platform: str) -> list[str]:
     """Modules PyInstaller must leave out of the bundle built on `platform` (sys.platform)."""
     key = os_key(platform)
     qt = QT_UNUSED if key == "linux" else ()
-    dicom = () if has_dicom(platform) else DICOM_PACKAGES
     wine = WINE_UNLOADABLE if key == "win32" else ()
-    return [*ALWAYS_EXCLUDED, *EXCLUDED_BY_OS[key], *qt, *dicom, *wine]
+    return [*ALWAYS_EXCLUDED, *EXCLUDED_BY_OS[key], *qt, *wine]
 
 
 def mac_info_plist(app_version: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from backend import imaging
+from backend.i18n import gettext
 
 FORMAT = "DICOM"  # images.format of a DICOM image
 EXTENSION = "dcm"  # its stored file's extension, whatever the name it came with
@@ -34,19 +35,22 @@ def looks_like_dicom(data: bytes) -> bool:
     return data[PREAMBLE_BYTES : PREAMBLE_BYTES + len(MAGIC)] == MAGIC
 
 
-NO_DICOM_SUPPORT = (
-    "This installation of the program cannot read DICOM files: its Windows build does not "
-    "include DICOM support yet. Export the x-ray from the x-ray program as PNG or JPEG."
-)
+def no_dicom_support() -> str:
+    """The refusal of a DICOM file by an installation whose DICOM libraries are missing."""
+    return gettext(
+        "This installation of the program cannot read DICOM files: its DICOM libraries "
+        "(pydicom, numpy) are missing. Reinstall the program, or export the x-ray from the "
+        "x-ray program as PNG or JPEG."
+    )
 
 
 def modules() -> tuple[ModuleType, ModuleType]:
     """`reading` and `rendering`, loaded with the first DICOM file (pydicom and numpy are
-    large). Raises imaging.InvalidImage where this build carries no DICOM support."""
+    large). Raises imaging.InvalidImage where the DICOM libraries are missing."""
     try:
         from backend.dicom import reading, rendering
     except ImportError as exc:
-        raise imaging.InvalidImage(NO_DICOM_SUPPORT) from exc
+        raise imaging.InvalidImage(no_dicom_support()) from exc
     return reading, rendering
 
 

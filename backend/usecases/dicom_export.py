@@ -190,8 +190,8 @@ def _modules() -> tuple[Any, Any]:
     if not dicom.networking_supported():
         raise NoDicomSupport(
             gettext(
-                "This installation of the program has no DICOM support (its Windows build "
-                "does not include it yet), so it cannot export DICOM."
+                "This installation of the program has no DICOM support (its DICOM libraries are "
+                "missing), so it cannot export DICOM. Reinstall the program."
             )
         )
     from backend.dicom import export, sending

@@ -290,8 +290,8 @@ class ReceiverControl:
         if not dicom.networking_supported():
             raise _StartFailed(
                 gettext(
-                    "This installation of the program has no DICOM support (its Windows build "
-                    "does not include it yet), so it cannot receive x-rays."
+                    "This installation of the program has no DICOM support (its DICOM libraries "
+                    "are missing), so it cannot receive x-rays. Reinstall the program."
                 )
             )
         from backend.dicom.receiver import ServerConfig, StorageServer, port_in_use

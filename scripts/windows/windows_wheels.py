@@ -3,8 +3,10 @@ its PyInstaller build need into a Windows Python's site-packages, from this Linu
 
 The pins come from pyproject.toml (dependencies, the window extra for Windows, pytest and the
 build extra) and scripts/windows/requirements-windows.txt (win32-only dependencies, which pip
-would leave out: it evaluates environment markers for the machine it runs on). Packages that
-PyPI has only as an sdist (proxy_tools, pure Python) are built into wheels here first.
+would leave out: it evaluates environment markers for the machine it runs on), whose pins win
+over pyproject's (numpy 1.26.4 on Windows, see there). The pylibjpeg plugins, which ask for
+numpy 2, are installed after the rest without their dependencies. Packages that PyPI has only
+as an sdist (proxy_tools, pure Python) are built into wheels here first.
 
 Usage: python scripts/windows/windows_wheels.py WHEEL_CACHE_DIR SITE_PACKAGES_DIR"""
 
@@ -22,6 +24,11 @@ TARGET = [
 ]  # fmt: skip
 SDIST_ONLY = ["proxy_tools==0.1.0"]
 TEST_TOOLS = ("pytest", "pytest-timeout", "babel")  # babel: the catalog tests
+NO_DEPS = ("pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle")
+
+
+def _name(requirement: str) -> str:
+    return requirement.split("==")[0].strip().lower()
 
 
 def requirements() -> list[str]:
@@ -31,7 +38,9 @@ def requirements() -> list[str]:
     tests = [r for r in extras["test"] if r.split("==")[0] in TEST_TOOLS]
     pinned = (ROOT / "scripts" / "windows" / "requirements-windows.txt").read_text(encoding="utf-8")
     windows_only = [line for line in pinned.splitlines() if line and not line.startswith("#")]
-    return [*project["dependencies"], *window, *tests, *extras["build"], *windows_only]
+    overridden = {_name(r) for r in windows_only}
+    common = [*project["dependencies"], *window, *tests, *extras["build"]]
+    return [*(r for r in common if _name(r) not in overridden), *windows_only]
 
 
 def pip(*args: str) -> None:
@@ -42,11 +51,14 @@ def main(wheels: Path, site_packages: Path) -> None:
     wheels.mkdir(parents=True, exist_ok=True)
     pip("wheel", "--no-deps", "-w", str(wheels), *SDIST_ONLY)
     wanted = requirements()
-    pip("download", *TARGET, "-d", str(wheels), "--find-links", str(wheels), *wanted)
-    pip(
-        "install", *TARGET, "--no-index", "--find-links", str(wheels), "--no-compile",
-        "--upgrade", "--target", str(site_packages), *wanted,
-    )  # fmt: skip
+    rest = [r for r in wanted if _name(r) not in NO_DEPS]
+    alone = [r for r in wanted if _name(r) in NO_DEPS]
+    for group, deps in ((rest, []), (alone, ["--no-deps"])):
+        pip("download", *TARGET, *deps, "-d", str(wheels), "--find-links", str(wheels), *group)
+        pip(
+            "install", *TARGET, *deps, "--no-index", "--find-links", str(wheels), "--no-compile",
+            "--upgrade", "--target", str(site_packages), *group,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-from tests.numpy_check import skip_unless_numpy_runs
-
-skip_unless_numpy_runs()  # before numpy or pydicom is imported
-
 from sqlalchemy import select
 
 from backend.backup.create import create_backup

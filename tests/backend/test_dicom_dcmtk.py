@@ -4,10 +4,6 @@ dcmtk is a Debian package: without it (Windows) these tests are skipped with the
 
 from __future__ import annotations
 
-from tests.numpy_check import skip_unless_numpy_runs
-
-skip_unless_numpy_runs()  # before numpy or pydicom is imported
-
 import io
 import subprocess
 

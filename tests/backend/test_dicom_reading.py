@@ -3,10 +3,6 @@ refusal of damaged or hostile ones (backend.dicom)."""
 
 from __future__ import annotations
 
-from tests.numpy_check import skip_unless_numpy_runs
-
-skip_unless_numpy_runs()  # before numpy or pydicom is imported
-
 import io
 import os
 import struct

@@ -4,10 +4,6 @@ Runs on SQLite and PostgreSQL (tests/backend/conftest.py)."""
 
 from __future__ import annotations
 
-from tests.numpy_check import skip_unless_numpy_runs
-
-skip_unless_numpy_runs()  # before numpy or pydicom is imported
-
 import io
 import os
 import shutil

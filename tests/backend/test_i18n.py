@@ -15,7 +15,6 @@ from backend import cli, i18n, teeth
 from backend.backup.archive_safety import name_problem
 from backend.backup.fsutil import data_tree_problem
 from backend.config import MACHINE_CONFIG, read_pc_preferences, write_machine_config
-from tests import numpy_check
 from tests.backend.test_api import new_patient, upload
 from tests.backend.test_error_shape import assert_error_shape
 from tests.helpers import image_bytes
@@ -409,8 +408,6 @@ def test_a_refused_backup_entry_and_backup_folder_are_explained_in_arabic(settin
 
 
 def test_a_dicom_status_is_named_in_the_persons_language_beside_its_number():
-    if not numpy_check.numpy_runs():  # pynetdicom imports numpy, which dies under Wine
-        pytest.skip(numpy_check.REASON)
     from backend.dicom.sending import status_text
 
     assert status_text(0xA700) == "0xA700 (Refused: Out of resources)"

@@ -12,14 +12,10 @@ from sqlalchemy import select, text
 from backend import exif_dates, heif, imaging
 from backend.models import Image
 from tests.helpers import image_bytes
-from tests.numpy_check import REASON, numpy_runs
 
 
 def dicom_bytes() -> bytes:
-    """A DICOM x-ray made with pydicom and numpy, which a Windows Python under Wine cannot run
-    (tests/numpy_check.py): the test that needs one is skipped there."""
-    if not numpy_runs():
-        pytest.skip(REASON)
+    """A DICOM x-ray made with pydicom and numpy."""
     from tests.dicom_data import dicom_bytes as made
 
     return made()

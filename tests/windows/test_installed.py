@@ -23,8 +23,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from pydicom import dcmread
+from pydicom.uid import JPEG2000Lossless
 
 from backend import __version__
+from tests.dicom_data import dcmtk_convert, dicom_bytes, dicom_dataset, ramp
 from tests.helpers import image_bytes
 from tests.served import Client, start_serving
 from tests.windows import wine
@@ -224,6 +227,54 @@ def test_command_line_verify_and_check_print_arabic_names():
     listed = wine.run(exe(), "restore", wine.windows_path(archive))
     assert "Traceback" not in listed.stdout + listed.stderr
     assert listed.returncode != 0 and "--yes" in listed.stdout + listed.stderr
+
+
+def test_the_installed_program_reads_dicom_x_rays(tmp_path):
+    """Each compressed transfer syntax a sensor writes (JPEG-LS, JPEG lossless, JPEG 2000,
+    RLE) and the uncompressed one: stored byte for byte, with its facts, a thumbnail and a
+    frame drawn by the installed program's own numpy, pydicom and pylibjpeg plugins."""
+    plain = dicom_bytes(dicom_dataset(ramp(rows=240, columns=320)))
+    made = {
+        "plain": plain,
+        "jpeg-ls": dcmtk_convert("dcmcjpls", plain, tmp_path),
+        "jpeg-lossless": dcmtk_convert("dcmcjpeg", plain, tmp_path, "+e1"),
+        "rle": dcmtk_convert("dcmcrle", plain, tmp_path),
+        "jpeg-2000": jpeg_2000(plain),
+    }
+    folder = wine.user_home() / "dicom data"
+    process, client, _ = serve("--data-dir", wine.windows_path(folder))
+    try:
+        status, patient = client.json("POST", "/api/patients", {"full_name": "Layla Haddad"})
+        assert status == 201
+        uploads = f"/api/patients/{patient['id']}/teeth/19/images"
+        for name, data in made.items():
+            status, answer = client.upload(uploads, {"image_type": "xray"}, f"{name}.dcm", data)
+            assert status == 201 and answer["stored"] == 1, (name, answer)
+            image = answer["results"][0]["image"]
+            assert image["format"] == "DICOM" and (image["width"], image["height"]) == (320, 240)
+            assert image["dicom"]["patient_name"] == "HADDAD^LAYLA", name
+            assert (folder / image["path"]).read_bytes() == data, name
+            _, headers, thumbnail = client.call("GET", image["thumbnail_url"])
+            assert headers["Content-Type"] == "image/jpeg", name
+            assert Image.open(io.BytesIO(thumbnail)).format == "JPEG", name
+            frame_url = image["dicom"]["frame_url"].replace("{n}", "1")
+            _, headers, frame = client.call("GET", frame_url)
+            assert headers["Content-Type"] == "image/png", name
+            drawn = Image.open(io.BytesIO(frame)).convert("L")
+            assert drawn.size == (320, 240), name
+            # the ramp rises left to right: dark on the left, bright on the right
+            assert drawn.getpixel((5, 120)) < 60 < 200 < drawn.getpixel((314, 120)), name
+    finally:
+        stop(process)
+
+
+def jpeg_2000(plain: bytes) -> bytes:
+    """`plain` re-encoded as JPEG 2000 lossless (pylibjpeg-openjpeg, on this Linux side)."""
+    ds = dcmread(io.BytesIO(plain))
+    ds.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg")
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
 
 
 def linux_import_summary(case: Path, tmp: Path) -> str:
