@@ -454,9 +454,9 @@ def write_refused(folder: Path) -> OSError | None:
     probe = folder / f".dental-images-write-test-{secrets.token_hex(4)}"
     try:
         probe.write_bytes(b"")
+        probe.unlink(missing_ok=True)  # a folder that keeps what it is given cannot be used
     except OSError as exc:
         return exc
-    probe.unlink(missing_ok=True)
     return None
 
 

@@ -331,3 +331,18 @@ def test_real_path_resolves_the_nearest_parent_the_os_can(monkeypatch, tmp_path)
     monkeypatch.setattr(fileio.os.path, "realpath", realpath)
     resolved = fileio.real_path(deep)
     assert resolved == os.path.join(original(deep.parent), "before.png")
+
+
+def test_a_folder_that_is_writable_passes_the_write_check_and_keeps_no_probe(tmp_path):
+    assert fileio.write_refused(tmp_path) is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_whose_probe_cannot_be_removed_is_refused_with_the_reason(tmp_path, monkeypatch):
+    def refuse_removal(self, missing_ok=False):
+        raise PermissionError(errno.EACCES, "removal refused", str(self))
+
+    monkeypatch.setattr(Path, "unlink", refuse_removal)
+    refused = fileio.write_refused(tmp_path)
+    assert isinstance(refused, PermissionError)
+    assert refused.errno == errno.EACCES
