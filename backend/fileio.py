@@ -25,6 +25,7 @@ import re
 import secrets
 import shutil
 import sys
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -219,6 +220,37 @@ def write_flushed(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+class BackgroundWrite:
+    """`write_flushed(path, data)` running on its own thread, so that the disk work overlaps
+    the caller's (checking the same bytes, hashing them): the write, the page copy and the
+    fsync all release the GIL. `wait` returns once the file is flushed and closed, raising
+    what the write raised; `discard` waits, then removes the file."""
+
+    def __init__(self, path: Path, data: bytes) -> None:
+        self.path = path
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(data,), name="file-write", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, data: bytes) -> None:
+        try:
+            write_flushed(self.path, data)
+        except BaseException as exc:  # handed to the caller by wait()
+            self._error = exc
+
+    def wait(self) -> Path:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.path
+
+    def discard(self) -> None:
+        self._thread.join()
+        discard(self.path)
 
 
 def copy_flushed(source: Path, target: Path) -> None:

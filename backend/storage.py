@@ -1,7 +1,7 @@
 """The image store: files on disk under the data folder, and nothing else (no database here).
 
 Layout: `dental_images/<patient uuid>/<tooth>/<type>/<file>`. A new file is written to a temporary
-name in its target folder, flushed to disk and then published under a name that has never been
+name in the tree, flushed to disk and then published under a name that has never been
 used; an existing file is never overwritten. Every path is checked to stay under its root.
 """
 
@@ -178,15 +178,34 @@ class ImageStore:
     def write_new(self, folder: str, original_name: str | None, extension: str, data: bytes) -> str:
         """Write `data` as a new file in `folder` and return its file name
         (`<clean stem>-<unix ms>.<ext>`, with `-2`, `-3`... if that name is taken)."""
-        target_dir = self.path_of(folder)
-        target_dir.mkdir(parents=True, exist_ok=True)
-        temp = target_dir / f".{secrets.token_hex(8)}.part"
+        return self.publish_staged(self.stage(data), folder, original_name, extension)
+
+    def stage(self, data: bytes) -> fileio.BackgroundWrite:
+        """Start writing `data`, flushed, to a hidden file at the top of the image tree (the
+        same disk as every folder of it), on a thread, while the caller checks the upload;
+        then `publish_staged` gives it its place, or `discard()` removes it. Nothing appears
+        in a patient's folders before the publish; a crash leaves a hidden `.part` file,
+        which the sweep removes."""
+        self.images_dir.mkdir(parents=True, exist_ok=True)
+        return fileio.BackgroundWrite(self.images_dir / f".{secrets.token_hex(8)}.part", data)
+
+    def publish_staged(
+        self,
+        staged: fileio.BackgroundWrite,
+        folder: str,
+        original_name: str | None,
+        extension: str,
+    ) -> str:
+        """Give the staged file its name in `folder` (see `write_new`); the staged file is
+        gone afterwards, also when this raises."""
         try:
-            fileio.write_flushed(temp, data)
+            target_dir = self.path_of(folder)
+            temp = staged.wait()
+            target_dir.mkdir(parents=True, exist_ok=True)
             base = f"{clean_stem(original_name)}-{time.time_ns() // 1_000_000}"
             name = self._publish_unique(temp, target_dir, base, extension)
         finally:
-            fileio.discard(temp)
+            staged.discard()
         fsync_dir(target_dir)
         self._name_index.add(target_dir / name)
         return name
@@ -274,7 +293,11 @@ class ImageStore:
         """Delete the empty files a crashed publish left under a final name (see
         `fileio.publish`) once they are older than `older_than` seconds and
         `is_named(relative path)` says no row names them. An empty file holds no bytes, so
-        nothing is lost. Returns the relative paths removed."""
+        nothing is lost. Returns the relative paths removed. Staged files a crash cut short
+        (see `stage`) go too once that old: a live write takes seconds."""
+        staged = fileio.remove_stale(self.images_dir, ".*.part", older_than)
+        if staged:
+            log.info("removed %d staged file(s) of interrupted uploads", staged)
         cutoff = time.time() - older_than
         removed = []
         for dirpath, _dirs, names in os.walk(self.images_dir):

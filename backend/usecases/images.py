@@ -224,23 +224,33 @@ def _store_one(
     fields: dict[str, Any],
 ) -> Image:
     """Check, write and record one upload. `patient`: the chosen patient, to compare with the
-    one a DICOM file names; None once the user confirmed."""
-    if dicom.looks_like_dicom(upload.data):
-        prepared = _prepare_dicom(session, upload.data, limits, patient)
-        found, source = _plausible_day(prepared.dicom.taken_date), TAKEN_DICOM
-    else:
-        prepared = _prepare_photo(upload.data, limits)
-        exif = prepared.exif_date
-        found, source = (exif.day if exif is not None else None), TAKEN_EXIF
+    one a DICOM file names; None once the user confirmed.
+
+    The bytes go to disk (staged, hidden) while they are checked: for an x-ray the disk work
+    costs more than the check, so the two overlap. A refused upload's staged file is removed
+    before the refusal is reported."""
+    staged = store.stage(upload.data)
+    try:
+        if dicom.looks_like_dicom(upload.data):
+            prepared = _prepare_dicom(session, upload.data, limits, patient)
+            found, source = _plausible_day(prepared.dicom.taken_date), TAKEN_DICOM
+        else:
+            prepared = _prepare_photo(upload.data, limits)
+            exif = prepared.exif_date
+            found, source = (exif.day if exif is not None else None), TAKEN_EXIF
+        digest = hashlib.sha256(upload.data).hexdigest()
+    except BaseException:
+        staged.discard()
+        raise
     if fields["taken_date"] is None and found is not None:
         fields = {**fields, "taken_date": found, "taken_source": source}
     info, thumbnail = prepared.info, prepared.thumbnail
-    file_name = store.write_new(folder, upload.name, info.extension, upload.data)
+    file_name = store.publish_staged(staged, folder, upload.name, info.extension)
     image = Image(
         folder_path=folder,
         file_name=file_name,
         size_bytes=len(upload.data),
-        sha256=hashlib.sha256(upload.data).hexdigest(),
+        sha256=digest,
         width=info.width,
         height=info.height,
         format=info.format,

@@ -148,7 +148,8 @@ def test_a_failed_write_leaves_no_file(image_store, monkeypatch):
     monkeypatch.setattr(storage.os, "fsync", broken_fsync)
     with pytest.raises(OSError):
         image_store.write_new(folder, "a.png", "png", b"1")
-    assert list((image_store.data_dir / folder).iterdir()) == []
+    assert not (image_store.data_dir / folder).exists()
+    assert [p for p in image_store.images_dir.rglob("*") if p.is_file()] == []  # nor staged
 
 
 def test_copy_in_keeps_the_name_when_free_and_suffixes_when_taken(image_store, tmp_path):

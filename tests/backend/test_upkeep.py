@@ -45,6 +45,21 @@ def test_old_empty_leftovers_go_and_everything_else_stays(runtime, session, pati
     assert not leftover.exists() and fresh.exists() and named.exists()
 
 
+def test_staged_files_of_interrupted_uploads_go_once_old(runtime):
+    """An upload is staged as a hidden file at the top of the image tree while it is checked
+    (ImageStore.stage); a crash then leaves it behind."""
+    runtime.store.images_dir.mkdir(parents=True, exist_ok=True)
+    crashed = runtime.store.images_dir / ".0123456789abcdef.part"
+    crashed.write_bytes(b"half an x-ray")
+    _age(crashed, 7200)
+    live = runtime.store.images_dir / ".fedcba9876543210.part"
+    live.write_bytes(b"an upload being checked now")
+
+    sweep_leftovers(runtime.sessions, runtime.store)
+
+    assert not crashed.exists() and live.read_bytes() == b"an upload being checked now"
+
+
 def _old_leftover(runtime, patient):
     """An empty file an interrupted write left two hours ago."""
     folder = runtime.store.path_of(image_folder(patient.id, "8", "xray"))
