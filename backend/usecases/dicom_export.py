@@ -466,45 +466,57 @@ def run_export(
         progress.update(message=_progress_text(len(items), total))
 
     progress.update(total=total, current=0, message=gettext("Preparing the DICOM files…"))
+    # What the send needs to know up front is read here; each file is then made in a session
+    # of its own, so no database session stays open while a slow node takes its time.
     with session_scope(sessions) as session:
         patient = get_patient(session, request.patient_id)
         facts = _patient_facts(export, patient)
-        found: list[Image] = []
+        found: list[tuple[str, str, str]] = []  # image id, SOP class, transfer syntax
         for image_id in request.image_ids:
-            image = session.get(Image, image_id)
-            if image is None or image.deleted_at is not None:
+            image = _live_image(session, image_id)
+            if image is None:
                 report({"image_id": image_id, "ok": False, "error": gettext("It was deleted.")})
             else:
-                found.append(image)
-        if request.to == TO_FOLDER:
-            assert request.folder is not None
-            destination = str(request.folder)
-            for image in found:
-                report(_save_one(request.folder, session, store, image, facts, places, now))
-        else:
-            assert request.node is not None
-            destination = request.node.name
+                found.append((image.id, _sop_class(image), _syntax(image)))
 
-            def make(image: Image) -> Dataset:
-                try:
-                    return _dataset_of(session, store, image, facts, places, now)[0]
-                except _NotMade as exc:
-                    raise sending.NotMade(str(exc)) from exc
+    def made(image_id: str) -> tuple[Dataset, bytes | None, str]:
+        """The data set of the image, its original's bytes (a DICOM file) and its file name."""
+        with session_scope(sessions) as session:
+            image = _live_image(session, image_id)
+            if image is None:
+                raise _NotMade(gettext("It was deleted."))
+            ds, original = _dataset_of(session, store, image, facts, places, now)
+            return ds, original, _file_name(image)
 
-            pending = [
-                sending.Pending(
-                    key=image.id,
-                    sop_class=_sop_class(image),
-                    transfer_syntax=_syntax(image),
-                    make=lambda image=image: make(image),
-                )
-                for image in found
-            ]
-            progress.update(message=gettext("Connecting to {name}…", name=destination))
-            if pending:
-                sending.send(
-                    _network_node(request.node), pending, lambda sent: report(_sent_item(sent))
-                )
+    if request.to == TO_FOLDER:
+        assert request.folder is not None
+        destination = str(request.folder)
+        for image_id, _sop, _ts in found:
+            report(_save_one(request.folder, image_id, made))
+    else:
+        assert request.node is not None
+        destination = request.node.name
+
+        def make(image_id: str) -> Dataset:
+            try:
+                return made(image_id)[0]
+            except _NotMade as exc:
+                raise sending.NotMade(str(exc)) from exc
+
+        pending = [
+            sending.Pending(
+                key=image_id,
+                sop_class=sop_class,
+                transfer_syntax=syntax,
+                make=lambda image_id=image_id: make(image_id),
+            )
+            for image_id, sop_class, syntax in found
+        ]
+        progress.update(message=gettext("Connecting to {name}…", name=destination))
+        if pending:
+            sending.send(
+                _network_node(request.node), pending, lambda sent: report(_sent_item(sent))
+            )
     done = sum(1 for item in items if item["ok"])
     log.info("DICOM export to %s: %d of %d images", destination, done, total)
     return {
@@ -528,26 +540,28 @@ def _syntax(image: Image) -> str:
     return image.dicom.transfer_syntax_uid if image.dicom is not None else EXPLICIT_LITTLE
 
 
+def _live_image(session: Session, image_id: str) -> Image | None:
+    """The image, unless it was deleted (to the trash or for good)."""
+    image = session.get(Image, image_id)
+    return image if image is not None and image.deleted_at is None else None
+
+
 def _save_one(
     folder: Path,
-    session: Session,
-    store: ImageStore,
-    image: Image,
-    facts: Any,
-    places: _Places,
-    now: datetime,
+    image_id: str,
+    made: Callable[[str], tuple[Dataset, bytes | None, str]],
 ) -> dict[str, Any]:
     export, sending = _modules()
     try:
-        ds, original = _dataset_of(session, store, image, facts, places, now)
+        ds, original, name = made(image_id)
         data = original if original is not None else export.part10_bytes(ds)
-        written = _write_new(folder, _file_name(image), data)
+        written = _write_new(folder, name, data)
     except _NotMade as exc:
-        return {"image_id": image.id, "ok": False, "error": str(exc)}
+        return {"image_id": image_id, "ok": False, "error": str(exc)}
     except OSError as exc:
-        log.warning("DICOM export: %s could not be written in %s: %s", image.id, folder, exc)
+        log.warning("DICOM export: %s could not be written in %s: %s", image_id, folder, exc)
         return {
-            "image_id": image.id,
+            "image_id": image_id,
             "ok": False,
             "error": gettext(
                 "It could not be written in {folder}: {reason}",
@@ -556,9 +570,9 @@ def _save_one(
             ),
         }
     except Exception as exc:  # one image that cannot be made never costs the others theirs
-        log.exception("DICOM export: %s could not be made into a DICOM file", image.id)
-        return {"image_id": image.id, "ok": False, "error": sending.could_not_export(exc)}
-    return {"image_id": image.id, "ok": True, "file": written.name}
+        log.exception("DICOM export: %s could not be made into a DICOM file", image_id)
+        return {"image_id": image_id, "ok": False, "error": sending.could_not_export(exc)}
+    return {"image_id": image_id, "ok": True, "file": written.name}
 
 
 def _sent_item(sent: Any) -> dict[str, Any]:

@@ -251,6 +251,46 @@ def test_a_compressed_and_an_uncompressed_x_ray_reach_the_node_in_one_export(
     assert len(orthanc.instances_of("UNIT-7")) == 2
 
 
+def test_no_database_session_stays_open_while_the_node_answers(
+    client, runtime, patient, two_images, orthanc, monkeypatch
+):
+    """A slow PACS must not keep a transaction of the clinic's database open: each file is
+    made in a short session of its own, none is open while a C-STORE is on the wire."""
+    from contextlib import contextmanager
+
+    from backend.dicom import sending
+
+    open_sessions, seen = [0], []
+    real_scope, real_send = dicom_export.session_scope, sending.send
+
+    @contextmanager
+    def counted_scope(factory):
+        with real_scope(factory) as session:
+            open_sessions[0] += 1
+            try:
+                yield session
+            finally:
+                open_sessions[0] -= 1
+
+    def watched_send(node, items, on_each):
+        seen.append(("association", open_sessions[0]))
+
+        def heard(sent):
+            seen.append((sent.key, open_sessions[0]))
+            on_each(sent)
+
+        return real_send(node, items, heard)
+
+    monkeypatch.setattr(dicom_export, "session_scope", counted_scope)
+    monkeypatch.setattr(sending, "send", watched_send)
+    set_node(client, orthanc.dicom_port)
+    job = run_export(client, runtime, patient, [two_images["xray"], two_images["photo"]], to="node")
+
+    assert job.state == "done", job.error
+    assert job.result["done"] == 2, job.result
+    assert seen == [("association", 0), (two_images["xray"], 0), (two_images["photo"], 0)]
+
+
 def test_an_image_that_fails_unexpectedly_is_reported_and_the_others_go(
     client, runtime, patient, two_images, tmp_path, monkeypatch
 ):
