@@ -123,6 +123,59 @@ def test_a_cbct_export_is_shown_frame_by_frame(page):
     expect_frame(page, 3, "Frame 3 of 5")
 
 
+def test_the_frames_play_as_a_loop_and_stop_where_the_user_steps_in(page):
+    open_cbct(page)
+    expect_frame(page, 3, "Frame 3 of 5")
+    play = page.locator("#viewer-frame-play")
+    expect(play).to_have_attribute("aria-pressed", "false")
+    expect(play).to_have_attribute("title", "Play the frames (P)")
+
+    play.click()
+    expect(play).to_have_attribute("aria-pressed", "true")
+    expect(play).to_have_attribute("title", "Pause (P)")
+    # it runs past the last frame and round to the first, each frame shown on its way
+    seen = page.evaluate(
+        """() => new Promise((resolve) => {
+            const img = document.querySelector('#viewer-image');
+            const frames = [];
+            const watch = new MutationObserver(() => {
+                frames.push(Number(img.dataset.frame));
+                if (frames.length === 6) { watch.disconnect(); resolve(frames); }
+            });
+            watch.observe(img, { attributes: true, attributeFilter: ['data-frame'] });
+        })"""
+    )
+    start = seen[0]
+    assert seen == [(start - 1 + k) % 5 + 1 for k in range(6)], seen
+    screenshot(page, "viewer-frames-playing")
+
+    # P pauses it (by the key's place, also on an Arabic layout), and plays it again
+    page.focus("#viewer-stage")
+    page.keyboard.press("p")
+    expect(play).to_have_attribute("aria-pressed", "false")
+    stopped = page.get_attribute("#viewer-image", "data-frame")
+    page.wait_for_timeout(500)
+    assert page.get_attribute("#viewer-image", "data-frame") == stopped
+    page.keyboard.press("p")
+    expect(play).to_have_attribute("aria-pressed", "true")
+
+    # a frame chosen by hand stops the play there
+    page.keyboard.press("Home")
+    expect(play).to_have_attribute("aria-pressed", "false")
+    expect_frame(page, 1, "Frame 1 of 5")
+    page.wait_for_timeout(500)
+    expect_frame(page, 1, "Frame 1 of 5")
+
+    # closing the viewer stops it too: opened again, it is not playing
+    play.click()
+    expect(play).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("Escape")
+    expect(page.locator("#viewer-dialog")).to_be_hidden()
+    page.locator("#image-grid .image-card", has_text="cbct.dcm").locator(".thumb").click()
+    expect(play).to_have_attribute("aria-pressed", "false")
+    expect_frame(page, 3, "Frame 3 of 5")
+
+
 def test_a_late_frame_does_not_replace_a_later_choice(page, monkeypatch):
     """The last frame chosen stays shown, however late the answer to an earlier choice comes."""
     open_cbct(page)

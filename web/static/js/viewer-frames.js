@@ -1,6 +1,7 @@
 // The frame bar of the viewer: a multi-frame DICOM image (a CBCT export) shown one frame at a
-// time, each served as PNG by GET /images/<id>/frames/<n>. The bar reads left to right in
-// every language, as the compare slider does: frame 1 is on the left, ◀ goes towards it.
+// time, each served as PNG by GET /images/<id>/frames/<n>, stepped by hand or played as a loop.
+// The bar reads left to right in every language, as the compare slider does: frame 1 is on the
+// left, ◀ goes towards it.
 import { appUrl } from "./bridge.js";
 import { t } from "./i18n.js";
 import { $ } from "./ui.js";
@@ -8,6 +9,7 @@ import { $ } from "./ui.js";
 const WHEEL_STEP = 100; // pixels of touchpad travel per frame
 const WHEEL_NOTCH = 40;
 const KEPT_PICTURES = 8; // frames kept loaded: the ones just seen and the next one
+const PLAY_FRAME_MS = 100; // ten frames a second while playing
 
 const KEYS = {
   PageUp: (s) => s.wanted - 1,
@@ -25,16 +27,21 @@ export class FrameBar {
     this.bar = $("#viewer-frames");
     this.range = $("#viewer-frame-range");
     this.label = $("#viewer-frame-label");
+    this.playButton = $("#viewer-frame-play");
     this.state = null;
+    this.timer = 0;
     this.bar.querySelectorAll("[data-frame-act]").forEach((b) => b.addEventListener("click", () => {
-      if (this.state) this.go(this.state.wanted + (b.dataset.frameAct === "next" ? 1 : -1));
+      if (this.state) this.step(this.state.wanted + (b.dataset.frameAct === "next" ? 1 : -1));
     }));
-    this.range.addEventListener("input", () => this.go(Number(this.range.value)));
+    this.playButton.addEventListener("click", () => this.toggle());
+    this.range.addEventListener("input", () => this.step(Number(this.range.value)));
+    this.image.closest("dialog").addEventListener("close", () => this.pause());
   }
 
   /** Set up the bar for `image` (its JSON); the path of what the viewer shows first: the middle
    * frame of a multi-frame file, as its thumbnail does (a CBCT's first slices are often empty). */
   start(image) {
+    this.pause();
     const count = image.dicom?.frames || 1;
     this.bar.hidden = count < 2;
     if (count < 2) {
@@ -48,6 +55,49 @@ export class FrameBar {
     this.image.dataset.frame = String(first);
     this.render();
     return framePath(image, first);
+  }
+
+  /** Frame `number` chosen by hand: playing stops there. */
+  step(number) {
+    this.pause();
+    this.go(number);
+  }
+
+  /** Play the frames as a loop from the one shown, or stop playing. */
+  toggle() {
+    if (this.timer) this.pause();
+    else this.play();
+  }
+
+  play() {
+    const state = this.state;
+    if (!state || this.timer) return;
+    const tick = () => {
+      if (this.state !== state) return;
+      // the next frame only once the last one is shown: a slow PC plays slower, skipping none
+      if (state.shown === state.wanted) {
+        this.go(state.wanted >= state.count ? 1 : state.wanted + 1);
+        state.direction = 1; // the loop goes on forwards: the frame after the next is fetched
+      }
+      this.timer = setTimeout(tick, PLAY_FRAME_MS);
+    };
+    this.timer = setTimeout(tick, PLAY_FRAME_MS);
+    this.renderPlay();
+  }
+
+  pause() {
+    clearTimeout(this.timer);
+    this.timer = 0;
+    this.renderPlay();
+  }
+
+  renderPlay() {
+    const playing = Boolean(this.timer);
+    this.playButton.classList.toggle("playing", playing);
+    this.playButton.setAttribute("aria-pressed", String(playing));
+    const label = playing ? t("Pause (P)") : t("Play the frames (P)");
+    this.playButton.title = label;
+    this.playButton.setAttribute("aria-label", label);
   }
 
   /** Show frame `number` (from 1). The label and slider follow at once; the image once the
@@ -110,12 +160,18 @@ export class FrameBar {
   }
 
   /** A frame key of the viewer (Page Up/Down, comma/period by their place on the keyboard, so
-   * also on an Arabic layout, Home/End); true when it was one. */
+   * also on an Arabic layout, Home/End; P plays or pauses); true when it was one. */
   key(event) {
-    const target = this.state && (KEYS[event.key] || KEYS[event.code]);
-    if (!target || event.ctrlKey || event.altKey || event.metaKey) return false;
+    if (!this.state || event.ctrlKey || event.altKey || event.metaKey) return false;
+    if (event.code === "KeyP" || event.key === "p" || event.key === "P") {
+      event.preventDefault();
+      this.toggle();
+      return true;
+    }
+    const target = KEYS[event.key] || KEYS[event.code];
+    if (!target) return false;
     event.preventDefault();
-    this.go(target(this.state));
+    this.step(target(this.state));
     return true;
   }
 
@@ -130,7 +186,7 @@ export class FrameBar {
     const steps = Math.trunc(state.wheel / WHEEL_STEP);
     if (steps) {
       state.wheel -= steps * WHEEL_STEP;
-      this.go(state.wanted + steps);
+      this.step(state.wanted + steps);
     }
     return true;
   }
