@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from backend.api.backup import backup_to_read
 from backend.api.common import int_arg, json_body, runtime
-from backend.backup import archives, patient_restore, patient_source
+from backend.backup import archives, patient_restore, patient_restore_plan, patient_source
 from backend.errors import ValidationError
 from backend.i18n import gettext
 from backend.jobs import Progress
@@ -26,7 +26,7 @@ def open_backup() -> ResponseReturnValue:
 
     def work(progress: Progress) -> dict[str, Any]:
         opened = patient_source.open_backup(rt.settings, path, progress, reading, secret)
-        return patient_restore.list_patients(opened)
+        return patient_restore_plan.list_patients(opened)
 
     return jsonify(rt.jobs.start("restore-patient-open", work, exclusive=False).as_dict()), 202
 
@@ -35,7 +35,7 @@ def open_backup() -> ResponseReturnValue:
 def list_patients(token: str) -> ResponseReturnValue:
     opened = patient_source.opened_backup(token)
     query = request.args.get("q", "")
-    return jsonify(patient_restore.list_patients(opened, query, int_arg("limit", 50)))
+    return jsonify(patient_restore_plan.list_patients(opened, query, int_arg("limit", 50)))
 
 
 @bp.delete("/<token>")
@@ -53,7 +53,7 @@ def start_preview(token: str) -> ResponseReturnValue:
     rt = runtime()
     job = rt.jobs.start(
         "restore-patient-check",
-        lambda p: patient_restore.preview_patient(rt, opened, patient_id, p),
+        lambda p: patient_restore_plan.preview_patient(rt, opened, patient_id, p),
         exclusive=False,
     )
     return jsonify(job.as_dict()), 202

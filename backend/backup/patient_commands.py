@@ -10,7 +10,7 @@ from typing import Any
 
 from backend import console
 from backend import exit_codes as codes
-from backend.backup import patient_restore, patient_source
+from backend.backup import patient_restore, patient_restore_plan, patient_source
 from backend.backup.commands import add_passphrase_argument, restore_inputs, run_job
 from backend.errors import AppError
 from backend.i18n import gettext
@@ -64,14 +64,14 @@ def run(runtime: Runtime, args: argparse.Namespace) -> int:
 
 def _restore(runtime: Runtime, opened: Any, args: argparse.Namespace) -> int:
     try:
-        patient_id = patient_restore.find_patient(opened, args.patient)
+        patient_id = patient_restore_plan.find_patient(opened, args.patient)
     except AppError as exc:
         print(gettext("Not restored: {message}", message=exc.message), file=sys.stderr)
         return codes.FAILED
     code, job = run_job(
         runtime,
         "restore-patient-check",
-        lambda p: patient_restore.preview_patient(runtime, opened, patient_id, p),
+        lambda p: patient_restore_plan.preview_patient(runtime, opened, patient_id, p),
         exclusive=False,
     )
     if job is None:

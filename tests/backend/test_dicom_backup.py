@@ -38,7 +38,7 @@ def test_a_backup_and_restore_keep_the_dicom_file_and_its_facts(runtime):
 
 
 def test_one_patient_restored_from_a_backup_keeps_the_dicom_file_and_its_facts(runtime):
-    from backend.backup import patient_restore, patient_source
+    from backend.backup import patient_restore, patient_restore_plan, patient_source
     from backend.jobs import Progress
 
     data = dicom_bytes(PixelSpacing=[0.02, 0.021])
@@ -58,5 +58,5 @@ def test_one_patient_restored_from_a_backup_keeps_the_dicom_file_and_its_facts(r
     with runtime.sessions() as session:
         facts = session.get(ImageDicom, image_id)
         assert facts is not None and facts.pixel_spacing_row_mm == 0.02
-    preview = patient_restore.preview_patient(runtime, opened, patient.id)
+    preview = patient_restore_plan.preview_patient(runtime, opened, patient.id)
     assert preview["problems"] == [] and preview["replaces"]["images_same"] == 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from backend.backup import patient_restore, patient_source
+from backend.backup import patient_restore, patient_restore_plan, patient_source
 from backend.backup.create import create_backup
 from backend.backup.errors import BackupInvalid
 from backend.backup.restore import restore_backup
@@ -80,9 +80,9 @@ def test_a_deleted_patient_comes_back_and_every_other_patient_keeps_todays_work(
     others_now = others(runtime, target)
     backup = opened(runtime, archive)
 
-    listed = patient_restore.list_patients(backup, "ليلي")  # the search folds letter forms
+    listed = patient_restore_plan.list_patients(backup, "ليلي")  # the search folds letter forms
     assert [p["id"] for p in listed["patients"]] == [target] and listed["total"] == 3
-    preview = patient_restore.preview_patient(runtime, backup, target)
+    preview = patient_restore_plan.preview_patient(runtime, backup, target)
     assert not preview["exists"] and preview["problems"] == []
     assert preview["comes_back"]["images"] == 3 and preview["comes_back"]["treatments"] == 1
     assert {(p["tooth"], p["image_type"], p["count"]) for p in preview["comes_back"]["by_place"]}
@@ -133,7 +133,7 @@ def test_a_patient_still_here_is_replaced_by_the_backup_and_newer_images_are_kep
         new_image_id = new_image.image.id
     backup = opened(runtime, archive)
 
-    preview = patient_restore.preview_patient(runtime, backup, target)
+    preview = patient_restore_plan.preview_patient(runtime, backup, target)
     assert preview["exists"]
     assert set(preview["replaces"]["patient_fields"]) == {"full_name", "phone"}
     assert preview["replaces"]["images_new"] == 1 and preview["replaces"]["images_same"] == 2
@@ -274,7 +274,7 @@ def test_a_serial_number_given_again_since_the_backup_makes_the_patient_come_bac
     before = state_of(runtime)
     backup = opened(runtime, archive)
 
-    preview = patient_restore.preview_patient(runtime, backup, ids[1])
+    preview = patient_restore_plan.preview_patient(runtime, backup, ids[1])
     assert preview["problems"] == [] and preview["patient"]["serial_number"] == "4"
     assert any("New" in line and "4" in line for line in preview["lines"])
     assert state_of(runtime) == before
@@ -290,10 +290,10 @@ def test_the_patient_is_found_by_id_or_serial_number(runtime, backed_up):
     backup = opened(runtime, archive)
     with runtime.sessions() as session:
         serial = session.get(Patient, ids[2]).serial_number
-    assert patient_restore.find_patient(backup, serial) == ids[2]
-    assert patient_restore.find_patient(backup, ids[2].upper()) == ids[2]
+    assert patient_restore_plan.find_patient(backup, serial) == ids[2]
+    assert patient_restore_plan.find_patient(backup, ids[2].upper()) == ids[2]
     with pytest.raises(NotFound):
-        patient_restore.find_patient(backup, "no such")
+        patient_restore_plan.find_patient(backup, "no such")
 
 
 def legacy_zip(folder: Path, target: Path) -> Path:
@@ -323,8 +323,8 @@ def test_one_patient_of_the_earlier_apps_backup_comes_back_under_the_id_it_was_i
     backup = opened(runtime, archive)
     assert backup.kind == "legacy-zip" and backup.reading
 
-    (found,) = patient_restore.list_patients(backup, "layla")["patients"]
-    preview = patient_restore.preview_patient(runtime, backup, found["id"])
+    (found,) = patient_restore_plan.list_patients(backup, "layla")["patients"]
+    preview = patient_restore_plan.preview_patient(runtime, backup, found["id"])
     assert not preview["exists"] and preview["comes_back"]["images"] == len(then["images"])
     result = patient_restore.restore_patient(runtime, backup, found["id"])
 
@@ -349,7 +349,7 @@ def test_a_patient_of_a_real_backup_of_the_earlier_app_is_restored(runtime, tmp_
     archive = tmp_path / source.name
     shutil.copyfile(source, archive)
     backup = opened(runtime, archive)
-    listed = patient_restore.list_patients(backup)
+    listed = patient_restore_plan.list_patients(backup)
     assert listed["total"] == 8
     chosen = max(listed["patients"], key=lambda p: p["image_count"])
 
@@ -374,7 +374,7 @@ def test_a_patient_of_the_earlier_apps_json_export_or_bare_database_is_restored(
     export = legacy_json_export(tmp_path / "clinic-export.json")
     backup = opened(runtime, export)
     assert backup.kind == "legacy-json"
-    (layla,) = patient_restore.list_patients(backup, "ليلي")["patients"]
+    (layla,) = patient_restore_plan.list_patients(backup, "ليلي")["patients"]
     patient_restore.restore_patient(runtime, backup, layla["id"])
     with runtime.sessions() as session:
         found = session.get(Patient, "2b0d7b3e-9c1a-4c2e-8f5e-0a1b2c3d4e5f")
@@ -387,9 +387,9 @@ def test_a_patient_of_the_earlier_apps_json_export_or_bare_database_is_restored(
 
     data = build_legacy(tmp_path / "old app", notation="universal")
     bare = opened(runtime, data.database)
-    assert bare.kind == "legacy-db" and patient_restore.list_patients(bare)["total"] == 4
-    (omar,) = patient_restore.list_patients(bare, "omar")["patients"]
-    preview = patient_restore.preview_patient(runtime, bare, omar["id"])
+    assert bare.kind == "legacy-db" and patient_restore_plan.list_patients(bare)["total"] == 4
+    (omar,) = patient_restore_plan.list_patients(bare, "omar")["patients"]
+    preview = patient_restore_plan.preview_patient(runtime, bare, omar["id"])
     assert preview["comes_back"]["treatments"] == 1 and preview["comes_back"]["images"] == 0
     patient_restore.restore_patient(runtime, bare, omar["id"])
     with runtime.sessions() as session:
@@ -410,7 +410,7 @@ def test_an_image_whose_file_was_missing_at_backup_time_comes_back_as_a_record_o
         trash.purge(session, runtime.store, everything=True)  # gone for good, not in the trash
     backup = opened(runtime, archive)
 
-    preview = patient_restore.preview_patient(runtime, backup, ids[0])
+    preview = patient_restore_plan.preview_patient(runtime, backup, ids[0])
     assert preview["problems"] == [] and preview["comes_back"]["files_to_copy"] == 2
     assert any("no file already when the backup was made" in line for line in preview["lines"])
     patient_restore.restore_patient(runtime, backup, ids[0])
@@ -422,7 +422,7 @@ def test_an_image_whose_file_was_missing_at_backup_time_comes_back_as_a_record_o
 KILLED_BEFORE_THE_ROWS = """
 import os, sys
 from pathlib import Path
-from backend.backup import patient_restore, patient_source
+from backend.backup import patient_restore, patient_restore_plan, patient_source
 from backend.config import load_settings
 from backend.jobs import Progress
 from backend.startup import open_runtime
@@ -483,7 +483,7 @@ def test_a_patient_in_the_trash_is_restored_from_the_trash_not_from_a_backup(run
     before = state_of(runtime)
     backup = opened(runtime, archive)
     with pytest.raises(Conflict) as caught:
-        patient_restore.preview_patient(runtime, backup, ids[0])
+        patient_restore_plan.preview_patient(runtime, backup, ids[0])
     assert "in the trash" in caught.value.message
     with pytest.raises(Conflict):
         patient_restore.restore_patient(runtime, backup, ids[0])

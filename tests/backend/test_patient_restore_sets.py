@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from backend.backup import backup_set as bs
-from backend.backup import patient_restore, patient_source
+from backend.backup import patient_restore, patient_restore_plan, patient_source
 from backend.backup.create import create_backup
 from backend.backup.errors import BackupInvalid
 from backend.backup.passphrase import PassphraseNeeded, WrongPassphrase
@@ -59,8 +59,8 @@ def test_a_deleted_patient_comes_back_from_a_set_or_an_encrypted_zip(runtime, tm
     backup = open_it(runtime, path, secret)
     if source.endswith("set"):
         assert backup.summary()["name"] == bs.backup_label(path)
-    assert patient_restore.list_patients(backup)["total"] == 3
-    preview = patient_restore.preview_patient(runtime, backup, target)
+    assert patient_restore_plan.list_patients(backup)["total"] == 3
+    preview = patient_restore_plan.preview_patient(runtime, backup, target)
     assert not preview["exists"] and preview["problems"] == []
     assert preview["comes_back"]["images"] == 3
 

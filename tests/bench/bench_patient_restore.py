@@ -41,13 +41,13 @@ from pathlib import Path
 from backend.config import load_settings
 from backend.jobs import Progress
 from backend.startup import open_runtime
-from backend.backup import patient_restore, patient_source
+from backend.backup import patient_restore, patient_restore_plan, patient_source
 data_dir, archive, patient_id = sys.argv[1:4]
 runtime = open_runtime(load_settings(data_dir))
 start = time.perf_counter()
 opened = patient_source.open_backup(runtime.settings, Path(archive), Progress())
 opened_s = time.perf_counter() - start
-preview = patient_restore.preview_patient(runtime, opened, patient_id)
+preview = patient_restore_plan.preview_patient(runtime, opened, patient_id)
 result = patient_restore.restore_patient(runtime, opened, patient_id)
 elapsed = time.perf_counter() - start
 assert result["files_copied"] == preview["comes_back"]["files_to_copy"] > 0
