@@ -224,13 +224,15 @@ def write_flushed(path: Path, data: bytes) -> None:
 
 class BackgroundWrite:
     """`write_flushed(path, data)` running on its own thread, so that the disk work overlaps
-    the caller's (checking the same bytes, hashing them): the write, the page copy and the
-    fsync all release the GIL. `wait` returns once the file is flushed and closed, raising
-    what the write raised; `discard` waits, then removes the file."""
+    the caller's (checking the same bytes, hashing them): the write and the fsync release
+    the GIL. `wait` returns once the file is flushed and closed, raising
+    what the write raised; `discard` waits, then removes the file (unless the name was
+    another's: the write never replaces a file)."""
 
     def __init__(self, path: Path, data: bytes) -> None:
         self.path = path
         self._error: BaseException | None = None
+        self._ours = True
         self._thread = threading.Thread(
             target=self._run, args=(data,), name="file-write", daemon=True
         )
@@ -239,6 +241,9 @@ class BackgroundWrite:
     def _run(self, data: bytes) -> None:
         try:
             write_flushed(self.path, data)
+        except FileExistsError as exc:
+            self._ours = False  # someone else's file: discard() must leave it
+            self._error = exc
         except BaseException as exc:  # handed to the caller by wait()
             self._error = exc
 
@@ -250,7 +255,8 @@ class BackgroundWrite:
 
     def discard(self) -> None:
         self._thread.join()
-        discard(self.path)
+        if self._ours:
+            discard(self.path)
 
 
 def copy_flushed(source: Path, target: Path) -> None:

@@ -346,3 +346,24 @@ def test_a_folder_whose_probe_cannot_be_removed_is_refused_with_the_reason(tmp_p
     refused = fileio.write_refused(tmp_path)
     assert isinstance(refused, PermissionError)
     assert refused.errno == errno.EACCES
+
+
+def test_a_background_write_is_flushed_before_wait_returns_and_says_its_error(tmp_path):
+    target = tmp_path / "x.part"
+    data = os.urandom(3 * 1024 * 1024)
+    write = fileio.BackgroundWrite(target, data)
+    assert write.wait() == target and target.read_bytes() == data
+
+    # the same name again: the write refuses to replace a file, and wait() raises that
+    again = fileio.BackgroundWrite(target, b"other")
+    with pytest.raises(FileExistsError):
+        again.wait()
+    again.discard()  # a name that was another's: the file stays
+    assert target.read_bytes() == data
+
+
+def test_a_discarded_background_write_leaves_nothing(tmp_path):
+    target = tmp_path / "y.part"
+    write = fileio.BackgroundWrite(target, b"refused upload")
+    write.discard()
+    assert list(tmp_path.iterdir()) == []
