@@ -14,6 +14,9 @@ if (-not (Test-Path $python)) {
 $version = & $python build\bundle_info.py
 $numeric = ([regex]::Matches($version, "\d+") | Select-Object -First 3 | ForEach-Object { $_.Value }) -join "."
 $started = Get-Date
+# Modules stored, not zlib-compressed, in the bundle: the installer's LZMA packs them a third
+# smaller than zlib did (see scripts/windows-checks.sh, which builds the same way).
+$env:PYINSTALLER_ZLIB_COMPRESSION_LEVEL = "0"
 & $python -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build\out `
     build\dental-images.spec
 if ($LASTEXITCODE) { throw "PyInstaller failed" }

@@ -48,6 +48,23 @@ ALWAYS_EXCLUDED = (
     "webview.platforms.android",
     "alembic.testing",
     "sqlalchemy.testing",
+    # Pulled in by optional paths the program never takes: Mako's syntax highlighting of
+    # template errors (pygments), cffi's build-time compiler (setuptools, distutils), help()'s
+    # topics; and Pillow's AVIF codec, 8 MB, for a format the program does not accept.
+    "pygments",
+    "setuptools",
+    "pkg_resources",
+    "distutils",
+    "pydoc_data",
+    "PIL._avif",
+    "PIL.AvifImagePlugin",
+    # Database engines other than SQLite and PostgreSQL (SQLAlchemy loads a dialect by its URL),
+    # numpy's experimental array API, and the pure-Python decimal that _decimal stands in for.
+    "sqlalchemy.dialects.mysql",
+    "sqlalchemy.dialects.oracle",
+    "sqlalchemy.dialects.mssql",
+    "numpy.array_api",
+    "_pydecimal",
 )
 # Each OS bundles only its own webview backend: Windows EdgeChromium (WebView2) through WinForms,
 # macOS WKWebView through Cocoa, Linux Qt WebEngine.

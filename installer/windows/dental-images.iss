@@ -48,7 +48,10 @@ SetupIconFile={#IconFile}
 UninstallDisplayIcon={app}\{#AppExe}
 UninstallDisplayName={#AppName}
 CloseApplications=yes
-Compression=lzma2
+; LZMA2's 32 MB window ("ultra", 8 MB by default) over the solid stream, in which the bundle
+; keeps its modules uncompressed: 1% smaller for 9 s more of compiling. ultra64 needs 708 MB of
+; compressor memory, more than the 32-bit compiler gets. Unpacking needs 32 MB.
+Compression=lzma2/ultra
 SolidCompression=yes
 WizardStyle=modern
 ; The wizard speaks the language of Windows' user interface (Inno Setup's uilanguage detection),
